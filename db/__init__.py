@@ -1,0 +1,4 @@
+"""Persistence: models, sessions, tenancy, migrations and the embedded PostgreSQL.
+
+Nothing here imports from `schema`, `resolvers` or `server`.
+"""

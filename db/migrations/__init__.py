@@ -1,0 +1,1 @@
+"""Alembic migrations: one chain, run by `gongzhi migrate` (see `db.migrate`)."""

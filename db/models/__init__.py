@@ -1,0 +1,43 @@
+"""All mapped models; importing this package registers every table on `Base.metadata`."""
+
+from db.models.base import Base, DistrictScoped, TenantEntity
+from db.models.cases import Case, CaseEvent, Meeting, MeetingAttendee, MeetingCase
+from db.models.committees import Committee, CommitteeMember
+from db.models.notices import Notice
+from db.models.partners import CompoundService, Partner, Partnership
+from db.models.people import Person, RoleBinding
+from db.models.places import (
+    Building,
+    Community,
+    Compound,
+    District,
+    DistrictCounter,
+    Facility,
+    Street,
+)
+
+__all__ = [
+    "Base",
+    "Building",
+    "Case",
+    "CaseEvent",
+    "Committee",
+    "CommitteeMember",
+    "Community",
+    "Compound",
+    "CompoundService",
+    "District",
+    "DistrictCounter",
+    "DistrictScoped",
+    "Facility",
+    "Meeting",
+    "MeetingAttendee",
+    "MeetingCase",
+    "Notice",
+    "Partner",
+    "Partnership",
+    "Person",
+    "RoleBinding",
+    "Street",
+    "TenantEntity",
+]
