@@ -9,7 +9,9 @@ from db.models import District, DistrictCounter
 from db.tenancy import is_platform, use_district
 
 
-async def get_or_create_district(session: AsyncSession, code: str, name: str) -> tuple[District, bool]:
+async def get_or_create_district(
+    session: AsyncSession, code: str, name: str
+) -> tuple[District, bool]:
     """The district with `code`, created (with its counters) if missing; and whether it was.
 
     Leaves the session scoped to that district, ready to write its rows.

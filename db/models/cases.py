@@ -92,7 +92,9 @@ class Case(TenantEntity, Base):
         CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
-        CheckConstraint("duplicate_of_id IS NULL OR duplicate_of_id <> id", name="not_own_duplicate"),
+        CheckConstraint(
+            "duplicate_of_id IS NULL OR duplicate_of_id <> id", name="not_own_duplicate"
+        ),
         CheckConstraint(
             "NOT fee_waived OR fee_waiver_reason IS NOT NULL", name="fee_waiver_has_reason"
         ),

@@ -73,9 +73,7 @@ class RoleBinding(TenantEntity, Base):
             ["district_id", "partner_id"], ["partners.district_id", "partners.id"]
         ),
         # At most one scope below the district.
-        CheckConstraint(
-            "num_nonnulls(street_id, community_id, partner_id) <= 1", name="one_scope"
-        ),
+        CheckConstraint("num_nonnulls(street_id, community_id, partner_id) <= 1", name="one_scope"),
         CheckConstraint(
             "role <> 'partner_staff' OR partner_id IS NOT NULL", name="partner_staff_has_partner"
         ),

@@ -1,0 +1,1 @@
+"""The logic behind the GraphQL fields: context, loaders, queries, mutations, subscriptions."""

@@ -1,0 +1,60 @@
+"""The one database handle of a GraphQL operation.
+
+GraphQL resolves sibling fields concurrently, and an `AsyncSession` must not run two
+statements at once. So every statement of an operation goes through this handle, which opens
+one tenant-scoped transaction lazily (an operation that needs no SQL opens none) and
+serialises statements with a lock. Loaders batch, so the lock is rarely contended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import Executable, Result
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.session import Database
+
+
+class RequestDatabase:
+    """Lazily opened, lock-guarded session of one operation, scoped to one district or none."""
+
+    def __init__(self, database: Database, district_id: int | None) -> None:
+        self._database = database
+        self._district_id = district_id
+        self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def district_id(self) -> int | None:
+        return self._district_id
+
+    def _open(self) -> AsyncSession:
+        if self._session is None:
+            if self._district_id is not None:
+                self._session = self._database.tenant_session(self._district_id)
+            else:
+                # No district: only platform-wide reference tables can be read; a
+                # district-scoped query raises MissingDistrictError (db.tenancy).
+                self._session = self._database.anonymous_session()
+        return self._session
+
+    async def execute(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> Result[Any]:
+        async with self._lock:
+            return await self._open().execute(statement, params)
+
+    async def finish(self, *, commit: bool) -> None:
+        """End the operation's transaction: commit on success, roll back otherwise."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            if commit:
+                await session.commit()
+            else:
+                await session.rollback()
+        finally:
+            await session.close()

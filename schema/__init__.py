@@ -1,0 +1,1 @@
+"""Strawberry types of the GraphQL API, one module per domain."""

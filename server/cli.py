@@ -1,0 +1,238 @@
+"""The `gongzhi` command line: serve, migrate, seed, token, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import migrate
+from db.models import Community, District, Partner, Person, Street
+from db.models.enums import Role
+from db.session import Database
+from db.tenancy import use_district
+from resolvers.principal import Principal
+from server.auth import issue_token
+from server.runtime import open_database, owner_url, prepare
+from server.settings import Settings, get_settings
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    from server.app import create_app
+
+    url = owner_url(settings)
+    loaded = asyncio.run(prepare(settings, url, seed_demo=not args.no_demo))
+    if loaded:
+        print("Loaded the demo data set (海淀区 haidian, 西城区 xicheng).", file=sys.stderr)
+    if not settings.is_production:
+        token = asyncio.run(_dev_token(settings, url))
+        if token:
+            print(
+                f"\nGraphiQL: http://{args.host}:{args.port}/graphql\n"
+                f"Development token (district_admin of {token[0]}); paste into the headers as\n"
+                f'{{"Authorization": "Bearer {token[1]}"}}\n',
+                file=sys.stderr,
+            )
+    app = create_app(settings, open_database(settings, url))
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+
+async def _dev_token(settings: Settings, url: str) -> tuple[str, str] | None:
+    database = open_database(settings, url)
+    try:
+        async with database.platform_session() as session:
+            code = await session.scalar(select(District.code).order_by(District.id).limit(1))
+    finally:
+        await database.dispose()
+    if code is None:
+        return None
+    return code, issue_token(settings, Principal(role=Role.DISTRICT_ADMIN, district_code=code))
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> None:
+    url = owner_url(settings)
+    if args.downgrade:
+        asyncio.run(migrate.downgrade(url, args.downgrade))
+    else:
+        asyncio.run(migrate.upgrade(url, args.revision, role_password=settings.role_password))
+    print(f"database at revision {asyncio.run(migrate.current_revision(url))}", file=sys.stderr)
+
+
+def _seed(args: argparse.Namespace, settings: Settings) -> None:
+    url = owner_url(settings)
+    asyncio.run(prepare(settings, url, seed_demo=False))
+    if args.demo:
+        asyncio.run(_seed_demo(settings, url))
+    if args.synthetic:
+        from db.seed.synthetic import load_synthetic
+
+        report = asyncio.run(
+            load_synthetic(
+                url,
+                districts=args.districts,
+                communities=args.communities,
+                cases=args.cases,
+                progress=sys.stderr.isatty(),
+            )
+        )
+        print(report, file=sys.stderr)
+
+
+async def _seed_demo(settings: Settings, url: str) -> None:
+    from db.seed.demo import load_demo
+
+    database = open_database(settings, url)
+    try:
+        for code, created in (await load_demo(database)).items():
+            print(
+                f"{code}: {'loaded' if created else 'already present, left as it is'}",
+                file=sys.stderr,
+            )
+    finally:
+        await database.dispose()
+
+
+_SCOPES: dict[str, Any] = {"street": Street, "community": Community, "partner": Partner}
+
+
+async def _lookup(session: AsyncSession, model: Any, value: str, what: str) -> int:
+    """Id of the `model` row whose id or name is `value`, in the session's district."""
+    condition = model.name == value
+    if value.isdigit():
+        condition = or_(condition, model.id == int(value))
+    ids = list(await session.scalars(select(model.id).where(condition).limit(2)))
+    if len(ids) != 1:
+        raise CliError(f"no single {what} {value!r} in this district")
+    return int(ids[0])
+
+
+async def _principal_for(database: Database, args: argparse.Namespace, role: Role) -> Principal:
+    async with database.platform_session(write=True) as session, session.begin():
+        district_id = await session.scalar(
+            select(District.id).where(District.code == args.district)
+        )
+        if district_id is None:
+            raise CliError(f"no district with code {args.district!r}")
+        await use_district(session, district_id)
+        ids: dict[str, int | None] = {}
+        for name, model in {**_SCOPES, "person": Person}.items():
+            value = getattr(args, name)
+            ids[name] = None if value is None else await _lookup(session, model, value, name)
+    return Principal(
+        role=role,
+        district_code=args.district,
+        person_id=ids["person"],
+        street_id=ids["street"],
+        community_id=ids["community"],
+        partner_id=ids["partner"],
+    )
+
+
+_REQUIRED_SCOPE = {
+    Role.PARTNER_STAFF: "partner",
+    Role.STREET_OFFICER: "street",
+    Role.COMMITTEE_MEMBER: "community",
+    Role.COMMUNITY_WORKER: "community",
+}
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> None:
+    role = Role(args.role)
+    needed = _REQUIRED_SCOPE.get(role)
+    if needed and getattr(args, needed) is None:
+        raise CliError(f"role {role.value} needs --{needed}")
+    given = [name for name in _SCOPES if getattr(args, name) is not None]
+    if len(given) > 1:
+        raise CliError("give at most one of --street, --community, --partner")
+    if role is Role.PLATFORM_OPERATOR:
+        principal = Principal(role=role)
+    else:
+        if not args.district:
+            raise CliError(f"role {role.value} needs --district")
+        database = open_database(settings)
+
+        async def build() -> Principal:
+            try:
+                return await _principal_for(database, args, role)
+            finally:
+                await database.dispose()
+
+        principal = asyncio.run(build())
+    ttl = dt.timedelta(hours=args.ttl_hours) if args.ttl_hours else None
+    print(issue_token(settings, principal, ttl=ttl))
+
+
+def _schema(args: argparse.Namespace, settings: Settings) -> None:
+    from resolvers.root import schema
+
+    sys.stdout.write(schema.as_str() + "\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gongzhi", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate, seed the demo if empty, and serve HTTP")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--no-demo", action="store_true", help="do not seed an empty database")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(handler=_serve)
+
+    mig = commands.add_parser("migrate", help="apply the migrations (or downgrade)")
+    mig.add_argument("--revision", default="head")
+    mig.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION (e.g. base)")
+    mig.set_defaults(handler=_migrate)
+
+    seed = commands.add_parser("seed", help="load the demo world or a synthetic data set")
+    seed.add_argument("--demo", action="store_true", help="the seed article's world (idempotent)")
+    seed.add_argument("--synthetic", action="store_true", help="a large generated data set")
+    seed.add_argument("--districts", type=int, default=10)
+    seed.add_argument("--communities", type=int, default=1000)
+    seed.add_argument("--cases", type=int, default=100_000)
+    seed.set_defaults(handler=_seed)
+
+    token = commands.add_parser("token", help="print a signed development token")
+    token.add_argument("--district", help="district code, e.g. haidian")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--street", help="street id or name")
+    token.add_argument("--community", help="community id or name")
+    token.add_argument("--partner", help="partner organisation id or name")
+    token.add_argument("--person", help="person id or name the token speaks for")
+    token.add_argument("--ttl-hours", type=float, default=None)
+    token.set_defaults(handler=_token)
+
+    sdl = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    sdl.set_defaults(handler=_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    if args.command == "serve":
+        args.host = args.host or settings.host
+        args.port = args.port or settings.port
+    if args.command == "seed" and not (args.demo or args.synthetic):
+        build_parser().error("seed needs --demo or --synthetic")
+    try:
+        args.handler(args, settings)
+    except CliError as exc:
+        print(f"gongzhi: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Fixtures: one freshly migrated PostgreSQL database per test session.
+
+With `DATABASE_URL` set, the database is created on that server; otherwise on an embedded
+PostgreSQL in `.gongzhi/test-pg` (separate from the development data). Tests never share
+rows: each creates the districts it needs (`make_district`), so they cannot see each other's
+data, can commit for real (HTTP tests, concurrency tests) and need no cleanup.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from db import embedded, migrate
+from db.districts import get_or_create_district
+from db.models import District
+from db.session import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _server_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return embedded.start(ROOT / ".gongzhi" / "test-pg")
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+async def server_url() -> str:
+    return _server_url()
+
+
+@pytest.fixture(scope="session")
+async def owner_url(server_url: str) -> AsyncIterator[str]:
+    """Owner URL of a new, migrated database, dropped after the session."""
+    name = f"gongzhi_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(server_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    await migrate.upgrade(url)
+    yield url
+    admin = await asyncpg.connect(_asyncpg_dsn(server_url))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database(owner_url: str) -> AsyncIterator[Database]:
+    db = Database.connect(owner_url, statement_timeout_ms=10_000)
+    yield db
+    await db.dispose()
+
+
+MakeDistrict = Callable[..., Awaitable[District]]
+
+
+@pytest.fixture
+def make_district(database: Database) -> MakeDistrict:
+    """Creates a new district with a unique code (committed)."""
+
+    async def make(name: str = "测试区") -> District:
+        code = f"t-{uuid.uuid4().hex[:12]}"
+        async with database.platform_transaction() as session:
+            district, _ = await get_or_create_district(session, code, name)
+        return district
+
+    return make
+
+
+@pytest.fixture
+async def district(make_district: MakeDistrict) -> District:
+    return await make_district("海淀区")
+
+
+@pytest.fixture
+async def other_district(make_district: MakeDistrict) -> District:
+    return await make_district("西城区")
