@@ -32,7 +32,7 @@ def _server_url() -> str:
     return embedded.start(ROOT / ".gongzhi" / "test-pg")
 
 
-def _asyncpg_dsn(url: str) -> str:
+def asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -45,7 +45,7 @@ async def server_url() -> str:
 async def owner_url(server_url: str) -> AsyncIterator[str]:
     """Owner URL of a new, migrated database, dropped after the session."""
     name = f"gongzhi_test_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(server_url))
+    admin = await asyncpg.connect(asyncpg_dsn(server_url))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -53,9 +53,22 @@ async def owner_url(server_url: str) -> AsyncIterator[str]:
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     await migrate.upgrade(url)
     yield url
-    admin = await asyncpg.connect(_asyncpg_dsn(server_url))
+    admin = await asyncpg.connect(asyncpg_dsn(server_url))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def fresh_database_url(server_url: str) -> AsyncIterator[str]:
+    """Owner URL of a new, empty database (not migrated), dropped after the test."""
+    name = f"gongzhi_empty_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(asyncpg_dsn(server_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.close()
 

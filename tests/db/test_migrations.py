@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
 import asyncpg
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import make_url
@@ -14,21 +10,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from db import migrate
 from db.models import Base
-from tests.conftest import _asyncpg_dsn
-
-
-@pytest.fixture
-async def empty_database(server_url: str) -> AsyncIterator[str]:
-    name = f"gongzhi_mig_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(server_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
+from tests.conftest import asyncpg_dsn
 
 
 async def _tables(url: str) -> set[str]:
-    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         rows = await conn.fetch(
             "SELECT tablename FROM pg_tables "
@@ -39,17 +25,17 @@ async def _tables(url: str) -> set[str]:
         await conn.close()
 
 
-async def test_upgrade_downgrade_upgrade_on_an_empty_database(empty_database: str) -> None:
-    await migrate.upgrade(empty_database)
-    assert await migrate.current_revision(empty_database) == migrate.head_revision()
-    assert await _tables(empty_database) == set(Base.metadata.tables)
+async def test_upgrade_downgrade_upgrade_on_an_fresh_database_url(fresh_database_url: str) -> None:
+    await migrate.upgrade(fresh_database_url)
+    assert await migrate.current_revision(fresh_database_url) == migrate.head_revision()
+    assert await _tables(fresh_database_url) == set(Base.metadata.tables)
 
-    await migrate.downgrade(empty_database, "base")
-    assert await migrate.current_revision(empty_database) is None
-    assert await _tables(empty_database) == set()
+    await migrate.downgrade(fresh_database_url, "base")
+    assert await migrate.current_revision(fresh_database_url) is None
+    assert await _tables(fresh_database_url) == set()
 
-    await migrate.upgrade(empty_database)
-    assert await migrate.is_up_to_date(empty_database)
+    await migrate.upgrade(fresh_database_url)
+    assert await migrate.is_up_to_date(fresh_database_url)
 
 
 async def test_migrations_match_the_models(owner_url: str) -> None:

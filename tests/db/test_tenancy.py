@@ -11,7 +11,7 @@ from db.models import Base, Case, CaseEvent, District, DistrictScoped
 from db.roles import APP_ROLE, PLATFORM_ROLE
 from db.session import Database
 from db.tenancy import CrossDistrictWriteError, MissingDistrictError, use_district
-from tests.conftest import MakeDistrict, _asyncpg_dsn
+from tests.conftest import MakeDistrict, asyncpg_dsn
 from tests.factories import World, build_world
 
 DISTRICT_SCOPED = sorted(
@@ -34,7 +34,7 @@ async def worlds(database: Database, make_district: MakeDistrict) -> tuple[World
 async def _connect(owner_url: str, role: str, district_id: int | None) -> asyncpg.Connection:
     from sqlalchemy.engine import make_url
 
-    dsn = _asyncpg_dsn(make_url(owner_url).set(username=role).render_as_string(hide_password=False))
+    dsn = asyncpg_dsn(make_url(owner_url).set(username=role).render_as_string(hide_password=False))
     conn = await asyncpg.connect(dsn)
     await conn.execute("BEGIN")
     if district_id is not None:
@@ -55,7 +55,7 @@ def test_every_mapped_table_but_districts_is_district_scoped() -> None:
 
 @pytest.mark.parametrize("table", TENANT_TABLES)
 async def test_row_level_security_is_forced_on(owner_url: str, table: str) -> None:
-    conn = await asyncpg.connect(_asyncpg_dsn(owner_url))
+    conn = await asyncpg.connect(asyncpg_dsn(owner_url))
     try:
         row = await conn.fetchrow(
             "SELECT relrowsecurity, relforcerowsecurity, pg_get_userbyid(relowner) AS owner "

@@ -1,0 +1,1 @@
+"""Seed data: the demo world and synthetic data sets."""
