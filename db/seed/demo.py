@@ -1,0 +1,1457 @@
+"""The demo world: two districts modelled on the seed article, for frontends and manual tests.
+
+海淀区 (`haidian`) carries the article's two communities:
+- 中关村街道 希格玛社区: 9 compounds (院子) with 1,880 households served by 11 property
+  companies, the first 环物会 in Beijing (established December 2018, 9 members), the smart
+  bike shed on 星规路, and the "大手拉小手" helping hand with the fee waived for a resident aged
+  60+ who lives alone;
+- 曙光街道 上河村社区: one compound, 56 elevators of which 29 were installed more than 15
+  years before 2019, and the six partners (六方) led by the community Party organisation,
+  with an application to the public maintenance fund (公共维修基金) to replace old elevators.
+
+西城区 (`xicheng`) is a smaller second tenant, so that district isolation is visible.
+
+The world is data (the `*Spec` records below) and one generic loader writes any district of
+it. Cases are *replayed*: each case is inserted at its report and then changed step by step,
+every step appending its event through `db.events.append_event`, so that the case's optimistic
+`version` equals its number of events, and the steps of all cases of a district run in
+chronological order, so that event `seq` numbers follow `occurred_at`.
+
+Conventions of the demo data (nothing in the schema requires them):
+- people and organisations are fictional; places and the organisations' roles follow the
+  article;
+- phone numbers are `010-0000-xxxx` (people) and `010-0001-xxxx` (partners): Beijing local
+  numbers never start with 0, so none of them can ring anyone;
+- rows other than cases, meetings and notices are stamped as entered on `ONBOARDED`;
+- a rejected or duplicate case gets `closed_at` when it leaves the path;
+- a reopened case goes back to ASSIGNED (or ACCEPTED when nobody was assigned).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.districts import get_or_create_district
+from db.events import append_event
+from db.models import (
+    Base,
+    Building,
+    Case,
+    Committee,
+    CommitteeMember,
+    Community,
+    Compound,
+    CompoundService,
+    Facility,
+    Meeting,
+    MeetingAttendee,
+    MeetingCase,
+    Notice,
+    Partner,
+    Partnership,
+    Person,
+    RoleBinding,
+    Street,
+)
+from db.models.enums import (
+    CaseCategory,
+    CaseEventKind,
+    CasePriority,
+    CaseStatus,
+    CommitteeKind,
+    CommitteeRole,
+    FacilityKind,
+    MeetingStatus,
+    NoticeKind,
+    PartnerKind,
+    PartnershipRole,
+    Role,
+    SeatSource,
+)
+from db.session import Database
+
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+"""China Standard Time (Asia/Shanghai has had no DST since 1991); no tzdata needed."""
+
+ONBOARDED = dt.datetime(2026, 1, 5, 9, 0, tzinfo=CST)
+"""When the demo districts were entered into the system, before any of their cases."""
+
+ACCEPT_WITHIN = dt.timedelta(hours=24)
+RESOLVE_WITHIN = {
+    CasePriority.URGENT: dt.timedelta(days=1),
+    CasePriority.HIGH: dt.timedelta(days=3),
+    CasePriority.NORMAL: dt.timedelta(days=7),
+    CasePriority.LOW: dt.timedelta(days=14),
+}
+REPORT_IN_WITHIN = dt.timedelta(hours=48)
+"""A department must report in (报到) within this time after the community blows the whistle."""
+
+K = CaseEventKind  # short, for the case scripts below
+
+
+def _t(text: str) -> dt.datetime:
+    """A demo time, written 'YYYY-MM-DD HH:MM' in Beijing time."""
+    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=CST)
+
+
+def _d(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+# --- The shape of the world ------------------------------------------------------------------
+# Places are named by paths: "社区", "社区/院子", "社区/院子/楼", and a facility is its
+# compound's or building's path plus "/" plus its name. Partners are named by name, people
+# by login, cases by a short key.
+
+
+@dataclass(frozen=True)
+class CommunitySpec:
+    name: str
+    street: str
+
+
+@dataclass(frozen=True)
+class CompoundSpec:
+    community: str
+    name: str
+    buildings: tuple[tuple[str, int], ...]  # (name, households)
+
+    @property
+    def path(self) -> str:
+        return f"{self.community}/{self.name}"
+
+
+@dataclass(frozen=True)
+class FacilitySpec:
+    at: str  # path of a compound or a building
+    kind: FacilityKind
+    name: str
+    install_year: int | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ServeSpec:
+    """A partnership of a partner with a community, and the compounds it serves there."""
+
+    community: str
+    role: PartnershipRole
+    lead: bool = False
+    since: str | None = None
+    reported_in: str | None = None
+    compounds: tuple[str, ...] = ()  # compound paths
+
+
+@dataclass(frozen=True)
+class PartnerSpec:
+    name: str
+    kind: PartnerKind
+    serves: tuple[ServeSpec, ...]
+    contact: str | None = None
+
+
+RoleSpec = tuple[Role, str | None]  # role and scope: street, community path or partner name
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    login: str
+    name: str
+    roles: tuple[RoleSpec, ...] = ()
+    home: str | None = None  # path of a community or a building
+    born: str | None = None
+    lives_alone: bool = False
+
+
+@dataclass(frozen=True)
+class SeatSpec:
+    login: str
+    role: CommitteeRole
+    source: SeatSource
+    building: str | None = None  # an owner's seat: the building that elected them
+    expertise: str | None = None
+    votes: int | None = None
+
+
+@dataclass(frozen=True)
+class CommitteeSpec:
+    community: str
+    kind: CommitteeKind
+    name: str
+    established: str
+    seats: tuple[SeatSpec, ...]
+
+
+@dataclass(frozen=True)
+class MeetingSpec:
+    title: str
+    location: str
+    scheduled_at: str
+    outcome: str
+    decisions: tuple[tuple[str, str], ...]  # (text, responsible partner)
+    # (partner, delegate login, attended): a partner organisation and/or a person.
+    attendees: tuple[tuple[str | None, str | None, bool], ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a case's script; the first is always REPORTED, by the reporter."""
+
+    kind: CaseEventKind
+    at: str
+    actor: str | None = None  # login
+    actor_partner: str | None = None  # the partner the actor acts for
+    target: str | None = None  # partner acted upon: assignee, department, helper
+    note: str | None = None
+    rating: int | None = None  # CONFIRMED
+    duplicate_of: str | None = None  # MARKED_DUPLICATE: key of the earlier case
+
+    @property
+    def when(self) -> dt.datetime:
+        return _t(self.at)
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    key: str
+    where: str  # path of a community, compound, building or facility
+    category: CaseCategory
+    title: str
+    description: str
+    steps: tuple[Step, ...]
+    priority: CasePriority = CasePriority.NORMAL
+    channel: str = "app"  # how it reached the committee: app, phone, visit, conversation...
+    resolve_within: dt.timedelta | None = None  # instead of the priority's default
+    meeting: MeetingSpec | None = None
+
+
+@dataclass(frozen=True)
+class NoticeSpec:
+    where: str  # path of a community or a building
+    author: str  # partner
+    kind: NoticeKind
+    title: str
+    body: str
+    valid_from: str
+    valid_until: str | None = None
+
+
+@dataclass(frozen=True)
+class DistrictSpec:
+    code: str
+    name: str
+    streets: tuple[str, ...]
+    communities: tuple[CommunitySpec, ...]
+    compounds: tuple[CompoundSpec, ...]
+    facilities: tuple[FacilitySpec, ...]
+    partners: tuple[PartnerSpec, ...]
+    people: tuple[PersonSpec, ...]
+    committees: tuple[CommitteeSpec, ...]
+    cases: tuple[CaseSpec, ...]
+    notices: tuple[NoticeSpec, ...]
+
+
+def _community_of(path: str) -> str:
+    return path.split("/", 1)[0]
+
+
+def _resident(
+    login: str,
+    name: str,
+    home: str,
+    born: str | None = None,
+    *,
+    alone: bool = False,
+    roles: tuple[RoleSpec, ...] = (),
+) -> PersonSpec:
+    """A resident of the building at `home`, with the resident role in its community."""
+    return PersonSpec(
+        login,
+        name,
+        roles=((Role.RESIDENT, _community_of(home)), *roles),
+        home=home,
+        born=born,
+        lives_alone=alone,
+    )
+
+
+def _staff(login: str, name: str, partner: str, *roles: RoleSpec) -> PersonSpec:
+    """Staff of a partner organisation, possibly with further roles."""
+    return PersonSpec(login, name, roles=((Role.PARTNER_STAFF, partner), *roles))
+
+
+def _property_company(
+    name: str, community: str, compounds: tuple[str, ...], since: str, reported_in: str | None
+) -> PartnerSpec:
+    """A property company (大管家) serving `compounds` of one community."""
+    serve = ServeSpec(
+        community,
+        PartnershipRole.PROPERTY_COMPANY,
+        since=since,
+        reported_in=reported_in,
+        compounds=tuple(f"{community}/{c}" for c in compounds),
+    )
+    return PartnerSpec(name, PartnerKind.PROPERTY_COMPANY, (serve,))
+
+
+# --- 海淀区 -----------------------------------------------------------------------------------
+
+XGM = "希格玛社区"
+SHC = "上河村社区"
+SHC_YARD = f"{SHC}/上河村小区"
+
+# The nine compounds of 希格玛社区; their households add up to the article's 1,880.
+XIGEMA_HOUSEHOLDS = 1880
+XIGEMA_COMPOUNDS = (
+    CompoundSpec(XGM, "知春路甲48号院", (("1号楼", 156), ("2号楼", 144), ("3号楼", 120))),
+    CompoundSpec(XGM, "知春路50号院", (("1号楼", 96), ("2号楼", 96))),
+    CompoundSpec(XGM, "星规路1号院", (("1号楼", 132), ("2号楼", 108))),
+    CompoundSpec(XGM, "星规路3号院", (("1号楼", 88),)),
+    CompoundSpec(XGM, "希格玛北院", (("1号楼", 120), ("2号楼", 100))),
+    CompoundSpec(XGM, "希格玛南院", (("1号楼", 84), ("2号楼", 76))),
+    CompoundSpec(XGM, "中关村东路18号院", (("1号楼", 64), ("2号楼", 64), ("3号楼", 72))),
+    CompoundSpec(XGM, "知春里12号院", (("1号楼", 180),)),
+    CompoundSpec(XGM, "知春里14号院", (("1号楼", 90), ("2号楼", 90))),
+)
+
+# 上河村小区: (building, households, elevators, install year of its elevators). Buildings 1-8
+# carry the 29 elevators installed by 2002 (over 15 years old when the article was written,
+# however one counts); buildings 9-14 the 27 newer ones: 56 in all.
+SHANGHE_ELEVATORS = 56
+SHANGHE_OLD_ELEVATORS = 29
+OLD_ELEVATOR_LAST_YEAR = 2004  # installed in or before this year: more than 15 years by 2019
+SHANGHE_BUILDINGS = (
+    ("1号楼", 96, 4, 1998),
+    ("2号楼", 96, 4, 1998),
+    ("3号楼", 96, 4, 1999),
+    ("4号楼", 96, 4, 1999),
+    ("5号楼", 88, 4, 2000),
+    ("6号楼", 72, 3, 2001),
+    ("7号楼", 72, 3, 2002),
+    ("8号楼", 66, 3, 2002),
+    ("9号楼", 120, 5, 2008),
+    ("10号楼", 120, 5, 2008),
+    ("11号楼", 110, 5, 2010),
+    ("12号楼", 90, 4, 2012),
+    ("13号楼", 90, 4, 2012),
+    ("14号楼", 84, 4, 2016),
+)
+
+
+def _shanghe_elevators() -> tuple[FacilitySpec, ...]:
+    return tuple(
+        FacilitySpec(f"{SHC_YARD}/{building}", FacilityKind.ELEVATOR, f"{n}号梯", year)
+        for building, _households, count, year in SHANGHE_BUILDINGS
+        for n in range(1, count + 1)
+    )
+
+
+# Partners named more than once below.
+XGM_PARTY = "希格玛社区党总支"
+XGM_RC = "希格玛社区居民委员会"
+BIG_PM = "北京希格玛物业管理有限公司"  # the big company that lends a hand (大手拉小手)
+SMALL_PM = "北京知春物业服务有限公司"  # the small one that has no one to send
+SHC_PARTY = "上河村社区党委"
+SHC_RC = "上河村社区居民委员会"
+SHC_OWNERS = "上河村小区业主委员会"
+SHC_PM = "北京上河物业管理有限公司"
+HOUSING = "海淀区住房和城乡建设委员会"
+HOUSING_ADMIN = "海淀区房屋管理局"
+
+
+def _haidian_partners() -> tuple[PartnerSpec, ...]:
+    # 11 property companies share 希格玛社区's 9 compounds. Each compound is served by exactly
+    # one company; the last two companies manage single buildings inside compounds another
+    # company serves (the reason there are more companies than compounds), which the model
+    # cannot record (service is per compound), so they have a partnership and no compound.
+    # One company, reported in late, has not reported in (报到) to the Party organisation yet.
+    xigema_companies = (
+        (BIG_PM, ("知春路甲48号院",), "2008-03-01", "2019-01-08"),
+        (SMALL_PM, ("知春路50号院",), "2012-07-01", "2019-01-08"),
+        ("北京星规物业管理有限公司", ("星规路1号院",), "2010-05-01", "2019-01-09"),
+        ("北京和泰物业管理有限公司", ("星规路3号院",), "2014-01-01", "2019-01-09"),
+        ("北京嘉园物业服务有限公司", ("希格玛北院",), "2009-10-01", "2019-01-10"),
+        ("北京鑫诚物业管理有限公司", ("希格玛南院",), "2015-04-01", "2019-01-10"),
+        ("北京润泽物业服务有限公司", ("中关村东路18号院",), "2011-06-01", "2019-01-11"),
+        ("北京恒安物业管理有限公司", ("知春里12号院",), "2013-09-01", "2019-01-11"),
+        ("北京康居物业服务有限公司", ("知春里14号院",), "2016-03-01", "2019-01-14"),
+        ("北京佳盛物业管理有限公司", (), "2017-01-01", "2019-01-14"),
+        ("北京安居物业服务有限公司", (), "2018-06-01", None),
+    )
+    departments = tuple(
+        PartnerSpec(
+            name,
+            PartnerKind.GOVERNMENT_DEPARTMENT,
+            tuple(ServeSpec(c, PartnershipRole.GOVERNMENT_DEPARTMENT) for c in (XGM, SHC)),
+        )
+        for name in (HOUSING, HOUSING_ADMIN)
+    )
+    return (
+        PartnerSpec(
+            XGM_PARTY,
+            PartnerKind.PARTY_ORGANIZATION,
+            (ServeSpec(XGM, PartnershipRole.PARTY_ORGANIZATION, lead=True, since="2000-01-01"),),
+            contact="王秀兰",
+        ),
+        PartnerSpec(
+            XGM_RC,
+            PartnerKind.RESIDENTS_COMMITTEE,
+            (ServeSpec(XGM, PartnershipRole.RESIDENTS_COMMITTEE, since="2000-01-01"),),
+            contact="李红梅",
+        ),
+        *(_property_company(n, XGM, c, s, r) for n, c, s, r in xigema_companies),
+        *departments,
+        PartnerSpec(
+            SHC_PARTY,
+            PartnerKind.PARTY_ORGANIZATION,
+            (ServeSpec(SHC, PartnershipRole.PARTY_ORGANIZATION, lead=True, since="2018-09-01"),),
+            contact="冯志刚",
+        ),
+        PartnerSpec(
+            SHC_RC,
+            PartnerKind.RESIDENTS_COMMITTEE,
+            (ServeSpec(SHC, PartnershipRole.RESIDENTS_COMMITTEE, since="2001-06-01"),),
+            contact="魏淑华",
+        ),
+        PartnerSpec(
+            SHC_OWNERS,
+            PartnerKind.OWNERS_ASSEMBLY,
+            (ServeSpec(SHC, PartnershipRole.OWNERS, since="2009-04-18"),),
+            contact="蒋国平",
+        ),
+        # The fifth company in three years, hired when its predecessor walked out.
+        _property_company(SHC_PM, SHC, ("上河村小区",), "2018-09-01", "2018-09-05"),
+        PartnerSpec(
+            "北京安泰电梯工程有限公司",
+            PartnerKind.ENTERPRISE,
+            (ServeSpec(SHC, PartnershipRole.CO_BUILDER, since="2018-10-01"),),
+        ),
+    )
+
+
+# The six owners the residents' representatives elected to the 环物会, chosen for their
+# experience: (login, name, born, building in 希格玛社区, expertise, votes received).
+XIGEMA_OWNERS = (
+    ("hd-owner-1", "马德福", "1956-02-14", "知春路甲48号院/2号楼", "原物业公司经理", 86),
+    ("hd-owner-2", "林慧", "1968-09-03", "星规路1号院/1号楼", "会计师，审核物业账目", 79),
+    ("hd-owner-3", "郭振华", "1958-11-20", "希格玛北院/1号楼", "环卫专家", 74),
+    ("hd-owner-4", "宋建军", "1955-06-30", "知春里12号院/1号楼", "退休电梯维保工程师", 68),
+    ("hd-owner-5", "何丽", "1975-04-08", "中关村东路18号院/3号楼", "律师，熟悉物业合同", 63),
+    ("hd-owner-6", "吴志强", "1953-01-17", "希格玛南院/2号楼", "退休党员，原后勤处长", 61),
+)
+
+HAIDIAN_PEOPLE = (
+    PersonSpec("hd-admin-1", "孙立新", ((Role.DISTRICT_ADMIN, None),)),
+    PersonSpec("hd-street-1", "高文博", ((Role.STREET_OFFICER, "中关村街道"),)),
+    # Head of 曙光街道's community-building section and first secretary of 上河村社区.
+    _staff(
+        "hd-street-2",
+        "冯志刚",
+        SHC_PARTY,
+        (Role.STREET_OFFICER, "曙光街道"),
+        (Role.COMMUNITY_WORKER, SHC),
+    ),
+    _staff("hd-worker-1", "王秀兰", XGM_PARTY, (Role.COMMUNITY_WORKER, XGM)),  # 党总支书记
+    _staff("hd-worker-2", "陈静", XGM_RC, (Role.COMMUNITY_WORKER, XGM)),  # 环物会主任
+    _staff("hd-worker-3", "李红梅", XGM_RC, (Role.COMMUNITY_WORKER, XGM)),  # 居委会主任
+    _staff("hd-worker-4", "魏淑华", SHC_RC, (Role.COMMUNITY_WORKER, SHC)),  # 居委会主任
+    PersonSpec("hd-police-1", "刘建国"),  # community police: committee seats only
+    PersonSpec("hd-police-2", "赵磊"),
+    *(_resident(login, n, f"{XGM}/{b}", born) for login, n, born, b, _e, _v in XIGEMA_OWNERS),
+    _resident("hd-owner-7", "蒋国平", f"{SHC_YARD}/1号楼", "1960-08-22"),  # 业委会主任
+    _resident("hd-owner-8", "谢芳", f"{SHC_YARD}/9号楼", "1979-12-05"),
+    _resident("hd-resident-1", "李桂芝", f"{XGM}/知春路50号院/2号楼", "1944-05-12", alone=True),
+    _resident("hd-resident-2", "周明", f"{XGM}/知春路甲48号院/1号楼", "1985-03-19"),
+    _resident("hd-resident-3", "杨淑珍", f"{XGM}/希格玛北院/2号楼", "1950-10-02", alone=True),
+    _resident("hd-resident-4", "徐浩", f"{XGM}/知春里14号院/1号楼", "1990-07-25"),
+    _resident("hd-resident-5", "黄婷", f"{XGM}/知春路甲48号院/1号楼", "1992-02-11"),
+    _resident("hd-resident-6", "邓伟", f"{XGM}/星规路1号院/2号楼", "1988-12-30"),
+    _resident("hd-resident-7", "韩玉兰", f"{SHC_YARD}/3号楼", "1947-04-16", alone=True),
+    _resident("hd-resident-8", "曹磊", f"{SHC_YARD}/6号楼", "1983-05-09"),
+    _staff("hd-staff-1", "罗刚", SMALL_PM),
+    _staff("hd-staff-2", "梁永", BIG_PM),
+    _staff("hd-staff-3", "彭军", "北京嘉园物业服务有限公司"),
+    _staff("hd-staff-4", "袁芳", "北京康居物业服务有限公司"),
+    _staff("hd-staff-5", "孔德明", "北京鑫诚物业管理有限公司"),
+    _staff("hd-staff-6", "程丽", SHC_PM),
+    _staff("hd-staff-7", "潘勇", HOUSING_ADMIN),
+    _staff("hd-staff-8", "田静", HOUSING),
+)
+
+
+def _owner_seat(login: str, building: str, expertise: str, votes: int) -> SeatSpec:
+    """An owner elected to the 环物会 by the residents' representatives of `building`."""
+    return SeatSpec(login, CommitteeRole.MEMBER, SeatSource.OWNER, building, expertise, votes)
+
+
+HAIDIAN_COMMITTEES = (
+    # The article's 环物会: director from the residents' committee, two police deputies, six
+    # owners with relevant expertise, elected by the residents' representatives.
+    CommitteeSpec(
+        XGM,
+        CommitteeKind.ENVIRONMENT_PROPERTY,
+        "希格玛社区环境和物业管理委员会",
+        "2018-12-20",
+        (
+            SeatSpec("hd-worker-2", CommitteeRole.DIRECTOR, SeatSource.RESIDENTS_COMMITTEE),
+            SeatSpec("hd-police-1", CommitteeRole.DEPUTY_DIRECTOR, SeatSource.POLICE),
+            SeatSpec("hd-police-2", CommitteeRole.DEPUTY_DIRECTOR, SeatSource.POLICE),
+            *(_owner_seat(login, f"{XGM}/{b}", e, v) for login, _n, _b, b, e, v in XIGEMA_OWNERS),
+        ),
+    ),
+    CommitteeSpec(
+        XGM,
+        CommitteeKind.RESIDENTS,
+        "希格玛社区居民委员会",
+        "2000-01-01",
+        (
+            SeatSpec("hd-worker-3", CommitteeRole.DIRECTOR, SeatSource.RESIDENTS_COMMITTEE),
+            SeatSpec("hd-worker-2", CommitteeRole.MEMBER, SeatSource.RESIDENTS_COMMITTEE),
+            SeatSpec("hd-worker-1", CommitteeRole.MEMBER, SeatSource.PARTY_ORGANIZATION),
+        ),
+    ),
+    CommitteeSpec(
+        SHC,
+        CommitteeKind.OWNERS,
+        SHC_OWNERS,
+        "2009-04-18",
+        (
+            SeatSpec("hd-owner-7", CommitteeRole.DIRECTOR, SeatSource.OWNER, f"{SHC_YARD}/1号楼"),
+            SeatSpec("hd-owner-8", CommitteeRole.MEMBER, SeatSource.OWNER, f"{SHC_YARD}/9号楼"),
+        ),
+    ),
+)
+
+ELEVATOR_MEETING = MeetingSpec(
+    title="上河村小区老旧电梯更换协调会",
+    location="上河村社区党群服务中心会议室",
+    scheduled_at="2026-09-15 14:30",
+    outcome="六方一致同意申请使用公共维修基金，分批更换29部使用超过15年的电梯。",
+    decisions=(
+        ("编制电梯更换技术方案和预算，9月30日前提交业委会", SHC_PM),
+        ("组织业主表决维修基金使用方案，10月20日前完成", SHC_OWNERS),
+        ("指导维修基金使用申请材料的准备和审核", HOUSING_ADMIN),
+        ("协调更换施工期间的安全监管", HOUSING),
+        ("每两周召开一次推进会，通报进度", SHC_PARTY),
+    ),
+    attendees=(
+        (SHC_PARTY, "hd-street-2", True),
+        (SHC_RC, "hd-worker-4", True),
+        (SHC_OWNERS, "hd-owner-7", True),
+        (SHC_PM, "hd-staff-6", True),
+        (HOUSING_ADMIN, "hd-staff-7", True),
+        (HOUSING, None, False),
+        ("北京安泰电梯工程有限公司", None, True),
+    ),
+)
+
+HAIDIAN_CASES = (
+    CaseSpec(
+        "shanghe-fund",
+        SHC_YARD,
+        CaseCategory.MAINTENANCE_FUND,
+        "申请公共维修基金更换29部老旧电梯",
+        "小区56部电梯中29部使用超过15年，部件磨损、电器老化、平衡系数不达标，故障频出。"
+        "业委会申请使用公共维修基金分批更换。",
+        (
+            Step(K.REPORTED, "2026-09-07 10:00", "hd-owner-7", SHC_OWNERS),
+            Step(K.ACCEPTED, "2026-09-08 09:30", "hd-street-2", SHC_PARTY),
+            Step(K.MEETING_SCHEDULED, "2026-09-10 15:00", "hd-street-2", SHC_PARTY),
+            Step(K.MEETING_HELD, "2026-09-15 17:00", "hd-street-2", SHC_PARTY),
+            Step(
+                K.WHISTLE_BLOWN,
+                "2026-09-16 09:00",
+                "hd-street-2",
+                SHC_PARTY,
+                target=HOUSING_ADMIN,
+                note="维修基金使用申请需房管局审核指导",
+            ),
+            Step(
+                K.REPORTED_IN,
+                "2026-09-17 14:00",
+                "hd-staff-7",
+                HOUSING_ADMIN,
+                target=HOUSING_ADMIN,
+                note="已派专人指导业委会准备维修基金使用方案和业主表决材料",
+            ),
+            Step(K.ASSIGNED, "2026-09-18 10:00", "hd-street-2", SHC_PARTY, target=SHC_PM),
+            Step(
+                K.NOTE_ADDED,
+                "2026-10-20 16:00",
+                "hd-staff-6",
+                SHC_PM,
+                note="更换方案和预算已公示，业主表决通过，申请材料已报房管局",
+            ),
+        ),
+        priority=CasePriority.HIGH,
+        channel="owners_committee",
+        resolve_within=dt.timedelta(days=180),
+        meeting=ELEVATOR_MEETING,
+    ),
+    CaseSpec(
+        "shanghe-lift",
+        f"{SHC_YARD}/3号楼/1号梯",
+        CaseCategory.ELEVATOR,
+        "3号楼1号梯困停",
+        "电梯停在两层之间，独居老人无法下楼。",
+        (
+            Step(K.REPORTED, "2026-10-12 07:20", "hd-resident-7"),
+            Step(K.ACCEPTED, "2026-10-12 07:35", "hd-worker-4", SHC_RC),
+            Step(K.ASSIGNED, "2026-10-12 07:40", "hd-worker-4", SHC_RC, target=SHC_PM),
+            Step(K.RESOLVED, "2026-10-12 11:30", "hd-staff-6", SHC_PM, note="更换门机板"),
+            Step(K.REOPENED, "2026-10-13 08:10", "hd-resident-7", note="电梯再次困停"),
+            Step(
+                K.WHISTLE_BLOWN,
+                "2026-10-13 08:20",
+                "hd-worker-4",
+                SHC_RC,
+                target=HOUSING,
+                note="电梯反复故障，请主管部门督促维保单位彻查",
+            ),
+            Step(
+                K.REPORTED_IN,
+                "2026-10-13 15:00",
+                "hd-staff-8",
+                HOUSING,
+                target=HOUSING,
+                note="已约谈维保单位，要求当日全面检测",
+            ),
+            Step(
+                K.RESOLVED,
+                "2026-10-14 18:00",
+                "hd-staff-6",
+                SHC_PM,
+                note="更换曳引机制动器并全面检测，检验合格",
+            ),
+            Step(K.CONFIRMED, "2026-10-15 09:00", "hd-resident-7", rating=3),
+            Step(K.CLOSED, "2026-10-15 09:30", "hd-worker-4", SHC_RC),
+        ),
+        priority=CasePriority.URGENT,
+        channel="phone",
+    ),
+    CaseSpec(
+        "xigema-drain",
+        f"{XGM}/知春路50号院/2号楼",
+        CaseCategory.DRAINAGE,
+        "厨房下水道堵塞",
+        "住户家中厨房下水道堵塞，污水倒灌。",
+        (
+            Step(K.REPORTED, "2026-11-02 08:40", "hd-resident-1"),
+            Step(K.ACCEPTED, "2026-11-02 09:15", "hd-worker-2"),
+            Step(K.ASSIGNED, "2026-11-02 09:20", "hd-worker-2", target=SMALL_PM),
+            Step(
+                K.HELPING_HAND_REQUESTED,
+                "2026-11-02 14:30",
+                "hd-worker-2",
+                target=BIG_PM,
+                note="知春物业唯一的维修工在外抢修，当日无法上门",
+            ),
+            Step(K.HELPING_HAND_ACCEPTED, "2026-11-02 15:10", "hd-staff-2", BIG_PM, target=BIG_PM),
+            Step(
+                K.FEE_WAIVED,
+                "2026-11-02 15:20",
+                "hd-worker-2",
+                note="住户年满60周岁且独居，免除上门费用",
+            ),
+            Step(K.RESOLVED, "2026-11-02 17:45", "hd-staff-2", BIG_PM, note="疏通管道，更换存水弯"),
+            Step(K.CONFIRMED, "2026-11-03 10:00", "hd-resident-1", rating=5),
+            Step(K.CLOSED, "2026-11-03 10:05", "hd-worker-2"),
+        ),
+        channel="visit",
+    ),
+    CaseSpec(
+        "shanghe-road",
+        SHC_YARD,
+        CaseCategory.FACILITY_REPAIR,
+        "小区北门外路面塌陷",
+        "北门外路段出现塌陷，雨后积水，老人出行不便。该路段属市政道路。",
+        (
+            Step(K.REPORTED, "2026-11-09 18:00", "hd-resident-8"),
+            Step(K.ACCEPTED, "2026-11-10 09:00", "hd-worker-4", SHC_RC),
+            Step(
+                K.WHISTLE_BLOWN,
+                "2026-11-10 09:30",
+                "hd-worker-4",
+                SHC_RC,
+                target=HOUSING,
+                note="北门外路段属市政道路，需主管部门处置",
+            ),
+            # The department did not report in: the overdue whistle the district sees.
+            Step(K.DEADLINE_MISSED, "2026-11-12 09:30", target=HOUSING),
+        ),
+    ),
+    CaseSpec(
+        "xigema-heating",
+        f"{XGM}/希格玛北院/锅炉房",
+        CaseCategory.HEATING,
+        "2号楼暖气不热",
+        "供暖开始后2号楼多户室温不足16°C。",
+        (
+            Step(K.REPORTED, "2026-11-16 07:50", "hd-resident-3"),
+            Step(K.ACCEPTED, "2026-11-16 08:30", "hd-worker-2"),
+            Step(K.ASSIGNED, "2026-11-16 08:35", "hd-worker-2", target="北京嘉园物业服务有限公司"),
+            Step(
+                K.RESOLVED,
+                "2026-11-17 16:00",
+                "hd-staff-3",
+                "北京嘉园物业服务有限公司",
+                note="调整循环泵并排气，室温达到20°C",
+            ),
+            Step(K.CONFIRMED, "2026-11-18 09:00", "hd-resident-3", rating=4),
+        ),
+        priority=CasePriority.HIGH,
+        channel="phone",
+    ),
+    CaseSpec(
+        "xigema-garbage",
+        f"{XGM}/希格玛南院",
+        CaseCategory.SANITATION,
+        "南院生活垃圾堆放无人清运",
+        "南院西侧垃圾桶站周边生活垃圾堆放数日。居民聊天时向环物会委员反映。",
+        (
+            Step(K.REPORTED, "2026-11-18 19:30", "hd-owner-3"),
+            Step(K.ACCEPTED, "2026-11-19 08:45", "hd-worker-2"),
+            Step(K.ASSIGNED, "2026-11-19 08:50", "hd-worker-2", target="北京鑫诚物业管理有限公司"),
+            Step(
+                K.RESOLVED,
+                "2026-11-20 11:00",
+                "hd-staff-5",
+                "北京鑫诚物业管理有限公司",
+                note="清运堆积垃圾，增设分类桶站并调整清运时间",
+            ),
+        ),
+        channel="conversation",
+    ),
+    CaseSpec(
+        "xigema-bikes",
+        f"{XGM}/知春里14号院",
+        CaseCategory.PARKING,
+        "院内自行车、电动车乱停乱放",
+        "楼门口和消防通道停满自行车、电动车，行人需侧身通过。",
+        (
+            Step(K.REPORTED, "2026-11-20 18:10", "hd-resident-4"),
+            Step(K.ACCEPTED, "2026-11-21 09:00", "hd-worker-2"),
+            Step(K.ASSIGNED, "2026-11-21 09:10", "hd-worker-2", target="北京康居物业服务有限公司"),
+            Step(
+                K.NOTE_ADDED,
+                "2026-11-23 10:00",
+                "hd-staff-4",
+                "北京康居物业服务有限公司",
+                note="拟引导电动自行车到星规路智能车棚停放充电",
+            ),
+        ),
+    ),
+    CaseSpec(
+        "xigema-lift",
+        f"{XGM}/知春路甲48号院/1号楼/电梯",
+        CaseCategory.ELEVATOR,
+        "1号楼电梯停运",
+        "电梯早上起无法运行，楼内有多位行动不便的老人。",
+        (
+            Step(K.REPORTED, "2026-11-25 19:40", "hd-resident-2"),
+            Step(K.ACCEPTED, "2026-11-25 20:05", "hd-worker-2"),
+        ),
+        priority=CasePriority.URGENT,
+    ),
+    CaseSpec(
+        "xigema-lift-again",
+        f"{XGM}/知春路甲48号院/1号楼/电梯",
+        CaseCategory.ELEVATOR,
+        "1号楼电梯坏了",
+        "电梯不动了。",
+        (
+            Step(K.REPORTED, "2026-11-25 20:30", "hd-resident-5"),
+            Step(
+                K.MARKED_DUPLICATE,
+                "2026-11-25 20:50",
+                "hd-worker-2",
+                duplicate_of="xigema-lift",
+                note="同一部电梯的故障，已并入前一案件处理",
+            ),
+        ),
+    ),
+    CaseSpec(
+        "xigema-charger",
+        f"{XGM}/星规路1号院/2号充电桩",
+        CaseCategory.FACILITY_REPAIR,
+        "智能车棚2号充电桩不通电",
+        "刷卡后充电桩无反应。",
+        (Step(K.REPORTED, "2026-11-26 08:15", "hd-resident-6"),),
+        priority=CasePriority.LOW,
+    ),
+)
+
+HAIDIAN_NOTICES = (
+    NoticeSpec(
+        XGM,
+        XGM_RC,
+        NoticeKind.ACTIVITY,
+        "环物会接待日",
+        "每周三下午环物会委员在居委会接待居民，物业方面的问题可当面反映。",
+        "2026-11-01 08:00",
+        "2026-12-31 18:00",
+    ),
+    NoticeSpec(
+        XGM,
+        XGM_PARTY,
+        NoticeKind.PUBLIC_ANNOUNCEMENT,
+        "星规路智能车棚收费标准公示",
+        "智能车棚实行刷卡进出，电动自行车充电按度计费，公示期内欢迎居民提出意见。",
+        "2026-03-01 08:00",
+        "2026-03-31 18:00",
+    ),
+    NoticeSpec(
+        f"{XGM}/知春路甲48号院/1号楼",
+        BIG_PM,
+        NoticeKind.PROPERTY_NOTICE,
+        "1号楼电梯检修停运通知",
+        "1号楼电梯检修，预计11月28日恢复运行，给您带来不便敬请谅解。",
+        "2026-11-26 08:00",
+        "2026-11-28 18:00",
+    ),
+    NoticeSpec(
+        SHC,
+        SHC_OWNERS,
+        NoticeKind.PUBLIC_ANNOUNCEMENT,
+        "关于申请使用公共维修基金更换老旧电梯的公示",
+        "拟使用公共维修基金分批更换29部使用超过15年的电梯，方案和预算见附件，公示期十五日。",
+        "2026-10-08 08:00",
+        "2026-10-23 08:00",
+    ),
+    NoticeSpec(
+        f"{SHC_YARD}/3号楼",
+        SHC_PM,
+        NoticeKind.PROPERTY_NOTICE,
+        "3号楼电梯维保安排",
+        "3号楼电梯每月第二个周二上午进行维保，届时每部电梯停运约一小时。",
+        "2026-10-16 08:00",
+    ),
+)
+
+HAIDIAN = DistrictSpec(
+    code="haidian",
+    name="海淀区",
+    streets=("中关村街道", "曙光街道"),
+    communities=(CommunitySpec(XGM, "中关村街道"), CommunitySpec(SHC, "曙光街道")),
+    compounds=(
+        *XIGEMA_COMPOUNDS,
+        CompoundSpec(SHC, "上河村小区", tuple((b, h) for b, h, _n, _y in SHANGHE_BUILDINGS)),
+    ),
+    facilities=(
+        FacilitySpec(
+            f"{XGM}/星规路1号院",
+            FacilityKind.BIKE_SHED,
+            "智能车棚",
+            2019,
+            "星规路智能车棚：天蓝色墙面，刷卡开启的玻璃电子门，内设电动自行车充电桩。",
+        ),
+        *(
+            FacilitySpec(f"{XGM}/星规路1号院", FacilityKind.EV_CHARGER, f"{n}号充电桩", 2019)
+            for n in range(1, 5)
+        ),
+        FacilitySpec(f"{XGM}/知春路甲48号院/1号楼", FacilityKind.ELEVATOR, "电梯", 1997),
+        FacilitySpec(f"{XGM}/知春路甲48号院/2号楼", FacilityKind.ELEVATOR, "电梯", 1997),
+        FacilitySpec(f"{XGM}/知春里12号院/1号楼", FacilityKind.ELEVATOR, "电梯", 2006),
+        FacilitySpec(f"{XGM}/希格玛北院", FacilityKind.BOILER, "锅炉房", 2003),
+        *_shanghe_elevators(),
+        FacilitySpec(
+            SHC_YARD,
+            FacilityKind.BOILER,
+            "锅炉房",
+            2005,
+            "2019年完成低氮改造，排放达标。",
+        ),
+    ),
+    partners=_haidian_partners(),
+    people=HAIDIAN_PEOPLE,
+    committees=HAIDIAN_COMMITTEES,
+    cases=HAIDIAN_CASES,
+    notices=HAIDIAN_NOTICES,
+)
+
+
+# --- 西城区 -----------------------------------------------------------------------------------
+
+XK = "新康社区"
+LPK = "六铺炕社区"
+XK_RC = "新康社区居民委员会"
+DS_PM = "北京德胜物业管理有限公司"
+
+XICHENG = DistrictSpec(
+    code="xicheng",
+    name="西城区",
+    streets=("德胜街道",),
+    communities=(CommunitySpec(XK, "德胜街道"), CommunitySpec(LPK, "德胜街道")),
+    compounds=(
+        CompoundSpec(XK, "新康小区", (("1号楼", 96), ("2号楼", 120), ("3号楼", 80))),
+        CompoundSpec(LPK, "六铺炕一区", (("1号楼", 64), ("2号楼", 72))),
+    ),
+    facilities=(
+        FacilitySpec(f"{XK}/新康小区/2号楼", FacilityKind.ELEVATOR, "电梯", 2001),
+        FacilitySpec(f"{LPK}/六铺炕一区/1号楼", FacilityKind.DOOR_ACCESS, "单元门禁", 2015),
+    ),
+    partners=(
+        PartnerSpec(
+            "新康社区党委",
+            PartnerKind.PARTY_ORGANIZATION,
+            (ServeSpec(XK, PartnershipRole.PARTY_ORGANIZATION, lead=True, since="2000-01-01"),),
+        ),
+        PartnerSpec(
+            "六铺炕社区党委",
+            PartnerKind.PARTY_ORGANIZATION,
+            (ServeSpec(LPK, PartnershipRole.PARTY_ORGANIZATION, lead=True, since="2000-01-01"),),
+        ),
+        PartnerSpec(
+            XK_RC,
+            PartnerKind.RESIDENTS_COMMITTEE,
+            (ServeSpec(XK, PartnershipRole.RESIDENTS_COMMITTEE, since="2000-01-01"),),
+        ),
+        PartnerSpec(
+            DS_PM,
+            PartnerKind.PROPERTY_COMPANY,
+            tuple(
+                ServeSpec(
+                    c,
+                    PartnershipRole.PROPERTY_COMPANY,
+                    since="2015-01-01",
+                    reported_in="2020-03-02",
+                    compounds=(f"{c}/{yard}",),
+                )
+                for c, yard in ((XK, "新康小区"), (LPK, "六铺炕一区"))
+            ),
+            contact="石磊",
+        ),
+        PartnerSpec(
+            "西城区住房和城市建设委员会",
+            PartnerKind.GOVERNMENT_DEPARTMENT,
+            (ServeSpec(XK, PartnershipRole.GOVERNMENT_DEPARTMENT),),
+        ),
+    ),
+    people=(
+        PersonSpec("xc-admin-1", "钱宏", ((Role.DISTRICT_ADMIN, None),)),
+        PersonSpec("xc-street-1", "白雪", ((Role.STREET_OFFICER, "德胜街道"),)),
+        _staff("xc-worker-1", "方敏", XK_RC, (Role.COMMUNITY_WORKER, XK)),
+        PersonSpec("xc-worker-2", "任志", ((Role.COMMUNITY_WORKER, LPK),)),
+        PersonSpec("xc-police-1", "于海"),
+        _resident("xc-owner-1", "姚桂英", f"{XK}/新康小区/1号楼", "1957-03-03"),
+        _resident("xc-resident-1", "石秀云", f"{XK}/新康小区/3号楼", "1949-08-15", alone=True),
+        _resident("xc-resident-2", "侯杰", f"{LPK}/六铺炕一区/2号楼", "1987-10-21"),
+        _resident("xc-resident-3", "夏雨", f"{LPK}/六铺炕一区/1号楼", "1995-06-06"),
+        _staff("xc-staff-1", "石磊", DS_PM),
+    ),
+    committees=(
+        CommitteeSpec(
+            XK,
+            CommitteeKind.ENVIRONMENT_PROPERTY,
+            "新康社区环境和物业管理委员会",
+            "2020-03-01",
+            (
+                SeatSpec("xc-worker-1", CommitteeRole.DIRECTOR, SeatSource.RESIDENTS_COMMITTEE),
+                SeatSpec("xc-police-1", CommitteeRole.DEPUTY_DIRECTOR, SeatSource.POLICE),
+                _owner_seat("xc-owner-1", f"{XK}/新康小区/1号楼", "退休会计", 52),
+            ),
+        ),
+    ),
+    cases=(
+        CaseSpec(
+            "xinkang-garbage",
+            f"{XK}/新康小区",
+            CaseCategory.SANITATION,
+            "3号楼旁垃圾桶满溢",
+            "垃圾桶满溢两天无人清运，气味很大。",
+            (
+                Step(K.REPORTED, "2026-11-03 09:00", "xc-resident-1"),
+                Step(K.ACCEPTED, "2026-11-03 10:00", "xc-worker-1"),
+                Step(K.ASSIGNED, "2026-11-03 10:10", "xc-worker-1", target=DS_PM),
+                Step(
+                    K.RESOLVED, "2026-11-03 16:00", "xc-staff-1", DS_PM, note="已清运并加密清运频次"
+                ),
+                Step(K.CONFIRMED, "2026-11-04 08:30", "xc-resident-1", rating=5),
+                Step(K.CLOSED, "2026-11-04 09:00", "xc-worker-1"),
+            ),
+        ),
+        CaseSpec(
+            "liupukang-noise",
+            LPK,
+            CaseCategory.NOISE,
+            "夜间施工噪音",
+            "小区外工地夜间施工，影响休息。",
+            (
+                Step(K.REPORTED, "2026-11-12 23:10", "xc-resident-2"),
+                Step(
+                    K.REJECTED,
+                    "2026-11-13 09:00",
+                    "xc-worker-2",
+                    note="工地不在本社区管理范围，已告知居民拨打12345热线",
+                ),
+            ),
+        ),
+        CaseSpec(
+            "liupukang-door",
+            f"{LPK}/六铺炕一区/1号楼/单元门禁",
+            CaseCategory.SECURITY,
+            "1号楼单元门禁损坏",
+            "单元门禁刷卡无反应，门一直敞开。",
+            (Step(K.REPORTED, "2026-11-25 21:00", "xc-resident-3"),),
+        ),
+    ),
+    notices=(
+        NoticeSpec(
+            XK,
+            XK_RC,
+            NoticeKind.ACTIVITY,
+            "垃圾分类志愿服务活动",
+            "本周六上午在小区广场开展垃圾分类宣传，欢迎居民报名参加志愿服务。",
+            "2026-11-20 08:00",
+            "2026-11-28 12:00",
+        ),
+    ),
+)
+
+WORLD = (HAIDIAN, XICHENG)
+
+
+def _check_article_figures() -> None:
+    """The figures the article states; the demo data must keep them."""
+    households = sum(h for c in XIGEMA_COMPOUNDS for _b, h in c.buildings)
+    companies = [
+        p
+        for p in HAIDIAN.partners
+        if any(s.community == XGM and s.role is PartnershipRole.PROPERTY_COMPANY for s in p.serves)
+    ]
+    lifts = [n for _b, _h, n, _y in SHANGHE_BUILDINGS]
+    old = [n for _b, _h, n, y in SHANGHE_BUILDINGS if y <= OLD_ELEVATOR_LAST_YEAR]
+    figures = {
+        "希格玛 compounds": (len(XIGEMA_COMPOUNDS), 9),
+        "希格玛 households": (households, XIGEMA_HOUSEHOLDS),
+        "希格玛 property companies": (len(companies), 11),
+        "环物会 members": (len(HAIDIAN_COMMITTEES[0].seats), 9),
+        "上河村 elevators": (sum(lifts), SHANGHE_ELEVATORS),
+        "上河村 old elevators": (sum(old), SHANGHE_OLD_ELEVATORS),
+    }
+    wrong = {k: v for k, v in figures.items() if v[0] != v[1]}
+    if wrong:
+        raise ValueError(f"demo data no longer matches the article: {wrong}")
+
+
+# --- Loading ---------------------------------------------------------------------------------
+
+
+class _Place(NamedTuple):
+    community_id: int
+    compound_id: int | None = None
+    building_id: int | None = None
+    facility_id: int | None = None
+
+
+@dataclass
+class _Loader:
+    """Writes one district's spec; remembers the ids of what it wrote, by the specs' names."""
+
+    session: AsyncSession
+    streets: dict[str, int] = field(default_factory=dict)
+    places: dict[str, _Place] = field(default_factory=dict)
+    partners: dict[str, int] = field(default_factory=dict)
+    people: dict[str, int] = field(default_factory=dict)
+    cases: dict[str, Case] = field(default_factory=dict)
+    meetings: dict[str, tuple[Meeting, list[MeetingAttendee]]] = field(default_factory=dict)
+    whistles: dict[tuple[str, int], dt.datetime] = field(default_factory=dict)
+    bindings: set[tuple[int, Role, int | None, int | None, int | None]] = field(default_factory=set)
+
+    async def add(self, rows: Iterable[Base]) -> None:
+        """Insert `rows` (stamped as onboarded unless they carry their own time) and flush."""
+        rows = list(rows)
+        for row in rows:
+            if hasattr(row, "created_at") and row.created_at is None:
+                row.created_at = ONBOARDED
+        self.session.add_all(rows)
+        await self.session.flush()
+
+    def place(self, path: str, place: _Place) -> None:
+        if path in self.places:
+            raise ValueError(f"two places named {path!r}")
+        self.places[path] = place
+
+    def compound_id(self, path: str) -> int:
+        compound_id = self.places[path].compound_id
+        if compound_id is None:
+            raise ValueError(f"{path!r} is not inside a compound")
+        return compound_id
+
+    def person(self, login: str | None) -> int | None:
+        return None if login is None else self.people[login]
+
+    def partner(self, name: str | None) -> int | None:
+        return None if name is None else self.partners[name]
+
+    def bind(self, person_id: int, role: Role, scope: str | None) -> RoleBinding | None:
+        """The role binding, unless the person already holds that role in that scope."""
+        street_id = community_id = partner_id = None
+        if scope is not None and role is Role.STREET_OFFICER:
+            street_id = self.streets[scope]
+        elif scope is not None and role is Role.PARTNER_STAFF:
+            partner_id = self.partners[scope]
+        elif scope is not None:
+            community_id = self.places[scope].community_id
+        key = (person_id, role, street_id, community_id, partner_id)
+        if key in self.bindings:
+            return None
+        self.bindings.add(key)
+        return RoleBinding(
+            person_id=person_id,
+            role=role,
+            street_id=street_id,
+            community_id=community_id,
+            partner_id=partner_id,
+        )
+
+
+async def load_demo(db: Database) -> dict[str, bool]:
+    """Load the demo world; returns {district_code: created} (False = already present, skipped)."""
+    _check_article_figures()
+    loaded: dict[str, bool] = {}
+    for spec in WORLD:
+        # One transaction per district: a district is either all there or not at all.
+        async with db.platform_transaction() as session:
+            _district, created = await get_or_create_district(session, spec.code, spec.name)
+            if created:
+                await _load_district(_Loader(session), spec)
+        loaded[spec.code] = created
+    return loaded
+
+
+async def _load_district(w: _Loader, spec: DistrictSpec) -> None:
+    await _load_places(w, spec)
+    await _load_partners(w, spec)
+    await _load_people(w, spec)
+    await _load_committees(w, spec)
+    await _load_cases(w, spec)
+    await _load_notices(w, spec)
+
+
+async def _load_places(w: _Loader, spec: DistrictSpec) -> None:
+    streets = {name: Street(name=name) for name in spec.streets}
+    await w.add(streets.values())
+    w.streets = {name: s.id for name, s in streets.items()}
+
+    communities = {
+        c.name: Community(name=c.name, street_id=w.streets[c.street]) for c in spec.communities
+    }
+    await w.add(communities.values())
+    for name, community in communities.items():
+        w.place(name, _Place(community.id))
+
+    compounds = {
+        c.path: Compound(community_id=w.places[c.community].community_id, name=c.name)
+        for c in spec.compounds
+    }
+    await w.add(compounds.values())
+    for path, compound in compounds.items():
+        w.place(path, _Place(compound.community_id, compound.id))
+
+    buildings = {
+        f"{c.path}/{name}": Building(
+            community_id=compounds[c.path].community_id,
+            compound_id=compounds[c.path].id,
+            name=name,
+            households=households,
+        )
+        for c in spec.compounds
+        for name, households in c.buildings
+    }
+    await w.add(buildings.values())
+    for path, b in buildings.items():
+        w.place(path, _Place(b.community_id, b.compound_id, b.id))
+
+    facilities = {
+        f"{f.at}/{f.name}": Facility(
+            community_id=w.places[f.at].community_id,
+            compound_id=w.places[f.at].compound_id,
+            building_id=w.places[f.at].building_id,
+            kind=f.kind,
+            name=f.name,
+            install_year=f.install_year,
+            description=f.description,
+        )
+        for f in spec.facilities
+    }
+    await w.add(facilities.values())
+    for path, f in facilities.items():
+        w.place(path, _Place(f.community_id, f.compound_id, f.building_id, f.id))
+
+
+async def _load_partners(w: _Loader, spec: DistrictSpec) -> None:
+    partners = {
+        p.name: Partner(
+            name=p.name,
+            kind=p.kind,
+            contact_name=p.contact,
+            contact_phone=f"010-0001-{i:04d}" if p.contact else None,
+        )
+        for i, p in enumerate(spec.partners, start=1)
+    }
+    await w.add(partners.values())
+    w.partners = {name: p.id for name, p in partners.items()}
+
+    serves = [(p, s) for p in spec.partners for s in p.serves]
+    await w.add(
+        Partnership(
+            partner_id=w.partners[p.name],
+            community_id=w.places[s.community].community_id,
+            role=s.role,
+            is_lead=s.lead,
+            since=_d(s.since) if s.since else None,
+            reported_in_on=_d(s.reported_in) if s.reported_in else None,
+        )
+        for p, s in serves
+    )
+    await w.add(
+        CompoundService(
+            compound_id=w.compound_id(compound),
+            partner_id=w.partners[p.name],
+            community_id=w.places[s.community].community_id,
+            since=_d(s.since) if s.since else None,
+        )
+        for p, s in serves
+        for compound in s.compounds
+    )
+
+
+async def _load_people(w: _Loader, spec: DistrictSpec) -> None:
+    people = {
+        p.login: Person(
+            name=p.name,
+            login=p.login,
+            phone=f"010-0000-{i:04d}",
+            birth_date=_d(p.born) if p.born else None,
+            lives_alone=p.lives_alone,
+            home_community_id=w.places[p.home].community_id if p.home else None,
+            home_building_id=w.places[p.home].building_id if p.home else None,
+        )
+        for i, p in enumerate(spec.people, start=1)
+    }
+    await w.add(people.values())
+    w.people = {login: p.id for login, p in people.items()}
+    bindings = (
+        w.bind(w.people[p.login], role, scope) for p in spec.people for role, scope in p.roles
+    )
+    await w.add(b for b in bindings if b is not None)
+
+
+async def _load_committees(w: _Loader, spec: DistrictSpec) -> None:
+    committees = [
+        (
+            c,
+            Committee(
+                community_id=w.places[c.community].community_id,
+                kind=c.kind,
+                name=c.name,
+                established_on=_d(c.established),
+            ),
+        )
+        for c in spec.committees
+    ]
+    await w.add(row for _c, row in committees)
+    # A seat makes its holder a committee member of the community (once per community).
+    bindings = (
+        w.bind(w.people[seat.login], Role.COMMITTEE_MEMBER, c.community)
+        for c, _row in committees
+        for seat in c.seats
+    )
+    await w.add(b for b in bindings if b is not None)
+    await w.add(
+        CommitteeMember(
+            committee_id=row.id,
+            person_id=w.people[seat.login],
+            role=seat.role,
+            seat_source=seat.source,
+            seat_building_id=w.places[seat.building].building_id if seat.building else None,
+            expertise=seat.expertise,
+            # Members serve from the committee's founding; the term is still running.
+            term_start=row.established_on,
+            term_end=None,
+            votes_received=seat.votes,
+        )
+        for c, row in committees
+        for seat in c.seats
+    )
+
+
+async def _load_cases(w: _Loader, spec: DistrictSpec) -> None:
+    """Replay every case's script, all cases' steps together in chronological order."""
+    for script in spec.cases:
+        times = [step.when for step in script.steps]
+        if script.steps[0].kind is not K.REPORTED or times != sorted(set(times)):
+            raise ValueError(f"case {script.key!r}: script must start REPORTED, times increasing")
+    # Sorting is stable, so steps at the same minute keep the order of the specs.
+    timeline = sorted(
+        ((script, step) for script in spec.cases for step in script.steps),
+        key=lambda pair: pair[1].when,
+    )
+    for case_spec, step in timeline:
+        if step.kind is K.REPORTED:
+            case = await _open_case(w, case_spec, step)
+            payload: dict[str, Any] = {"channel": case_spec.channel, "category": case.category}
+        else:
+            case = w.cases[case_spec.key]
+            payload = await _apply_step(w, case_spec, case, step)
+            # Every step changes the case, so its version counts its events.
+            case.updated_at = step.when
+        if step.note:
+            payload["note"] = step.note
+        await append_event(
+            w.session,
+            case_id=case.id,
+            kind=step.kind,
+            actor_id=w.person(step.actor),
+            actor_partner_id=w.partner(step.actor_partner),
+            payload=payload,
+            occurred_at=step.when,
+        )
+
+
+async def _open_case(w: _Loader, spec: CaseSpec, step: Step) -> Case:
+    place = w.places[spec.where]
+    case = Case(
+        community_id=place.community_id,
+        compound_id=place.compound_id,
+        building_id=place.building_id,
+        facility_id=place.facility_id,
+        category=spec.category,
+        title=spec.title,
+        description=spec.description,
+        reporter_id=w.person(step.actor),
+        status=CaseStatus.REPORTED,
+        priority=spec.priority,
+        accept_due_at=step.when + ACCEPT_WITHIN,
+        created_at=step.when,
+        updated_at=step.when,
+    )
+    await w.add([case])
+    w.cases[spec.key] = case
+    return case
+
+
+async def _apply_step(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str, Any]:
+    """Change `row` as `step` does; return the event's payload (without the note)."""
+    at = step.when
+    target = w.partner(step.target)
+    match step.kind:
+        case K.ACCEPTED:
+            due = at + (spec.resolve_within or RESOLVE_WITHIN[spec.priority])
+            row.status, row.accepted_at, row.resolve_due_at = CaseStatus.ACCEPTED, at, due
+            return {"resolve_due_at": due.isoformat()}
+        case K.ASSIGNED:
+            row.status, row.assigned_at, row.assigned_partner_id = CaseStatus.ASSIGNED, at, target
+            return {"partner_id": target}
+        case K.REJECTED:
+            row.status, row.closed_at = CaseStatus.REJECTED, at
+            return {}
+        case K.MARKED_DUPLICATE:
+            original = w.cases[step.duplicate_of or ""]
+            row.status, row.closed_at = CaseStatus.DUPLICATE, at
+            row.duplicate_of_id = original.id
+            return {"duplicate_of_id": original.id}
+        case K.WHISTLE_BLOWN | K.REPORTED_IN | K.DEADLINE_MISSED:
+            return _whistle_payload(w, spec, step, target)
+        case K.HELPING_HAND_REQUESTED | K.HELPING_HAND_ACCEPTED:
+            return {"helper_partner_id": target}
+        case K.FEE_WAIVED:
+            row.fee_waived, row.fee_waiver_reason = True, step.note
+            return {}
+        case K.RESOLVED:
+            row.status, row.resolved_at = CaseStatus.RESOLVED, at
+            return {}
+        case K.REOPENED:
+            reopened = CaseStatus.ASSIGNED if row.assigned_partner_id else CaseStatus.ACCEPTED
+            row.status, row.resolved_at = reopened, None
+            return {"status": reopened}
+        case K.CONFIRMED:
+            row.status, row.satisfaction = CaseStatus.CONFIRMED, step.rating
+            return {"rating": step.rating}
+        case K.CLOSED:
+            row.status, row.closed_at = CaseStatus.CLOSED, at
+            return {}
+        case K.MEETING_SCHEDULED:
+            return await _schedule_meeting(w, spec, row, step)
+        case K.MEETING_HELD:
+            return _hold_meeting(w, spec)
+        case K.NOTE_ADDED:
+            return {}
+    raise ValueError(f"case {spec.key!r}: the demo does not script {step.kind}")
+
+
+def _whistle_payload(
+    w: _Loader, spec: CaseSpec, step: Step, department: int | None
+) -> dict[str, Any]:
+    """Blowing the whistle on a department sets its report-in deadline; later steps name it."""
+    if department is None:
+        raise ValueError(f"case {spec.key!r}: {step.kind} needs the department as target")
+    if step.kind is K.WHISTLE_BLOWN:
+        w.whistles[spec.key, department] = step.when + REPORT_IN_WITHIN
+    payload: dict[str, Any] = {
+        "department_partner_id": department,
+        "report_in_due_at": w.whistles[spec.key, department].isoformat(),
+    }
+    if step.kind is K.DEADLINE_MISSED:
+        payload["deadline"] = "report_in"
+    return payload
+
+
+async def _schedule_meeting(w: _Loader, spec: CaseSpec, case: Case, step: Step) -> dict[str, Any]:
+    """Convene the case's coordination meeting and invite its attendees."""
+    if spec.meeting is None:
+        raise ValueError(f"case {spec.key!r} schedules a meeting it does not describe")
+    meeting = Meeting(
+        community_id=case.community_id,
+        title=spec.meeting.title,
+        location=spec.meeting.location,
+        scheduled_at=_t(spec.meeting.scheduled_at),
+        status=MeetingStatus.SCHEDULED,
+        created_at=step.when,
+    )
+    await w.add([meeting])
+    attendees = [
+        MeetingAttendee(meeting_id=meeting.id, partner_id=w.partner(p), person_id=w.person(who))
+        for p, who, _attended in spec.meeting.attendees
+    ]
+    await w.add([MeetingCase(meeting_id=meeting.id, case_id=case.id), *attendees])
+    w.meetings[spec.key] = (meeting, attendees)
+    return {"meeting_id": meeting.id, "scheduled_at": meeting.scheduled_at.isoformat()}
+
+
+def _hold_meeting(w: _Loader, spec: CaseSpec) -> dict[str, Any]:
+    """Record that the meeting took place: who came, the outcome, and its decisions."""
+    assert spec.meeting is not None  # _schedule_meeting checked it
+    meeting, attendees = w.meetings[spec.key]
+    meeting.status = MeetingStatus.HELD
+    meeting.outcome = spec.meeting.outcome
+    meeting.decisions = [
+        {"text": text, "responsible_partner_id": w.partners[partner]}
+        for text, partner in spec.meeting.decisions
+    ]
+    for row, (_p, _who, attended) in zip(attendees, spec.meeting.attendees, strict=True):
+        row.attended = attended
+    return {"meeting_id": meeting.id, "decisions": len(meeting.decisions)}
+
+
+async def _load_notices(w: _Loader, spec: DistrictSpec) -> None:
+    await w.add(
+        Notice(
+            community_id=w.places[n.where].community_id,
+            building_id=w.places[n.where].building_id,
+            author_partner_id=w.partners[n.author],
+            kind=n.kind,
+            title=n.title,
+            body=n.body,
+            valid_from=_t(n.valid_from),
+            valid_until=_t(n.valid_until) if n.valid_until else None,
+            created_at=_t(n.valid_from),
+        )
+        for n in spec.notices
+    )
