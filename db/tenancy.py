@@ -13,14 +13,15 @@ A session states what it is in `session.info`: `district_id` (a tenant session) 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
+from sqlalchemy.sql import ClauseElement, visitors
 
-from db.models.base import DistrictScoped
+from db.models.base import Base, DistrictScoped
 
 DISTRICT_KEY = "district_id"
 PLATFORM_KEY = "platform"
@@ -51,24 +52,38 @@ async def use_district(session: AsyncSession, district_id: int) -> None:
         await session.execute(_SET_DISTRICT, {"district_id": str(district_id)})
 
 
+def tenant_tables() -> frozenset[str]:
+    return frozenset(
+        str(mapper.class_.__tablename__)  # type: ignore[attr-defined]
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, DistrictScoped)
+    )
+
+
 def _touches_district_scoped(state: ORMExecuteState) -> bool:
-    return any(issubclass(mapper.class_, DistrictScoped) for mapper in state.all_mappers)
+    """Whether any table of the statement, at any depth (subqueries too), is a tenant table."""
+    if any(issubclass(mapper.class_, DistrictScoped) for mapper in state.all_mappers):
+        return True
+    names = tenant_tables()
+    return any(
+        isinstance(element, Table) and element.name in names
+        for element in visitors.iterate(cast(ClauseElement, state.statement))
+    )
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    if not _touches_district_scoped(state):
-        return
     district_id = current_district(state.session)
     if district_id is None:
-        if is_platform(state.session):
+        if is_platform(state.session) or not _touches_district_scoped(state):
             return
         raise MissingDistrictError(
             "district-scoped query in a session without a district; use a tenant session, "
             "or the platform session for cross-district work"
         )
+    # Added to every statement: the criterion reaches district-scoped entities at any depth.
     state.statement = state.statement.options(
         with_loader_criteria(
             DistrictScoped,

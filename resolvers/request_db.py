@@ -9,12 +9,18 @@ serialises statements with a lock. Loaders batch, so the lock is rarely contende
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from typing import Any
 
 from sqlalchemy import Executable, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.session import Database
+from db.tenancy import MissingDistrictError
+from resolvers.errors import UserError
+
+_log = logging.getLogger(__name__)
 
 
 class RequestDatabase:
@@ -44,10 +50,20 @@ class RequestDatabase:
         self, statement: Executable, params: dict[str, Any] | None = None
     ) -> Result[Any]:
         async with self._lock:
-            return await self._open().execute(statement, params)
+            try:
+                return await self._open().execute(statement, params)
+            except MissingDistrictError:
+                raise UserError(
+                    "this field lists a district's records: use a token of a district, "
+                    "or (anonymous) name one with the X-District header"
+                ) from None
 
     async def finish(self, *, commit: bool) -> None:
-        """End the operation's transaction: commit on success, roll back otherwise."""
+        """End the operation's transaction: commit on success, roll back otherwise.
+
+        A failed commit raises. A failed rollback does not: it happens when the connection
+        is already gone (e.g. a statement was cancelled), and the transaction with it.
+        """
         session, self._session = self._session, None
         if session is None:
             return
@@ -55,6 +71,11 @@ class RequestDatabase:
             if commit:
                 await session.commit()
             else:
-                await session.rollback()
+                try:
+                    await session.rollback()
+                except Exception:
+                    _log.warning("rollback failed; the connection is discarded", exc_info=True)
+                    with contextlib.suppress(Exception):
+                        await session.invalidate()
         finally:
             await session.close()

@@ -2,25 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import strawberry
 from sqlalchemy import select
+from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
 
 from db.models import District as DistrictRow
+from resolvers import ids
+from resolvers import relations as rel
 from resolvers.context import Info
-from resolvers.extensions import TransactionPerOperation
+from resolvers.errors import UserError
+from resolvers.extensions import MaskErrors, TransactionPerOperation
+from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
+from schema.committees import Committee, CommitteeMember  # noqa: F401 - Node types
+from schema.node import NODE_TYPES, Connection, Node, connection_field, load_node
+from schema.notices import Notice  # noqa: F401 - Node type
+from schema.partners import Partner, Partnership  # noqa: F401 - Node types
+from schema.people import Person, RoleBinding, Viewer  # noqa: F401 - Node types
 from schema.places import District
-from schema.viewer import Viewer
+
+MAX_NODES = 100
+
+
+async def _node(info: Info, global_id: strawberry.ID) -> Node | None:
+    type_name, db_id = ids.decode(global_id)
+    if type_name not in NODE_TYPES:
+        raise UserError(f"{global_id!r} is not the id of any type")
+    return await load_node(info, type_name, db_id)  # type: ignore[no-any-return]
 
 
 @strawberry.type(description="Entry points for reading.")
 class Query:
-    @strawberry.field(description="The signed-in principal: role, district and scope.")
+    @strawberry.field(description="The signed-in principal: role, district, person and scope.")
     def viewer(self, info: Info) -> Viewer:
         p = info.context.principal
         return Viewer(
             anonymous=p.is_anonymous,
             role=p.role,
             district_code=p.district_code,
+            district_id=info.context.district_id,
             person_id=p.person_id,
             street_id=p.street_id,
             community_id=p.community_id,
@@ -32,5 +53,53 @@ class Query:
         rows = await info.context.db.execute(select(DistrictRow).order_by(DistrictRow.code))
         return [District.from_row(row) for row in rows.scalars()]
 
+    @strawberry.field(
+        description=(
+            "Your district: the one your token is for (anonymous visitors: the one named by "
+            "the `X-District` header). Null when there is none."
+        )
+    )
+    async def district(self, info: Info) -> District | None:
+        return await load_node(info, "District", info.context.district_id)  # type: ignore[no-any-return]
 
-schema = strawberry.Schema(query=Query, extensions=[TransactionPerOperation])
+    @strawberry.field(
+        description="Any object by its global id; null if it does not exist or you may not see it."
+    )
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await _node(info, id)
+
+    @strawberry.field(
+        description=(
+            f"Objects by global id, in the order asked (null where absent); at most {MAX_NODES}."
+        )
+    )
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > MAX_NODES:
+            raise UserError(f"`ids` takes at most {MAX_NODES} ids (got {len(ids)})")
+        return list(await asyncio.gather(*(_node(info, global_id) for global_id in ids)))
+
+    @connection_field(
+        "Cases of your district you may see, newest first unless `orderBy` says; the same "
+        "list as `district { cases }`."
+    )
+    def cases(
+        self,
+        info: Info,
+        filter: CaseFilterArg = None,
+        order_by: CaseOrderArg = None,
+    ) -> Connection[Case]:
+        return case_connection(rel.DISTRICT_CASES, info.context.district_id or 0, filter, order_by)
+
+
+schema = strawberry.Schema(
+    query=Query,
+    types=list(NODE_TYPES.values()),
+    extensions=[
+        TransactionPerOperation,
+        MaskErrors,
+        # Parsed and validated documents are cached process-wide, keyed by the query text.
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        lambda: MaxTokensLimiter(max_token_count=10_000),
+    ],
+)

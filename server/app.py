@@ -19,6 +19,7 @@ from strawberry.asgi import GraphQL
 from db.session import Database
 from resolvers.context import Context
 from resolvers.directory import DistrictDirectory
+from resolvers.loaders import Loaders
 from resolvers.principal import ANONYMOUS, Principal
 from resolvers.request_db import RequestDatabase
 from resolvers.root import schema
@@ -56,12 +57,19 @@ class GraphQLApp(GraphQL[Context, None]):
             district_id = await self.directory.id_of(principal.district_code)
             if district_id is None:
                 raise HTTPException(401, f"unknown district {principal.district_code!r}")
+        elif principal.is_anonymous and (code := request.headers.get("x-district")):
+            # Anonymous visitors read a district's public records (places, notices).
+            district_id = await self.directory.id_of(code)
+            if district_id is None:
+                raise HTTPException(400, f"X-District names no district: {code!r}")
+        db = RequestDatabase(self.database, district_id)
         return Context(
             request=request,
             response=response if isinstance(response, Response) else None,
             principal=principal,
             district_id=district_id,
-            db=RequestDatabase(self.database, district_id),
+            db=db,
+            loaders=Loaders(db, principal),
         )
 
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -81,6 +82,27 @@ async def database(owner_url: str) -> AsyncIterator[Database]:
 
 
 MakeDistrict = Callable[..., Awaitable[District]]
+
+
+@pytest.fixture(scope="session")
+async def demo(database: Database) -> Database:
+    """The demo world (haidian, xicheng) loaded once into the session's database."""
+    from db.seed.demo import load_demo
+
+    await load_demo(database)
+    return database
+
+
+@pytest.fixture
+async def client(database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the ASGI app on the session's database."""
+    from server.app import create_app
+    from tests.http import TEST_SETTINGS
+
+    app = create_app(TEST_SETTINGS, database)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
 
 
 @pytest.fixture

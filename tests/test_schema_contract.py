@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graphql import GraphQLNamedType, GraphQLObjectType
+from graphql import (
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+)
 
 from resolvers.root import schema
 
@@ -19,8 +24,9 @@ def test_schema_graphql_matches_the_code() -> None:
 
 def _own_types() -> list[GraphQLNamedType]:
     return [
-        t for name, t in schema._schema.type_map.items() if not name.startswith("__")
-        and name not in {"String", "Int", "Float", "Boolean", "ID"}
+        t
+        for name, t in schema._schema.type_map.items()
+        if not name.startswith("__") and name not in {"String", "Int", "Float", "Boolean", "ID"}
     ]
 
 
@@ -29,7 +35,7 @@ def test_every_type_and_field_has_a_description() -> None:
     for named in _own_types():
         if not named.description:
             missing.append(named.name)
-        if isinstance(named, GraphQLObjectType):
+        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType):
             missing += [
                 f"{named.name}.{field}"
                 for field, definition in named.fields.items()

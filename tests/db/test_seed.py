@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from db import migrate
-from db.models import Base, Building, Community, CommitteeMember, Facility, Partnership
+from db.models import Base, Building, CommitteeMember, Community, Facility, Partnership
 from db.models.enums import CommitteeRole, FacilityKind, PartnershipRole, SeatSource
 from db.seed.demo import load_demo
 from db.session import Database
@@ -26,7 +26,7 @@ async def demo_db(fresh_database_url: str) -> AsyncIterator[Database]:
 async def _row_counts(database: Database) -> dict[str, int]:
     async with database.platform_session() as session:
         return {
-            table: int(await session.scalar(text(f"SELECT count(*) FROM {table}")) or 0)  # noqa: S608
+            table: int(await session.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
             for table in Base.metadata.tables
         }
 

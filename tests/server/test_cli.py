@@ -33,8 +33,9 @@ def gongzhi(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_token_prints_only_a_token_the_server_accepts(owner_url: str, district: District) -> None:
-    result = gongzhi("token", "--district", district.code, "--role", "district_admin",
-                     database_url=owner_url)
+    result = gongzhi(
+        "token", "--district", district.code, "--role", "district_admin", database_url=owner_url
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("\n") == 1
     principal = verify_token(TEST_SETTINGS, result.stdout.strip())
@@ -62,23 +63,33 @@ def test_token_resolves_a_scope_by_name(owner_url: str, district: District) -> N
             await database.dispose()
 
     street_id = asyncio.run(add_street())
-    result = gongzhi("token", "--district", district.code, "--role", "street_officer",
-                     "--street", "中关村街道", database_url=owner_url)
+    result = gongzhi(
+        "token",
+        "--district",
+        district.code,
+        "--role",
+        "street_officer",
+        "--street",
+        "中关村街道",
+        database_url=owner_url,
+    )
     assert result.returncode == 0, result.stderr
     assert verify_token(TEST_SETTINGS, result.stdout.strip()).street_id == street_id
 
 
 def test_token_explains_a_missing_scope(owner_url: str) -> None:
-    result = gongzhi("token", "--district", "haidian", "--role", "partner_staff",
-                     database_url=owner_url)
+    result = gongzhi(
+        "token", "--district", "haidian", "--role", "partner_staff", database_url=owner_url
+    )
     assert result.returncode == 2
     assert "needs --partner" in result.stderr
     assert result.stdout == ""
 
 
 def test_token_explains_an_unknown_district(owner_url: str) -> None:
-    result = gongzhi("token", "--district", "atlantis", "--role", "district_admin",
-                     database_url=owner_url)
+    result = gongzhi(
+        "token", "--district", "atlantis", "--role", "district_admin", database_url=owner_url
+    )
     assert result.returncode == 2
     assert "no district with code 'atlantis'" in result.stderr
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -17,17 +16,9 @@ from server.auth import issue_token
 from tests.http import TEST_SETTINGS, graphql, post_graphql, token
 
 VIEWER = """
-query Viewer { viewer { anonymous role districtCode communityId partnerId } }
+query Viewer { viewer { anonymous role districtCode district { code } partner { name } } }
 """
 DISTRICTS = "query Districts { districts { code name } }"
-
-
-@pytest.fixture
-async def client(database: Database) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(TEST_SETTINGS, database)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield http
 
 
 async def test_healthz_says_the_process_is_alive(client: httpx.AsyncClient) -> None:
@@ -60,8 +51,8 @@ async def test_anonymous_viewer(client: httpx.AsyncClient) -> None:
         "anonymous": True,
         "role": None,
         "districtCode": None,
-        "communityId": None,
-        "partnerId": None,
+        "district": None,
+        "partner": None,
     }
 
 
@@ -72,8 +63,9 @@ async def test_viewer_of_a_token(client: httpx.AsyncClient, district: District) 
         "anonymous": False,
         "role": "PARTNER_STAFF",
         "districtCode": district.code,
-        "communityId": None,
-        "partnerId": 7,
+        "district": {"code": district.code},
+        # The token names a partner that does not exist in the district.
+        "partner": None,
     }
 
 

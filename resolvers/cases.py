@@ -1,0 +1,102 @@
+"""Case queries: the filter of case lists, as SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+
+from db.models import Case, CaseEvent, Community
+from db.models.enums import CaseCategory, CaseEventKind, CaseStatus
+from resolvers.errors import UserError
+
+OPEN_STATUSES = (CaseStatus.REPORTED, CaseStatus.ACCEPTED, CaseStatus.ASSIGNED)
+MAX_SEARCH_LENGTH = 100
+
+
+def overdue_clause() -> ColumnElement[bool]:
+    """An open case past its current deadline: to accept while REPORTED, to resolve after."""
+    now = func.now()
+    return or_(
+        and_(Case.status == CaseStatus.REPORTED, Case.accept_due_at < now),
+        and_(
+            Case.status.in_([CaseStatus.ACCEPTED, CaseStatus.ASSIGNED]),
+            Case.resolve_due_at < now,
+        ),
+    )
+
+
+def whistle_blown_clause() -> ColumnElement[bool]:
+    return exists().where(
+        CaseEvent.district_id == Case.district_id,
+        CaseEvent.case_id == Case.id,
+        CaseEvent.kind == CaseEventKind.WHISTLE_BLOWN,
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """A validated case filter; equal filters batch into one statement."""
+
+    statuses: tuple[CaseStatus, ...] = ()
+    categories: tuple[CaseCategory, ...] = ()
+    community_id: int | None = None
+    street_id: int | None = None
+    assigned_partner_id: int | None = None
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+    updated_after: dt.datetime | None = None
+    updated_before: dt.datetime | None = None
+    overdue: bool | None = None
+    whistle_blown: bool | None = None
+    search: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.search is not None and len(self.search) > MAX_SEARCH_LENGTH:
+            raise UserError(f"`search` is limited to {MAX_SEARCH_LENGTH} characters")
+        for name in ("created", "updated"):
+            after, before = getattr(self, f"{name}_after"), getattr(self, f"{name}_before")
+            for value in (after, before):
+                if value is not None and value.tzinfo is None:
+                    raise UserError(f"`{name}After`/`{name}Before` need a time zone offset")
+            if after is not None and before is not None and after >= before:
+                raise UserError(f"`{name}After` must be earlier than `{name}Before`")
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = []
+        if self.statuses:
+            clauses.append(Case.status.in_(self.statuses))
+        if self.categories:
+            clauses.append(Case.category.in_(self.categories))
+        if self.community_id is not None:
+            clauses.append(Case.community_id == self.community_id)
+        if self.street_id is not None:
+            clauses.append(
+                Case.community_id.in_(
+                    select(Community.id).where(Community.street_id == self.street_id)
+                )
+            )
+        if self.assigned_partner_id is not None:
+            clauses.append(Case.assigned_partner_id == self.assigned_partner_id)
+        for column, after, before in (
+            (Case.created_at, self.created_after, self.created_before),
+            (Case.updated_at, self.updated_after, self.updated_before),
+        ):
+            if after is not None:
+                clauses.append(column >= after)
+            if before is not None:
+                clauses.append(column < before)
+        for flag, clause in (
+            (self.overdue, overdue_clause()),
+            (self.whistle_blown, whistle_blown_clause()),
+        ):
+            if flag is not None:
+                clauses.append(clause if flag else ~clause)
+        if self.search:
+            clauses.append(Case.title.ilike(f"%{_escape_like(self.search)}%", escape="\\"))
+        return clauses

@@ -1,0 +1,94 @@
+"""What a principal may see, as SQL: one WHERE clause per model, `None` meaning all of it.
+
+The district is already enforced twice (ORM criterion and row-level security); these
+clauses narrow within the district by role. What a principal may not see does not exist for
+it: loaders add the clause to every query, so `node(id)` returns null and `totalCount` counts
+only visible rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, false, select
+
+from db.models import Case, CaseEvent, Community, Meeting, MeetingAttendee, MeetingCase, Person
+from db.models.enums import Role
+from resolvers.principal import Principal
+
+PUBLIC: ColumnElement[bool] | None = None
+
+DISTRICT_WIDE = {Role.DISTRICT_ADMIN, Role.PLATFORM_OPERATOR}
+COMMUNITY_STAFF = {Role.COMMITTEE_MEMBER, Role.COMMUNITY_WORKER}
+
+
+def _communities_in_scope(p: Principal) -> Any:
+    """Ids of the communities a community or street role covers."""
+    if p.role in COMMUNITY_STAFF:
+        return select(Community.id).where(Community.id == p.community_id)
+    return select(Community.id).where(Community.street_id == p.street_id)
+
+
+def cases(p: Principal) -> ColumnElement[bool] | None:
+    if p.role in DISTRICT_WIDE:
+        return None
+    if p.role in COMMUNITY_STAFF or p.role is Role.STREET_OFFICER:
+        return Case.community_id.in_(_communities_in_scope(p))
+    if p.role is Role.PARTNER_STAFF and p.partner_id is not None:
+        return Case.assigned_partner_id == p.partner_id
+    if p.role is Role.RESIDENT and p.person_id is not None:
+        return Case.reporter_id == p.person_id
+    return false()
+
+
+def case_events(p: Principal) -> ColumnElement[bool] | None:
+    visible = cases(p)
+    if visible is None:
+        return None
+    return CaseEvent.case_id.in_(select(Case.id).where(visible))
+
+
+def meetings(p: Principal) -> ColumnElement[bool] | None:
+    if p.role in DISTRICT_WIDE:
+        return None
+    if p.role in COMMUNITY_STAFF or p.role is Role.STREET_OFFICER:
+        return Meeting.community_id.in_(_communities_in_scope(p))
+    if p.role is Role.PARTNER_STAFF and p.partner_id is not None:
+        return exists().where(
+            MeetingAttendee.meeting_id == Meeting.id, MeetingAttendee.partner_id == p.partner_id
+        )
+    visible = cases(p)
+    if p.role is Role.RESIDENT and visible is not None:
+        return exists().where(
+            MeetingCase.meeting_id == Meeting.id,
+            MeetingCase.case_id.in_(select(Case.id).where(visible)),
+        )
+    return false()
+
+
+def people(p: Principal) -> ColumnElement[bool] | None:
+    """Names of people are known within the district; anonymous visitors see none."""
+    return false() if p.is_anonymous else None
+
+
+def person_details(p: Principal, person_id: int, home_community_id: int | None) -> bool:
+    """May `p` see a person's contact and household details (phone, age, living alone)?"""
+    if p.person_id == person_id or p.role in DISTRICT_WIDE:
+        return True
+    if p.role in COMMUNITY_STAFF:
+        return home_community_id is not None and home_community_id == p.community_id
+    return False
+
+
+RULES = {
+    Case: cases,
+    CaseEvent: case_events,
+    Meeting: meetings,
+    Person: people,
+}
+
+
+def clause(model: type[Any], p: Principal) -> ColumnElement[bool] | None:
+    """The visibility clause of `model` for `p`; `None` when everything in the district is."""
+    rule = RULES.get(model)
+    return rule(p) if rule is not None else PUBLIC

@@ -1,0 +1,362 @@
+"""Cases, their history (case events), and coordination meetings."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from db import models
+from db.models.enums import (
+    CaseCategory,
+    CaseEventKind,
+    CasePriority,
+    CaseStatus,
+    MeetingStatus,
+)
+from resolvers import ids
+from resolvers import relations as rel
+from resolvers.cases import CaseQuery
+from resolvers.loaders import NO_FILTER, Relation
+from schema.node import Connection, Info, Node, connection_field, converter, load_node
+
+if TYPE_CHECKING:
+    from schema.partners import Partner
+    from schema.people import Person
+    from schema.places import Building, Community, Compound, Facility
+
+BuildingT = Annotated["Building", strawberry.lazy("schema.places")]
+CommunityT = Annotated["Community", strawberry.lazy("schema.places")]
+CompoundT = Annotated["Compound", strawberry.lazy("schema.places")]
+FacilityT = Annotated["Facility", strawberry.lazy("schema.places")]
+PartnerT = Annotated["Partner", strawberry.lazy("schema.partners")]
+PersonT = Annotated["Person", strawberry.lazy("schema.people")]
+
+
+@strawberry.enum(description="What to sort cases by.")
+class CaseOrderField(enum.Enum):
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+    PRIORITY = "PRIORITY"
+    DEADLINE = "DEADLINE"
+
+
+@strawberry.enum(description="Sort direction.")
+class OrderDirection(enum.Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.input(description="Order of a case list; ties are broken by id, in the same direction.")
+class CaseOrder:
+    field: CaseOrderField = strawberry.field(
+        description=(
+            "CREATED_AT / UPDATED_AT: time reported / last changed; PRIORITY: LOW < NORMAL < "
+            "HIGH < URGENT; DEADLINE: the resolve deadline, cases without one last (ascending)."
+        )
+    )
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.DESC, description="ASC or DESC (default)."
+    )
+
+    def ordering(self) -> str:
+        return f"{self.field.value}_{self.direction.value}"
+
+
+@strawberry.input(description="Narrows a case list; every field given must hold (AND).")
+class CaseFilter:
+    status: list[CaseStatus] | None = strawberry.field(
+        default=None, description="Any of these statuses."
+    )
+    category: list[CaseCategory] | None = strawberry.field(
+        default=None, description="Any of these categories."
+    )
+    community: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of a Community: its cases only."
+    )
+    street: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of a Street: cases of its communities only."
+    )
+    assigned_partner: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of a Partner: cases assigned to it only."
+    )
+    created_after: dt.datetime | None = strawberry.field(
+        default=None, description="Reported at or after this time (with a time zone offset)."
+    )
+    created_before: dt.datetime | None = strawberry.field(
+        default=None, description="Reported before this time."
+    )
+    updated_after: dt.datetime | None = strawberry.field(
+        default=None, description="Last changed at or after this time."
+    )
+    updated_before: dt.datetime | None = strawberry.field(
+        default=None, description="Last changed before this time."
+    )
+    overdue: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "true: open cases past their current deadline (REPORTED past `acceptDueAt`, "
+            "ACCEPTED or ASSIGNED past `resolveDueAt`); false: all others."
+        ),
+    )
+    whistle_blown: bool | None = strawberry.field(
+        default=None,
+        description="true: cases escalated to a department (吹哨) at least once; false: never.",
+    )
+    search: str | None = strawberry.field(
+        default=None, description="Text the title contains (case-insensitive, up to 100 chars)."
+    )
+
+    def to_query(self) -> CaseQuery:
+        def decoded(value: strawberry.ID | None, type_name: str) -> int | None:
+            return None if value is None else ids.decode_as(value, type_name)
+
+        return CaseQuery(
+            statuses=tuple(self.status or ()),
+            categories=tuple(self.category or ()),
+            community_id=decoded(self.community, "Community"),
+            street_id=decoded(self.street, "Street"),
+            assigned_partner_id=decoded(self.assigned_partner, "Partner"),
+            created_after=self.created_after,
+            created_before=self.created_before,
+            updated_after=self.updated_after,
+            updated_before=self.updated_before,
+            overdue=self.overdue,
+            whistle_blown=self.whistle_blown,
+            search=self.search,
+        )
+
+
+CaseFilterArg = Annotated[
+    CaseFilter | None,
+    strawberry.argument(description="Only cases matching all of these conditions."),
+]
+CaseOrderArg = Annotated[
+    CaseOrder | None,
+    strawberry.argument(description="Sort order; default newest first (CREATED_AT DESC)."),
+]
+
+
+def case_connection(
+    relation: Relation,
+    parent_id: int,
+    filter: CaseFilter | None,
+    order_by: CaseOrder | None,
+) -> Connection[Case]:
+    return Connection.of(
+        relation,
+        parent_id,
+        converter("Case"),
+        ordering=order_by.ordering() if order_by else None,
+        filter=filter.to_query() if filter else NO_FILTER,
+    )
+
+
+@strawberry.type(
+    description=(
+        "A resident's case: a problem, where it is, who reported it, who must act and by when. "
+        "Its path: REPORTED → ACCEPTED → ASSIGNED → RESOLVED → CONFIRMED → CLOSED."
+    )
+)
+class Case(Node):
+    model = models.Case
+    category: CaseCategory = strawberry.field(description="What the case is about.")
+    title: str = strawberry.field(description="Short summary.")
+    description: str = strawberry.field(description="The resident's account.")
+    status: CaseStatus = strawberry.field(description="Where the case is on its path.")
+    priority: CasePriority = strawberry.field(description="Urgency.")
+    latitude: float | None = strawberry.field(description="Where, if the reporter shared it.")
+    longitude: float | None = strawberry.field(description="Where, if the reporter shared it.")
+    accept_due_at: dt.datetime | None = strawberry.field(
+        description="Deadline for the committee to accept (or reject) the case."
+    )
+    resolve_due_at: dt.datetime | None = strawberry.field(
+        description="Deadline for the assigned partner to resolve the case."
+    )
+    fee_waived: bool = strawberry.field(
+        description="Whether the on-site service fee is waived (e.g. residents 60+ living alone)."
+    )
+    fee_waiver_reason: str | None = strawberry.field(description="Why the fee was waived.")
+    satisfaction: int | None = strawberry.field(
+        description="The reporter's rating (1–5) when confirming the resolution."
+    )
+    version: int = strawberry.field(
+        description="Changes with every update; send it back as `expectedVersion` when changing."
+    )
+    created_at: dt.datetime = strawberry.field(description="When it was reported.")
+    updated_at: dt.datetime = strawberry.field(description="When it last changed.")
+    accepted_at: dt.datetime | None = strawberry.field(description="When it was accepted.")
+    assigned_at: dt.datetime | None = strawberry.field(description="When it was last assigned.")
+    resolved_at: dt.datetime | None = strawberry.field(description="When it was resolved.")
+    closed_at: dt.datetime | None = strawberry.field(
+        description="When it was closed (also set for rejected and duplicate cases)."
+    )
+    community_id: strawberry.Private[int]
+    compound_id: strawberry.Private[int | None]
+    building_id: strawberry.Private[int | None]
+    facility_id: strawberry.Private[int | None]
+    reporter_id: strawberry.Private[int | None]
+    assigned_partner_id: strawberry.Private[int | None]
+    duplicate_of_id: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description=(
+            "Whether the case is open and past its current deadline: REPORTED past "
+            "`acceptDueAt`, or ACCEPTED/ASSIGNED past `resolveDueAt`."
+        )
+    )
+    def overdue(self) -> bool:
+        now = dt.datetime.now(dt.UTC)
+        if self.status is CaseStatus.REPORTED:
+            return self.accept_due_at is not None and self.accept_due_at < now
+        if self.status in (CaseStatus.ACCEPTED, CaseStatus.ASSIGNED):
+            return self.resolve_due_at is not None and self.resolve_due_at < now
+        return False
+
+    @strawberry.field(description="The community where the case is.")
+    async def community(self, info: Info) -> CommunityT:
+        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The compound, if the case is located in one.")
+    async def compound(self, info: Info) -> CompoundT | None:
+        return await load_node(info, "Compound", self.compound_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The building, if the case is located in one.")
+    async def building(self, info: Info) -> BuildingT | None:
+        return await load_node(info, "Building", self.building_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The facility the case concerns, if any.")
+    async def facility(self, info: Info) -> FacilityT | None:
+        return await load_node(info, "Facility", self.facility_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Who reported it (null if you may not see people).")
+    async def reporter(self, info: Info) -> PersonT | None:
+        return await load_node(info, "Person", self.reporter_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The partner that must act (主办), once assigned.")
+    async def assigned_partner(self, info: Info) -> PartnerT | None:
+        return await load_node(info, "Partner", self.assigned_partner_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="For a DUPLICATE: the case it duplicates (if you may see it).")
+    async def duplicate_of(self, info: Info) -> Case | None:
+        return await load_node(info, "Case", self.duplicate_of_id)  # type: ignore[no-any-return]
+
+    @connection_field(
+        "The case's history in the order it happened; `last: 3` gives the three latest steps."
+    )
+    def events(self) -> Connection[CaseEvent]:
+        return Connection.of(rel.CASE_EVENTS, self.db_id, converter("CaseEvent"))
+
+    @connection_field("Coordination meetings about this case, by scheduled time.")
+    def meetings(self) -> Connection[Meeting]:
+        return Connection.of(rel.CASE_MEETINGS, self.db_id, converter("Meeting"))
+
+
+@strawberry.type(
+    description=(
+        "One step of a case's history: who did what, when. Never changed or removed. `seq` "
+        "numbers the district's events without gaps in the order they were committed."
+    )
+)
+class CaseEvent(Node):
+    model = models.CaseEvent
+    seq: int = strawberry.field(description="Position in the district's event stream.")
+    kind: CaseEventKind = strawberry.field(description="What happened.")
+    payload: JSON = strawberry.field(
+        description="Details of the step (e.g. the department and deadline of a whistle)."
+    )
+    occurred_at: dt.datetime = strawberry.field(description="When it happened.")
+    case_id: strawberry.Private[int]
+    actor_id: strawberry.Private[int | None]
+    actor_partner_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The case it belongs to.")
+    async def case(self, info: Info) -> Case | None:
+        return await load_node(info, "Case", self.case_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The person who acted, if one did (null for the system).")
+    async def actor(self, info: Info) -> PersonT | None:
+        return await load_node(info, "Person", self.actor_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The partner organisation the actor acted for, if any.")
+    async def actor_partner(self, info: Info) -> PartnerT | None:
+        return await load_node(info, "Partner", self.actor_partner_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="A decision taken at a meeting, and who must carry it out.")
+class MeetingDecision:
+    text: str = strawberry.field(description="What was decided.")
+    responsible_partner_id: strawberry.Private[int | None] = None
+
+    @strawberry.field(description="The partner responsible for carrying it out, if named.")
+    async def responsible_partner(self, info: Info) -> PartnerT | None:
+        return await load_node(info, "Partner", self.responsible_partner_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(
+    description=(
+        "A coordination meeting the committee convenes for one or more cases, with owners, "
+        "the property company and the departments concerned."
+    )
+)
+class Meeting(Node):
+    model = models.Meeting
+    title: str = strawberry.field(description="What the meeting is about.")
+    location: str | None = strawberry.field(description="Where it takes place.")
+    scheduled_at: dt.datetime = strawberry.field(description="When it takes place.")
+    status: MeetingStatus = strawberry.field(description="Scheduled, held or cancelled.")
+    outcome: str | None = strawberry.field(description="Summary of the outcome, once held.")
+    community_id: strawberry.Private[int]
+    decisions_: strawberry.Private[list[dict[str, Any]]] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: Any) -> Meeting:
+        meeting = super().from_row(row)
+        meeting.decisions_ = list(row.decisions or [])
+        return meeting
+
+    @strawberry.field(description="Decisions taken, in order.")
+    def decisions(self) -> list[MeetingDecision]:
+        return [
+            MeetingDecision(
+                text=str(d.get("text", "")), responsible_partner_id=d.get("responsible_partner_id")
+            )
+            for d in self.decisions_
+        ]
+
+    @strawberry.field(description="The community whose committee convened it.")
+    async def community(self, info: Info) -> CommunityT:
+        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+
+    @connection_field("Cases discussed at the meeting that you may see.")
+    def cases(self) -> Connection[Case]:
+        return Connection.of(rel.MEETING_CASES, self.db_id, converter("Case"))
+
+    @connection_field("Who was invited, and whether they came.")
+    def attendees(self) -> Connection[MeetingAttendee]:
+        return Connection.of(rel.MEETING_ATTENDEES, self.db_id, MeetingAttendee.from_row)
+
+
+@strawberry.type(description="An invitee of a meeting: a partner organisation, a person, or both.")
+class MeetingAttendee:
+    attended: bool | None = strawberry.field(
+        description="Whether they came; null until the outcome is recorded."
+    )
+    partner_id: strawberry.Private[int | None]
+    person_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: Any) -> MeetingAttendee:
+        return cls(attended=row.attended, partner_id=row.partner_id, person_id=row.person_id)
+
+    @strawberry.field(description="The partner organisation invited, if any.")
+    async def partner(self, info: Info) -> PartnerT | None:
+        return await load_node(info, "Partner", self.partner_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The person invited, if any.")
+    async def person(self, info: Info) -> PersonT | None:
+        return await load_node(info, "Person", self.person_id)  # type: ignore[no-any-return]

@@ -1,0 +1,80 @@
+"""Committees of a community and their members."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from db import models
+from db.models.enums import CommitteeKind, CommitteeRole, SeatSource
+from resolvers import relations as rel
+from schema.node import Connection, Info, Node, connection_field, converter, load_node
+
+if TYPE_CHECKING:
+    from schema.people import Person
+    from schema.places import Building, Community
+
+CommunityT = Annotated["Community", strawberry.lazy("schema.places")]
+BuildingT = Annotated["Building", strawberry.lazy("schema.places")]
+PersonT = Annotated["Person", strawberry.lazy("schema.people")]
+
+
+@strawberry.type(
+    description=(
+        "A committee of a community: the environment & property management committee (环物会), "
+        "the owners' committee (业主委员会) or the residents' committee (居委会)."
+    )
+)
+class Committee(Node):
+    model = models.Committee
+    kind: CommitteeKind = strawberry.field(description="Which kind of committee.")
+    name: str = strawberry.field(description="Full name, e.g. 希格玛社区环境和物业管理委员会.")
+    established_on: dt.date | None = strawberry.field(description="When it was set up.")
+    community_id: strawberry.Private[int]
+
+    @strawberry.field(description="The community whose committee this is.")
+    async def community(self, info: Info) -> CommunityT:
+        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+
+    @connection_field("Seats on the committee, in the order they were recorded.")
+    def members(self) -> Connection[CommitteeMember]:
+        return Connection.of(rel.COMMITTEE_MEMBERS, self.db_id, converter("CommitteeMember"))
+
+
+@strawberry.type(
+    description=(
+        "A seat on a committee: who holds it, in which role, from which source, for which term, "
+        "and how many votes of the residents' representatives elected them."
+    )
+)
+class CommitteeMember(Node):
+    model = models.CommitteeMember
+    role: CommitteeRole = strawberry.field(description="Director, deputy director or member.")
+    seat_source: SeatSource = strawberry.field(
+        description="Where the seat comes from (residents' committee, police, owners, …)."
+    )
+    expertise: str | None = strawberry.field(
+        description="Why they were chosen, e.g. former property manager, finance, sanitation."
+    )
+    term_start: dt.date = strawberry.field(description="First day of the term.")
+    term_end: dt.date | None = strawberry.field(description="Last day of the term, if fixed.")
+    votes_received: int | None = strawberry.field(
+        description="Votes received in the residents' representatives' election, if elected."
+    )
+    committee_id: strawberry.Private[int]
+    person_id: strawberry.Private[int]
+    seat_building_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The committee the seat belongs to.")
+    async def committee(self, info: Info) -> Committee:
+        return await load_node(info, "Committee", self.committee_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Who holds the seat (null for anonymous visitors).")
+    async def person(self, info: Info) -> PersonT | None:
+        return await load_node(info, "Person", self.person_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="For an owner's seat: the building whose owners they represent.")
+    async def seat_building(self, info: Info) -> BuildingT | None:
+        return await load_node(info, "Building", self.seat_building_id)  # type: ignore[no-any-return]

@@ -1,0 +1,54 @@
+"""Notices on the notice boards (公告栏)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from db import models
+from db.models.enums import NoticeKind
+from schema.node import Info, Node, load_node
+
+if TYPE_CHECKING:
+    from schema.partners import Partner
+    from schema.places import Building, Community
+
+BuildingT = Annotated["Building", strawberry.lazy("schema.places")]
+CommunityT = Annotated["Community", strawberry.lazy("schema.places")]
+PartnerT = Annotated["Partner", strawberry.lazy("schema.partners")]
+
+
+@strawberry.type(
+    description=(
+        "A notice on a community's board, or on one building's board: activities, property "
+        "notices, public announcements (公示), visible at a glance (一目了然)."
+    )
+)
+class Notice(Node):
+    model = models.Notice
+    kind: NoticeKind = strawberry.field(description="Kind of notice.")
+    title: str = strawberry.field(description="Headline.")
+    body: str = strawberry.field(description="Full text.")
+    valid_from: dt.datetime = strawberry.field(description="When it goes up.")
+    valid_until: dt.datetime | None = strawberry.field(
+        description="When it comes down; null: until withdrawn."
+    )
+    withdrawn_at: dt.datetime | None = strawberry.field(description="When it was withdrawn.")
+    created_at: dt.datetime = strawberry.field(description="When it was posted.")
+    community_id: strawberry.Private[int]
+    building_id: strawberry.Private[int | None]
+    author_partner_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The community whose board it is on.")
+    async def community(self, info: Info) -> CommunityT:
+        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The building whose board it is on; null for community-wide.")
+    async def building(self, info: Info) -> BuildingT | None:
+        return await load_node(info, "Building", self.building_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The partner organisation that posted it, if any.")
+    async def author(self, info: Info) -> PartnerT | None:
+        return await load_node(info, "Partner", self.author_partner_id)  # type: ignore[no-any-return]

@@ -1,0 +1,160 @@
+"""People, their role bindings, and the viewer (the signed-in principal)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from db import models
+from db.models.enums import Role
+from resolvers import relations as rel
+from resolvers import visibility
+from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
+from schema.node import Connection, Info, Node, connection_field, converter, load_node
+
+if TYPE_CHECKING:
+    from schema.partners import Partner
+    from schema.places import Building, Community, District, Street
+
+BuildingT = Annotated["Building", strawberry.lazy("schema.places")]
+CommunityT = Annotated["Community", strawberry.lazy("schema.places")]
+DistrictT = Annotated["District", strawberry.lazy("schema.places")]
+StreetT = Annotated["Street", strawberry.lazy("schema.places")]
+PartnerT = Annotated["Partner", strawberry.lazy("schema.partners")]
+
+
+@strawberry.type(
+    description=(
+        "A person known to the district: resident, committee member, worker or partner staff. "
+        "Everyone signed in to the district sees names; contact and household details only "
+        "the person themself, staff of their community and district administrators."
+    )
+)
+class Person(Node):
+    model = models.Person
+    name: str = strawberry.field(description="Name as recorded.")
+    phone_: strawberry.Private[str | None] = None
+    birth_date_: strawberry.Private[dt.date | None] = None
+    lives_alone_: strawberry.Private[bool] = False
+    home_community_id: strawberry.Private[int | None] = None
+    home_building_id: strawberry.Private[int | None] = None
+
+    @classmethod
+    def from_row(cls, row: object) -> Person:
+        person = super().from_row(row)
+        person.phone_ = getattr(row, "phone", None)
+        person.birth_date_ = getattr(row, "birth_date", None)
+        person.lives_alone_ = bool(getattr(row, "lives_alone", False))
+        return person
+
+    def _details_visible(self, info: Info) -> bool:
+        return visibility.person_details(info.context.principal, self.db_id, self.home_community_id)
+
+    @strawberry.field(description="Phone number; null unless you may see their details.")
+    def phone(self, info: Info) -> str | None:
+        return self.phone_ if self._details_visible(info) else None
+
+    @strawberry.field(
+        description="Date of birth (for the 60+ fee waiver); null unless you may see details."
+    )
+    def birth_date(self, info: Info) -> dt.date | None:
+        return self.birth_date_ if self._details_visible(info) else None
+
+    @strawberry.field(
+        description="Whether they live alone (for the fee waiver); null unless you may see details."
+    )
+    def lives_alone(self, info: Info) -> bool | None:
+        return self.lives_alone_ if self._details_visible(info) else None
+
+    @strawberry.field(description="Community they live in, if recorded and you may see details.")
+    async def home_community(self, info: Info) -> CommunityT | None:
+        if not self._details_visible(info):
+            return None
+        return await load_node(info, "Community", self.home_community_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Building they live in, if recorded and you may see details.")
+    async def home_building(self, info: Info) -> BuildingT | None:
+        if not self._details_visible(info):
+            return None
+        return await load_node(info, "Building", self.home_building_id)  # type: ignore[no-any-return]
+
+    @connection_field("Cases this person reported that you may see.")
+    def reported_cases(
+        self, filter: CaseFilterArg = None, order_by: CaseOrderArg = None
+    ) -> Connection[Case]:
+        return case_connection(rel.PERSON_CASES, self.db_id, filter, order_by)
+
+    @connection_field("Roles this person holds and their scopes.")
+    def role_bindings(self) -> Connection[RoleBinding]:
+        return Connection.of(rel.PERSON_ROLE_BINDINGS, self.db_id, converter("RoleBinding"))
+
+
+@strawberry.type(
+    description="A role a person holds, scoped to the district, a street, a community or a partner."
+)
+class RoleBinding(Node):
+    model = models.RoleBinding
+    role: Role = strawberry.field(description="The role.")
+    person_id: strawberry.Private[int]
+    street_id: strawberry.Private[int | None]
+    community_id: strawberry.Private[int | None]
+    partner_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="Who holds the role.")
+    async def person(self, info: Info) -> Person | None:
+        return await load_node(info, "Person", self.person_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The street the role is limited to, if any.")
+    async def street(self, info: Info) -> StreetT | None:
+        return await load_node(info, "Street", self.street_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The community the role is limited to, if any.")
+    async def community(self, info: Info) -> CommunityT | None:
+        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The partner organisation the role acts for, if any.")
+    async def partner(self, info: Info) -> PartnerT | None:
+        return await load_node(info, "Partner", self.partner_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(
+    description="Who is asking: the holder of the request's token, or an anonymous visitor."
+)
+class Viewer:
+    anonymous: bool = strawberry.field(description="True when the request carried no token.")
+    role: Role | None = strawberry.field(
+        description="Role granted by the token; null when anonymous."
+    )
+    district_code: str | None = strawberry.field(
+        description=(
+            "Code of the district the token is for; null for anonymous visitors and "
+            "platform operators."
+        )
+    )
+    district_id: strawberry.Private[int | None] = None
+    person_id: strawberry.Private[int | None] = None
+    street_id: strawberry.Private[int | None] = None
+    community_id: strawberry.Private[int | None] = None
+    partner_id: strawberry.Private[int | None] = None
+
+    @strawberry.field(description="The district the token is for.")
+    async def district(self, info: Info) -> DistrictT | None:
+        return await load_node(info, "District", self.district_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The person the token speaks for, if it names one.")
+    async def person(self, info: Info) -> Person | None:
+        return await load_node(info, "Person", self.person_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The street the role is scoped to, if any.")
+    async def street(self, info: Info) -> StreetT | None:
+        return await load_node(info, "Street", self.street_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The community the role is scoped to, if any.")
+    async def community(self, info: Info) -> CommunityT | None:
+        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The partner organisation the role acts for, if any.")
+    async def partner(self, info: Info) -> PartnerT | None:
+        return await load_node(info, "Partner", self.partner_id)  # type: ignore[no-any-return]
