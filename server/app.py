@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 
 from db.session import Database
 from resolvers.context import Context
@@ -27,6 +29,41 @@ from server.auth import AuthError, bearer_token, verify_token
 from server.settings import Settings
 
 _log = logging.getLogger(__name__)
+
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+_media_type: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "graphql_media_type", default="application/json"
+)
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an `Accept` header (GraphQL over HTTP), None if none fits.
+
+    `application/graphql-response+json` when the client accepts it, else `application/json`;
+    no header (or a wildcard) means `application/json`, the legacy default.
+    """
+    if not accept:
+        return "application/json"
+    offered: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                with contextlib.suppress(ValueError):
+                    quality = float(value)
+        offered[media.lower()] = quality
+    if offered.get(GRAPHQL_RESPONSE_JSON, 0) > 0 and offered[GRAPHQL_RESPONSE_JSON] >= max(
+        offered.get("application/json", 0), offered.get("*/*", 0)
+    ):
+        return GRAPHQL_RESPONSE_JSON
+    if max(offered.get(m, 0) for m in ("application/json", "application/*", "*/*")) > 0:
+        return "application/json"
+    if offered.get(GRAPHQL_RESPONSE_JSON, 0) > 0:
+        return GRAPHQL_RESPONSE_JSON
+    return None
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -48,6 +85,13 @@ class GraphQLApp(GraphQL[Context, None]):
         return verify_token(self.settings, token)
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        if isinstance(request, Request) and not self._wants_ide(request):
+            media_type = negotiate(request.headers.get("accept"))
+            if media_type is None:
+                raise HTTPException(
+                    406, f"send Accept: {GRAPHQL_RESPONSE_JSON} or application/json"
+                )
+            _media_type.set(media_type)
         try:
             principal = await self._principal(request)
         except AuthError as exc:
@@ -71,6 +115,28 @@ class GraphQLApp(GraphQL[Context, None]):
             db=db,
             loaders=Loaders(db, principal),
         )
+
+    @staticmethod
+    def _wants_ide(request: Request) -> bool:
+        return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """GraphQL over HTTP: with `application/graphql-response+json`, a request that failed
+        before execution (no `data`) is a 400; with `application/json`, always 200."""
+        response = super().create_response(response_data, sub_response)
+        if _media_type.get() != GRAPHQL_RESPONSE_JSON or isinstance(response_data, list):
+            return response
+        errors = response_data.get("errors") or []
+        if response_data.get("data") is None and errors and all("path" not in e for e in errors):
+            response_data = {k: v for k, v in response_data.items() if k != "data"}
+            response = super().create_response(response_data, sub_response)
+            response.status_code = 400
+        response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+        return response
 
 
 async def healthz(request: Request) -> Response:

@@ -13,6 +13,8 @@ from db.events import append_event
 from db.models.enums import (
     CaseCategory,
     CaseEventKind,
+    CasePriority,
+    CaseStatus,
     CommitteeKind,
     CommitteeRole,
     FacilityKind,
@@ -158,3 +160,100 @@ async def build_world(database: Database, district_id: int) -> World:
         )
         await s.flush()
     return world
+
+
+@dataclass
+class CaseWorld:
+    """A district with streets, communities, a property company and cases with histories."""
+
+    district_id: int
+    street_ids: list[int]
+    community_ids: list[int]
+    partner_id: int
+    reporter_ids: list[int]
+    cases: list[m.Case]
+
+
+async def build_case_world(
+    database: Database,
+    district_id: int,
+    *,
+    streets: int = 1,
+    communities_per_street: int = 1,
+    cases_per_community: int = 2,
+    events_per_case: int = 4,
+) -> CaseWorld:
+    """Bulk-creates a case world; case attributes cycle so filters and orders have work to do.
+
+    Case i of a community: status, priority and category cycle through their enums, created
+    `i` hours after NOW (plus the community's index in minutes), resolve deadline i days later.
+    Events are numbered 1..N in the district like `append_event` would, in one flush.
+    """
+    statuses = list(CaseStatus)
+    priorities = list(CasePriority)
+    categories = list(CaseCategory)
+    async with database.platform_transaction() as s:
+        await use_district(s, district_id)
+        street_rows = [m.Street(name=f"街道{i}") for i in range(streets)]
+        partner = m.Partner(name="物业公司", kind=PartnerKind.PROPERTY_COMPANY)
+        s.add_all([*street_rows, partner])
+        await s.flush()
+        community_rows = [
+            m.Community(street_id=street.id, name=f"{street.name}社区{j:03d}")
+            for street in street_rows
+            for j in range(communities_per_street)
+        ]
+        s.add_all(community_rows)
+        await s.flush()
+        reporters = [m.Person(name=f"居民{c.id}", home_community_id=c.id) for c in community_rows]
+        s.add_all(reporters)
+        await s.flush()
+        cases = []
+        for n, (community, reporter) in enumerate(zip(community_rows, reporters, strict=True)):
+            for i in range(cases_per_community):
+                created = NOW + dt.timedelta(hours=i, minutes=n)
+                cases.append(
+                    m.Case(
+                        community_id=community.id,
+                        category=categories[i % len(categories)],
+                        title=f"案件{n}-{i}" + (" 电梯" if i % 3 == 0 else ""),
+                        reporter_id=reporter.id,
+                        status=statuses[i % len(statuses)],
+                        priority=priorities[i % len(priorities)],
+                        assigned_partner_id=partner.id if i % 2 == 0 else None,
+                        created_at=created,
+                        updated_at=created + dt.timedelta(minutes=30),
+                        accept_due_at=created + dt.timedelta(days=1),
+                        resolve_due_at=created + dt.timedelta(days=i) if i % 4 else None,
+                        version=events_per_case or 1,
+                    )
+                )
+        s.add_all(cases)
+        await s.flush()
+        kinds = list(CaseEventKind)
+        events = [
+            m.CaseEvent(
+                case_id=case.id,
+                seq=0,
+                kind=kinds[k % len(kinds)],
+                occurred_at=case.created_at + dt.timedelta(minutes=k),
+            )
+            for case in cases
+            for k in range(events_per_case)
+        ]
+        events.sort(key=lambda e: e.occurred_at)
+        counter = await s.get(m.DistrictCounter, district_id)
+        assert counter is not None
+        for event in events:
+            counter.last_event_seq += 1
+            event.seq = counter.last_event_seq
+        s.add_all(events)
+        await s.flush()
+    return CaseWorld(
+        district_id=district_id,
+        street_ids=[st.id for st in street_rows],
+        community_ids=[c.id for c in community_rows],
+        partner_id=partner.id,
+        reporter_ids=[r.id for r in reporters],
+        cases=cases,
+    )

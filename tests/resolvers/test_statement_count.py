@@ -1,0 +1,80 @@
+"""A nested read costs a number of SQL statements bounded by its depth, not by its width."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+
+from db.models.enums import Role
+from db.session import Database
+from tests.conftest import MakeDistrict
+from tests.factories import build_case_world
+from tests.http import graphql, token
+
+NESTED = """
+query Nested {
+  district {
+    streets(first: 100) { nodes { name
+      communities(first: 100) { nodes { name
+        cases(first: 50) { nodes { title
+          assignedPartner { name }
+          events(last: 3) { nodes { seq kind } }
+        } }
+      } }
+    } }
+  }
+}
+"""
+
+
+@contextmanager
+def count_statements(database: Database) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = database.app.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def _run(
+    client: httpx.AsyncClient, database: Database, code: str
+) -> tuple[int, dict[str, Any]]:
+    bearer = token(Role.DISTRICT_ADMIN, code)
+    await graphql(client, "{ viewer { role } }", bearer=bearer)  # warm the district directory
+    with count_statements(database) as statements:
+        data = await graphql(client, NESTED, bearer=bearer)
+    return len(statements), data
+
+
+@pytest.mark.slow
+async def test_five_level_query_runs_7_statements_for_1_or_200_communities(
+    client: httpx.AsyncClient, database: Database, make_district: MakeDistrict
+) -> None:
+    small, large = await make_district(), await make_district()
+    await build_case_world(database, small.id, streets=1, communities_per_street=1)
+    await build_case_world(database, large.id, streets=4, communities_per_street=50)
+
+    small_count, small_data = await _run(client, database, small.code)
+    large_count, large_data = await _run(client, database, large.code)
+
+    communities = [
+        c for s in large_data["district"]["streets"]["nodes"] for c in s["communities"]["nodes"]
+    ]
+    assert len(communities) == 200
+    cases = [case for c in communities for case in c["cases"]["nodes"]]
+    assert len(cases) == 400
+    assert all(len(case["events"]["nodes"]) == 3 for case in cases)
+    assert sum(1 for case in cases if case["assignedPartner"]) == 200
+    # set_config + district + streets + communities + cases + partners + events = 7
+    assert small_count == large_count == 7, (small_count, large_count)
