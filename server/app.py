@@ -6,7 +6,7 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from cross_web import HTTPException
 from sqlalchemy import text
@@ -130,10 +130,10 @@ class GraphQLApp(GraphQL[Context, None]):
         response = super().create_response(response_data, sub_response)
         if _media_type.get() != GRAPHQL_RESPONSE_JSON or isinstance(response_data, list):
             return response
-        errors = response_data.get("errors") or []
+        errors = cast(list[dict[str, Any]], response_data.get("errors") or [])
         if response_data.get("data") is None and errors and all("path" not in e for e in errors):
-            response_data = {k: v for k, v in response_data.items() if k != "data"}
-            response = super().create_response(response_data, sub_response)
+            without_data = cast(GraphQLHTTPResponse, {"errors": errors})
+            response = super().create_response(without_data, sub_response)
             response.status_code = 400
         response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
         return response

@@ -66,6 +66,7 @@ async def test_five_level_query_runs_7_statements_for_1_or_200_communities(
     await build_case_world(database, large.id, streets=4, communities_per_street=50)
 
     small_count, small_data = await _run(client, database, small.code)
+    assert len(small_data["district"]["streets"]["nodes"]) == 1
     large_count, large_data = await _run(client, database, large.code)
 
     communities = [
