@@ -106,6 +106,11 @@ class Loaders:
     _by_id: dict[type[Any], DataLoader[int, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything loaded: after a mutation, reads must see its changes."""
+        self._by_id.clear()
         self.pages: DataLoader[PageKey, Page] = DataLoader(self._load_pages)
         self.counts: DataLoader[CountKey, int] = DataLoader(self._load_counts)
         self.households: DataLoader[int, int] = DataLoader(self._load_households)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import Executable, Result
@@ -57,6 +58,14 @@ class RequestDatabase:
                     "this field lists a district's records: use a token of a district, "
                     "or (anonymous) name one with the X-District header"
                 ) from None
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """The operation's session, held alone while a mutation's service runs."""
+        if self._district_id is None:
+            raise UserError("changes need a token of a district")
+        async with self._lock:
+            yield self._open()
 
     async def finish(self, *, commit: bool) -> None:
         """End the operation's transaction: commit on success, roll back otherwise.

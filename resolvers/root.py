@@ -14,6 +14,7 @@ from resolvers import relations as rel
 from resolvers.context import Info
 from resolvers.errors import UserError
 from resolvers.extensions import MaskErrors, TransactionPerOperation
+from resolvers.workflow.mutations import Mutation
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
 from schema.committees import Committee, CommitteeMember  # noqa: F401 - Node types
 from schema.node import NODE_TYPES, Connection, Node, connection_field, load_node
@@ -93,6 +94,7 @@ class Query:
 
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     types=list(NODE_TYPES.values()),
     extensions=[
         TransactionPerOperation,

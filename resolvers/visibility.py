@@ -10,9 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, select
+from sqlalchemy import ColumnElement, exists, false, or_, select
 
-from db.models import Case, CaseEvent, Community, Meeting, MeetingAttendee, MeetingCase, Person
+from db.models import (
+    Case,
+    CaseAssignment,
+    CaseEvent,
+    CaseWhistle,
+    Community,
+    HelpingHand,
+    Meeting,
+    MeetingAttendee,
+    MeetingCase,
+    Person,
+)
 from db.models.enums import Role
 from resolvers.principal import Principal
 
@@ -29,13 +40,24 @@ def _communities_in_scope(p: Principal) -> Any:
     return select(Community.id).where(Community.street_id == p.street_id)
 
 
+def _partner_cases(partner_id: int) -> ColumnElement[bool]:
+    """Cases a partner works on: as lead, as co-handler, as a whistled department, or as a
+    partner asked for a helping hand (answered or not)."""
+    return or_(
+        Case.assigned_partner_id == partner_id,
+        Case.id.in_(select(CaseAssignment.case_id).where(CaseAssignment.partner_id == partner_id)),
+        Case.id.in_(select(CaseWhistle.case_id).where(CaseWhistle.department_id == partner_id)),
+        Case.id.in_(select(HelpingHand.case_id).where(HelpingHand.helper_id == partner_id)),
+    )
+
+
 def cases(p: Principal) -> ColumnElement[bool] | None:
     if p.role in DISTRICT_WIDE:
         return None
     if p.role in COMMUNITY_STAFF or p.role is Role.STREET_OFFICER:
         return Case.community_id.in_(_communities_in_scope(p))
     if p.role is Role.PARTNER_STAFF and p.partner_id is not None:
-        return Case.assigned_partner_id == p.partner_id
+        return _partner_cases(p.partner_id)
     if p.role is Role.RESIDENT and p.person_id is not None:
         return Case.reporter_id == p.person_id
     return false()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import models as m
 from db.events import append_event
 from db.models.enums import (
+    AssignmentRole,
     CaseCategory,
     CaseEventKind,
     CasePriority,
@@ -158,6 +159,39 @@ async def build_world(database: Database, district_id: int) -> World:
         world.rows[m.CaseEvent] = await append_event(
             s, case_id=case.id, kind=CaseEventKind.REPORTED, actor_id=person.id
         )
+        department = add(s, m.Partner(name="住建委", kind=PartnerKind.GOVERNMENT_DEPARTMENT))
+        await s.flush()
+        add(s, m.CaseAssignment(case_id=case.id, partner_id=partner.id, role=AssignmentRole.LEAD))
+        add(
+            s,
+            m.CaseWhistle(
+                case_id=case.id,
+                department_id=department.id,
+                reason="电梯停运",
+                report_in_due_at=NOW,
+            ),
+        )
+        add(s, m.HelpingHand(case_id=case.id, helper_id=department.id, reason="人手不足"))
+        add(
+            s,
+            m.ReportKey(
+                subject=f"person:{person.id}",
+                key="key-0123456789",
+                input_hash="0" * 64,
+                case_id=case.id,
+            ),
+        )
+        add(
+            s,
+            m.DeadlinePolicy(
+                category=None,
+                accept_hours=24,
+                resolve_hours=72,
+                report_in_hours=48,
+                approaching_hours=4,
+            ),
+        )
+        add(s, m.DeadlineAlert(case_id=case.id, deadline="REPORT_IN", alert="MISSED", due_at=NOW))
         await s.flush()
     return world
 
@@ -257,3 +291,115 @@ async def build_case_world(
         reporter_ids=[r.id for r in reporters],
         cases=cases,
     )
+
+
+@dataclass
+class WorkflowWorld:
+    """A community with its partners and people, ready to carry a case along its path."""
+
+    district: m.District
+    community_id: int
+    other_community_id: int
+    street_id: int
+    facility_id: int
+    property_company_id: int
+    helper_id: int
+    department_id: int
+    outsider_partner_id: int
+    resident_id: int
+    elder_id: int
+    committee_member_id: int
+
+    def principal(self, role: Role, **override: Any) -> dict[str, Any]:
+        """Token scope of a typical holder of `role` in this world."""
+        scope: dict[str, Any] = {
+            Role.RESIDENT: {"person_id": self.resident_id},
+            Role.COMMITTEE_MEMBER: {
+                "person_id": self.committee_member_id,
+                "community_id": self.community_id,
+            },
+            Role.COMMUNITY_WORKER: {"community_id": self.community_id},
+            Role.PARTNER_STAFF: {"partner_id": self.property_company_id},
+            Role.STREET_OFFICER: {"street_id": self.street_id},
+            Role.DISTRICT_ADMIN: {},
+        }[role]
+        return {**scope, **override}
+
+
+async def build_workflow_world(database: Database, district: m.District) -> WorkflowWorld:
+    async with database.platform_transaction() as s:
+        await use_district(s, district.id)
+        street = m.Street(name="中关村街道")
+        s.add(street)
+        await s.flush()
+        community = m.Community(street_id=street.id, name="希格玛社区")
+        other = m.Community(street_id=street.id, name="别的社区")
+        partners = [
+            m.Partner(name="物业公司", kind=PartnerKind.PROPERTY_COMPANY),
+            m.Partner(name="大物业公司", kind=PartnerKind.PROPERTY_COMPANY),
+            m.Partner(name="住建委", kind=PartnerKind.GOVERNMENT_DEPARTMENT),
+            m.Partner(name="外区物业", kind=PartnerKind.PROPERTY_COMPANY),
+        ]
+        s.add_all([community, other, *partners])
+        await s.flush()
+        company, helper, department, outsider = partners
+        s.add_all(
+            [
+                m.Partnership(
+                    partner_id=company.id,
+                    community_id=community.id,
+                    role=PartnershipRole.PROPERTY_COMPANY,
+                ),
+                m.Partnership(
+                    partner_id=helper.id,
+                    community_id=community.id,
+                    role=PartnershipRole.PROPERTY_COMPANY,
+                ),
+                m.Partnership(
+                    partner_id=department.id,
+                    community_id=community.id,
+                    role=PartnershipRole.GOVERNMENT_DEPARTMENT,
+                ),
+                m.Partnership(
+                    partner_id=outsider.id,
+                    community_id=other.id,
+                    role=PartnershipRole.PROPERTY_COMPANY,
+                ),
+            ]
+        )
+        compound = m.Compound(community_id=community.id, name="1号院")
+        s.add(compound)
+        await s.flush()
+        facility = m.Facility(
+            community_id=community.id,
+            compound_id=compound.id,
+            kind=FacilityKind.ELEVATOR,
+            name="1号楼电梯",
+            install_year=2002,
+        )
+        resident = m.Person(
+            name="周明", home_community_id=community.id, birth_date=dt.date(1985, 3, 19)
+        )
+        elder = m.Person(
+            name="李桂芝",
+            home_community_id=community.id,
+            birth_date=dt.date(1944, 5, 12),
+            lives_alone=True,
+        )
+        member = m.Person(name="陈静", home_community_id=community.id)
+        s.add_all([facility, resident, elder, member])
+        await s.flush()
+        return WorkflowWorld(
+            district=district,
+            community_id=community.id,
+            other_community_id=other.id,
+            street_id=street.id,
+            facility_id=facility.id,
+            property_company_id=company.id,
+            helper_id=helper.id,
+            department_id=department.id,
+            outsider_partner_id=outsider.id,
+            resident_id=resident.id,
+            elder_id=elder.id,
+            committee_member_id=member.id,
+        )

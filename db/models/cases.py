@@ -65,6 +65,10 @@ class Case(TenantEntity, Base):
     assigned_at: Mapped[dt.datetime | None]
     resolved_at: Mapped[dt.datetime | None]
     closed_at: Mapped[dt.datetime | None]
+    confirmed_at: Mapped[dt.datetime | None]
+    # While set, the case's deadlines do not run (paused with a reason, kept in the history).
+    deadline_paused_at: Mapped[dt.datetime | None]
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a dict
 

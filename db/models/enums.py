@@ -139,3 +139,14 @@ class NoticeKind(enum.StrEnum):
     ACTIVITY = "ACTIVITY"  # 活动
     PROPERTY_NOTICE = "PROPERTY_NOTICE"  # 物业通知
     PUBLIC_ANNOUNCEMENT = "PUBLIC_ANNOUNCEMENT"  # 公示
+
+
+class AssignmentRole(enum.StrEnum):
+    LEAD = "LEAD"  # 主办
+    CO_HANDLER = "CO_HANDLER"  # 协办
+
+
+class HelpingHandStatus(enum.StrEnum):
+    REQUESTED = "REQUESTED"
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"

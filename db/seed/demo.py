@@ -9,13 +9,28 @@
   years before 2019, and the six partners (六方) led by the community Party organisation,
   with an application to the public maintenance fund (公共维修基金) to replace old elevators.
 
-西城区 (`xicheng`) is a smaller second tenant, so that district isolation is visible.
+西城区 (`xicheng`) is a smaller second tenant, so that district isolation is visible; its
+elevator case shows what 海淀's cases do not: a declined helping hand, a missed deadline to
+resolve answered by a whistle, and a reassignment.
 
 The world is data (the `*Spec` records below) and one generic loader writes any district of
 it. Cases are *replayed*: each case is inserted at its report and then changed step by step,
 every step appending its event through `db.events.append_event`, so that the case's optimistic
 `version` equals its number of events, and the steps of all cases of a district run in
-chronological order, so that event `seq` numbers follow `occurred_at`.
+chronological order, so that event `seq` numbers follow `occurred_at`. The steps also write the
+workflow rows beside the case, and the event payloads name them:
+- ASSIGNED / REASSIGNED: the lead's and the co-handlers' `CaseAssignment` rows (a reassignment
+  ends the rows of the partners handling the case so far);
+- WHISTLE_BLOWN / REPORTED_IN: the department's `CaseWhistle`, opened and reported in;
+- HELPING_HAND_REQUESTED / _ACCEPTED / _DECLINED: the helper's `HelpingHand` and its answer;
+- DEADLINE_APPROACHING / DEADLINE_MISSED: the `DeadlineAlert` that keeps the sweep from
+  appending the event again;
+- CONFIRMED sets `confirmed_at`, REOPENED counts in `reopen_count`; a case reported through the
+  app with an idempotency key leaves its `ReportKey`.
+
+Deadlines follow the district's `DeadlinePolicy` rows (the case category's, else the district's
+default): accepting counts from the report, resolving from the acceptance, reporting in from
+the whistle. A deadline that passes while its step is still to do has a DEADLINE_MISSED step.
 
 Conventions of the demo data (nothing in the schema requires them):
 - people and organisations are fictional; places and the organisations' roles follow the
@@ -24,15 +39,18 @@ Conventions of the demo data (nothing in the schema requires them):
   numbers never start with 0, so none of them can ring anyone;
 - rows other than cases, meetings and notices are stamped as entered on `ONBOARDED`;
 - a rejected or duplicate case gets `closed_at` when it leaves the path;
-- a reopened case goes back to ASSIGNED (or ACCEPTED when nobody was assigned).
+- a reopened case goes back to ASSIGNED (or ACCEPTED when nobody was assigned) with a fresh
+  deadline to resolve, as `resolvers.workflow.service.reopen` does.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,12 +60,17 @@ from db.models import (
     Base,
     Building,
     Case,
+    CaseAssignment,
+    CaseWhistle,
     Committee,
     CommitteeMember,
     Community,
     Compound,
     CompoundService,
+    DeadlineAlert,
+    DeadlinePolicy,
     Facility,
+    HelpingHand,
     Meeting,
     MeetingAttendee,
     MeetingCase,
@@ -55,10 +78,12 @@ from db.models import (
     Partner,
     Partnership,
     Person,
+    ReportKey,
     RoleBinding,
     Street,
 )
 from db.models.enums import (
+    AssignmentRole,
     CaseCategory,
     CaseEventKind,
     CasePriority,
@@ -66,6 +91,7 @@ from db.models.enums import (
     CommitteeKind,
     CommitteeRole,
     FacilityKind,
+    HelpingHandStatus,
     MeetingStatus,
     NoticeKind,
     PartnerKind,
@@ -80,16 +106,6 @@ CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
 ONBOARDED = dt.datetime(2026, 1, 5, 9, 0, tzinfo=CST)
 """When the demo districts were entered into the system, before any of their cases."""
-
-ACCEPT_WITHIN = dt.timedelta(hours=24)
-RESOLVE_WITHIN = {
-    CasePriority.URGENT: dt.timedelta(days=1),
-    CasePriority.HIGH: dt.timedelta(days=3),
-    CasePriority.NORMAL: dt.timedelta(days=7),
-    CasePriority.LOW: dt.timedelta(days=14),
-}
-REPORT_IN_WITHIN = dt.timedelta(hours=48)
-"""A department must report in (报到) within this time after the community blows the whistle."""
 
 K = CaseEventKind  # short, for the case scripts below
 
@@ -198,6 +214,45 @@ class MeetingSpec:
     attendees: tuple[tuple[str | None, str | None, bool], ...]
 
 
+Deadline = Literal["ACCEPT", "RESOLVE", "REPORT_IN"]
+"""The deadlines of a case, as `DeadlineAlert.deadline` and the alert events name them."""
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A district's deadlines, in hours, for one case category or (category None) the others.
+
+    A department must report in (报到) within `report_in_hours` after the whistle is blown.
+    """
+
+    category: CaseCategory | None = None
+    accept_hours: int = 24
+    resolve_hours: int = 72
+    report_in_hours: int = 48
+    approaching_hours: int = 4
+
+    def due(self, deadline: Deadline, start: dt.datetime) -> dt.datetime:
+        hours = {
+            "ACCEPT": self.accept_hours,
+            "RESOLVE": self.resolve_hours,
+            "REPORT_IN": self.report_in_hours,
+        }
+        return start + dt.timedelta(hours=hours[deadline])
+
+
+DEFAULT_POLICY = PolicySpec()
+ELEVATOR_POLICY = PolicySpec(CaseCategory.ELEVATOR, resolve_hours=24, report_in_hours=24)
+"""A stopped elevator traps old people upstairs: a day to repair it, a day to report in."""
+
+
+class CoHandler(NamedTuple):
+    """A partner assigned beside the lead (协办), with its own task and, maybe, deadline."""
+
+    partner: str
+    task: str
+    due: str | None = None  # 'YYYY-MM-DD HH:MM', after the assignment
+
+
 @dataclass(frozen=True)
 class Step:
     """One step of a case's script; the first is always REPORTED, by the reporter."""
@@ -210,6 +265,9 @@ class Step:
     note: str | None = None
     rating: int | None = None  # CONFIRMED
     duplicate_of: str | None = None  # MARKED_DUPLICATE: key of the earlier case
+    # ASSIGNED / REASSIGNED: the co-handlers; the note is the lead's task.
+    co_handlers: tuple[CoHandler, ...] = ()
+    deadline: Deadline | None = None  # DEADLINE_APPROACHING / DEADLINE_MISSED
 
     @property
     def when(self) -> dt.datetime:
@@ -226,8 +284,8 @@ class CaseSpec:
     steps: tuple[Step, ...]
     priority: CasePriority = CasePriority.NORMAL
     channel: str = "app"  # how it reached the committee: app, phone, visit, conversation...
-    resolve_within: dt.timedelta | None = None  # instead of the priority's default
     meeting: MeetingSpec | None = None
+    report_key: str | None = None  # the idempotency key the reporter's app sent
 
 
 @dataclass(frozen=True)
@@ -252,6 +310,7 @@ class DistrictSpec:
     partners: tuple[PartnerSpec, ...]
     people: tuple[PersonSpec, ...]
     committees: tuple[CommitteeSpec, ...]
+    policies: tuple[PolicySpec, ...]  # one without category: the default
     cases: tuple[CaseSpec, ...]
     notices: tuple[NoticeSpec, ...]
 
@@ -362,6 +421,7 @@ SHC_OWNERS = "上河村小区业主委员会"
 SHC_PM = "北京上河物业管理有限公司"
 HOUSING = "海淀区住房和城乡建设委员会"
 HOUSING_ADMIN = "海淀区房屋管理局"
+SHC_LIFT = "北京安泰电梯工程有限公司"  # co-builder: the elevator company of 上河村
 
 
 def _haidian_partners() -> tuple[PartnerSpec, ...]:
@@ -427,7 +487,7 @@ def _haidian_partners() -> tuple[PartnerSpec, ...]:
         # The fifth company in three years, hired when its predecessor walked out.
         _property_company(SHC_PM, SHC, ("上河村小区",), "2018-09-01", "2018-09-05"),
         PartnerSpec(
-            "北京安泰电梯工程有限公司",
+            SHC_LIFT,
             PartnerKind.ENTERPRISE,
             (ServeSpec(SHC, PartnershipRole.CO_BUILDER, since="2018-10-01"),),
         ),
@@ -546,7 +606,7 @@ ELEVATOR_MEETING = MeetingSpec(
         (SHC_PM, "hd-staff-6", True),
         (HOUSING_ADMIN, "hd-staff-7", True),
         (HOUSING, None, False),
-        ("北京安泰电梯工程有限公司", None, True),
+        (SHC_LIFT, None, True),
     ),
 )
 
@@ -579,7 +639,21 @@ HAIDIAN_CASES = (
                 target=HOUSING_ADMIN,
                 note="已派专人指导业委会准备维修基金使用方案和业主表决材料",
             ),
-            Step(K.ASSIGNED, "2026-09-18 10:00", "hd-street-2", SHC_PARTY, target=SHC_PM),
+            Step(
+                K.ASSIGNED,
+                "2026-09-18 10:00",
+                "hd-street-2",
+                SHC_PARTY,
+                target=SHC_PM,
+                note="编制电梯更换方案和预算，组织业主表决，报房管局审核后分批实施",
+                co_handlers=(
+                    CoHandler(
+                        SHC_LIFT,
+                        "提供电梯更换技术方案和报价，负责拆除和安装施工",
+                        "2026-09-28 18:00",  # in time for the plan due on 30 September
+                    ),
+                ),
+            ),
             Step(
                 K.NOTE_ADDED,
                 "2026-10-20 16:00",
@@ -590,7 +664,6 @@ HAIDIAN_CASES = (
         ),
         priority=CasePriority.HIGH,
         channel="owners_committee",
-        resolve_within=dt.timedelta(days=180),
         meeting=ELEVATOR_MEETING,
     ),
     CaseSpec(
@@ -623,10 +696,10 @@ HAIDIAN_CASES = (
             ),
             Step(
                 K.RESOLVED,
-                "2026-10-14 18:00",
+                "2026-10-13 22:30",
                 "hd-staff-6",
                 SHC_PM,
-                note="更换曳引机制动器并全面检测，检验合格",
+                note="连夜更换曳引机制动器并全面检测，检验合格",
             ),
             Step(K.CONFIRMED, "2026-10-15 09:00", "hd-resident-7", rating=3),
             Step(K.CLOSED, "2026-10-15 09:30", "hd-worker-4", SHC_RC),
@@ -651,14 +724,27 @@ HAIDIAN_CASES = (
                 target=BIG_PM,
                 note="知春物业唯一的维修工在外抢修，当日无法上门",
             ),
-            Step(K.HELPING_HAND_ACCEPTED, "2026-11-02 15:10", "hd-staff-2", BIG_PM, target=BIG_PM),
+            Step(
+                K.HELPING_HAND_ACCEPTED,
+                "2026-11-02 15:10",
+                "hd-staff-2",
+                BIG_PM,
+                target=BIG_PM,
+                note="派维修工一小时内上门，不收取费用",
+            ),
             Step(
                 K.FEE_WAIVED,
                 "2026-11-02 15:20",
                 "hd-worker-2",
                 note="住户年满60周岁且独居，免除上门费用",
             ),
-            Step(K.RESOLVED, "2026-11-02 17:45", "hd-staff-2", BIG_PM, note="疏通管道，更换存水弯"),
+            Step(
+                K.RESOLVED,
+                "2026-11-02 17:45",
+                "hd-staff-1",
+                SMALL_PM,
+                note="希格玛物业维修工上门疏通管道，更换存水弯",
+            ),
             Step(K.CONFIRMED, "2026-11-03 10:00", "hd-resident-1", rating=5),
             Step(K.CLOSED, "2026-11-03 10:05", "hd-worker-2"),
         ),
@@ -682,7 +768,9 @@ HAIDIAN_CASES = (
                 note="北门外路段属市政道路，需主管部门处置",
             ),
             # The department did not report in: the overdue whistle the district sees.
-            Step(K.DEADLINE_MISSED, "2026-11-12 09:30", target=HOUSING),
+            Step(K.DEADLINE_MISSED, "2026-11-12 09:30", target=HOUSING, deadline="REPORT_IN"),
+            # Nor could the case be resolved without it, 72 hours after it was accepted.
+            Step(K.DEADLINE_MISSED, "2026-11-13 09:00", deadline="RESOLVE"),
         ),
     ),
     CaseSpec(
@@ -734,12 +822,12 @@ HAIDIAN_CASES = (
         "院内自行车、电动车乱停乱放",
         "楼门口和消防通道停满自行车、电动车，行人需侧身通过。",
         (
-            Step(K.REPORTED, "2026-11-20 18:10", "hd-resident-4"),
-            Step(K.ACCEPTED, "2026-11-21 09:00", "hd-worker-2"),
-            Step(K.ASSIGNED, "2026-11-21 09:10", "hd-worker-2", target="北京康居物业服务有限公司"),
+            Step(K.REPORTED, "2026-11-23 18:10", "hd-resident-4"),
+            Step(K.ACCEPTED, "2026-11-24 09:00", "hd-worker-2"),
+            Step(K.ASSIGNED, "2026-11-24 09:10", "hd-worker-2", target="北京康居物业服务有限公司"),
             Step(
                 K.NOTE_ADDED,
-                "2026-11-23 10:00",
+                "2026-11-25 10:00",
                 "hd-staff-4",
                 "北京康居物业服务有限公司",
                 note="拟引导电动自行车到星规路智能车棚停放充电",
@@ -783,6 +871,7 @@ HAIDIAN_CASES = (
         "刷卡后充电桩无反应。",
         (Step(K.REPORTED, "2026-11-26 08:15", "hd-resident-6"),),
         priority=CasePriority.LOW,
+        report_key="app-7f3c2a9e51d84b06",
     ),
 )
 
@@ -870,6 +959,12 @@ HAIDIAN = DistrictSpec(
     partners=_haidian_partners(),
     people=HAIDIAN_PEOPLE,
     committees=HAIDIAN_COMMITTEES,
+    policies=(
+        DEFAULT_POLICY,
+        ELEVATOR_POLICY,
+        # Half a year from the owners' application to the fund's approval; a week's warning.
+        PolicySpec(CaseCategory.MAINTENANCE_FUND, resolve_hours=180 * 24, approaching_hours=168),
+    ),
     cases=HAIDIAN_CASES,
     notices=HAIDIAN_NOTICES,
 )
@@ -881,6 +976,8 @@ XK = "新康社区"
 LPK = "六铺炕社区"
 XK_RC = "新康社区居民委员会"
 DS_PM = "北京德胜物业管理有限公司"
+XC_HOUSING = "西城区住房和城市建设委员会"
+XC_LIFT = "北京德胜电梯工程有限公司"  # maintains 新康小区's elevator under contract
 
 XICHENG = DistrictSpec(
     code="xicheng",
@@ -927,9 +1024,14 @@ XICHENG = DistrictSpec(
             contact="石磊",
         ),
         PartnerSpec(
-            "西城区住房和城市建设委员会",
+            XC_HOUSING,
             PartnerKind.GOVERNMENT_DEPARTMENT,
             (ServeSpec(XK, PartnershipRole.GOVERNMENT_DEPARTMENT),),
+        ),
+        PartnerSpec(
+            XC_LIFT,
+            PartnerKind.ENTERPRISE,
+            (ServeSpec(XK, PartnershipRole.CO_BUILDER, since="2016-01-01"),),
         ),
     ),
     people=(
@@ -943,6 +1045,9 @@ XICHENG = DistrictSpec(
         _resident("xc-resident-2", "侯杰", f"{LPK}/六铺炕一区/2号楼", "1987-10-21"),
         _resident("xc-resident-3", "夏雨", f"{LPK}/六铺炕一区/1号楼", "1995-06-06"),
         _staff("xc-staff-1", "石磊", DS_PM),
+        _resident("xc-resident-4", "郑国栋", f"{XK}/新康小区/2号楼", "1946-01-28"),
+        _staff("xc-staff-2", "唐伟", XC_HOUSING),
+        _staff("xc-staff-3", "龙海", XC_LIFT),
     ),
     committees=(
         CommitteeSpec(
@@ -956,6 +1061,12 @@ XICHENG = DistrictSpec(
                 _owner_seat("xc-owner-1", f"{XK}/新康小区/1号楼", "退休会计", 52),
             ),
         ),
+    ),
+    policies=(
+        DEFAULT_POLICY,
+        ELEVATOR_POLICY,
+        # 西城 wants overflowing bins cleared within a day.
+        PolicySpec(CaseCategory.SANITATION, resolve_hours=24),
     ),
     cases=(
         CaseSpec(
@@ -998,6 +1109,80 @@ XICHENG = DistrictSpec(
             "1号楼单元门禁损坏",
             "单元门禁刷卡无反应，门一直敞开。",
             (Step(K.REPORTED, "2026-11-25 21:00", "xc-resident-3"),),
+            report_key="app-c41d0e8b7a2f4e95",
+        ),
+        CaseSpec(
+            "xinkang-lift",
+            f"{XK}/新康小区/2号楼/电梯",
+            CaseCategory.ELEVATOR,
+            "2号楼电梯停运",
+            "电梯从昨晚起停在一层不动，楼里有好几位腿脚不便的老人。",
+            (
+                Step(K.REPORTED, "2026-11-16 07:30", "xc-resident-4"),
+                Step(K.ACCEPTED, "2026-11-16 07:50", "xc-worker-1", XK_RC),
+                Step(
+                    K.ASSIGNED,
+                    "2026-11-16 08:00",
+                    "xc-worker-1",
+                    XK_RC,
+                    target=DS_PM,
+                    note="排查停梯原因，尽快恢复运行",
+                ),
+                Step(
+                    K.HELPING_HAND_REQUESTED,
+                    "2026-11-16 11:00",
+                    "xc-worker-1",
+                    XK_RC,
+                    target=XC_LIFT,
+                    note="故障在控制系统，德胜物业没有电梯专业维修人员",
+                ),
+                Step(
+                    K.HELPING_HAND_DECLINED,
+                    "2026-11-16 14:00",
+                    "xc-staff-3",
+                    XC_LIFT,
+                    target=XC_LIFT,
+                    note="与物业的维保合同上月到期，续签前无法派人",
+                ),
+                # Nobody repaired it within the elevator policy's 24 hours.
+                Step(K.DEADLINE_MISSED, "2026-11-17 07:50", deadline="RESOLVE"),
+                Step(
+                    K.WHISTLE_BLOWN,
+                    "2026-11-17 08:30",
+                    "xc-worker-1",
+                    XK_RC,
+                    target=XC_HOUSING,
+                    note="电梯停运超过处置时限，维保合同到期无人维修，请主管部门协调",
+                ),
+                Step(
+                    K.REPORTED_IN,
+                    "2026-11-17 14:00",
+                    "xc-staff-2",
+                    XC_HOUSING,
+                    target=XC_HOUSING,
+                    note="已督促物业与德胜电梯续签维保合同，电梯公司今日到场维修",
+                ),
+                Step(
+                    K.REASSIGNED,
+                    "2026-11-17 15:00",
+                    "xc-worker-1",
+                    XK_RC,
+                    target=XC_LIFT,
+                    note="更换故障部件，检测合格后恢复运行",
+                    co_handlers=(CoHandler(DS_PM, "停梯期间张贴通知，协助行动不便的住户上下楼"),),
+                ),
+                Step(
+                    K.RESOLVED,
+                    "2026-11-17 20:30",
+                    "xc-staff-3",
+                    XC_LIFT,
+                    note="更换控制主板，检测合格后恢复运行",
+                ),
+                Step(K.CONFIRMED, "2026-11-18 09:00", "xc-resident-4", rating=3),
+                Step(K.CLOSED, "2026-11-18 09:30", "xc-worker-1", XK_RC),
+            ),
+            priority=CasePriority.URGENT,
+            channel="phone",
         ),
     ),
     notices=(
@@ -1060,7 +1245,11 @@ class _Loader:
     people: dict[str, int] = field(default_factory=dict)
     cases: dict[str, Case] = field(default_factory=dict)
     meetings: dict[str, tuple[Meeting, list[MeetingAttendee]]] = field(default_factory=dict)
-    whistles: dict[tuple[str, int], dt.datetime] = field(default_factory=dict)
+    policies: dict[CaseCategory | None, PolicySpec] = field(default_factory=dict)
+    # By case key: the assignments in force; by (case key, partner): whistles, helping hands.
+    assignments: dict[str, list[CaseAssignment]] = field(default_factory=dict)
+    whistles: dict[tuple[str, int], CaseWhistle] = field(default_factory=dict)
+    helping_hands: dict[tuple[str, int], HelpingHand] = field(default_factory=dict)
     bindings: set[tuple[int, Role, int | None, int | None, int | None]] = field(default_factory=set)
 
     async def add(self, rows: Iterable[Base]) -> None:
@@ -1082,6 +1271,10 @@ class _Loader:
         if compound_id is None:
             raise ValueError(f"{path!r} is not inside a compound")
         return compound_id
+
+    def policy(self, category: CaseCategory) -> PolicySpec:
+        """The district's deadlines for `category`: its own policy, else the default."""
+        return self.policies.get(category) or self.policies[None]
 
     def person(self, login: str | None) -> int | None:
         return None if login is None else self.people[login]
@@ -1130,6 +1323,7 @@ async def _load_district(w: _Loader, spec: DistrictSpec) -> None:
     await _load_partners(w, spec)
     await _load_people(w, spec)
     await _load_committees(w, spec)
+    await _load_policies(w, spec)
     await _load_cases(w, spec)
     await _load_notices(w, spec)
 
@@ -1282,6 +1476,22 @@ async def _load_committees(w: _Loader, spec: DistrictSpec) -> None:
     )
 
 
+async def _load_policies(w: _Loader, spec: DistrictSpec) -> None:
+    w.policies = {p.category: p for p in spec.policies}
+    if len(w.policies) != len(spec.policies) or None not in w.policies:
+        raise ValueError(f"district {spec.code!r}: one default policy, one per category at most")
+    await w.add(
+        DeadlinePolicy(
+            category=p.category,
+            accept_hours=p.accept_hours,
+            resolve_hours=p.resolve_hours,
+            report_in_hours=p.report_in_hours,
+            approaching_hours=p.approaching_hours,
+        )
+        for p in spec.policies
+    )
+
+
 async def _load_cases(w: _Loader, spec: DistrictSpec) -> None:
     """Replay every case's script, all cases' steps together in chronological order."""
     for script in spec.cases:
@@ -1328,27 +1538,60 @@ async def _open_case(w: _Loader, spec: CaseSpec, step: Step) -> Case:
         reporter_id=w.person(step.actor),
         status=CaseStatus.REPORTED,
         priority=spec.priority,
-        accept_due_at=step.when + ACCEPT_WITHIN,
+        accept_due_at=w.policy(spec.category).due("ACCEPT", step.when),
+        reopen_count=0,
         created_at=step.when,
         updated_at=step.when,
     )
     await w.add([case])
     w.cases[spec.key] = case
+    if spec.report_key is not None:
+        await w.add([_report_key(spec, case, step)])
     return case
+
+
+def _report_key(spec: CaseSpec, case: Case, step: Step) -> ReportKey:
+    """The idempotency key the reporter's app sent with the report.
+
+    `input_hash` is computed as `reportCase` fingerprints its input (the fields of
+    `resolvers.workflow.service.Report`), so retrying the report through the API with the same
+    key finds this case.
+    """
+    if case.reporter_id is None:
+        raise ValueError(f"case {spec.key!r}: only a person's report has an idempotency key")
+    report = {
+        "community_id": case.community_id,
+        "category": case.category.value,
+        "title": case.title,
+        "description": case.description,
+        "compound_id": case.compound_id,
+        "building_id": case.building_id,
+        "facility_id": case.facility_id,
+        "latitude": case.latitude,
+        "longitude": case.longitude,
+        "priority": case.priority.value,
+        "on_behalf_of_id": None,
+    }
+    raw = json.dumps(report, sort_keys=True, ensure_ascii=False)
+    return ReportKey(
+        subject=f"person:{case.reporter_id}",
+        key=spec.report_key,
+        input_hash=hashlib.sha256(raw.encode()).hexdigest(),
+        case_id=case.id,
+        created_at=step.when,
+    )
 
 
 async def _apply_step(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str, Any]:
     """Change `row` as `step` does; return the event's payload (without the note)."""
     at = step.when
-    target = w.partner(step.target)
     match step.kind:
         case K.ACCEPTED:
-            due = at + (spec.resolve_within or RESOLVE_WITHIN[spec.priority])
+            due = w.policy(spec.category).due("RESOLVE", at)
             row.status, row.accepted_at, row.resolve_due_at = CaseStatus.ACCEPTED, at, due
             return {"resolve_due_at": due.isoformat()}
-        case K.ASSIGNED:
-            row.status, row.assigned_at, row.assigned_partner_id = CaseStatus.ASSIGNED, at, target
-            return {"partner_id": target}
+        case K.ASSIGNED | K.REASSIGNED:
+            return await _assign(w, spec, row, step)
         case K.REJECTED:
             row.status, row.closed_at = CaseStatus.REJECTED, at
             return {}
@@ -1357,10 +1600,22 @@ async def _apply_step(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict
             row.status, row.closed_at = CaseStatus.DUPLICATE, at
             row.duplicate_of_id = original.id
             return {"duplicate_of_id": original.id}
-        case K.WHISTLE_BLOWN | K.REPORTED_IN | K.DEADLINE_MISSED:
-            return _whistle_payload(w, spec, step, target)
-        case K.HELPING_HAND_REQUESTED | K.HELPING_HAND_ACCEPTED:
-            return {"helper_partner_id": target}
+        case K.WHISTLE_BLOWN:
+            return await _blow_whistle(w, spec, row, step)
+        case K.REPORTED_IN:
+            whistle = w.whistles[spec.key, _target(w, spec, step)]
+            whistle.reported_in_at, whistle.response = at, step.note
+            whistle.reported_in_by_id = w.person(step.actor)
+            return _whistle_ids(whistle)
+        case K.DEADLINE_APPROACHING | K.DEADLINE_MISSED:
+            return await _alert(w, spec, row, step)
+        case K.HELPING_HAND_REQUESTED:
+            return await _ask_for_help(w, spec, row, step)
+        case K.HELPING_HAND_ACCEPTED | K.HELPING_HAND_DECLINED:
+            hand = w.helping_hands[spec.key, _target(w, spec, step)]
+            hand.status = HelpingHandStatus(step.kind.removeprefix("HELPING_HAND_"))
+            hand.responded_at, hand.response = at, step.note
+            return _helping_hand_ids(hand)
         case K.FEE_WAIVED:
             row.fee_waived, row.fee_waiver_reason = True, step.note
             return {}
@@ -1368,11 +1623,19 @@ async def _apply_step(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict
             row.status, row.resolved_at = CaseStatus.RESOLVED, at
             return {}
         case K.REOPENED:
+            # As the workflow reopens: a fresh deadline to resolve, the conclusion forgotten.
             reopened = CaseStatus.ASSIGNED if row.assigned_partner_id else CaseStatus.ACCEPTED
-            row.status, row.resolved_at = reopened, None
-            return {"status": reopened}
+            row.status, row.reopen_count = reopened, row.reopen_count + 1
+            row.resolved_at = row.confirmed_at = row.closed_at = row.satisfaction = None
+            row.resolve_due_at = w.policy(spec.category).due("RESOLVE", at)
+            return {
+                "status": reopened,
+                "reopen_count": row.reopen_count,
+                "resolve_due_at": row.resolve_due_at.isoformat(),
+            }
         case K.CONFIRMED:
             row.status, row.satisfaction = CaseStatus.CONFIRMED, step.rating
+            row.confirmed_at = at
             return {"rating": step.rating}
         case K.CLOSED:
             row.status, row.closed_at = CaseStatus.CLOSED, at
@@ -1386,21 +1649,140 @@ async def _apply_step(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict
     raise ValueError(f"case {spec.key!r}: the demo does not script {step.kind}")
 
 
-def _whistle_payload(
-    w: _Loader, spec: CaseSpec, step: Step, department: int | None
-) -> dict[str, Any]:
-    """Blowing the whistle on a department sets its report-in deadline; later steps name it."""
-    if department is None:
-        raise ValueError(f"case {spec.key!r}: {step.kind} needs the department as target")
-    if step.kind is K.WHISTLE_BLOWN:
-        w.whistles[spec.key, department] = step.when + REPORT_IN_WITHIN
+def _target(w: _Loader, spec: CaseSpec, step: Step) -> int:
+    """The partner the step acts upon: the assignee, the department or the helper."""
+    if step.target is None:
+        raise ValueError(f"case {spec.key!r}: {step.kind} at {step.at} needs a target partner")
+    return w.partners[step.target]
+
+
+def _reason(spec: CaseSpec, step: Step) -> str:
+    if step.note is None:
+        raise ValueError(f"case {spec.key!r}: {step.kind} at {step.at} needs a note (the reason)")
+    return step.note
+
+
+async def _assign(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str, Any]:
+    """Hand the case to the step's target as lead (主办), with the step's co-handlers (协办).
+
+    A reassignment first ends the assignments in force; the case names the lead.
+    """
+    lead = _target(w, spec, step)
+    ended = w.assignments.pop(spec.key, [])
+    if (step.kind is K.REASSIGNED) != bool(ended):
+        raise ValueError(f"case {spec.key!r}: REASSIGNED, and only it, follows an assignment")
+    for old in ended:
+        old.ended_at = step.when
+    handlers = [
+        (lead, AssignmentRole.LEAD, step.note, None),
+        *(
+            (w.partners[c.partner], AssignmentRole.CO_HANDLER, c.task, _t(c.due) if c.due else None)
+            for c in step.co_handlers
+        ),
+    ]
+    if any(due is not None and due <= step.when for *_h, due in handlers):
+        raise ValueError(f"case {spec.key!r}: a co-handler's deadline must follow {step.at}")
+    rows = [
+        CaseAssignment(
+            case_id=row.id,
+            partner_id=partner,
+            role=role,
+            task=task,
+            due_at=due,
+            assigned_by_id=w.person(step.actor),
+            assigned_at=step.when,
+        )
+        for partner, role, task, due in handlers
+    ]
+    await w.add(rows)  # one flush: the ended lead is updated before the new one is inserted
+    w.assignments[spec.key] = rows
+    row.status, row.assigned_at, row.assigned_partner_id = CaseStatus.ASSIGNED, step.when, lead
     payload: dict[str, Any] = {
-        "department_partner_id": department,
-        "report_in_due_at": w.whistles[spec.key, department].isoformat(),
+        "partner_id": lead,
+        "assignment_id": rows[0].id,
+        "co_handlers": [
+            {"partner_id": r.partner_id, "assignment_id": r.id, "task": r.task} for r in rows[1:]
+        ],
     }
-    if step.kind is K.DEADLINE_MISSED:
-        payload["deadline"] = "report_in"
+    if ended:
+        payload["previous_partner_id"] = ended[0].partner_id
     return payload
+
+
+async def _blow_whistle(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str, Any]:
+    """Call a department in (吹哨); it must report in (报到) within the policy's hours."""
+    department = _target(w, spec, step)
+    whistle = CaseWhistle(
+        case_id=row.id,
+        department_id=department,
+        reason=_reason(spec, step),
+        blown_by_id=w.person(step.actor),
+        blown_at=step.when,
+        report_in_due_at=w.policy(spec.category).due("REPORT_IN", step.when),
+    )
+    await w.add([whistle])
+    w.whistles[spec.key, department] = whistle
+    return _whistle_ids(whistle)
+
+
+def _whistle_ids(whistle: CaseWhistle) -> dict[str, Any]:
+    return {
+        "whistle_id": whistle.id,
+        "department_id": whistle.department_id,
+        "department_partner_id": whistle.department_id,  # the earlier name, as synthetic.py has
+        "report_in_due_at": whistle.report_in_due_at.isoformat(),
+    }
+
+
+async def _ask_for_help(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str, Any]:
+    """Ask a stronger partner to send help (大手拉小手); its answer is a later step."""
+    helper = _target(w, spec, step)
+    hand = HelpingHand(
+        case_id=row.id,
+        helper_id=helper,
+        requested_by_id=w.person(step.actor),
+        reason=_reason(spec, step),
+        status=HelpingHandStatus.REQUESTED,
+        requested_at=step.when,
+    )
+    await w.add([hand])
+    w.helping_hands[spec.key, helper] = hand
+    return _helping_hand_ids(hand)
+
+
+def _helping_hand_ids(hand: HelpingHand) -> dict[str, Any]:
+    return {
+        "helping_hand_id": hand.id,
+        "helper_id": hand.helper_id,
+        "helper_partner_id": hand.helper_id,  # the earlier name
+    }
+
+
+async def _alert(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str, Any]:
+    """A deadline approaching or missed, recorded once as the sweep would (`DeadlineAlert`)."""
+    payload: dict[str, Any] = {"deadline": step.deadline}
+    if step.deadline == "REPORT_IN":
+        whistle = w.whistles[spec.key, _target(w, spec, step)]
+        due: dt.datetime | None = whistle.report_in_due_at
+        payload.update(_whistle_ids(whistle))
+    else:
+        due = row.accept_due_at if step.deadline == "ACCEPT" else row.resolve_due_at
+    missed = step.kind is K.DEADLINE_MISSED
+    if step.deadline is None or due is None or missed != (step.when >= due):
+        raise ValueError(f"case {spec.key!r}: {step.kind} at {step.at} names no such deadline")
+    alert = step.kind.removeprefix("DEADLINE_")
+    await w.add(
+        [
+            DeadlineAlert(
+                case_id=row.id,
+                deadline=step.deadline,
+                alert=alert,
+                due_at=due,
+                created_at=step.when,
+            )
+        ]
+    )
+    return {**payload, "due_at": due.isoformat()}
 
 
 async def _schedule_meeting(w: _Loader, spec: CaseSpec, case: Case, step: Step) -> dict[str, Any]:

@@ -1,0 +1,185 @@
+"""What the case workflow records beside the case: assignments, whistles, helping hands,
+and the idempotency keys of reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.models.base import Base, DistrictScoped, TenantEntity, created_at_column, str_enum
+from db.models.enums import AssignmentRole, CaseCategory, HelpingHandStatus
+
+
+def _case_fk() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["district_id", "case_id"], ["cases.district_id", "cases.id"])
+
+
+def _partner_fk(column: str) -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["district_id", column], ["partners.district_id", "partners.id"])
+
+
+def _person_fk(column: str) -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["district_id", column], ["people.district_id", "people.id"])
+
+
+class CaseAssignment(TenantEntity, Base):
+    """A partner handling a case: the lead (主办) or a co-handler (协办) with its own task.
+
+    Reassigning ends the current rows (`ended_at`) and adds new ones, so history is kept.
+    """
+
+    __tablename__ = "case_assignments"
+
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    partner_id: Mapped[int] = mapped_column(BigInteger)
+    role: Mapped[AssignmentRole] = mapped_column(str_enum(AssignmentRole))
+    task: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[dt.datetime | None]
+    assigned_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    assigned_at: Mapped[dt.datetime] = created_at_column()
+    ended_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        _case_fk(),
+        _partner_fk("partner_id"),
+        _person_fk("assigned_by_id"),
+        Index("ix_case_assignments_case", "district_id", "case_id"),
+        Index("ix_case_assignments_partner", "district_id", "partner_id"),
+        Index(
+            "uq_case_assignments_one_lead",
+            "district_id",
+            "case_id",
+            unique=True,
+            postgresql_where=text("role = 'LEAD' AND ended_at IS NULL"),
+        ),
+    )
+
+
+class CaseWhistle(TenantEntity, Base):
+    """The community blows the whistle (吹哨): a department must report in (报到) by a deadline."""
+
+    __tablename__ = "case_whistles"
+
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    department_id: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    blown_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    blown_at: Mapped[dt.datetime] = created_at_column()
+    report_in_due_at: Mapped[dt.datetime]
+    reported_in_at: Mapped[dt.datetime | None]
+    reported_in_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    response: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        _case_fk(),
+        _partner_fk("department_id"),
+        _person_fk("blown_by_id"),
+        _person_fk("reported_in_by_id"),
+        Index("ix_case_whistles_case", "district_id", "case_id"),
+        Index(
+            "ix_case_whistles_open",
+            "district_id",
+            "report_in_due_at",
+            postgresql_where=text("reported_in_at IS NULL"),
+        ),
+    )
+
+
+class HelpingHand(TenantEntity, Base):
+    """Big hand holds small hand (大手拉小手): another partner is asked to send help."""
+
+    __tablename__ = "helping_hands"
+
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    helper_id: Mapped[int] = mapped_column(BigInteger)
+    requested_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[HelpingHandStatus] = mapped_column(
+        str_enum(HelpingHandStatus), default=HelpingHandStatus.REQUESTED
+    )
+    requested_at: Mapped[dt.datetime] = created_at_column()
+    responded_at: Mapped[dt.datetime | None]
+    response: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        _case_fk(),
+        _partner_fk("helper_id"),
+        _person_fk("requested_by_id"),
+        Index("ix_helping_hands_case", "district_id", "case_id"),
+        Index("ix_helping_hands_helper", "district_id", "helper_id"),
+    )
+
+
+class ReportKey(DistrictScoped, Base):
+    """An idempotency key of `reportCase`: a retried request returns the first case."""
+
+    __tablename__ = "report_keys"
+
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # SHA-256 of the normalised input: the same key with other input is an error.
+    input_hash: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = created_at_column()
+
+    __table_args__ = (
+        _case_fk(),
+        CheckConstraint("length(key) BETWEEN 8 AND 100", name="key_length"),
+    )
+
+
+class DeadlinePolicy(TenantEntity, Base):
+    """How long a district gives for each step, for one category or (category null) all."""
+
+    __tablename__ = "deadline_policies"
+
+    category: Mapped[CaseCategory | None] = mapped_column(str_enum(CaseCategory))
+    accept_hours: Mapped[int] = mapped_column(Integer)
+    resolve_hours: Mapped[int] = mapped_column(Integer)
+    report_in_hours: Mapped[int] = mapped_column(Integer)
+    # DEADLINE_APPROACHING is appended this many hours before a deadline.
+    approaching_hours: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index(
+            "uq_deadline_policies_category",
+            "district_id",
+            "category",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+        CheckConstraint(
+            "accept_hours > 0 AND resolve_hours > 0 AND report_in_hours > 0 "
+            "AND approaching_hours >= 0",
+            name="positive_hours",
+        ),
+    )
+
+
+class DeadlineAlert(DistrictScoped, Base):
+    """A DEADLINE_APPROACHING or DEADLINE_MISSED event already appended for one deadline.
+
+    The primary key makes the sweep append each alert once, however many processes sweep;
+    a deadline moved by an extension has a new `due_at` and so new alerts.
+    """
+
+    __tablename__ = "deadline_alerts"
+
+    case_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    deadline: Mapped[str] = mapped_column(String(16), primary_key=True)
+    alert: Mapped[str] = mapped_column(String(16), primary_key=True)
+    due_at: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = created_at_column()
+
+    __table_args__ = (_case_fk(),)

@@ -1,0 +1,434 @@
+"""The Mutation root of the case workflow: thin fields over `resolvers.workflow.service`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, cast
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models.enums import CasePriority
+from resolvers import ids
+from resolvers.context import Info
+from resolvers.errors import InvalidId, UserError
+from resolvers.workflow import service
+from resolvers.workflow.errors import (
+    ForbiddenError,
+    InvalidTransitionError,
+    NotFoundError,
+    VersionConflictError,
+    WorkflowError,
+)
+from schema.cases import Case, CaseEvent
+from schema.errors import (
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+    VersionConflict,
+)
+from schema.workflow import (
+    CaseMutationResult,
+    CaseReported,
+    CaseUpdated,
+    HandlerInput,
+    ReportCaseInput,
+    ReportCaseResult,
+)
+
+CaseId = Annotated[strawberry.ID, strawberry.argument(description="Id of the Case.")]
+Version = Annotated[
+    int,
+    strawberry.argument(
+        description="The `version` of the case you acted on; a stale one changes nothing."
+    ),
+]
+Reason = Annotated[str, strawberry.argument(description="Why; kept in the case's history.")]
+OptionalNote = Annotated[
+    str | None, strawberry.argument(description="A remark kept in the case's history.")
+]
+
+
+class _BadId(Exception):
+    def __init__(self, error: InvalidId, field: str) -> None:
+        self.error, self.field = error, field
+
+
+def decode(global_id: str | None, type_name: str, field: str) -> int:
+    """Database id of an input id, or a ValidationFailed naming `field`."""
+    try:
+        return ids.decode_as(global_id or "", type_name)
+    except InvalidId as exc:
+        raise _BadId(exc, field) from None
+
+
+def optional(global_id: str | None, type_name: str, field: str) -> int | None:
+    return None if global_id is None else decode(global_id, type_name, field)
+
+
+def _error(exc: WorkflowError) -> Any:
+    message, field = exc.message, exc.field
+    if isinstance(exc, NotFoundError):
+        return NotFound(code="NOT_FOUND", message=message, field=field)
+    if isinstance(exc, ForbiddenError):
+        return PermissionDenied(code="PERMISSION_DENIED", message=message, field=field)
+    if isinstance(exc, InvalidTransitionError):
+        return InvalidTransition(
+            code="INVALID_TRANSITION",
+            message=message,
+            field=field,
+            current_status=exc.status,
+            allowed_actions=[a.value for a in exc.allowed],
+        )
+    if isinstance(exc, VersionConflictError):
+        return VersionConflict(
+            code="VERSION_CONFLICT", message=message, field=field, current_version=exc.current
+        )
+    return ValidationFailed(code="VALIDATION_FAILED", message=message, field=field)
+
+
+async def _run(info: Info, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+    """Run a service in the operation's transaction; expected failures become payloads."""
+    principal = info.context.principal
+    if principal.is_anonymous:
+        return PermissionDenied(
+            code="PERMISSION_DENIED", message="sign in to change cases", field=None
+        )
+    try:
+        async with info.context.db.writing() as session:
+            # A savepoint, so that a refusal after a partial write leaves nothing behind.
+            savepoint = await session.begin_nested()
+            try:
+                result = await work(session)
+            except BaseException:
+                await savepoint.rollback()
+                raise
+            await savepoint.commit()
+    except _BadId as exc:
+        return ValidationFailed(code="VALIDATION_FAILED", message=str(exc.error), field=exc.field)
+    except WorkflowError as exc:
+        return _error(exc)
+    except UserError as exc:
+        return PermissionDenied(code="PERMISSION_DENIED", message=str(exc), field=None)
+    info.context.loaders.clear()
+    return result
+
+
+def _updated(change: service.Change) -> CaseUpdated:
+    return CaseUpdated(case=Case.from_row(change.case), event=CaseEvent.from_row(change.event))
+
+
+async def _act(
+    info: Info, work: Callable[[AsyncSession], Awaitable[service.Change]]
+) -> CaseMutationResult:
+    async def run(session: AsyncSession) -> CaseUpdated:
+        return _updated(await work(session))
+
+    return cast(CaseMutationResult, await _run(info, run))
+
+
+@strawberry.type(description="Entry points for changing things.")
+class Mutation:
+    @strawberry.mutation(
+        description=(
+            "Report a case (resident), or report it on a resident's behalf (committee member, "
+            "community worker). Retrying with the same `idempotencyKey` returns the first case."
+        )
+    )
+    async def report_case(self, info: Info, input: ReportCaseInput) -> ReportCaseResult:
+        principal = info.context.principal
+
+        async def run(session: AsyncSession) -> CaseReported:
+            report = service.Report(
+                community_id=decode(input.community, "Community", "community"),
+                category=input.category,
+                title=input.title,
+                description=input.description,
+                compound_id=optional(input.compound, "Compound", "compound"),
+                building_id=optional(input.building, "Building", "building"),
+                facility_id=optional(input.facility, "Facility", "facility"),
+                latitude=input.latitude,
+                longitude=input.longitude,
+                priority=input.priority,
+                on_behalf_of_id=optional(input.on_behalf_of, "Person", "onBehalfOf"),
+            )
+            done = await service.report_case(session, principal, report, input.idempotency_key)
+            return CaseReported(
+                case=Case.from_row(done.case),
+                likely_duplicates=[Case.from_row(c) for c in done.likely_duplicates],
+                replayed=done.replayed,
+            )
+
+        return cast(ReportCaseResult, await _run(info, run))
+
+    @strawberry.mutation(
+        description="Accept a REPORTED case (committee): its resolve deadline starts."
+    )
+    async def accept_case(
+        self, info: Info, id: CaseId, expected_version: Version, note: OptionalNote = None
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.accept(s, p, decode(id, "Case", "id"), expected_version, note),
+        )
+
+    @strawberry.mutation(description="Reject a REPORTED case with a reason (committee).")
+    async def reject_case(
+        self, info: Info, id: CaseId, expected_version: Version, reason: Reason
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.reject(s, p, decode(id, "Case", "id"), expected_version, reason),
+        )
+
+    @strawberry.mutation(description="Mark a case as a duplicate of another case (committee).")
+    async def mark_duplicate(
+        self,
+        info: Info,
+        id: CaseId,
+        expected_version: Version,
+        duplicate_of: Annotated[
+            strawberry.ID, strawberry.argument(description="Id of the Case it duplicates.")
+        ],
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.mark_duplicate(
+                s,
+                p,
+                decode(id, "Case", "id"),
+                expected_version,
+                decode(duplicate_of, "Case", "duplicateOf"),
+            ),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Assign an ACCEPTED case to a lead partner (主办) serving its community, optionally "
+            "with co-handling partners (协办), each with a task; on an ASSIGNED case this "
+            "reassigns, ending the earlier assignments (kept in the history)."
+        )
+    )
+    async def assign_case(
+        self,
+        info: Info,
+        id: CaseId,
+        expected_version: Version,
+        lead: Annotated[HandlerInput, strawberry.argument(description="The lead partner.")],
+        co_handlers: Annotated[
+            list[HandlerInput] | None,
+            strawberry.argument(description="Co-handling partners, each with a task."),
+        ] = None,
+    ) -> CaseMutationResult:
+        p = info.context.principal
+
+        def handler(value: HandlerInput, field: str) -> service.Handler:
+            return service.Handler(
+                decode(value.partner, "Partner", field), value.task, value.due_at
+            )
+
+        return await _act(
+            info,
+            lambda s: service.assign(
+                s,
+                p,
+                decode(id, "Case", "id"),
+                expected_version,
+                handler(lead, "lead.partner"),
+                [handler(h, f"coHandlers[{i}].partner") for i, h in enumerate(co_handlers or [])],
+            ),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Blow the whistle (吹哨): escalate to a government department, which must report in "
+            "(报到) by `reportInDueAt` (default: the district's report-in deadline)."
+        )
+    )
+    async def blow_whistle(
+        self,
+        info: Info,
+        id: CaseId,
+        expected_version: Version,
+        department: Annotated[
+            strawberry.ID, strawberry.argument(description="Id of a government-department Partner.")
+        ],
+        reason: Reason,
+        report_in_due_at: Annotated[
+            dt.datetime | None,
+            strawberry.argument(description="When the department must have reported in."),
+        ] = None,
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.blow_whistle(
+                s,
+                p,
+                decode(id, "Case", "id"),
+                expected_version,
+                decode(department, "Partner", "department"),
+                reason,
+                report_in_due_at,
+            ),
+        )
+
+    @strawberry.mutation(description="Report in (报到): the whistled department acknowledges.")
+    async def report_in(
+        self,
+        info: Info,
+        id: CaseId,
+        expected_version: Version,
+        response: Annotated[str, strawberry.argument(description="What the department will do.")],
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.report_in(s, p, decode(id, "Case", "id"), expected_version, response),
+        )
+
+    @strawberry.mutation(
+        description="Ask another partner of the community to send help (大手拉小手)."
+    )
+    async def request_helping_hand(
+        self,
+        info: Info,
+        id: CaseId,
+        expected_version: Version,
+        helper: Annotated[strawberry.ID, strawberry.argument(description="Id of the Partner.")],
+        reason: Reason,
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.request_helping_hand(
+                s,
+                p,
+                decode(id, "Case", "id"),
+                expected_version,
+                decode(helper, "Partner", "helper"),
+                reason,
+            ),
+        )
+
+    @strawberry.mutation(description="The asked partner agrees to send help.")
+    async def accept_helping_hand(
+        self, info: Info, id: CaseId, expected_version: Version, response: OptionalNote = None
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.answer_helping_hand(
+                s, p, decode(id, "Case", "id"), expected_version, True, response
+            ),
+        )
+
+    @strawberry.mutation(description="The asked partner declines, saying why.")
+    async def decline_helping_hand(
+        self, info: Info, id: CaseId, expected_version: Version, response: Reason
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.answer_helping_hand(
+                s, p, decode(id, "Case", "id"), expected_version, False, response
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Add a note to the case's history: internal (staff and partners) or public."
+    )
+    async def add_case_note(
+        self,
+        info: Info,
+        id: CaseId,
+        expected_version: Version,
+        text: Annotated[str, strawberry.argument(description="The note, up to 5000 chars.")],
+        internal: Annotated[
+            bool, strawberry.argument(description="Hidden from residents when true.")
+        ] = True,
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.add_note(
+                s, p, decode(id, "Case", "id"), expected_version, text, internal
+            ),
+        )
+
+    @strawberry.mutation(description="Change the priority of an open case (committee).")
+    async def update_case_priority(
+        self,
+        info: Info,
+        id: CaseId,
+        expected_version: Version,
+        priority: CasePriority,
+        reason: OptionalNote = None,
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.update_priority(
+                s, p, decode(id, "Case", "id"), expected_version, priority, reason
+            ),
+        )
+
+    @strawberry.mutation(description="The assigned partner reports the case resolved.")
+    async def resolve_case(
+        self,
+        info: Info,
+        id: CaseId,
+        expected_version: Version,
+        summary: Annotated[str, strawberry.argument(description="What was done.")],
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.resolve(s, p, decode(id, "Case", "id"), expected_version, summary),
+        )
+
+    @strawberry.mutation(description="The reporter confirms the resolution with a 1–5 rating.")
+    async def confirm_resolution(
+        self,
+        info: Info,
+        id: CaseId,
+        expected_version: Version,
+        rating: Annotated[int, strawberry.argument(description="1 (bad) to 5 (very good).")],
+        comment: OptionalNote = None,
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.confirm(
+                s, p, decode(id, "Case", "id"), expected_version, rating, comment
+            ),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Reopen a resolved, confirmed or closed case within 30 days (reporter, committee)."
+        )
+    )
+    async def reopen_case(
+        self, info: Info, id: CaseId, expected_version: Version, reason: Reason
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.reopen(s, p, decode(id, "Case", "id"), expected_version, reason),
+        )
+
+    @strawberry.mutation(description="Close a resolved or confirmed case (committee).")
+    async def close_case(
+        self, info: Info, id: CaseId, expected_version: Version, note: OptionalNote = None
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.close(s, p, decode(id, "Case", "id"), expected_version, note),
+        )

@@ -1,0 +1,759 @@
+"""Services that carry a case along its path. Each changes the case and appends its event in
+the caller's transaction (they flush, never commit), or raises a `WorkflowError` having
+changed nothing.
+
+Every action takes the case row with `SELECT … FOR UPDATE`, so concurrent actions on one
+case run one after another and the second sees the first's version: exactly one of several
+writers holding the same version wins, the others get a version conflict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.events import append_event
+from db.models import (
+    Building,
+    Case,
+    CaseAssignment,
+    CaseEvent,
+    CaseWhistle,
+    Compound,
+    DeadlinePolicy,
+    Facility,
+    HelpingHand,
+    Partner,
+    Partnership,
+    Person,
+    ReportKey,
+)
+from db.models.enums import (
+    AssignmentRole,
+    CaseCategory,
+    CaseEventKind,
+    CasePriority,
+    CaseStatus,
+    HelpingHandStatus,
+    PartnerKind,
+    Role,
+)
+from resolvers import visibility
+from resolvers.principal import Principal
+from resolvers.workflow.errors import (
+    ForbiddenError,
+    InvalidTransitionError,
+    NotFoundError,
+    ValidationError,
+    VersionConflictError,
+)
+from resolvers.workflow.parties import parties_of
+from resolvers.workflow.transitions import TRANSITIONS, Action, Party, Rule, allowed_actions
+
+EVENT_OF = {
+    Action.ACCEPT: CaseEventKind.ACCEPTED,
+    Action.REJECT: CaseEventKind.REJECTED,
+    Action.MARK_DUPLICATE: CaseEventKind.MARKED_DUPLICATE,
+    Action.ASSIGN: CaseEventKind.ASSIGNED,
+    Action.BLOW_WHISTLE: CaseEventKind.WHISTLE_BLOWN,
+    Action.REPORT_IN: CaseEventKind.REPORTED_IN,
+    Action.REQUEST_HELPING_HAND: CaseEventKind.HELPING_HAND_REQUESTED,
+    Action.ACCEPT_HELPING_HAND: CaseEventKind.HELPING_HAND_ACCEPTED,
+    Action.DECLINE_HELPING_HAND: CaseEventKind.HELPING_HAND_DECLINED,
+    Action.ADD_NOTE: CaseEventKind.NOTE_ADDED,
+    Action.UPDATE_PRIORITY: CaseEventKind.PRIORITY_CHANGED,
+    Action.RESOLVE: CaseEventKind.RESOLVED,
+    Action.CONFIRM: CaseEventKind.CONFIRMED,
+    Action.REOPEN: CaseEventKind.REOPENED,
+    Action.CLOSE: CaseEventKind.CLOSED,
+}
+
+REOPEN_WINDOW = dt.timedelta(days=30)
+FEE_WAIVER_AGE = 60
+DUPLICATE_RADIUS_M = 200
+MAX_TITLE = 200
+MAX_TEXT = 5000
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Deadlines of one category in one district, in hours."""
+
+    accept_hours: int = 24
+    resolve_hours: int = 72
+    report_in_hours: int = 48
+    approaching_hours: int = 4
+
+
+DEFAULT_POLICY = Policy()
+
+
+@dataclass
+class Change:
+    """What an action did: the case as it now is, and the event it appended."""
+
+    case: Case
+    event: CaseEvent
+
+
+# Validation helpers -----------------------------------------------------------------------
+
+
+def text_of(
+    value: str | None, field: str, *, max_length: int = MAX_TEXT, required: bool = True
+) -> str | None:
+    """`value` stripped; a `ValidationError` naming `field` when empty or too long."""
+    cleaned = (value or "").strip()
+    if not cleaned:
+        if required:
+            raise ValidationError(f"`{field}` must not be empty", field)
+        return None
+    if len(cleaned) > max_length:
+        raise ValidationError(f"`{field}` is limited to {max_length} characters", field)
+    return cleaned
+
+
+async def _exists(session: AsyncSession, model: Any, *where: ColumnElement[bool]) -> bool:
+    return bool(await session.scalar(select(model.id).where(*where).limit(1)))
+
+
+async def policy_for(session: AsyncSession, category: CaseCategory) -> Policy:
+    """The district's policy for `category`, else its default policy, else `DEFAULT_POLICY`."""
+    rows = await session.scalars(
+        select(DeadlinePolicy).where(
+            or_(DeadlinePolicy.category == category, DeadlinePolicy.category.is_(None))
+        )
+    )
+    found = sorted(rows, key=lambda r: r.category is None)
+    if not found:
+        return DEFAULT_POLICY
+    row = found[0]
+    return Policy(row.accept_hours, row.resolve_hours, row.report_in_hours, row.approaching_hours)
+
+
+# The transition skeleton ----------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    """A case locked for one action that the table allows this principal."""
+
+    case: Case
+    rule: Rule
+    action: Action
+    parties: frozenset[Party]
+    now: dt.datetime
+    principal: Principal
+
+
+async def begin(
+    session: AsyncSession, p: Principal, case_id: int, expected_version: int, action: Action
+) -> Step:
+    """Lock the case and check version, state and party, in that order."""
+    statement = select(Case, func.now()).where(Case.id == case_id).with_for_update(of=Case)
+    visible = visibility.cases(p)
+    if visible is not None:
+        statement = statement.where(visible)
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        raise NotFoundError("no case with this id that you may see", "id")
+    case, now = row
+    if case.version != expected_version:
+        raise VersionConflictError(expected_version, case.version)
+    parties = await parties_of(session, p, case)
+    rule = TRANSITIONS.get((case.status, action))
+    if rule is None:
+        raise InvalidTransitionError(case.status, action, allowed_actions(case.status, parties))
+    if not rule.parties & parties:
+        allowed = ", ".join(sorted(party.value.lower() for party in rule.parties))
+        raise ForbiddenError(f"only {allowed} may {action.value} this case")
+    return Step(case, rule, action, parties, now, p)
+
+
+async def finish(
+    session: AsyncSession,
+    step: Step,
+    payload: dict[str, Any] | None = None,
+    kind: CaseEventKind | None = None,
+) -> Change:
+    """Apply the rule's state, bump the version, append the event."""
+    case = step.case
+    if step.rule.to is not None:
+        case.status = step.rule.to
+    case.updated_at = step.now  # a changed row: the version column goes up by one
+    await session.flush()
+    event = await append_event(
+        session,
+        case_id=case.id,
+        kind=kind or EVENT_OF[step.action],
+        actor_id=step.principal.person_id,
+        actor_partner_id=step.principal.partner_id
+        if step.principal.role is Role.PARTNER_STAFF
+        else None,
+        payload=payload or {},
+        occurred_at=step.now,
+    )
+    return Change(case, event)
+
+
+def _stamp(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# Actions --------------------------------------------------------------------------------
+
+
+async def accept(
+    session: AsyncSession, p: Principal, case_id: int, version: int, note: str | None
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.ACCEPT)
+    note = text_of(note, "note", required=False)
+    case = step.case
+    policy = await policy_for(session, case.category)
+    case.accepted_at = step.now
+    if case.deadline_paused_at is None:
+        case.resolve_due_at = step.now + dt.timedelta(hours=policy.resolve_hours)
+    return await finish(
+        session, step, {"note": note, "resolve_due_at": _stamp(case.resolve_due_at)}
+    )
+
+
+async def reject(
+    session: AsyncSession, p: Principal, case_id: int, version: int, reason: str
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.REJECT)
+    reason_text = text_of(reason, "reason")
+    step.case.closed_at = step.now
+    return await finish(session, step, {"reason": reason_text})
+
+
+async def mark_duplicate(
+    session: AsyncSession, p: Principal, case_id: int, version: int, original_id: int
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.MARK_DUPLICATE)
+    if original_id == case_id:
+        raise ValidationError("a case cannot duplicate itself", "duplicateOf")
+    original = await session.scalar(select(Case).where(Case.id == original_id))
+    if original is None:
+        raise ValidationError("`duplicateOf` names no case of this district", "duplicateOf")
+    if original.status in (CaseStatus.DUPLICATE, CaseStatus.REJECTED):
+        raise ValidationError(
+            f"`duplicateOf` is {original.status.value}; name the case it duplicates",
+            "duplicateOf",
+        )
+    step.case.duplicate_of_id = original_id
+    step.case.closed_at = step.now
+    return await finish(session, step, {"duplicate_of_id": original_id})
+
+
+@dataclass(frozen=True)
+class Handler:
+    partner_id: int
+    task: str | None = None
+    due_at: dt.datetime | None = None
+
+
+async def _serves(session: AsyncSession, partner_id: int, community_id: int) -> bool:
+    return bool(
+        await session.scalar(
+            select(Partnership.id).where(
+                Partnership.partner_id == partner_id, Partnership.community_id == community_id
+            )
+        )
+    )
+
+
+async def assign(
+    session: AsyncSession,
+    p: Principal,
+    case_id: int,
+    version: int,
+    lead: Handler,
+    co_handlers: list[Handler],
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.ASSIGN)
+    case = step.case
+    handlers = [lead, *co_handlers]
+    if len({h.partner_id for h in handlers}) != len(handlers):
+        raise ValidationError(
+            "each partner may appear once among lead and co-handlers", "coHandlers"
+        )
+    for index, handler in enumerate(handlers):
+        field = "lead.partner" if index == 0 else f"coHandlers[{index - 1}].partner"
+        if not await _serves(session, handler.partner_id, case.community_id):
+            raise ValidationError("this partner does not serve the case's community", field)
+        if index > 0:
+            text_of(handler.task, f"coHandlers[{index - 1}].task", max_length=1000)
+        if handler.due_at is not None and handler.due_at <= step.now:
+            raise ValidationError(
+                "a task's deadline must lie in the future", field.replace("partner", "dueAt")
+            )
+    reassigned = case.status is CaseStatus.ASSIGNED
+    await session.execute(
+        update(CaseAssignment)
+        .where(CaseAssignment.case_id == case.id, CaseAssignment.ended_at.is_(None))
+        .values(ended_at=step.now)
+    )
+    rows = [
+        CaseAssignment(
+            case_id=case.id,
+            partner_id=h.partner_id,
+            role=AssignmentRole.LEAD if i == 0 else AssignmentRole.CO_HANDLER,
+            task=h.task,
+            due_at=h.due_at,
+            assigned_by_id=p.person_id,
+            assigned_at=step.now,
+        )
+        for i, h in enumerate(handlers)
+    ]
+    session.add_all(rows)
+    await session.flush()
+    case.assigned_partner_id = lead.partner_id
+    case.assigned_at = step.now
+    return await finish(
+        session,
+        step,
+        {
+            "partner_id": lead.partner_id,
+            "assignment_id": rows[0].id,
+            "co_handlers": [{"partner_id": h.partner_id, "task": h.task} for h in co_handlers],
+        },
+        kind=CaseEventKind.REASSIGNED if reassigned else CaseEventKind.ASSIGNED,
+    )
+
+
+async def blow_whistle(
+    session: AsyncSession,
+    p: Principal,
+    case_id: int,
+    version: int,
+    department_id: int,
+    reason: str,
+    report_in_due_at: dt.datetime | None,
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.BLOW_WHISTLE)
+    reason_text = text_of(reason, "reason")
+    department = await session.scalar(select(Partner).where(Partner.id == department_id))
+    if department is None or department.kind is not PartnerKind.GOVERNMENT_DEPARTMENT:
+        raise ValidationError("`department` must name a government department", "department")
+    if report_in_due_at is None:
+        policy = await policy_for(session, step.case.category)
+        report_in_due_at = step.now + dt.timedelta(hours=policy.report_in_hours)
+    elif report_in_due_at <= step.now:
+        raise ValidationError("`reportInDueAt` must lie in the future", "reportInDueAt")
+    whistle = CaseWhistle(
+        case_id=case_id,
+        department_id=department_id,
+        reason=reason_text,
+        blown_by_id=p.person_id,
+        blown_at=step.now,
+        report_in_due_at=report_in_due_at,
+    )
+    session.add(whistle)
+    await session.flush()
+    return await finish(
+        session,
+        step,
+        {
+            "whistle_id": whistle.id,
+            "department_id": department_id,
+            "reason": reason_text,
+            "report_in_due_at": _stamp(report_in_due_at),
+        },
+    )
+
+
+async def report_in(
+    session: AsyncSession, p: Principal, case_id: int, version: int, response: str
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.REPORT_IN)
+    response_text = text_of(response, "response")
+    whistle = await session.scalar(
+        select(CaseWhistle)
+        .where(
+            CaseWhistle.case_id == case_id,
+            CaseWhistle.department_id == p.partner_id,
+            CaseWhistle.reported_in_at.is_(None),
+        )
+        .order_by(CaseWhistle.blown_at)
+        .limit(1)
+    )
+    assert whistle is not None  # the WHISTLED_DEPARTMENT party guarantees one
+    whistle.reported_in_at = step.now
+    whistle.reported_in_by_id = p.person_id
+    whistle.response = response_text
+    overdue = step.now > whistle.report_in_due_at
+    return await finish(
+        session,
+        step,
+        {
+            "whistle_id": whistle.id,
+            "department_id": whistle.department_id,
+            "response": response_text,
+            "overdue": overdue,
+        },
+    )
+
+
+async def request_helping_hand(
+    session: AsyncSession, p: Principal, case_id: int, version: int, helper_id: int, reason: str
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.REQUEST_HELPING_HAND)
+    reason_text = text_of(reason, "reason")
+    if helper_id == step.case.assigned_partner_id:
+        raise ValidationError("the helper must be another partner than the assigned one", "helper")
+    if not await _serves(session, helper_id, step.case.community_id):
+        raise ValidationError("the helper must be a partner of the case's community", "helper")
+    if await _exists(
+        session,
+        HelpingHand,
+        HelpingHand.case_id == case_id,
+        HelpingHand.helper_id == helper_id,
+        HelpingHand.status == HelpingHandStatus.REQUESTED,
+    ):
+        raise ValidationError("this partner has already been asked and not yet answered", "helper")
+    hand = HelpingHand(
+        case_id=case_id,
+        helper_id=helper_id,
+        requested_by_id=p.person_id,
+        reason=reason_text,
+        requested_at=step.now,
+    )
+    session.add(hand)
+    await session.flush()
+    return await finish(
+        session,
+        step,
+        {
+            "helping_hand_id": hand.id,
+            "helper_id": helper_id,
+            "reason": reason_text,
+        },
+    )
+
+
+async def answer_helping_hand(
+    session: AsyncSession,
+    p: Principal,
+    case_id: int,
+    version: int,
+    accept: bool,
+    response: str | None,
+) -> Change:
+    action = Action.ACCEPT_HELPING_HAND if accept else Action.DECLINE_HELPING_HAND
+    step = await begin(session, p, case_id, version, action)
+    response_text = text_of(response, "response", required=not accept)
+    hand = await session.scalar(
+        select(HelpingHand)
+        .where(
+            HelpingHand.case_id == case_id,
+            HelpingHand.helper_id == p.partner_id,
+            HelpingHand.status == HelpingHandStatus.REQUESTED,
+        )
+        .limit(1)
+    )
+    assert hand is not None  # the HELPER party guarantees one
+    hand.status = HelpingHandStatus.ACCEPTED if accept else HelpingHandStatus.DECLINED
+    hand.responded_at = step.now
+    hand.response = response_text
+    return await finish(
+        session,
+        step,
+        {
+            "helping_hand_id": hand.id,
+            "helper_id": hand.helper_id,
+            "response": response_text,
+        },
+    )
+
+
+async def add_note(
+    session: AsyncSession, p: Principal, case_id: int, version: int, note: str, internal: bool
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.ADD_NOTE)
+    note_text = text_of(note, "text")
+    if internal and step.parties <= {Party.REPORTER}:
+        raise ValidationError("a resident's note is always public", "internal")
+    return await finish(session, step, {"text": note_text, "internal": internal})
+
+
+async def update_priority(
+    session: AsyncSession,
+    p: Principal,
+    case_id: int,
+    version: int,
+    priority: CasePriority,
+    reason: str | None,
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.UPDATE_PRIORITY)
+    before = step.case.priority
+    if before is priority:
+        raise ValidationError(f"the priority is already {priority.value}", "priority")
+    step.case.priority = priority
+    return await finish(
+        session,
+        step,
+        {
+            "from": before.value,
+            "to": priority.value,
+            "reason": text_of(reason, "reason", required=False),
+        },
+    )
+
+
+async def resolve(
+    session: AsyncSession, p: Principal, case_id: int, version: int, summary: str
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.RESOLVE)
+    summary_text = text_of(summary, "summary")
+    step.case.resolved_at = step.now
+    on_time = step.case.resolve_due_at is None or step.now <= step.case.resolve_due_at
+    return await finish(session, step, {"summary": summary_text, "on_time": on_time})
+
+
+async def confirm(
+    session: AsyncSession,
+    p: Principal,
+    case_id: int,
+    version: int,
+    rating: int,
+    comment: str | None,
+) -> Change:
+    if not 1 <= rating <= 5:
+        raise ValidationError("`rating` is from 1 (bad) to 5 (very good)", "rating")
+    step = await begin(session, p, case_id, version, Action.CONFIRM)
+    step.case.satisfaction = rating
+    step.case.confirmed_at = step.now
+    return await finish(
+        session,
+        step,
+        {
+            "rating": rating,
+            "comment": text_of(comment, "comment", required=False),
+        },
+    )
+
+
+async def reopen(
+    session: AsyncSession, p: Principal, case_id: int, version: int, reason: str
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.REOPEN)
+    reason_text = text_of(reason, "reason")
+    case = step.case
+    since = case.closed_at or case.resolved_at
+    if since is not None and step.now - since > REOPEN_WINDOW:
+        raise ValidationError(
+            f"a case can be reopened within {REOPEN_WINDOW.days} days of its resolution",
+            "id",
+        )
+    policy = await policy_for(session, case.category)
+    case.reopen_count += 1
+    case.resolved_at = case.confirmed_at = case.closed_at = None
+    case.satisfaction = None
+    case.resolve_due_at = step.now + dt.timedelta(hours=policy.resolve_hours)
+    return await finish(
+        session, step, {"reason": reason_text, "resolve_due_at": _stamp(case.resolve_due_at)}
+    )
+
+
+async def close(
+    session: AsyncSession, p: Principal, case_id: int, version: int, note: str | None
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.CLOSE)
+    step.case.closed_at = step.now
+    return await finish(session, step, {"note": text_of(note, "note", required=False)})
+
+
+# Reporting ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    community_id: int
+    category: CaseCategory
+    title: str
+    description: str = ""
+    compound_id: int | None = None
+    building_id: int | None = None
+    facility_id: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    priority: CasePriority = CasePriority.NORMAL
+    on_behalf_of_id: int | None = None
+
+    def fingerprint(self) -> str:
+        fields = {k: (v.value if hasattr(v, "value") else v) for k, v in vars(self).items()}
+        raw = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class Reported:
+    case: Case
+    event: CaseEvent | None
+    likely_duplicates: list[Case]
+    replayed: bool
+
+
+REPORTING_ROLES = {Role.RESIDENT, Role.COMMITTEE_MEMBER, Role.COMMUNITY_WORKER}
+
+
+async def _reporter(session: AsyncSession, p: Principal, report: Report) -> Person:
+    if p.role not in REPORTING_ROLES:
+        raise ForbiddenError(
+            "residents report cases; committee members and community "
+            "workers may report on a resident's behalf"
+        )
+    if report.on_behalf_of_id is not None:
+        if p.role is Role.RESIDENT:
+            raise ValidationError("residents report for themselves", "onBehalfOf")
+        if p.community_id != report.community_id:
+            raise ForbiddenError("you may report on behalf of residents of your community only")
+        person_id = report.on_behalf_of_id
+        field = "onBehalfOf"
+    else:
+        if p.person_id is None:
+            raise ValidationError("your token names no person; reporting needs one", "onBehalfOf")
+        person_id = p.person_id
+        field = "onBehalfOf"
+    person = await session.scalar(select(Person).where(Person.id == person_id))
+    if person is None:
+        raise ValidationError("no such person in this district", field)
+    return person
+
+
+async def _check_location(session: AsyncSession, report: Report) -> None:
+    from db.models import Community
+
+    if not await _exists(session, Community, Community.id == report.community_id):
+        raise ValidationError("`community` names no community of this district", "community")
+    for model, value, field in (
+        (Compound, report.compound_id, "compound"),
+        (Building, report.building_id, "building"),
+        (Facility, report.facility_id, "facility"),
+    ):
+        if value is not None and not await _exists(
+            session, model, model.id == value, model.community_id == report.community_id
+        ):
+            raise ValidationError(f"`{field}` is not in the case's community", field)
+    if (report.latitude is None) != (report.longitude is None):
+        raise ValidationError("give both `latitude` and `longitude`, or neither", "latitude")
+    if report.latitude is not None and not -90 <= report.latitude <= 90:
+        raise ValidationError("`latitude` must be between -90 and 90", "latitude")
+    if report.longitude is not None and not -180 <= report.longitude <= 180:
+        raise ValidationError("`longitude` must be between -180 and 180", "longitude")
+
+
+def waiver_reason(person: Person, today: dt.date) -> str | None:
+    """Why the on-site service fee is waived for `person`, or None: aged 60+ and alone."""
+    if person.birth_date is None or not person.lives_alone:
+        return None
+    born = person.birth_date
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if age < FEE_WAIVER_AGE:
+        return None
+    return f"年满{FEE_WAIVER_AGE}周岁独居老人免收上门服务费 (resident aged {age}, living alone)"
+
+
+async def likely_duplicates(session: AsyncSession, p: Principal, case: Case) -> list[Case]:
+    """Open cases of the same category at the same facility or within 200 m, that `p` sees."""
+    near: list[ColumnElement[bool]] = []
+    if case.facility_id is not None:
+        near.append(Case.facility_id == case.facility_id)
+    if case.latitude is not None and case.longitude is not None:
+        dy = (Case.latitude - case.latitude) * 111_320
+        dx = (Case.longitude - case.longitude) * 111_320 * func.cos(func.radians(case.latitude))
+        near.append(dx * dx + dy * dy <= DUPLICATE_RADIUS_M**2)
+    if not near:
+        return []
+    statement = (
+        select(Case)
+        .where(
+            Case.id != case.id,
+            Case.category == case.category,
+            Case.status.in_([CaseStatus.REPORTED, CaseStatus.ACCEPTED, CaseStatus.ASSIGNED]),
+            or_(*near),
+        )
+        .order_by(Case.created_at.desc())
+        .limit(5)
+    )
+    visible = visibility.cases(p)
+    if visible is not None:
+        statement = statement.where(visible)
+    return list(await session.scalars(statement))
+
+
+async def report_case(
+    session: AsyncSession, p: Principal, report: Report, idempotency_key: str
+) -> Reported:
+    key = text_of(idempotency_key, "idempotencyKey", max_length=100)
+    assert key is not None
+    if len(key) < 8:
+        raise ValidationError("`idempotencyKey` needs at least 8 characters", "idempotencyKey")
+    title = text_of(report.title, "title", max_length=MAX_TITLE)
+    description = text_of(report.description, "description", required=False) or ""
+    subject = p.subject or f"person:{p.person_id}"
+    # One report per (principal, key) at a time: a retry waits for the first, then sees it.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"report:{subject}:{key}"},
+    )
+    fingerprint = report.fingerprint()
+    previous = await session.scalar(
+        select(ReportKey).where(ReportKey.subject == subject, ReportKey.key == key)
+    )
+    if previous is not None:
+        if previous.input_hash != fingerprint:
+            raise ValidationError(
+                "this idempotencyKey was used for a different report", "idempotencyKey"
+            )
+        case = await session.scalar(select(Case).where(Case.id == previous.case_id))
+        assert case is not None
+        return Reported(case, None, await likely_duplicates(session, p, case), replayed=True)
+    await _check_location(session, report)
+    reporter = await _reporter(session, p, report)
+    now = await session.scalar(select(func.now()))
+    assert now is not None
+    policy = await policy_for(session, report.category)
+    waiver = waiver_reason(reporter, now.date())
+    case = Case(
+        community_id=report.community_id,
+        compound_id=report.compound_id,
+        building_id=report.building_id,
+        facility_id=report.facility_id,
+        category=report.category,
+        title=title,
+        description=description,
+        reporter_id=reporter.id,
+        priority=report.priority,
+        latitude=report.latitude,
+        longitude=report.longitude,
+        accept_due_at=now + dt.timedelta(hours=policy.accept_hours),
+        fee_waived=waiver is not None,
+        fee_waiver_reason=waiver,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    await session.flush()
+    session.add(ReportKey(subject=subject, key=key, input_hash=fingerprint, case_id=case.id))
+    event = await append_event(
+        session,
+        case_id=case.id,
+        kind=CaseEventKind.REPORTED,
+        actor_id=p.person_id,
+        payload={
+            "reporter_id": reporter.id,
+            "on_behalf": report.on_behalf_of_id is not None,
+            "fee_waived": waiver is not None,
+            "fee_waiver_reason": waiver,
+        },
+        occurred_at=now,
+    )
+    return Reported(case, event, await likely_duplicates(session, p, case), replayed=False)

@@ -1,0 +1,109 @@
+"""Inputs and payloads of the case workflow's mutations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+
+from db.models.enums import CaseCategory, CasePriority
+from schema.cases import Case, CaseEvent
+from schema.errors import (
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+    VersionConflict,
+)
+
+
+@strawberry.type(description="The action was taken: the case as it now is, and its new event.")
+class CaseUpdated:
+    case: Case = strawberry.field(description="The case after the action (its new `version`).")
+    event: CaseEvent = strawberry.field(description="The step appended to the case's history.")
+
+
+@strawberry.type(description="The case was reported (or, for a retried request, found again).")
+class CaseReported:
+    case: Case = strawberry.field(description="The new case.")
+    likely_duplicates: list[Case] = strawberry.field(
+        description=(
+            "Open cases of the same category at the same facility or within 200 m that you may "
+            "see: offer to follow one of them instead."
+        )
+    )
+    replayed: bool = strawberry.field(
+        description="True when this idempotency key was used before: the first case is returned."
+    )
+
+
+CaseMutationResult = Annotated[
+    CaseUpdated
+    | NotFound
+    | PermissionDenied
+    | InvalidTransition
+    | VersionConflict
+    | ValidationFailed,
+    strawberry.union(
+        "CaseMutationResult",
+        description="What a case action did: `CaseUpdated`, or why nothing changed.",
+    ),
+]
+
+ReportCaseResult = Annotated[
+    CaseReported | PermissionDenied | ValidationFailed,
+    strawberry.union(
+        "ReportCaseResult", description="The reported case, or why nothing was stored."
+    ),
+]
+
+
+@strawberry.input(description="A resident's problem, where it is, and a key against retries.")
+class ReportCaseInput:
+    idempotency_key: str = strawberry.field(
+        description=(
+            "8–100 characters chosen by the client per report (e.g. a UUID). Retrying with the "
+            "same key returns the first case; the same key with other input is refused."
+        )
+    )
+    community: strawberry.ID = strawberry.field(description="Id of the Community.")
+    category: CaseCategory = strawberry.field(description="What it is about.")
+    title: str = strawberry.field(description="Short summary, up to 200 characters.")
+    description: str = strawberry.field(
+        default="", description="The account in the reporter's words, up to 5000 characters."
+    )
+    compound: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of the Compound, if known; must be in the community."
+    )
+    building: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of the Building, if known; must be in the community."
+    )
+    facility: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of the Facility concerned, if any."
+    )
+    latitude: float | None = strawberry.field(default=None, description="Where (WGS84).")
+    longitude: float | None = strawberry.field(default=None, description="Where (WGS84).")
+    priority: CasePriority = strawberry.field(
+        default=CasePriority.NORMAL, description="Urgency as the reporter sees it."
+    )
+    on_behalf_of: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "Committee members and community workers: id of the resident (Person) whose "
+            "problem this is, heard in conversation."
+        ),
+    )
+
+
+@strawberry.input(description="A partner to handle a case, with its own task and deadline.")
+class HandlerInput:
+    partner: strawberry.ID = strawberry.field(
+        description="Id of a Partner serving the case's community."
+    )
+    task: str | None = strawberry.field(
+        default=None, description="What this partner must do (required for co-handlers)."
+    )
+    due_at: dt.datetime | None = strawberry.field(
+        default=None, description="Deadline of this partner's task, if any."
+    )
