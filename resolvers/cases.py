@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
-from db.models import Case, CaseEvent, Community
+from db.models import Case, CaseEvent, CaseWhistle, Community
 from db.models.enums import CaseCategory, CaseEventKind, CaseStatus
 from resolvers.errors import UserError
 
@@ -35,6 +35,16 @@ def whistle_blown_clause() -> ColumnElement[bool]:
     )
 
 
+def report_in_overdue_clause() -> ColumnElement[bool]:
+    """A whistle of the case is still waiting for its department past the deadline."""
+    return exists().where(
+        CaseWhistle.district_id == Case.district_id,
+        CaseWhistle.case_id == Case.id,
+        CaseWhistle.reported_in_at.is_(None),
+        CaseWhistle.report_in_due_at < func.now(),
+    )
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -54,6 +64,7 @@ class CaseQuery:
     updated_before: dt.datetime | None = None
     overdue: bool | None = None
     whistle_blown: bool | None = None
+    report_in_overdue: bool | None = None
     search: str | None = None
 
     def __post_init__(self) -> None:
@@ -94,6 +105,7 @@ class CaseQuery:
         for flag, clause in (
             (self.overdue, overdue_clause()),
             (self.whistle_blown, whistle_blown_clause()),
+            (self.report_in_overdue, report_in_overdue_clause()),
         ):
             if flag is not None:
                 clauses.append(clause if flag else ~clause)

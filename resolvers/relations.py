@@ -11,13 +11,16 @@ from sqlalchemy import and_, case, func, literal
 from db.models import (
     Building,
     Case,
+    CaseAssignment,
     CaseEvent,
+    CaseWhistle,
     Committee,
     CommitteeMember,
     Community,
     Compound,
     CompoundService,
     Facility,
+    HelpingHand,
     Meeting,
     MeetingAttendee,
     MeetingCase,
@@ -175,4 +178,7 @@ MEETING_CASES = _cases(
         ),
     ),
 )
+CASE_ASSIGNMENTS = _by_id("case.assignments", CaseAssignment, CaseAssignment.case_id)
+CASE_WHISTLES = _by_id("case.whistles", CaseWhistle, CaseWhistle.case_id)
+CASE_HELPING_HANDS = _by_id("case.helpingHands", HelpingHand, HelpingHand.case_id)
 MEETING_ATTENDEES = _by_id("meeting.attendees", MeetingAttendee, MeetingAttendee.meeting_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
 from db.models import (
     Case,
@@ -24,7 +24,7 @@ from db.models import (
     MeetingCase,
     Person,
 )
-from db.models.enums import Role
+from db.models.enums import CaseEventKind, Role
 from resolvers.principal import Principal
 
 PUBLIC: ColumnElement[bool] | None = None
@@ -63,11 +63,23 @@ def cases(p: Principal) -> ColumnElement[bool] | None:
     return false()
 
 
-def case_events(p: Principal) -> ColumnElement[bool] | None:
+def _of_visible_cases(case_id: Any, p: Principal) -> ColumnElement[bool] | None:
     visible = cases(p)
     if visible is None:
         return None
-    return CaseEvent.case_id.in_(select(Case.id).where(visible))
+    return case_id.in_(select(Case.id).where(visible))  # type: ignore[no-any-return]
+
+
+def case_events(p: Principal) -> ColumnElement[bool] | None:
+    """Events of visible cases; residents do not see internal notes."""
+    visible = _of_visible_cases(CaseEvent.case_id, p)
+    if p.role is Role.RESIDENT and visible is not None:
+        internal_note = and_(
+            CaseEvent.kind == CaseEventKind.NOTE_ADDED,
+            CaseEvent.payload["internal"].as_boolean().is_(True),
+        )
+        return and_(visible, ~internal_note)
+    return visible
 
 
 def meetings(p: Principal) -> ColumnElement[bool] | None:
@@ -105,6 +117,9 @@ def person_details(p: Principal, person_id: int, home_community_id: int | None) 
 RULES = {
     Case: cases,
     CaseEvent: case_events,
+    CaseAssignment: lambda p: _of_visible_cases(CaseAssignment.case_id, p),
+    CaseWhistle: lambda p: _of_visible_cases(CaseWhistle.case_id, p),
+    HelpingHand: lambda p: _of_visible_cases(HelpingHand.case_id, p),
     Meeting: meetings,
     Person: people,
 }

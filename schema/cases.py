@@ -12,10 +12,12 @@ from strawberry.scalars import JSON
 
 from db import models
 from db.models.enums import (
+    AssignmentRole,
     CaseCategory,
     CaseEventKind,
     CasePriority,
     CaseStatus,
+    HelpingHandStatus,
     MeetingStatus,
 )
 from resolvers import ids
@@ -107,6 +109,13 @@ class CaseFilter:
         default=None,
         description="true: cases escalated to a department (吹哨) at least once; false: never.",
     )
+    report_in_overdue: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "true: cases with a whistled department that has not reported in (报到) by its "
+            "deadline; false: all others."
+        ),
+    )
     search: str | None = strawberry.field(
         default=None, description="Text the title contains (case-insensitive, up to 100 chars)."
     )
@@ -127,6 +136,7 @@ class CaseFilter:
             updated_before=self.updated_before,
             overdue=self.overdue,
             whistle_blown=self.whistle_blown,
+            report_in_overdue=self.report_in_overdue,
             search=self.search,
         )
 
@@ -255,6 +265,18 @@ class Case(Node):
     def meetings(self) -> Connection[Meeting]:
         return Connection.of(rel.CASE_MEETINGS, self.db_id, converter("Meeting"))
 
+    @connection_field("Partners handling the case, earliest first; ended ones included.")
+    def assignments(self) -> Connection[CaseAssignment]:
+        return Connection.of(rel.CASE_ASSIGNMENTS, self.db_id, converter("CaseAssignment"))
+
+    @connection_field("Whistles blown for the case (吹哨), earliest first.")
+    def whistles(self) -> Connection[CaseWhistle]:
+        return Connection.of(rel.CASE_WHISTLES, self.db_id, converter("CaseWhistle"))
+
+    @connection_field("Helping hands asked for (大手拉小手), earliest first.")
+    def helping_hands(self) -> Connection[HelpingHand]:
+        return Connection.of(rel.CASE_HELPING_HANDS, self.db_id, converter("HelpingHand"))
+
 
 @strawberry.type(
     description=(
@@ -360,3 +382,85 @@ class MeetingAttendee:
     @strawberry.field(description="The person invited, if any.")
     async def person(self, info: Info) -> PersonT | None:
         return await load_node(info, "Person", self.person_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(
+    description=(
+        "A partner handling a case: the lead (主办) or a co-handler (协办) with its own task. "
+        "Reassignment ends the earlier rows (`endedAt`); they stay in the list."
+    )
+)
+class CaseAssignment(Node):
+    model = models.CaseAssignment
+    role: AssignmentRole = strawberry.field(description="LEAD (主办) or CO_HANDLER (协办).")
+    task: str | None = strawberry.field(description="What this partner must do.")
+    due_at: dt.datetime | None = strawberry.field(description="Deadline of the task, if any.")
+    assigned_at: dt.datetime = strawberry.field(description="When it was assigned.")
+    ended_at: dt.datetime | None = strawberry.field(
+        description="When a reassignment ended it; null while in force."
+    )
+    case_id: strawberry.Private[int]
+    partner_id: strawberry.Private[int]
+
+    @strawberry.field(description="The partner handling the case.")
+    async def partner(self, info: Info) -> PartnerT | None:
+        return await load_node(info, "Partner", self.partner_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The case.")
+    async def case(self, info: Info) -> Case | None:
+        return await load_node(info, "Case", self.case_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(
+    description=(
+        "A whistle (吹哨): the community escalated the case to a government department, which "
+        "must report in (报到) by `reportInDueAt`."
+    )
+)
+class CaseWhistle(Node):
+    model = models.CaseWhistle
+    reason: str = strawberry.field(description="Why the department was called.")
+    blown_at: dt.datetime = strawberry.field(description="When the whistle was blown.")
+    report_in_due_at: dt.datetime = strawberry.field(description="Report-in deadline.")
+    reported_in_at: dt.datetime | None = strawberry.field(
+        description="When the department reported in; null until it does."
+    )
+    response: str | None = strawberry.field(description="What the department said it will do.")
+    case_id: strawberry.Private[int]
+    department_id: strawberry.Private[int]
+
+    @strawberry.field(
+        description="Whether the report-in is late: not reported in and past the deadline, "
+        "or reported in after it."
+    )
+    def overdue(self) -> bool:
+        reference = self.reported_in_at or dt.datetime.now(dt.UTC)
+        return reference > self.report_in_due_at
+
+    @strawberry.field(description="The department that must report in.")
+    async def department(self, info: Info) -> PartnerT | None:
+        return await load_node(info, "Partner", self.department_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The case.")
+    async def case(self, info: Info) -> Case | None:
+        return await load_node(info, "Case", self.case_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="A helping hand (大手拉小手): another partner was asked to send help.")
+class HelpingHand(Node):
+    model = models.HelpingHand
+    reason: str = strawberry.field(description="Why help was asked for.")
+    status: HelpingHandStatus = strawberry.field(description="REQUESTED, ACCEPTED or DECLINED.")
+    requested_at: dt.datetime = strawberry.field(description="When help was asked for.")
+    responded_at: dt.datetime | None = strawberry.field(description="When the partner answered.")
+    response: str | None = strawberry.field(description="The partner's answer.")
+    case_id: strawberry.Private[int]
+    helper_id: strawberry.Private[int]
+
+    @strawberry.field(description="The partner asked to help.")
+    async def helper(self, info: Info) -> PartnerT | None:
+        return await load_node(info, "Partner", self.helper_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The case.")
+    async def case(self, info: Info) -> Case | None:
+        return await load_node(info, "Case", self.case_id)  # type: ignore[no-any-return]

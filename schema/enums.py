@@ -33,6 +33,8 @@ ENUM_DESCRIPTIONS = {
     enums.CasePriority: "Urgency of a case.",
     enums.CaseEventKind: "What happened in one step of a case's history.",
     enums.MeetingStatus: "State of a coordination meeting.",
+    enums.AssignmentRole: "How a partner handles a case: LEAD (主办) or CO_HANDLER (协办).",
+    enums.HelpingHandStatus: "Whether the partner asked for help has answered, and how.",
     enums.NoticeKind: (
         "Kind of notice: ACTIVITY (活动), PROPERTY_NOTICE from a property company, "
         "PUBLIC_ANNOUNCEMENT (公示)."

@@ -214,7 +214,10 @@ def _overdue(case: Any) -> bool:
 
 async def test_whistle_filter(client: httpx.AsyncClient, demo: Database) -> None:
     bearer = token(Role.DISTRICT_ADMIN, "haidian")
+    late = await _cases(client, bearer, first=100, filter={"reportInOverdue": True})
+    assert late["totalCount"] >= 1, "the demo has a department that has not reported in"
     blown = await _cases(client, bearer, first=100, filter={"whistleBlown": True})
+    assert {e["node"]["id"] for e in late["edges"]} <= {e["node"]["id"] for e in blown["edges"]}
     calm = await _cases(client, bearer, first=100, filter={"whistleBlown": False})
     every = await _cases(client, bearer, first=100)
     assert blown["totalCount"] >= 1

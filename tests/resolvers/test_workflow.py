@@ -426,3 +426,61 @@ async def test_a_bad_report_is_refused_naming_the_field(
     result = await driver.report(**fields)
     assert result["__typename"] == "ValidationFailed", result
     assert result["field"] == field
+
+
+EVENTS = """query Events($id: ID!) { node(id: $id) { ... on Case {
+  events { nodes { kind payload } }
+  whistles { nodes { overdue reportedInAt department { name } } }
+  assignments { nodes { role endedAt partner { name } } } } } }"""
+
+
+async def test_residents_do_not_see_internal_notes(
+    client: httpx.AsyncClient, driver: Driver
+) -> None:
+    await driver.report()
+    await driver.act("addCaseNote", Role.COMMITTEE_MEMBER, text="内部：物业态度差", internal=True)
+    await driver.act("addCaseNote", Role.COMMITTEE_MEMBER, text="已联系物业", internal=False)
+    refused = await driver.act(
+        "addCaseNote", Role.RESIDENT, expect="ValidationFailed", text="我的备注", internal=True
+    )
+    assert refused["field"] == "internal"
+
+    async def notes(bearer: str) -> list[str]:
+        data = await graphql(client, EVENTS, {"id": driver.case_id}, bearer=bearer)
+        return [
+            e["payload"]["text"]
+            for e in data["node"]["events"]["nodes"]
+            if e["kind"] == "NOTE_ADDED"
+        ]
+
+    assert await notes(driver.bearer(Role.COMMITTEE_MEMBER)) == ["内部：物业态度差", "已联系物业"]
+    assert await notes(driver.bearer(Role.RESIDENT)) == ["已联系物业"]
+
+
+async def test_whistles_and_assignments_are_visible_on_the_case(
+    client: httpx.AsyncClient, driver: Driver, world: WorkflowWorld
+) -> None:
+    await driver.report()
+    await driver.act("acceptCase", Role.COMMITTEE_MEMBER)
+    await driver.act(
+        "assignCase", Role.COMMITTEE_MEMBER, lead={"partner": driver.partner("property_company_id")}
+    )
+    await driver.act(
+        "blowWhistle",
+        Role.STREET_OFFICER,
+        department=driver.partner("department_id"),
+        reason="需要住建委协调",
+    )
+    data = await graphql(
+        client,
+        EVENTS,
+        {"id": driver.case_id},
+        bearer=driver.bearer(Role.PARTNER_STAFF, partner_id=world.department_id),
+    )
+    case = data["node"]
+    assert case["whistles"]["nodes"] == [
+        {"overdue": False, "reportedInAt": None, "department": {"name": "住建委"}}
+    ]
+    assert case["assignments"]["nodes"] == [
+        {"role": "LEAD", "endedAt": None, "partner": {"name": "物业公司"}}
+    ]
