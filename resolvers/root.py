@@ -14,7 +14,8 @@ from resolvers import relations as rel
 from resolvers.context import Info
 from resolvers.errors import UserError
 from resolvers.extensions import MaskErrors, TransactionPerOperation
-from resolvers.workflow.mutations import Mutation
+from resolvers.notices import NoticeMutation
+from resolvers.workflow.mutations import CaseMutation, MeetingAndDeadlineMutation
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
 from schema.committees import Committee, CommitteeMember  # noqa: F401 - Node types
 from schema.node import NODE_TYPES, Connection, Node, connection_field, load_node
@@ -90,6 +91,11 @@ class Query:
         order_by: CaseOrderArg = None,
     ) -> Connection[Case]:
         return case_connection(rel.DISTRICT_CASES, info.context.district_id or 0, filter, order_by)
+
+
+@strawberry.type(description="Entry points for changing things.")
+class Mutation(CaseMutation, MeetingAndDeadlineMutation, NoticeMutation):
+    pass
 
 
 schema = strawberry.Schema(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Annotated
 
 import strawberry
 
 from db.models.enums import CaseCategory, CasePriority
-from schema.cases import Case, CaseEvent
+from schema.cases import Case, CaseEvent, Meeting
 from schema.errors import (
     InvalidTransition,
     NotFound,
@@ -107,3 +108,46 @@ class HandlerInput:
     due_at: dt.datetime | None = strawberry.field(
         default=None, description="Deadline of this partner's task, if any."
     )
+
+
+@strawberry.type(description="The meeting as it now is, and the event appended to each case.")
+class MeetingChanged:
+    meeting: Meeting = strawberry.field(description="The meeting.")
+    events: list[CaseEvent] = strawberry.field(description="One new event per case discussed.")
+
+
+MeetingResult = Annotated[
+    MeetingChanged | NotFound | PermissionDenied | InvalidTransition | ValidationFailed,
+    strawberry.union("MeetingResult", description="The meeting, or why nothing changed."),
+]
+
+
+@strawberry.input(description="A coordination meeting for one or more cases of one community.")
+class ScheduleMeetingInput:
+    cases: list[strawberry.ID] = strawberry.field(
+        description="Ids of the Cases to discuss (1–20, all of one community)."
+    )
+    title: str = strawberry.field(description="What the meeting is about.")
+    scheduled_at: dt.datetime = strawberry.field(description="When (with a time zone offset).")
+    location: str | None = strawberry.field(default=None, description="Where.")
+    attendees: list[strawberry.ID] = strawberry.field(
+        default_factory=list,
+        description="Ids of the Partners invited (owners, property company, departments).",
+    )
+    people: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="Ids of People invited in person (e.g. owners)."
+    )
+
+
+@strawberry.input(description="A decision taken at a meeting.")
+class DecisionInput:
+    text: str = strawberry.field(description="What was decided, up to 1000 characters.")
+    responsible_partner: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of the Partner who must carry it out."
+    )
+
+
+@strawberry.enum(description="Which deadline of a case.")
+class CaseDeadline(enum.Enum):
+    ACCEPT = "ACCEPT"
+    RESOLVE = "RESOLVE"

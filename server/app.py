@@ -25,6 +25,7 @@ from resolvers.loaders import Loaders
 from resolvers.principal import ANONYMOUS, Principal
 from resolvers.request_db import RequestDatabase
 from resolvers.root import schema
+from resolvers.workflow.deadlines import sweeping
 from server.auth import AuthError, bearer_token, verify_token
 from server.settings import Settings
 
@@ -159,7 +160,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with sweeping(database, settings.deadline_sweep_seconds):
+            yield
         await database.dispose()
 
     return Starlette(

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     pool_size: int = 10
     max_overflow: int = 10
     statement_timeout_ms: int = 5000
+    # How often a server appends DEADLINE_APPROACHING / DEADLINE_MISSED events (0: never).
+    deadline_sweep_seconds: float = 30
 
     @property
     def is_production(self) -> bool:

@@ -17,6 +17,7 @@ from db.models.places import (
 )
 from db.models.workflow import (
     CaseAssignment,
+    CasePhoto,
     CaseWhistle,
     DeadlineAlert,
     DeadlinePolicy,
@@ -30,6 +31,7 @@ __all__ = [
     "Case",
     "CaseAssignment",
     "CaseEvent",
+    "CasePhoto",
     "CaseWhistle",
     "Committee",
     "CommitteeMember",

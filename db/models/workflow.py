@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     text,
@@ -183,3 +184,25 @@ class DeadlineAlert(DistrictScoped, Base):
     created_at: Mapped[dt.datetime] = created_at_column()
 
     __table_args__ = (_case_fk(),)
+
+
+class CasePhoto(TenantEntity, Base):
+    """A photo attached to a case, stored in PostgreSQL (bounded in size and type)."""
+
+    __tablename__ = "case_photos"
+
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[dt.datetime] = created_at_column()
+
+    __table_args__ = (
+        _case_fk(),
+        Index("ix_case_photos_case", "district_id", "case_id"),
+        CheckConstraint(
+            "content_type IN ('image/jpeg', 'image/png', 'image/webp')", name="image_type"
+        ),
+        CheckConstraint("size > 0 AND size = octet_length(data)", name="size_matches"),
+    )

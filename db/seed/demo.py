@@ -48,6 +48,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import struct
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -61,6 +63,7 @@ from db.models import (
     Building,
     Case,
     CaseAssignment,
+    CasePhoto,
     CaseWhistle,
     Committee,
     CommitteeMember,
@@ -1546,8 +1549,38 @@ async def _open_case(w: _Loader, spec: CaseSpec, step: Step) -> Case:
     await w.add([case])
     w.cases[spec.key] = case
     if spec.report_key is not None:
-        await w.add([_report_key(spec, case, step)])
+        # The reporter's app sent a key, and a photo of the problem with it.
+        await w.add([_report_key(spec, case, step), _photo(case, step)])
     return case
+
+
+def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A small solid-colour PNG, built here so the demo ships no binary files."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _photo(case: Case, step: Step) -> CasePhoto:
+    data = _png(16, 12, (70, 130, 180))
+    return CasePhoto(
+        case_id=case.id,
+        content_type="image/png",
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        data=data,
+        created_at=step.when,
+    )
 
 
 def _report_key(spec: CaseSpec, case: Case, step: Step) -> ReportKey:

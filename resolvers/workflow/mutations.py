@@ -21,7 +21,7 @@ from resolvers.workflow.errors import (
     VersionConflictError,
     WorkflowError,
 )
-from schema.cases import Case, CaseEvent
+from schema.cases import Case, CaseEvent, Meeting
 from schema.errors import (
     InvalidTransition,
     NotFound,
@@ -30,12 +30,17 @@ from schema.errors import (
     VersionConflict,
 )
 from schema.workflow import (
+    CaseDeadline,
     CaseMutationResult,
     CaseReported,
     CaseUpdated,
+    DecisionInput,
     HandlerInput,
+    MeetingChanged,
+    MeetingResult,
     ReportCaseInput,
     ReportCaseResult,
+    ScheduleMeetingInput,
 )
 
 CaseId = Annotated[strawberry.ID, strawberry.argument(description="Id of the Case.")]
@@ -89,7 +94,7 @@ def _error(exc: WorkflowError) -> Any:
     return ValidationFailed(code="VALIDATION_FAILED", message=message, field=field)
 
 
-async def _run(info: Info, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+async def run_service(info: Info, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
     """Run a service in the operation's transaction; expected failures become payloads."""
     principal = info.context.principal
     if principal.is_anonymous:
@@ -126,11 +131,11 @@ async def _act(
     async def run(session: AsyncSession) -> CaseUpdated:
         return _updated(await work(session))
 
-    return cast(CaseMutationResult, await _run(info, run))
+    return cast(CaseMutationResult, await run_service(info, run))
 
 
-@strawberry.type(description="Entry points for changing things.")
-class Mutation:
+@strawberry.type(description="Carrying a case along its path.")
+class CaseMutation:
     @strawberry.mutation(
         description=(
             "Report a case (resident), or report it on a resident's behalf (committee member, "
@@ -161,7 +166,7 @@ class Mutation:
                 replayed=done.replayed,
             )
 
-        return cast(ReportCaseResult, await _run(info, run))
+        return cast(ReportCaseResult, await run_service(info, run))
 
     @strawberry.mutation(
         description="Accept a REPORTED case (committee): its resolve deadline starts."
@@ -431,4 +436,138 @@ class Mutation:
         return await _act(
             info,
             lambda s: service.close(s, p, decode(id, "Case", "id"), expected_version, note),
+        )
+
+
+def _meeting_changed(change: service.MeetingChange) -> MeetingChanged:
+    return MeetingChanged(
+        meeting=Meeting.from_row(change.meeting),
+        events=[CaseEvent.from_row(e) for e in change.events],
+    )
+
+
+@strawberry.type(description="Meetings and deadlines of cases.")
+class MeetingAndDeadlineMutation:
+    @strawberry.mutation(
+        description=(
+            "Convene a coordination meeting about one or more cases of a community (committee), "
+            "inviting partners; each case's history records it."
+        )
+    )
+    async def schedule_meeting(self, info: Info, input: ScheduleMeetingInput) -> MeetingResult:
+        p = info.context.principal
+
+        async def run(session: AsyncSession) -> MeetingChanged:
+            plan = service.MeetingPlan(
+                case_ids=tuple(decode(c, "Case", f"cases[{i}]") for i, c in enumerate(input.cases)),
+                title=input.title,
+                scheduled_at=input.scheduled_at,
+                location=input.location,
+                partner_ids=tuple(
+                    decode(a, "Partner", f"attendees[{i}]") for i, a in enumerate(input.attendees)
+                ),
+                person_ids=tuple(
+                    decode(a, "Person", f"people[{i}]") for i, a in enumerate(input.people)
+                ),
+            )
+            return _meeting_changed(await service.schedule_meeting(session, p, plan))
+
+        return cast(MeetingResult, await run_service(info, run))
+
+    @strawberry.mutation(
+        description="Record that a meeting was held: its outcome, decisions and who came."
+    )
+    async def record_meeting_outcome(
+        self,
+        info: Info,
+        meeting: Annotated[strawberry.ID, strawberry.argument(description="Id of the Meeting.")],
+        outcome: Annotated[str, strawberry.argument(description="Summary of the outcome.")],
+        decisions: Annotated[
+            list[DecisionInput] | None,
+            strawberry.argument(description="Decisions taken, in order."),
+        ] = None,
+        attended: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(description="Ids of the invited Partners that came."),
+        ] = None,
+    ) -> MeetingResult:
+        p = info.context.principal
+
+        async def run(session: AsyncSession) -> MeetingChanged:
+            change = await service.record_meeting_outcome(
+                session,
+                p,
+                decode(meeting, "Meeting", "meeting"),
+                outcome,
+                [
+                    service.Decision(
+                        d.text,
+                        optional(
+                            d.responsible_partner, "Partner", f"decisions[{i}].responsiblePartner"
+                        ),
+                    )
+                    for i, d in enumerate(decisions or [])
+                ],
+                tuple(decode(a, "Partner", f"attended[{i}]") for i, a in enumerate(attended or [])),
+            )
+            return _meeting_changed(change)
+
+        return cast(MeetingResult, await run_service(info, run))
+
+    @strawberry.mutation(
+        description="Move a deadline of an open case later, with a reason the history keeps."
+    )
+    async def extend_case_deadline(
+        self,
+        info: Info,
+        id: CaseId,
+        expected_version: Version,
+        deadline: CaseDeadline,
+        until: Annotated[dt.datetime, strawberry.argument(description="The new deadline.")],
+        reason: Reason,
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        kind = service.DeadlineKind(deadline.value)
+        return await _act(
+            info,
+            lambda s: service.extend_deadline(
+                s, p, decode(id, "Case", "id"), expected_version, kind, until, reason
+            ),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Stop the clock of an open case (e.g. waiting for the maintenance fund); "
+            "`resumeCaseDeadlines` moves every deadline by the time paused."
+        )
+    )
+    async def pause_case_deadlines(
+        self,
+        info: Info,
+        id: CaseId,
+        expected_version: Version,
+        reason: Reason,
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.pause_deadlines(
+                s, p, decode(id, "Case", "id"), expected_version, reason
+            ),
+        )
+
+    @strawberry.mutation(description="Restart the clock of a paused case.")
+    async def resume_case_deadlines(
+        self,
+        info: Info,
+        id: CaseId,
+        expected_version: Version,
+        reason: Reason,
+    ) -> CaseMutationResult:
+        p = info.context.principal
+        return await _act(
+            info,
+            lambda s: service.resume_deadlines(
+                s, p, decode(id, "Case", "id"), expected_version, reason
+            ),
         )

@@ -10,6 +10,7 @@ writers holding the same version wins, the others get a version conflict.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import json
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ from db.models import (
     DeadlinePolicy,
     Facility,
     HelpingHand,
+    Meeting,
+    MeetingAttendee,
+    MeetingCase,
     Partner,
     Partnership,
     Person,
@@ -41,6 +45,7 @@ from db.models.enums import (
     CasePriority,
     CaseStatus,
     HelpingHandStatus,
+    MeetingStatus,
     PartnerKind,
     Role,
 )
@@ -72,6 +77,11 @@ EVENT_OF = {
     Action.CONFIRM: CaseEventKind.CONFIRMED,
     Action.REOPEN: CaseEventKind.REOPENED,
     Action.CLOSE: CaseEventKind.CLOSED,
+    Action.SCHEDULE_MEETING: CaseEventKind.MEETING_SCHEDULED,
+    Action.RECORD_MEETING: CaseEventKind.MEETING_HELD,
+    Action.EXTEND_DEADLINE: CaseEventKind.DEADLINE_EXTENDED,
+    Action.PAUSE_DEADLINES: CaseEventKind.DEADLINE_PAUSED,
+    Action.RESUME_DEADLINES: CaseEventKind.DEADLINE_RESUMED,
 }
 
 REOPEN_WINDOW = dt.timedelta(days=30)
@@ -757,3 +767,221 @@ async def report_case(
         occurred_at=now,
     )
     return Reported(case, event, await likely_duplicates(session, p, case), replayed=False)
+
+
+# Deadlines ------------------------------------------------------------------------------
+
+
+class DeadlineKind(enum.StrEnum):
+    ACCEPT = "ACCEPT"
+    RESOLVE = "RESOLVE"
+
+
+async def extend_deadline(
+    session: AsyncSession,
+    p: Principal,
+    case_id: int,
+    version: int,
+    deadline: DeadlineKind,
+    until: dt.datetime,
+    reason: str,
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.EXTEND_DEADLINE)
+    reason_text = text_of(reason, "reason")
+    column = "accept_due_at" if deadline is DeadlineKind.ACCEPT else "resolve_due_at"
+    before = getattr(step.case, column)
+    if deadline is DeadlineKind.ACCEPT and step.case.status is not CaseStatus.REPORTED:
+        raise ValidationError(
+            "the accept deadline only runs while the case is REPORTED", "deadline"
+        )
+    if until.tzinfo is None:
+        raise ValidationError("`until` needs a time zone offset", "until")
+    if until <= step.now or (before is not None and until <= before):
+        raise ValidationError("an extension must move the deadline later, into the future", "until")
+    setattr(step.case, column, until)
+    return await finish(
+        session,
+        step,
+        {
+            "deadline": deadline.value,
+            "from": _stamp(before),
+            "to": _stamp(until),
+            "reason": reason_text,
+        },
+    )
+
+
+async def pause_deadlines(
+    session: AsyncSession, p: Principal, case_id: int, version: int, reason: str
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.PAUSE_DEADLINES)
+    reason_text = text_of(reason, "reason")
+    if step.case.deadline_paused_at is not None:
+        raise ValidationError("the case's deadlines are already paused", "id")
+    step.case.deadline_paused_at = step.now
+    return await finish(session, step, {"reason": reason_text})
+
+
+async def resume_deadlines(
+    session: AsyncSession, p: Principal, case_id: int, version: int, reason: str
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.RESUME_DEADLINES)
+    reason_text = text_of(reason, "reason")
+    case = step.case
+    if case.deadline_paused_at is None:
+        raise ValidationError("the case's deadlines are not paused", "id")
+    # The time spent paused is added to every running deadline.
+    paused_for = step.now - case.deadline_paused_at
+    for column in ("accept_due_at", "resolve_due_at"):
+        due = getattr(case, column)
+        if due is not None:
+            setattr(case, column, due + paused_for)
+    case.deadline_paused_at = None
+    return await finish(
+        session,
+        step,
+        {
+            "reason": reason_text,
+            "paused_seconds": int(paused_for.total_seconds()),
+            "accept_due_at": _stamp(case.accept_due_at),
+            "resolve_due_at": _stamp(case.resolve_due_at),
+        },
+    )
+
+
+# Meetings -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeetingPlan:
+    case_ids: tuple[int, ...]
+    title: str
+    scheduled_at: dt.datetime
+    location: str | None
+    partner_ids: tuple[int, ...]
+    person_ids: tuple[int, ...] = ()
+
+
+@dataclass
+class MeetingChange:
+    meeting: Meeting
+    events: list[CaseEvent]
+
+
+async def _steps_for_cases(
+    session: AsyncSession, p: Principal, case_ids: tuple[int, ...], action: Action
+) -> list[Step]:
+    """Lock the cases in id order (no deadlock between meetings) and check each one."""
+    steps = []
+    for case_id in sorted(set(case_ids)):
+        case = await session.scalar(select(Case).where(Case.id == case_id))
+        if case is None:
+            raise NotFoundError("no case with this id that you may see", "cases")
+        steps.append(await begin(session, p, case_id, case.version, action))
+    return steps
+
+
+async def schedule_meeting(session: AsyncSession, p: Principal, plan: MeetingPlan) -> MeetingChange:
+    if not plan.case_ids:
+        raise ValidationError("a meeting is about at least one case", "cases")
+    if len(plan.case_ids) > 20:
+        raise ValidationError("a meeting takes at most 20 cases", "cases")
+    title = text_of(plan.title, "title", max_length=MAX_TITLE)
+    location = text_of(plan.location, "location", max_length=200, required=False)
+    if plan.scheduled_at.tzinfo is None:
+        raise ValidationError("`scheduledAt` needs a time zone offset", "scheduledAt")
+    steps = await _steps_for_cases(session, p, plan.case_ids, Action.SCHEDULE_MEETING)
+    communities = {step.case.community_id for step in steps}
+    if len(communities) != 1:
+        raise ValidationError("the cases of a meeting belong to one community", "cases")
+    community_id = communities.pop()
+    for index, partner_id in enumerate(plan.partner_ids):
+        if not await _serves(session, partner_id, community_id):
+            raise ValidationError(
+                "attendees are partners of the cases' community", f"attendees[{index}]"
+            )
+    for index, person_id in enumerate(plan.person_ids):
+        if not await _exists(session, Person, Person.id == person_id):
+            raise ValidationError("no such person in this district", f"people[{index}]")
+    meeting = Meeting(
+        community_id=community_id, title=title, location=location, scheduled_at=plan.scheduled_at
+    )
+    session.add(meeting)
+    await session.flush()
+    session.add_all([MeetingCase(meeting_id=meeting.id, case_id=s.case.id) for s in steps])
+    session.add_all(
+        [
+            MeetingAttendee(meeting_id=meeting.id, partner_id=i)
+            for i in dict.fromkeys(plan.partner_ids)
+        ]
+    )
+    session.add_all(
+        [
+            MeetingAttendee(meeting_id=meeting.id, person_id=i)
+            for i in dict.fromkeys(plan.person_ids)
+        ]
+    )
+    payload = {"meeting_id": meeting.id, "title": title, "scheduled_at": _stamp(plan.scheduled_at)}
+    events = [(await finish(session, step, payload)).event for step in steps]
+    return MeetingChange(meeting, events)
+
+
+@dataclass(frozen=True)
+class Decision:
+    text: str
+    responsible_partner_id: int | None = None
+
+
+async def record_meeting_outcome(
+    session: AsyncSession,
+    p: Principal,
+    meeting_id: int,
+    outcome: str,
+    decisions: list[Decision],
+    attended_partner_ids: tuple[int, ...],
+) -> MeetingChange:
+    meeting = await session.scalar(
+        select(Meeting).where(Meeting.id == meeting_id).with_for_update()
+    )
+    if meeting is None:
+        raise NotFoundError("no meeting with this id", "meeting")
+    if meeting.status is not MeetingStatus.SCHEDULED:
+        raise ValidationError(f"the meeting is {meeting.status.value}, not SCHEDULED", "meeting")
+    outcome_text = text_of(outcome, "outcome")
+    for index, decision in enumerate(decisions):
+        text_of(decision.text, f"decisions[{index}].text", max_length=1000)
+        responsible = decision.responsible_partner_id
+        if responsible is not None and not await _serves(
+            session, responsible, meeting.community_id
+        ):
+            raise ValidationError(
+                "the responsible partner must serve the community",
+                f"decisions[{index}].responsiblePartner",
+            )
+    case_ids = tuple(
+        await session.scalars(
+            select(MeetingCase.case_id).where(MeetingCase.meeting_id == meeting_id)
+        )
+    )
+    steps = await _steps_for_cases(session, p, case_ids, Action.RECORD_MEETING)
+    attendees = list(
+        await session.scalars(
+            select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id)
+        )
+    )
+    invited = {a.partner_id for a in attendees if a.partner_id is not None}
+    for index, partner_id in enumerate(attended_partner_ids):
+        if partner_id not in invited:
+            raise ValidationError("only invited partners can have attended", f"attended[{index}]")
+    for attendee in attendees:
+        if attendee.partner_id is not None:
+            attendee.attended = attendee.partner_id in attended_partner_ids
+    meeting.status = MeetingStatus.HELD
+    meeting.outcome = outcome_text
+    meeting.decisions = [
+        {"text": d.text.strip(), "responsible_partner_id": d.responsible_partner_id}
+        for d in decisions
+    ]
+    payload = {"meeting_id": meeting.id, "outcome": outcome_text, "decisions": len(decisions)}
+    events = [(await finish(session, step, payload)).event for step in steps]
+    return MeetingChange(meeting, events)

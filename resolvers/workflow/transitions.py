@@ -29,6 +29,11 @@ class Action(enum.StrEnum):
     CONFIRM = "CONFIRM"
     REOPEN = "REOPEN"
     CLOSE = "CLOSE"
+    SCHEDULE_MEETING = "SCHEDULE_MEETING"
+    RECORD_MEETING = "RECORD_MEETING"
+    EXTEND_DEADLINE = "EXTEND_DEADLINE"
+    PAUSE_DEADLINES = "PAUSE_DEADLINES"
+    RESUME_DEADLINES = "RESUME_DEADLINES"
 
 
 class Party(enum.StrEnum):
@@ -85,8 +90,19 @@ TRANSITIONS: dict[tuple[CaseStatus, Action], Rule] = {
         for status in (S.REPORTED, S.ACCEPTED, S.ASSIGNED, S.RESOLVED, S.CONFIRMED)
     },
     **{
-        (status, Action.UPDATE_PRIORITY): _same(STAFF)
+        (status, action): _same(STAFF)
         for status in (S.REPORTED, S.ACCEPTED, S.ASSIGNED)
+        for action in (
+            Action.UPDATE_PRIORITY,
+            Action.EXTEND_DEADLINE,
+            Action.PAUSE_DEADLINES,
+            Action.RESUME_DEADLINES,
+        )
+    },
+    **{
+        (status, action): _same(STAFF)
+        for status in (S.ACCEPTED, S.ASSIGNED, S.RESOLVED)
+        for action in (Action.SCHEDULE_MEETING, Action.RECORD_MEETING)
     },
 }
 

@@ -311,6 +311,9 @@ async def test_invalid_transition_names_the_state_and_the_allowed_actions(driver
         "MARK_DUPLICATE",
         "ADD_NOTE",
         "UPDATE_PRIORITY",
+        "EXTEND_DEADLINE",
+        "PAUSE_DEADLINES",
+        "RESUME_DEADLINES",
     }
 
 

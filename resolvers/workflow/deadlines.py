@@ -1,0 +1,199 @@
+"""The deadline sweep: DEADLINE_APPROACHING and DEADLINE_MISSED events, on time, once each.
+
+Any number of server processes may sweep at once. Each alert is first claimed by inserting
+its row into `deadline_alerts` (`ON CONFLICT DO NOTHING`); only the transaction whose insert
+took appends the event, and a concurrent sweeper waits on that row and then skips it. So
+every alert is appended exactly once, in the same transaction as its claim.
+
+Finding due deadlines reads across districts (the platform path); appending goes through
+each district's own tenant session, like any other change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, Result, func, literal, null, select, union_all
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.events import append_event
+from db.models import Case, CaseWhistle, DeadlineAlert, DeadlinePolicy
+from db.models.enums import CaseCategory, CaseEventKind, CaseStatus
+from db.session import Database
+from resolvers.workflow.service import DEFAULT_POLICY, policy_for
+
+_log = logging.getLogger(__name__)
+
+OPEN = (CaseStatus.REPORTED, CaseStatus.ACCEPTED, CaseStatus.ASSIGNED)
+EVENT = {"APPROACHING": CaseEventKind.DEADLINE_APPROACHING, "MISSED": CaseEventKind.DEADLINE_MISSED}
+
+
+@dataclass(frozen=True)
+class Due:
+    district_id: int
+    case_id: int
+    category: CaseCategory
+    deadline: str  # ACCEPT, RESOLVE or REPORT_IN
+    due_at: dt.datetime
+    whistle_id: int | None
+
+
+def _missed_already(deadline: str, case_id: Any, due_at: Any) -> ColumnElement[bool]:
+    return ~(
+        select(DeadlineAlert.case_id)
+        .where(
+            DeadlineAlert.district_id == Case.district_id,
+            DeadlineAlert.case_id == case_id,
+            DeadlineAlert.deadline == deadline,
+            DeadlineAlert.alert == "MISSED",
+            DeadlineAlert.due_at == due_at,
+        )
+        .exists()
+    )
+
+
+async def due_deadlines(session: AsyncSession, horizon: dt.datetime) -> list[Due]:
+    """Deadlines of open, unpaused cases falling before `horizon` and not yet reported missed."""
+    running = (Case.deadline_paused_at.is_(None), Case.status.in_(OPEN))
+    accept = select(
+        Case.district_id,
+        Case.id,
+        Case.category,
+        literal("ACCEPT"),
+        Case.accept_due_at,
+        null().cast(BigInteger).label("whistle_id"),
+    ).where(
+        *running,
+        Case.status == CaseStatus.REPORTED,
+        Case.accept_due_at < horizon,
+        _missed_already("ACCEPT", Case.id, Case.accept_due_at),
+    )
+    resolve = select(
+        Case.district_id,
+        Case.id,
+        Case.category,
+        literal("RESOLVE"),
+        Case.resolve_due_at,
+        null().cast(BigInteger),
+    ).where(
+        *running,
+        Case.status != CaseStatus.REPORTED,
+        Case.resolve_due_at < horizon,
+        _missed_already("RESOLVE", Case.id, Case.resolve_due_at),
+    )
+    report_in = (
+        select(
+            Case.district_id,
+            Case.id,
+            Case.category,
+            literal("REPORT_IN"),
+            CaseWhistle.report_in_due_at,
+            CaseWhistle.id,
+        )
+        .join(
+            CaseWhistle,
+            (CaseWhistle.district_id == Case.district_id) & (CaseWhistle.case_id == Case.id),
+        )
+        .where(
+            Case.status.in_(OPEN),
+            CaseWhistle.reported_in_at.is_(None),
+            CaseWhistle.report_in_due_at < horizon,
+            _missed_already("REPORT_IN", Case.id, CaseWhistle.report_in_due_at),
+        )
+    )
+    result: Result[Any] = await session.execute(union_all(accept, resolve, report_in))
+    return [Due(*tuple(row)) for row in result.all()]
+
+
+async def _claim(session: AsyncSession, due: Due, alert: str) -> bool:
+    claimed = await session.execute(
+        insert(DeadlineAlert)
+        .values(
+            district_id=due.district_id,
+            case_id=due.case_id,
+            deadline=due.deadline,
+            alert=alert,
+            due_at=due.due_at,
+        )
+        .on_conflict_do_nothing()
+        .returning(DeadlineAlert.case_id)
+    )
+    return claimed.first() is not None
+
+
+async def _sweep_district(
+    database: Database, district_id: int, dues: list[Due], now: dt.datetime
+) -> int:
+    appended = 0
+    async with database.tenant_session(district_id) as session, session.begin():
+        for due in dues:
+            policy = await policy_for(session, due.category)
+            if now >= due.due_at:
+                alert = "MISSED"
+            elif now >= due.due_at - dt.timedelta(hours=policy.approaching_hours):
+                alert = "APPROACHING"
+            else:
+                continue
+            if not await _claim(session, due, alert):
+                continue
+            payload: dict[str, object] = {
+                "deadline": due.deadline,
+                "due_at": due.due_at.isoformat(),
+            }
+            if due.whistle_id is not None:
+                payload["whistle_id"] = due.whistle_id
+            await append_event(
+                session, case_id=due.case_id, kind=EVENT[alert], payload=payload, occurred_at=now
+            )
+            appended += 1
+    return appended
+
+
+async def sweep(database: Database, now: dt.datetime | None = None) -> int:
+    """Append the alerts that are due; returns how many this call appended."""
+    async with database.platform_session() as session:
+        now = now or await session.scalar(select(func.now()))
+        assert now is not None
+        longest = await session.scalar(select(func.max(DeadlinePolicy.approaching_hours)))
+        lead = max(longest or 0, DEFAULT_POLICY.approaching_hours)
+        dues = await due_deadlines(session, now + dt.timedelta(hours=lead))
+    by_district: dict[int, list[Due]] = defaultdict(list)
+    for due in dues:
+        by_district[due.district_id].append(due)
+    appended = 0
+    for district_id, district_dues in by_district.items():
+        appended += await _sweep_district(database, district_id, district_dues, now)
+    return appended
+
+
+async def run_forever(database: Database, interval: float) -> None:
+    """Sweep every `interval` seconds until cancelled; a failed sweep is logged and retried."""
+    while True:
+        try:
+            appended = await sweep(database)
+            if appended:
+                _log.info("deadline sweep appended %d alerts", appended)
+        except Exception:
+            _log.exception("deadline sweep failed; retrying in %.0f s", interval)
+        await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def sweeping(database: Database, interval: float) -> AsyncIterator[asyncio.Task[None] | None]:
+    """Run the sweep in the background for the lifetime of the context (0: never)."""
+    task = asyncio.create_task(run_forever(database, interval)) if interval > 0 else None
+    try:
+        yield task
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
