@@ -72,7 +72,10 @@ def columns(model: type[Any]) -> tuple[InstrumentedAttribute[Any], ...]:
     found = _COLUMNS.get(model)
     if found is None:
         mapper = model.__mapper__
-        found = _COLUMNS[model] = tuple(getattr(model, a.key) for a in mapper.column_attrs)
+        # Deferred columns (photo bytes) are left out: lists never need them.
+        found = _COLUMNS[model] = tuple(
+            getattr(model, a.key) for a in mapper.column_attrs if not a.deferred
+        )
     return found
 
 

@@ -13,6 +13,7 @@ from db.models import (
     Case,
     CaseAssignment,
     CaseEvent,
+    CasePhoto,
     CaseWhistle,
     Committee,
     CommitteeMember,
@@ -180,5 +181,6 @@ MEETING_CASES = _cases(
 )
 CASE_ASSIGNMENTS = _by_id("case.assignments", CaseAssignment, CaseAssignment.case_id)
 CASE_WHISTLES = _by_id("case.whistles", CaseWhistle, CaseWhistle.case_id)
+CASE_PHOTOS = _by_id("case.photos", CasePhoto, CasePhoto.case_id)
 CASE_HELPING_HANDS = _by_id("case.helpingHands", HelpingHand, HelpingHand.case_id)
 MEETING_ATTENDEES = _by_id("meeting.attendees", MeetingAttendee, MeetingAttendee.meeting_id)

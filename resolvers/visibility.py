@@ -16,6 +16,7 @@ from db.models import (
     Case,
     CaseAssignment,
     CaseEvent,
+    CasePhoto,
     CaseWhistle,
     Community,
     HelpingHand,
@@ -120,6 +121,7 @@ RULES = {
     CaseAssignment: lambda p: _of_visible_cases(CaseAssignment.case_id, p),
     CaseWhistle: lambda p: _of_visible_cases(CaseWhistle.case_id, p),
     HelpingHand: lambda p: _of_visible_cases(HelpingHand.case_id, p),
+    CasePhoto: lambda p: _of_visible_cases(CasePhoto.case_id, p),
     Meeting: meetings,
     Person: people,
 }

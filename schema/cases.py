@@ -273,6 +273,10 @@ class Case(Node):
     def whistles(self) -> Connection[CaseWhistle]:
         return Connection.of(rel.CASE_WHISTLES, self.db_id, converter("CaseWhistle"))
 
+    @connection_field("Photos sent with the report, in order.")
+    def photos(self) -> Connection[CasePhoto]:
+        return Connection.of(rel.CASE_PHOTOS, self.db_id, converter("CasePhoto"))
+
     @connection_field("Helping hands asked for (大手拉小手), earliest first.")
     def helping_hands(self) -> Connection[HelpingHand]:
         return Connection.of(rel.CASE_HELPING_HANDS, self.db_id, converter("HelpingHand"))
@@ -464,3 +468,19 @@ class HelpingHand(Node):
     @strawberry.field(description="The case.")
     async def case(self, info: Info) -> Case | None:
         return await load_node(info, "Case", self.case_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="A photo of a case; fetch its bytes from `url` with your token.")
+class CasePhoto(Node):
+    model = models.CasePhoto
+    content_type: str = strawberry.field(description="image/jpeg, image/png or image/webp.")
+    size: int = strawberry.field(description="Size in bytes.")
+    sha256: str = strawberry.field(description="SHA-256 of the bytes, hex.")
+    created_at: dt.datetime = strawberry.field(description="When it was sent.")
+    case_id: strawberry.Private[int]
+
+    @strawberry.field(
+        description="Path of the image on this server (GET with the same Authorization header)."
+    )
+    def url(self) -> str:
+        return f"/photos/{self.id}"

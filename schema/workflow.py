@@ -7,6 +7,7 @@ import enum
 from typing import Annotated
 
 import strawberry
+from strawberry.file_uploads import Upload
 
 from db.models.enums import CaseCategory, CasePriority
 from schema.cases import Case, CaseEvent, Meeting
@@ -87,6 +88,13 @@ class ReportCaseInput:
     longitude: float | None = strawberry.field(default=None, description="Where (WGS84).")
     priority: CasePriority = strawberry.field(
         default=CasePriority.NORMAL, description="Urgency as the reporter sees it."
+    )
+    photos: list[Upload] | None = strawberry.field(
+        default=None,
+        description=(
+            "Photos of the problem (GraphQL multipart request): at most 6 JPEG, PNG or WebP "
+            "images of at most 5 MB each."
+        ),
     )
     on_behalf_of: strawberry.ID | None = strawberry.field(
         default=None,

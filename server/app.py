@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from cross_web import HTTPException
-from sqlalchemy import text
+from sqlalchemy import select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,10 +17,14 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.types.unset import UNSET
 
+from db.models import CasePhoto as CasePhotoRow
 from db.session import Database
+from resolvers import ids, visibility
 from resolvers.context import Context
 from resolvers.directory import DistrictDirectory
+from resolvers.errors import UserError
 from resolvers.loaders import Loaders
 from resolvers.principal import ANONYMOUS, Principal
 from resolvers.request_db import RequestDatabase
@@ -74,6 +78,8 @@ class GraphQLApp(GraphQL[Context, None]):
         super().__init__(
             schema,
             graphql_ide="graphiql" if not settings.is_production else None,
+            # Safe from CSRF: the API authenticates with bearer tokens, never cookies.
+            multipart_uploads_enabled=True,
         )
         self.settings = settings
         self.database = database
@@ -117,6 +123,14 @@ class GraphQLApp(GraphQL[Context, None]):
             loaders=Loaders(db, principal),
         )
 
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            if isinstance(request, Request):
+                # Closes uploaded files (spooled to disk when large) of a multipart request.
+                await request.close()
+
     @staticmethod
     def _wants_ide(request: Request) -> bool:
         return request.method == "GET" and "text/html" in request.headers.get("accept", "")
@@ -140,6 +154,35 @@ class GraphQLApp(GraphQL[Context, None]):
         return response
 
 
+async def _photo(graphql: GraphQLApp, request: Request) -> Response:
+    """The bytes of a case photo, for whoever may see its case."""
+    try:
+        context = await graphql.get_context(request)
+    except HTTPException as exc:
+        return JSONResponse({"error": exc.reason}, exc.status_code)
+    if context.principal.is_anonymous or context.district_id is None:
+        return JSONResponse({"error": "send your token in the Authorization header"}, 401)
+    try:
+        photo_id = ids.decode_as(request.path_params["id"], "CasePhoto")
+    except UserError as exc:
+        return JSONResponse({"error": str(exc)}, 404)
+    visible = visibility.clause(CasePhotoRow, context.principal)
+    statement = select(CasePhotoRow.content_type, CasePhotoRow.data).where(
+        CasePhotoRow.id == photo_id
+    )
+    if visible is not None:
+        statement = statement.where(visible)
+    try:
+        row = (await context.db.execute(statement)).one_or_none()
+    finally:
+        await context.db.finish(commit=False)
+    if row is None:
+        return JSONResponse({"error": "no such photo"}, 404)
+    return Response(
+        row.data, media_type=row.content_type, headers={"Cache-Control": "private, max-age=3600"}
+    )
+
+
 async def healthz(request: Request) -> Response:
     """The process is alive."""
     return JSONResponse({"status": "ok"})
@@ -147,6 +190,9 @@ async def healthz(request: Request) -> Response:
 
 def create_app(settings: Settings, database: Database) -> Starlette:
     graphql = GraphQLApp(settings, database)
+
+    async def photo(request: Request) -> Response:
+        return await _photo(graphql, request)
 
     async def readyz(request: Request) -> Response:
         """The database answers."""
@@ -168,6 +214,7 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/photos/{id}", photo),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

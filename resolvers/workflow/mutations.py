@@ -73,6 +73,12 @@ def optional(global_id: str | None, type_name: str, field: str) -> int | None:
     return None if global_id is None else decode(global_id, type_name, field)
 
 
+async def read_upload(upload: Any) -> bytes:
+    """The bytes of an uploaded file, read no further than the size limit allows."""
+    data: bytes = await upload.read(service.MAX_PHOTO_BYTES + 1)
+    return data
+
+
 def _error(exc: WorkflowError) -> Any:
     message, field = exc.message, exc.field
     if isinstance(exc, NotFoundError):
@@ -158,6 +164,7 @@ class CaseMutation:
                 longitude=input.longitude,
                 priority=input.priority,
                 on_behalf_of_id=optional(input.on_behalf_of, "Person", "onBehalfOf"),
+                photos=tuple([await read_upload(u) for u in input.photos or []]),
             )
             done = await service.report_case(session, principal, report, input.idempotency_key)
             return CaseReported(

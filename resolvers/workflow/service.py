@@ -25,6 +25,7 @@ from db.models import (
     Case,
     CaseAssignment,
     CaseEvent,
+    CasePhoto,
     CaseWhistle,
     Compound,
     DeadlinePolicy,
@@ -596,11 +597,62 @@ class Report:
     longitude: float | None = None
     priority: CasePriority = CasePriority.NORMAL
     on_behalf_of_id: int | None = None
+    photos: tuple[bytes, ...] = ()
 
     def fingerprint(self) -> str:
-        fields = {k: (v.value if hasattr(v, "value") else v) for k, v in vars(self).items()}
+        fields: dict[str, Any] = {
+            k: (v.value if hasattr(v, "value") else v)
+            for k, v in vars(self).items()
+            if k != "photos"
+        }
+        fields["photos"] = [hashlib.sha256(p).hexdigest() for p in self.photos]
         raw = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()
+
+
+MAX_PHOTOS = 6
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+IMAGE_SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+
+
+def image_type(data: bytes) -> str | None:
+    """The image type of `data` from its first bytes (JPEG, PNG, WebP), not from its name."""
+    for signature, content_type in IMAGE_SIGNATURES:
+        if data.startswith(signature):
+            return content_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def photo_rows(photos: list[bytes]) -> list[CasePhoto]:
+    """Validated photo rows: at most 6, each a JPEG, PNG or WebP of at most 5 MB."""
+    if len(photos) > MAX_PHOTOS:
+        raise ValidationError(f"at most {MAX_PHOTOS} photos per case", "photos")
+    rows = []
+    for index, data in enumerate(photos):
+        field = f"photos[{index}]"
+        if not data:
+            raise ValidationError("the photo is empty", field)
+        if len(data) > MAX_PHOTO_BYTES:
+            raise ValidationError(
+                f"a photo is limited to {MAX_PHOTO_BYTES // 1024 // 1024} MB", field
+            )
+        content_type = image_type(data)
+        if content_type is None:
+            raise ValidationError("photos must be JPEG, PNG or WebP images", field)
+        rows.append(
+            CasePhoto(
+                content_type=content_type,
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                data=data,
+            )
+        )
+    return rows
 
 
 @dataclass
@@ -727,6 +779,7 @@ async def report_case(
         assert case is not None
         return Reported(case, None, await likely_duplicates(session, p, case), replayed=True)
     await _check_location(session, report)
+    photos = photo_rows(list(report.photos))
     reporter = await _reporter(session, p, report)
     now = await session.scalar(select(func.now()))
     assert now is not None
@@ -752,6 +805,9 @@ async def report_case(
     )
     session.add(case)
     await session.flush()
+    for photo in photos:
+        photo.case_id = case.id
+    session.add_all(photos)
     session.add(ReportKey(subject=subject, key=key, input_hash=fingerprint, case_id=case.id))
     event = await append_event(
         session,
@@ -763,6 +819,7 @@ async def report_case(
             "on_behalf": report.on_behalf_of_id is not None,
             "fee_waived": waiver is not None,
             "fee_waiver_reason": waiver,
+            "photos": len(photos),
         },
         occurred_at=now,
     )

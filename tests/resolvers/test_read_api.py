@@ -251,6 +251,7 @@ NODE_MODELS = {
     "RoleBinding": m.RoleBinding,
     "Case": m.Case,
     "CaseAssignment": m.CaseAssignment,
+    "CasePhoto": m.CasePhoto,
     "CaseWhistle": m.CaseWhistle,
     "HelpingHand": m.HelpingHand,
     "CaseEvent": m.CaseEvent,
