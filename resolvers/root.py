@@ -16,6 +16,7 @@ from resolvers.errors import UserError
 from resolvers.extensions import MaskErrors, TransactionPerOperation
 from resolvers.notices import NoticeMutation
 from resolvers.workflow.mutations import CaseMutation, MeetingAndDeadlineMutation
+from resolvers.workflow.policies import PolicyMutation
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
 from schema.committees import Committee, CommitteeMember  # noqa: F401 - Node types
 from schema.node import NODE_TYPES, Connection, Node, connection_field, load_node
@@ -94,7 +95,7 @@ class Query:
 
 
 @strawberry.type(description="Entry points for changing things.")
-class Mutation(CaseMutation, MeetingAndDeadlineMutation, NoticeMutation):
+class Mutation(CaseMutation, MeetingAndDeadlineMutation, NoticeMutation, PolicyMutation):
     pass
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from sqlalchemy import select
 
 from db import models
 from db.models.enums import FacilityKind
@@ -18,12 +19,14 @@ if TYPE_CHECKING:
     from schema.committees import Committee
     from schema.notices import Notice
     from schema.partners import Partner, Partnership
+    from schema.workflow import DeadlinePolicy
 
 MeetingT = Annotated["Meeting", strawberry.lazy("schema.cases")]
 CommitteeT = Annotated["Committee", strawberry.lazy("schema.committees")]
 NoticeT = Annotated["Notice", strawberry.lazy("schema.notices")]
 PartnerT = Annotated["Partner", strawberry.lazy("schema.partners")]
 PartnershipT = Annotated["Partnership", strawberry.lazy("schema.partners")]
+DeadlinePolicyT = Annotated["DeadlinePolicy", strawberry.lazy("schema.workflow")]
 
 
 @strawberry.type(description="A district (区): the tenant. Every other record belongs to one.")
@@ -55,6 +58,20 @@ class District(Node):
     @connection_field("Coordination meetings you may see, by scheduled time.")
     def meetings(self) -> Connection[MeetingT]:
         return Connection.of(rel.DISTRICT_MEETINGS, self.db_id, converter("Meeting"))
+
+    @strawberry.field(
+        description=(
+            "Deadline policies in force: the default (category null) and per category. "
+            "Without a stored default, the built-in one (24 h / 72 h / 48 h, alert 4 h before)."
+        )
+    )
+    async def deadline_policies(self, info: Info) -> list[DeadlinePolicyT]:
+        from resolvers.workflow.policies import policies
+
+        rows = await info.context.db.execute(
+            select(models.DeadlinePolicy).order_by(models.DeadlinePolicy.category.nulls_first())
+        )
+        return await policies(list(rows.scalars()))
 
     @connection_field("Notices on every board of the district, newest first.")
     def notices(self) -> Connection[NoticeT]:

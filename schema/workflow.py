@@ -159,3 +159,32 @@ class DecisionInput:
 class CaseDeadline(enum.Enum):
     ACCEPT = "ACCEPT"
     RESOLVE = "RESOLVE"
+
+
+@strawberry.type(
+    description=(
+        "How long a district gives for each step of a case of one category (or, with "
+        "`category` null, of every category without its own policy)."
+    )
+)
+class DeadlinePolicy:
+    category: CaseCategory | None = strawberry.field(
+        description="The category it applies to; null: the district's default."
+    )
+    accept_hours: int = strawberry.field(description="Hours to accept a reported case.")
+    resolve_hours: int = strawberry.field(description="Hours to resolve an accepted case.")
+    report_in_hours: int = strawberry.field(description="Hours for a department to report in.")
+    approaching_hours: int = strawberry.field(
+        description="DEADLINE_APPROACHING is appended this many hours before a deadline."
+    )
+
+
+@strawberry.type(description="The policy now in force.")
+class DeadlinePolicySet:
+    policy: DeadlinePolicy = strawberry.field(description="The policy.")
+
+
+DeadlinePolicyResult = Annotated[
+    DeadlinePolicySet | PermissionDenied | ValidationFailed,
+    strawberry.union("DeadlinePolicyResult", description="The policy, or why nothing changed."),
+]

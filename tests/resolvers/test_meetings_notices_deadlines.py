@@ -350,3 +350,58 @@ async def test_a_paused_case_raises_no_alert(
     case_id = ids.decode_as(driver.case_id, "Case")
     await sweep(database, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
     assert "DEADLINE_MISSED" not in await _events(database, world, case_id)
+
+
+SET_POLICY = """
+mutation Set($category: CaseCategory, $accept: Int!, $resolve: Int!, $reportIn: Int!,
+             $approaching: Int!) {
+  setDeadlinePolicy(category: $category, acceptHours: $accept, resolveHours: $resolve,
+                    reportInHours: $reportIn, approachingHours: $approaching) {
+    __typename ... on DeadlinePolicySet { policy { category acceptHours resolveHours } }
+    ... on Error { code message field } } }
+"""
+
+
+async def test_district_admins_set_deadline_policies_that_new_cases_follow(
+    client: httpx.AsyncClient, driver: Driver
+) -> None:
+    hours = {"accept": 2, "resolve": 12, "reportIn": 6, "approaching": 1}
+    denied = await graphql(
+        client,
+        SET_POLICY,
+        {"category": "ELEVATOR", **hours},
+        bearer=driver.bearer(Role.COMMITTEE_MEMBER),
+    )
+    assert denied["setDeadlinePolicy"]["__typename"] == "PermissionDenied"
+    admin = driver.bearer(Role.DISTRICT_ADMIN)
+    for accept in (2, 3):  # the second call updates the first
+        result = await graphql(
+            client, SET_POLICY, {"category": "ELEVATOR", **hours, "accept": accept}, bearer=admin
+        )
+        assert result["setDeadlinePolicy"]["policy"] == {
+            "category": "ELEVATOR",
+            "acceptHours": accept,
+            "resolveHours": 12,
+        }
+    bad = await graphql(client, SET_POLICY, {**hours, "resolve": 0}, bearer=admin)
+    assert bad["setDeadlinePolicy"]["field"] == "resolveHours"
+    listed = await graphql(
+        client, "{ district { deadlinePolicies { category acceptHours } } }", bearer=admin
+    )
+    assert listed["district"]["deadlinePolicies"] == [
+        {"category": None, "acceptHours": 24},
+        {"category": "ELEVATOR", "acceptHours": 3},
+    ]
+    reported = await driver.report(key="policy-case-001")
+    case = (await graphql(client, CASE, {"id": driver.case_id}, bearer=admin))["node"]
+    created = await graphql(
+        client,
+        "query($id: ID!) { node(id: $id) { ... on Case { createdAt } } }",
+        {"id": driver.case_id},
+        bearer=admin,
+    )
+    window = dt.datetime.fromisoformat(case["acceptDueAt"]) - dt.datetime.fromisoformat(
+        created["node"]["createdAt"]
+    )
+    assert window == dt.timedelta(hours=3)
+    assert reported["__typename"] == "CaseReported"

@@ -1,0 +1,99 @@
+"""Deadline policies: a district administrator sets them per category, with a default."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, cast
+
+import strawberry
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import DeadlinePolicy as PolicyRow
+from db.models.enums import CaseCategory, Role
+from resolvers.context import Info
+from resolvers.principal import Principal
+from resolvers.workflow.errors import ForbiddenError, ValidationError
+from resolvers.workflow.mutations import run_service
+from resolvers.workflow.service import DEFAULT_POLICY
+from schema.workflow import DeadlinePolicy, DeadlinePolicyResult, DeadlinePolicySet
+
+MAX_HOURS = 24 * 366
+
+
+def to_type(row: Any) -> DeadlinePolicy:
+    return DeadlinePolicy(
+        category=row.category,
+        accept_hours=row.accept_hours,
+        resolve_hours=row.resolve_hours,
+        report_in_hours=row.report_in_hours,
+        approaching_hours=row.approaching_hours,
+    )
+
+
+async def set_policy(
+    session: AsyncSession, p: Principal, category: CaseCategory | None, hours: dict[str, int]
+) -> PolicyRow:
+    if p.role is not Role.DISTRICT_ADMIN:
+        raise ForbiddenError("district administrators set deadline policies")
+    for name, value in hours.items():
+        low = 0 if name == "approaching_hours" else 1
+        if not low <= value <= MAX_HOURS:
+            field = name.split("_")[0] + "".join(w.title() for w in name.split("_")[1:])
+            raise ValidationError(f"`{field}` must be between {low} and {MAX_HOURS}", field)
+    statement = (
+        insert(PolicyRow)
+        .values(district_id=session.info["district_id"], category=category, **hours)
+        .on_conflict_do_update(index_elements=["district_id", "category"], set_=hours)
+        .returning(PolicyRow.id)
+    )
+    # The unique index treats NULL categories as equal (NULLS NOT DISTINCT).
+    policy_id = (await session.execute(statement)).scalar_one()
+    row = await session.scalar(select(PolicyRow).where(PolicyRow.id == policy_id))
+    assert row is not None
+    await session.refresh(row)
+    return row
+
+
+async def policies(session_rows: list[Any]) -> list[DeadlinePolicy]:
+    found = [to_type(r) for r in session_rows]
+    if not any(p.category is None for p in found):
+        found.insert(0, DeadlinePolicy(category=None, **vars(DEFAULT_POLICY)))
+    return found
+
+
+Hours = Annotated[int, strawberry.argument(description="Hours.")]
+
+
+@strawberry.type(description="District settings.")
+class PolicyMutation:
+    @strawberry.mutation(
+        description=(
+            "Set the deadlines of one category (or, with `category` omitted, the district's "
+            "default). District administrators only; applies to deadlines set from now on."
+        )
+    )
+    async def set_deadline_policy(
+        self,
+        info: Info,
+        accept_hours: Hours,
+        resolve_hours: Hours,
+        report_in_hours: Hours,
+        approaching_hours: Hours,
+        category: Annotated[
+            CaseCategory | None,
+            strawberry.argument(description="The category; omit for the default."),
+        ] = None,
+    ) -> DeadlinePolicyResult:
+        p = info.context.principal
+        hours = {
+            "accept_hours": accept_hours,
+            "resolve_hours": resolve_hours,
+            "report_in_hours": report_in_hours,
+            "approaching_hours": approaching_hours,
+        }
+
+        async def run(session: AsyncSession) -> DeadlinePolicySet:
+            return DeadlinePolicySet(policy=to_type(await set_policy(session, p, category, hours)))
+
+        return cast(DeadlinePolicyResult, await run_service(info, run))
