@@ -110,6 +110,8 @@ _SCOPES: dict[str, Any] = {"street": Street, "community": Community, "partner": 
 async def _lookup(session: AsyncSession, model: Any, value: str, what: str) -> int:
     """Id of the `model` row whose id or name is `value`, in the session's district."""
     condition = model.name == value
+    if model is Person:
+        condition = or_(condition, Person.login == value)
     if value.isdigit():
         condition = or_(condition, model.id == int(value))
     ids = list(await session.scalars(select(model.id).where(condition).limit(2)))
@@ -210,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--street", help="street id or name")
     token.add_argument("--community", help="community id or name")
     token.add_argument("--partner", help="partner organisation id or name")
-    token.add_argument("--person", help="person id or name the token speaks for")
+    token.add_argument("--person", help="person id, login or name the token speaks for")
     token.add_argument("--ttl-hours", type=float, default=None)
     token.set_defaults(handler=_token)
 
