@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from db import embedded, migrate
 from db.districts import get_or_create_district
 from db.models import District
-from db.session import Database
+from db.session import Database, async_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _server_url() -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
-        return url
+        return async_url(url).render_as_string(hide_password=False)
     return embedded.start(ROOT / ".gongzhi" / "test-pg")
 
 

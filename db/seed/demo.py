@@ -16,7 +16,8 @@ resolve answered by a whistle, and a reassignment.
 The world is data (the `*Spec` records below) and one generic loader writes any district of
 it. Cases are *replayed*: each case is inserted at its report and then changed step by step,
 every step appending its event through `db.events.append_event`, so that the case's optimistic
-`version` equals its number of events, and the steps of all cases of a district run in
+`version` equals its number of events other than deadline alerts (which, as the sweep's, do
+not change the case), and the steps of all cases of a district run in
 chronological order, so that event `seq` numbers follow `occurred_at`. The steps also write the
 workflow rows beside the case, and the event payloads name them:
 - ASSIGNED / REASSIGNED: the lead's and the co-handlers' `CaseAssignment` rows (a reassignment
@@ -1513,8 +1514,10 @@ async def _load_cases(w: _Loader, spec: DistrictSpec) -> None:
         else:
             case = w.cases[case_spec.key]
             payload = await _apply_step(w, case_spec, case, step)
-            # Every step changes the case, so its version counts its events.
-            case.updated_at = step.when
+            # A person's step changes the case (its version counts them); the deadline
+            # alerts are the system's, as the sweep appends them, and leave it alone.
+            if step.kind not in (K.DEADLINE_APPROACHING, K.DEADLINE_MISSED):
+                case.updated_at = step.when
         if step.note:
             payload["note"] = step.note
         await append_event(
