@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import CaseEvent, DistrictCounter
 from db.models.enums import CaseEventKind
 from db.tenancy import MissingDistrictError, current_district
+
+NOTIFY_CHANNEL = "gongzhi_case_events"
+"""Channel of `pg_notify('gongzhi_case_events', '<district id>:<seq>')`, sent with every event."""
 
 
 async def next_event_seq(session: AsyncSession, district_id: int) -> int:
@@ -55,4 +58,6 @@ async def append_event(
         event.occurred_at = occurred_at
     session.add(event)
     await session.flush()
+    # Delivered by PostgreSQL only when (and if) the transaction commits.
+    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, f"{district_id}:{event.seq}")))
     return event

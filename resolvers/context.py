@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from starlette.requests import Request
@@ -12,6 +13,9 @@ from starlette.websockets import WebSocket
 from resolvers.loaders import Loaders
 from resolvers.principal import Principal
 from resolvers.request_db import RequestDatabase
+
+if TYPE_CHECKING:
+    from resolvers.live.bus import EventBus
 
 
 @dataclass
@@ -25,6 +29,9 @@ class Context:
     district_id: int | None
     db: RequestDatabase
     loaders: Loaders
+    bus: EventBus | None = None
+    # Set from `connection_init` on WebSocket connections.
+    connection_params: dict[str, Any] | None = field(default=None)
 
 
 Info = strawberry.Info[Context, None]

@@ -14,6 +14,7 @@ from resolvers import relations as rel
 from resolvers.context import Info
 from resolvers.errors import UserError
 from resolvers.extensions import MaskErrors, TransactionPerOperation
+from resolvers.live.subscriptions import Subscription
 from resolvers.notices import NoticeMutation
 from resolvers.workflow.mutations import CaseMutation, MeetingAndDeadlineMutation
 from resolvers.workflow.policies import PolicyMutation
@@ -102,6 +103,7 @@ class Mutation(CaseMutation, MeetingAndDeadlineMutation, NoticeMutation, PolicyM
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     types=list(NODE_TYPES.values()),
     extensions=[
         TransactionPerOperation,

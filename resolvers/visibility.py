@@ -131,3 +131,33 @@ def clause(model: type[Any], p: Principal) -> ColumnElement[bool] | None:
     """The visibility clause of `model` for `p`; `None` when everything in the district is."""
     rule = RULES.get(model)
     return rule(p) if rule is not None else PUBLIC
+
+
+def case_row_visible(p: Principal, row: Any) -> bool:
+    """The Python twin of `cases(p)` for the live event stream, over a row that carries the
+    case's `community_id`, `street_id`, `assigned_partner_id`, `reporter_id` and
+    `involved_partner_ids` (co-handlers, whistled departments, partners asked for help).
+
+    A test checks that both agree on every role.
+    """
+    if p.role in DISTRICT_WIDE:
+        return True
+    if p.role in COMMUNITY_STAFF:
+        return bool(row.community_id == p.community_id)
+    if p.role is Role.STREET_OFFICER:
+        return bool(row.street_id == p.street_id)
+    if p.role is Role.PARTNER_STAFF and p.partner_id is not None:
+        return p.partner_id == row.assigned_partner_id or p.partner_id in (
+            row.involved_partner_ids or ()
+        )
+    if p.role is Role.RESIDENT and p.person_id is not None:
+        return bool(row.reporter_id == p.person_id)
+    return False
+
+
+def event_row_visible(p: Principal, row: Any) -> bool:
+    """`case_events(p)` in Python: the case is visible, and residents see no internal note."""
+    if not case_row_visible(p, row):
+        return False
+    internal = row.kind is CaseEventKind.NOTE_ADDED and bool((row.payload or {}).get("internal"))
+    return not (p.role is Role.RESIDENT and internal)

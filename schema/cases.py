@@ -298,6 +298,13 @@ class CaseEvent(Node):
     occurred_at: dt.datetime = strawberry.field(description="When it happened.")
     case_id: strawberry.Private[int]
     actor_id: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="Resume point of `caseEvents(after:)`: this event's `seq`, as a string."
+    )
+    def cursor(self) -> str:
+        return str(self.seq)
+
     actor_partner_id: strawberry.Private[int | None]
 
     @strawberry.field(description="The case it belongs to.")

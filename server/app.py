@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -16,7 +18,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
 from strawberry.types.unset import UNSET
 
 from db.models import CasePhoto as CasePhotoRow
@@ -25,6 +32,7 @@ from resolvers import ids, visibility
 from resolvers.context import Context
 from resolvers.directory import DistrictDirectory
 from resolvers.errors import UserError
+from resolvers.live.bus import EventBus
 from resolvers.loaders import Loaders
 from resolvers.principal import ANONYMOUS, Principal
 from resolvers.request_db import RequestDatabase
@@ -71,18 +79,56 @@ def negotiate(accept: str | None) -> str | None:
     return None
 
 
+class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with server pings, so idle connections survive proxies and dead
+    peers are noticed."""
+
+    interval: float = 15
+
+    async def handle_connection_init(self, message: Any) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and self.interval > 0:
+            self._pinger = asyncio.create_task(self._ping())
+
+    async def _ping(self) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                await asyncio.sleep(self.interval)
+                await self.send_message({"type": "ping"})
+
+    async def shutdown(self) -> None:
+        pinger = getattr(self, "_pinger", None)
+        if pinger is not None:
+            pinger.cancel()
+        await super().shutdown()
+
+
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context: the principal and its district's database handle."""
 
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(self, settings: Settings, database: Database, bus: EventBus | None = None) -> None:
+        protocols = [GRAPHQL_TRANSPORT_WS_PROTOCOL]
+        if settings.legacy_graphql_ws:
+            protocols.append(GRAPHQL_WS_PROTOCOL)
         super().__init__(
             schema,
             graphql_ide="graphiql" if not settings.is_production else None,
             # Safe from CSRF: the API authenticates with bearer tokens, never cookies.
             multipart_uploads_enabled=True,
+            subscription_protocols=protocols,
+            keep_alive=True,
+            keep_alive_interval=settings.ws_keepalive_seconds,
+            connection_init_wait_timeout=dt.timedelta(
+                seconds=settings.ws_connection_init_timeout_seconds
+            ),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        )
+        self.graphql_transport_ws_handler_class = type(
+            "KeepAlive", (KeepAliveTransportWS,), {"interval": settings.ws_keepalive_seconds}
         )
         self.settings = settings
         self.database = database
+        self.bus = bus
         self.directory = DistrictDirectory(database)
 
     async def _principal(self, request: Request | WebSocket) -> Principal:
@@ -113,6 +159,15 @@ class GraphQLApp(GraphQL[Context, None]):
             district_id = await self.directory.id_of(code)
             if district_id is None:
                 raise HTTPException(400, f"X-District names no district: {code!r}")
+        return self._context(request, response, principal, district_id)
+
+    def _context(
+        self,
+        request: Request | WebSocket,
+        response: Any,
+        principal: Principal,
+        district_id: int | None,
+    ) -> Context:
         db = RequestDatabase(self.database, district_id)
         return Context(
             request=request,
@@ -121,7 +176,29 @@ class GraphQLApp(GraphQL[Context, None]):
             district_id=district_id,
             db=db,
             loaders=Loaders(db, principal),
+            bus=self.bus,
         )
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Authenticate a WebSocket from `connection_init`: `{"Authorization": "Bearer …"}`."""
+        params = context.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization") or params.get("token")
+        if not isinstance(raw, str) or not raw.strip():
+            raise ConnectionRejectionError({"reason": "connection_init carries no token"})
+        token = raw.strip().removeprefix("Bearer ").strip()
+        try:
+            principal = verify_token(self.settings, token)
+        except AuthError as exc:
+            raise ConnectionRejectionError({"reason": str(exc)}) from exc
+        district_id = None
+        if principal.district_code is not None:
+            district_id = await self.directory.id_of(principal.district_code)
+            if district_id is None:
+                raise ConnectionRejectionError({"reason": "unknown district"})
+        fresh = self._context(context.request, None, principal, district_id)
+        context.principal, context.district_id = principal, district_id
+        context.db, context.loaders = fresh.db, fresh.loaders
+        return UNSET
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
@@ -189,7 +266,14 @@ async def healthz(request: Request) -> Response:
 
 
 def create_app(settings: Settings, database: Database) -> Starlette:
-    graphql = GraphQLApp(settings, database)
+    listen_dsn = database.app.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    bus = EventBus(
+        database,
+        listen_dsn,
+        queue_size=settings.subscriber_queue_size,
+        poll_seconds=settings.event_poll_seconds,
+    )
+    graphql = GraphQLApp(settings, database, bus)
 
     async def photo(request: Request) -> Response:
         return await _photo(graphql, request)
@@ -206,9 +290,13 @@ def create_app(settings: Settings, database: Database) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with sweeping(database, settings.deadline_sweep_seconds):
-            yield
-        await database.dispose()
+        await bus.start()
+        try:
+            async with sweeping(database, settings.deadline_sweep_seconds):
+                yield
+        finally:
+            await bus.stop()
+            await database.dispose()
 
     return Starlette(
         routes=[

@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     pool_size: int = 10
     max_overflow: int = 10
     statement_timeout_ms: int = 5000
+    # Subscriptions: graphql-transport-ws always; the legacy graphql-ws protocol on request.
+    legacy_graphql_ws: bool = False
+    ws_keepalive_seconds: float = 15
+    ws_connection_init_timeout_seconds: float = 10
+    max_subscriptions_per_connection: int = 20
+    subscriber_queue_size: int = 1000
+    # Safety net of the event bus: re-read every district with subscribers this often.
+    event_poll_seconds: float = 5
     # How often a server appends DEADLINE_APPROACHING / DEADLINE_MISSED events (0: never).
     deadline_sweep_seconds: float = 30
 

@@ -235,7 +235,7 @@ async def build_case_world(
     async with database.platform_transaction() as s:
         await use_district(s, district_id)
         street_rows = [m.Street(name=f"街道{i}") for i in range(streets)]
-        partner = m.Partner(name="物业公司", kind=PartnerKind.PROPERTY_COMPANY)
+        partner = m.Partner(name="案件世界物业", kind=PartnerKind.PROPERTY_COMPANY)
         s.add_all([*street_rows, partner])
         await s.flush()
         community_rows = [

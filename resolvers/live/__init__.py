@@ -1,0 +1,1 @@
+"""Live case events: one LISTEN connection per process, subscribers served from it."""

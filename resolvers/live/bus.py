@@ -1,0 +1,225 @@
+"""The event bus of a process: PostgreSQL LISTEN/NOTIFY in, subscriber queues out.
+
+Writers call `pg_notify` inside the transaction that appends an event (`db.events`), so a
+notification exists only once the event is committed. Each process keeps one LISTEN
+connection. A notification is only a wake-up: the bus then reads the district's events after
+the last one it has seen, once for all its subscribers, and hands each subscriber the ones it
+may see and asked for. Because it reads from the table by sequence number, nothing is lost
+when notifications are (the listening connection dropped, the database restarted): after
+reconnecting, and every `poll_seconds` anyway, it reads again from where it was.
+
+A subscriber first replays what it missed (events after its cursor, up to where the bus
+stood when it joined), then takes live events from its queue; sequence numbers make the seam
+exact: no gap, no duplicate.
+
+A subscriber whose queue (`queue_size` events) is full is dropped with `SubscriberTooSlow`;
+its subscription ends with that error and the client resubscribes with its last cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from sqlalchemy import select
+
+from db.events import NOTIFY_CHANNEL
+from db.models import DistrictCounter
+from db.session import Database
+from resolvers.live.feed import EventFilter, events_after, wanted
+from resolvers.principal import Principal
+
+_log = logging.getLogger(__name__)
+
+
+class SubscriberTooSlow(Exception):
+    """A subscriber's queue overflowed; it must resubscribe from its cursor."""
+
+
+@dataclass(eq=False)
+class Subscriber:
+    principal: Principal
+    filter: EventFilter
+    queue: asyncio.Queue[Any]
+    overflowed: bool = False
+
+    def offer(self, row: Any) -> None:
+        if self.overflowed or not wanted(self.principal, self.filter, row):
+            return
+        try:
+            self.queue.put_nowait(row)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            # Wake the reader so that it notices at once.
+            with contextlib.suppress(asyncio.QueueFull):
+                self.queue.get_nowait()
+                self.queue.put_nowait(None)
+
+
+@dataclass(eq=False)
+class DistrictFeed:
+    district_id: int
+    last_seq: int
+    subscribers: set[Subscriber] = field(default_factory=set)
+    wanted: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class EventBus:
+    def __init__(
+        self,
+        database: Database,
+        listen_dsn: str,
+        *,
+        queue_size: int = 1000,
+        poll_seconds: float = 5.0,
+    ) -> None:
+        self._database = database
+        self._dsn = listen_dsn
+        self._queue_size = queue_size
+        self._poll_seconds = poll_seconds
+        self._feeds: dict[int, DistrictFeed] = {}
+        self._listener: asyncpg.Connection | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self.connected = asyncio.Event()
+        self.delivered = 0
+
+    # Life cycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._keep_listening()))
+        self._tasks.append(asyncio.create_task(self._poll()))
+
+    async def stop(self) -> None:
+        self._closing = True
+        for feed in self._feeds.values():
+            if feed.task is not None:
+                self._tasks.append(feed.task)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._listener is not None and not self._listener.is_closed():
+            await self._listener.close()
+
+    async def _keep_listening(self) -> None:
+        backoff = 0.2
+        while not self._closing:
+            lost = asyncio.Event()
+            try:
+                conn = await asyncpg.connect(
+                    self._dsn, server_settings={"application_name": "gongzhi-listener"}
+                )
+                conn.add_termination_listener(lambda _, lost=lost: lost.set())
+                await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+                self._listener = conn
+                self.connected.set()
+                backoff = 0.2
+                # Whatever was committed while we were not listening is read now.
+                self._wake_all()
+                await lost.wait()
+                _log.warning("listening connection lost; reconnecting")
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                _log.warning("cannot listen (%s); retrying in %.1f s", exc, backoff)
+            self.connected.clear()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _poll(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self._poll_seconds)
+            self._wake_all()
+
+    def _on_notify(self, conn: Any, pid: int, channel: str, payload: object) -> None:
+        district, _, seq = str(payload).partition(":")
+        feed = self._feeds.get(int(district))
+        if feed is not None and int(seq) > feed.last_seq:
+            self._wake(feed)
+
+    def _wake_all(self) -> None:
+        for feed in self._feeds.values():
+            self._wake(feed)
+
+    def _wake(self, feed: DistrictFeed) -> None:
+        feed.wanted.set()
+        if feed.task is None or feed.task.done():
+            feed.task = asyncio.create_task(self._pump(feed))
+
+    # Reading and handing out --------------------------------------------------------------
+
+    async def _pump(self, feed: DistrictFeed) -> None:
+        while feed.wanted.is_set() and feed.subscribers:
+            feed.wanted.clear()
+            try:
+                while True:
+                    async with self._database.tenant_session(feed.district_id) as session:
+                        rows = await events_after(session, feed.last_seq)
+                    for row in rows:
+                        for subscriber in list(feed.subscribers):
+                            subscriber.offer(row)
+                        feed.last_seq = row.seq
+                    self.delivered += len(rows)
+                    if len(rows) == 0:
+                        break
+            except Exception:
+                _log.exception("reading events of district %s failed", feed.district_id)
+                await asyncio.sleep(1)
+                feed.wanted.set()
+
+    async def _head(self, district_id: int) -> int:
+        async with self._database.tenant_session(district_id) as session:
+            seq = await session.scalar(
+                select(DistrictCounter.last_event_seq).where(
+                    DistrictCounter.district_id == district_id
+                )
+            )
+        return int(seq or 0)
+
+    async def subscribe(
+        self, district_id: int, principal: Principal, flt: EventFilter, after: int | None
+    ) -> AsyncIterator[Any]:
+        """Events after `after` (None: from now on) that `principal` may see and `flt` wants."""
+        feed = self._feeds.get(district_id)
+        if feed is None:
+            head = await self._head(district_id)
+            feed = self._feeds[district_id] = DistrictFeed(district_id, head)
+        subscriber = Subscriber(principal, flt, asyncio.Queue(self._queue_size))
+        feed.subscribers.add(subscriber)
+        live_from = feed.last_seq
+        last = live_from if after is None else after
+        try:
+            # Missed events, read from the table up to where the live feed takes over.
+            while last < live_from:
+                async with self._database.tenant_session(district_id) as session:
+                    rows = await events_after(session, last)
+                rows = [r for r in rows if r.seq <= live_from]
+                if not rows:
+                    break
+                for row in rows:
+                    last = row.seq
+                    if wanted(principal, flt, row):
+                        yield row
+            last = max(last, live_from)
+            while True:
+                row = await subscriber.queue.get()
+                if subscriber.overflowed:
+                    raise SubscriberTooSlow(
+                        f"more than {self._queue_size} events waiting; resubscribe with "
+                        f"after: {last}"
+                    )
+                if row.seq > last:
+                    last = row.seq
+                    yield row
+        finally:
+            feed.subscribers.discard(subscriber)
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(f.subscribers) for f in self._feeds.values())

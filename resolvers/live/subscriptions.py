@@ -1,0 +1,91 @@
+"""The Subscription root: `caseEvents`, live and resumable by cursor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Annotated
+
+import strawberry
+
+from db.models.enums import CaseEventKind
+from resolvers.context import Info
+from resolvers.errors import UserError
+from resolvers.live.feed import EventFilter
+from resolvers.workflow.mutations import optional
+from schema.cases import CaseEvent
+
+
+@strawberry.input(description="Which case events to receive; every field given must hold.")
+class CaseEventFilter:
+    community: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of a Community: events of its cases only."
+    )
+    street: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of a Street: events of its communities' cases only."
+    )
+    assigned_partner: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of a Partner: events of cases it leads only."
+    )
+    case: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of a Case: its events only."
+    )
+    kinds: list[CaseEventKind] | None = strawberry.field(
+        default=None, description="Only these kinds of event."
+    )
+
+    def to_filter(self) -> EventFilter:
+        try:
+            return EventFilter(
+                community_id=optional(self.community, "Community", "community"),
+                street_id=optional(self.street, "Street", "street"),
+                assigned_partner_id=optional(self.assigned_partner, "Partner", "assignedPartner"),
+                case_id=optional(self.case, "Case", "case"),
+                kinds=frozenset(self.kinds or ()),
+            )
+        except Exception as exc:  # a malformed id (raised as _BadId)
+            raise UserError(str(getattr(exc, "error", exc))) from None
+
+
+def _cursor(after: str | None) -> int | None:
+    if after is None:
+        return None
+    if not after.isdigit() or len(after) > 19:
+        raise UserError(f"`after` must be the cursor of an event (its seq), got {after!r}")
+    return int(after)
+
+
+@strawberry.type(description="Live updates.")
+class Subscription:
+    @strawberry.subscription(
+        description=(
+            "Case events of your district that you may see, as they are committed, in order. "
+            "With `after` (an event's `cursor`), first every event after it that you missed, "
+            "then live ones: no gap, no duplicate. A partner unit receives the events of cases "
+            "it leads, co-handles, was whistled for or was asked to help with. If you fall "
+            "more than 1,000 events behind, the subscription ends with an error naming your "
+            "cursor: subscribe again with it."
+        )
+    )
+    async def case_events(
+        self,
+        info: Info,
+        filter: Annotated[
+            CaseEventFilter | None,
+            strawberry.argument(description="Which events; default all you may see."),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Cursor of the last event you received; omit for live events only."
+            ),
+        ] = None,
+    ) -> AsyncGenerator[CaseEvent, None]:
+        context = info.context
+        if context.district_id is None or context.principal.is_anonymous:
+            raise UserError("subscribe with a token of a district (in connection_init)")
+        if context.bus is None:
+            raise UserError("live events are not available on this server")
+        flt = filter.to_filter() if filter else EventFilter()
+        stream = context.bus.subscribe(context.district_id, context.principal, flt, _cursor(after))
+        async for row in stream:
+            yield CaseEvent.from_row(row)
