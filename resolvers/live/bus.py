@@ -189,7 +189,8 @@ class EventBus:
         feed = self._feeds.get(district_id)
         if feed is None:
             head = await self._head(district_id)
-            feed = self._feeds[district_id] = DistrictFeed(district_id, head)
+            # Another subscriber may have created the feed while we read the head.
+            feed = self._feeds.setdefault(district_id, DistrictFeed(district_id, head))
         subscriber = Subscriber(principal, flt, asyncio.Queue(self._queue_size))
         feed.subscribers.add(subscriber)
         live_from = feed.last_seq

@@ -123,3 +123,26 @@ async def test_the_python_visibility_twin_agrees_with_sql_for_every_relation(
             by_python = {r.case_id for r in rows if visibility.case_row_visible(principal, r)}
             with_events = {r.case_id for r in rows}
             assert by_python == by_sql & with_events, scope
+
+
+async def test_every_subscriber_of_a_district_receives_every_event(
+    database: Database, world: WorkflowWorld
+) -> None:
+    dsn = database.app.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    bus = EventBus(database, dsn, queue_size=100, poll_seconds=3600)
+    await bus.start()
+    try:
+        await asyncio.wait_for(bus.connected.wait(), 10)
+        admin = Principal(role=Role.DISTRICT_ADMIN, district_code=world.district.code)
+        streams = [bus.subscribe(world.district.id, admin, EventFilter(), None) for _ in range(3)]
+        firsts = [asyncio.create_task(anext(s)) for s in streams]
+        await asyncio.sleep(0.2)
+        await _case_with_events(database, world, 3)
+        received = [[(await first).seq] for first in firsts]
+        for stream, seqs in zip(streams, received, strict=True):
+            for _ in range(2):
+                seqs.append((await asyncio.wait_for(anext(stream), 5)).seq)
+        assert received[0] == received[1] == received[2]
+        assert received[0] == list(range(received[0][0], received[0][0] + 3))
+    finally:
+        await bus.stop()
