@@ -28,7 +28,7 @@ from db.events import append_event
 from db.models import Case, CaseWhistle, DeadlineAlert, DeadlinePolicy
 from db.models.enums import CaseCategory, CaseEventKind, CaseStatus
 from db.session import Database
-from resolvers.workflow.service import DEFAULT_POLICY, policy_for
+from resolvers.workflow.service import DEFAULT_POLICY, Policy, policy_for
 
 _log = logging.getLogger(__name__)
 
@@ -129,13 +129,30 @@ async def _claim(session: AsyncSession, due: Due, alert: str) -> bool:
     return claimed.first() is not None
 
 
+CHUNK = 200
+"""Alerts appended per transaction: the district's event counter stays locked until commit,
+so a large backlog is worked off in short transactions that let mutations through."""
+
+
 async def _sweep_district(
     database: Database, district_id: int, dues: list[Due], now: dt.datetime
 ) -> int:
     appended = 0
+    for start in range(0, len(dues), CHUNK):
+        appended += await _sweep_chunk(database, district_id, dues[start : start + CHUNK], now)
+    return appended
+
+
+async def _sweep_chunk(
+    database: Database, district_id: int, dues: list[Due], now: dt.datetime
+) -> int:
+    appended = 0
+    policies: dict[CaseCategory, Policy] = {}
     async with database.tenant_session(district_id) as session, session.begin():
         for due in dues:
-            policy = await policy_for(session, due.category)
+            policy = policies.get(due.category)
+            if policy is None:
+                policy = policies[due.category] = await policy_for(session, due.category)
             if now >= due.due_at:
                 alert = "MISSED"
             elif now >= due.due_at - dt.timedelta(hours=policy.approaching_hours):
