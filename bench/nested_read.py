@@ -36,9 +36,9 @@ from db.seed.synthetic import load_synthetic  # noqa: E402
 QUERY = """
 query Nested {
   district {
-    streets(first: 5) { nodes { name
-      communities(first: 10) { nodes { name
-        cases(first: 50) { nodes { id title status
+    streets(first: STREETS) { nodes { name
+      communities(first: COMMUNITIES) { nodes { name
+        cases(first: CASES) { nodes { id title status
           assignedPartner { name }
           events(last: 3) { nodes { seq kind occurredAt } }
         } }
@@ -72,6 +72,9 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--cases", type=int, default=200_000)
     parser.add_argument("--connections", default="1,8,32")
     parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument(
+        "--shape", default="5,10,50", help="first: of streets, communities per street, cases"
+    )
     return parser.parse_args()
 
 
@@ -99,15 +102,28 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("gongzhi serve did not become ready")
 
 
-def _wrk(base: str, token: str, connections: int, duration: int, workdir: Path) -> dict[str, str]:
+def _query(shape: str) -> str:
+    streets, communities, cases = shape.split(",")
+    return (
+        QUERY.replace("STREETS", streets)
+        .replace("COMMUNITIES", communities)
+        .replace("CASES", cases)
+    )
+
+
+def _wrk(
+    base: str, token: str, connections: int, duration: int, workdir: Path, query: str
+) -> dict[str, str]:
     script = workdir / "nested.lua"
-    script.write_text(WRK_SCRIPT.format(token=token, body=json.dumps(json.dumps({"query": QUERY}))))
+    script.write_text(WRK_SCRIPT.format(token=token, body=json.dumps(json.dumps({"query": query}))))
     out = subprocess.run(
         [
             "wrk",
             f"-c{connections}",
             f"-t{min(connections, 2)}",
             f"-d{duration}s",
+            "--timeout",
+            "30s",
             "--latency",
             "-s",
             str(script),
@@ -179,7 +195,7 @@ def main() -> None:
         _wait_ready(base, server)
         check = httpx.post(
             f"{base}/graphql",
-            json={"query": QUERY},
+            json={"query": _query(args.shape)},
             headers={"Authorization": f"Bearer {token}"},
             timeout=60,
         ).json()
@@ -194,9 +210,10 @@ def main() -> None:
             f"one response: {len(communities)} communities, {cases} cases, "
             f"{len(json.dumps(check))} bytes"
         )
-        _wrk(base, token, 4, 3, args.data_dir)  # warm-up
+        query = _query(args.shape)
+        _wrk(base, token, 2, 3, args.data_dir, query)  # warm-up
         for connections in (int(c) for c in args.connections.split(",")):
-            print(_wrk(base, token, connections, args.duration, args.data_dir))
+            print(_wrk(base, token, connections, args.duration, args.data_dir, query))
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
