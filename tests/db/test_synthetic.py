@@ -13,7 +13,9 @@ async def test_a_small_synthetic_load_is_consistent(owner_url: str, database: Da
     codes = list(report.districts)
     assert len(codes) == 2
     async with database.platform_session() as session:
-        rows = (await session.execute(text("""
+        rows = (
+            await session.execute(
+                text("""
             SELECT d.code,
                    count(DISTINCT c.id) AS cases,
                    count(e.id) AS events,
@@ -25,16 +27,22 @@ async def test_a_small_synthetic_load_is_consistent(owner_url: str, database: Da
             JOIN district_counters k ON k.district_id = d.id
             WHERE d.code = ANY(:codes)
             GROUP BY d.code
-        """), {"codes": codes})).all()
+        """),
+                {"codes": codes},
+            )
+        ).all()
         assert sum(r.cases for r in rows) == 1500
         for row in rows:
             # Numbered 1..N without gaps, and the counter stands at N.
             assert (row.first_seq, row.last_seq, row.counter) == (1, row.events, row.events)
-        versions = await session.scalar(text("""
+        versions = await session.scalar(
+            text("""
             SELECT count(*) FROM cases c JOIN districts d ON d.id = c.district_id
             WHERE d.code = ANY(:codes) AND c.version <> (
               SELECT count(*) FROM case_events e
               WHERE e.district_id = c.district_id AND e.case_id = c.id
                 AND e.kind NOT IN ('DEADLINE_APPROACHING', 'DEADLINE_MISSED'))
-        """), {"codes": codes})
+        """),
+            {"codes": codes},
+        )
         assert versions == 0
