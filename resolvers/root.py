@@ -6,7 +6,13 @@ import asyncio
 
 import strawberry
 from sqlalchemy import select
-from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 
 from db.models import District as DistrictRow
 from resolvers import ids
@@ -27,6 +33,11 @@ from schema.people import Person, RoleBinding, Viewer  # noqa: F401 - Node types
 from schema.places import District
 
 MAX_NODES = 100
+# Hostile documents are refused before any SQL runs. The deepest read a frontend needs
+# (district → streets → communities → cases → events, with their `nodes`) is 10 deep.
+MAX_DEPTH = 15
+MAX_ALIASES = 30
+MAX_TOKENS = 10_000
 
 
 async def _node(info: Info, global_id: strawberry.ID) -> Node | None:
@@ -111,6 +122,8 @@ schema = strawberry.Schema(
         # Parsed and validated documents are cached process-wide, keyed by the query text.
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
-        lambda: MaxTokensLimiter(max_token_count=10_000),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
     ],
 )
