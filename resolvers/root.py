@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import strawberry
 from sqlalchemy import select
 from strawberry.extensions import (
+    DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 
 from db.models import District as DistrictRow
 from resolvers import ids
@@ -111,12 +114,10 @@ class Mutation(CaseMutation, MeetingAndDeadlineMutation, NoticeMutation, PolicyM
     pass
 
 
-schema = strawberry.Schema(
-    query=Query,
-    mutation=Mutation,
-    subscription=Subscription,
-    types=list(NODE_TYPES.values()),
-    extensions=[
+def build_schema(*, production: bool = False) -> strawberry.Schema:
+    """The schema; in production also without introspection and without "did you mean"
+    suggestions, so the API does not describe itself to strangers."""
+    extensions: list[Any] = [
         TransactionPerOperation,
         MaskErrors,
         # Parsed and validated documents are cached process-wide, keyed by the query text.
@@ -125,5 +126,18 @@ schema = strawberry.Schema(
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-    ],
-)
+    ]
+    if production:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=list(NODE_TYPES.values()),
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=production),
+    )
+
+
+schema = build_schema()
+"""The development schema: what `gongzhi schema` prints and `schema.graphql` holds."""

@@ -36,7 +36,7 @@ from resolvers.live.bus import EventBus
 from resolvers.loaders import Loaders
 from resolvers.principal import ANONYMOUS, Principal
 from resolvers.request_db import RequestDatabase
-from resolvers.root import schema
+from resolvers.root import build_schema
 from resolvers.workflow.deadlines import sweeping
 from server.auth import AuthError, bearer_token, verify_token
 from server.settings import Settings
@@ -111,7 +111,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if settings.legacy_graphql_ws:
             protocols.append(GRAPHQL_WS_PROTOCOL)
         super().__init__(
-            schema,
+            build_schema(production=settings.is_production),
             graphql_ide="graphiql" if not settings.is_production else None,
             # Safe from CSRF: the API authenticates with bearer tokens, never cookies.
             multipart_uploads_enabled=True,

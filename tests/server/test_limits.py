@@ -64,3 +64,39 @@ async def test_the_deepest_read_a_frontend_needs_passes(
         "/graphql", json={"query": query}, headers=auth(token(Role.DISTRICT_ADMIN, district.code))
     )
     assert "errors" not in response.json(), response.json()
+
+
+async def test_production_mode_hides_the_schema_and_suggestions(database: Database) -> None:
+    from server.app import create_app
+    from server.settings import Environment
+    from tests.http import TEST_SETTINGS
+
+    settings = TEST_SETTINGS.model_copy(update={"environment": Environment.PRODUCTION})
+    app = create_app(settings, database)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        introspection = await http.post(
+            "/graphql", json={"query": "{ __schema { types { name } } }"}
+        )
+        assert "introspection" in introspection.json()["errors"][0]["message"].lower()
+        typo = await http.post("/graphql", json={"query": "{ viewr { role } }"})
+        message = typo.json()["errors"][0]["message"]
+        assert "viewr" in message
+        assert "Did you mean" not in message
+        ide = await http.get("/graphql", headers={"Accept": "text/html"})
+        assert ide.status_code == 404
+    development = await _suggestion(database)
+    assert "Did you mean" in development
+
+
+async def _suggestion(database: Database) -> str:
+    from server.app import create_app
+    from tests.http import TEST_SETTINGS
+
+    app = create_app(TEST_SETTINGS, database)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        typo = await http.post("/graphql", json={"query": "{ viewr { role } }"})
+    return str(typo.json()["errors"][0]["message"])
