@@ -100,3 +100,16 @@ async def _suggestion(database: Database) -> str:
     ) as http:
         typo = await http.post("/graphql", json={"query": "{ viewr { role } }"})
     return str(typo.json()["errors"][0]["message"])
+
+
+async def test_mutations_are_refused_over_get(
+    client: httpx.AsyncClient, district: District
+) -> None:
+    mutation = 'mutation { closeCase(id: "Q2FzZTox", expectedVersion: 1) { __typename } }'
+    response = await client.get(
+        "/graphql",
+        params={"query": mutation},
+        headers=auth(token(Role.DISTRICT_ADMIN, district.code)),
+    )
+    assert response.status_code == 400
+    assert "mutations are not allowed when using GET" in response.text.lower()
