@@ -112,4 +112,4 @@ async def test_mutations_are_refused_over_get(
         headers=auth(token(Role.DISTRICT_ADMIN, district.code)),
     )
     assert response.status_code == 400
-    assert "mutations are not allowed when using GET" in response.text.lower()
+    assert "mutations are not allowed when using get" in response.text.lower()
