@@ -11,7 +11,7 @@ from db.models.enums import CaseEventKind
 from resolvers.context import Info
 from resolvers.errors import UserError
 from resolvers.live.feed import EventFilter
-from resolvers.workflow.mutations import optional
+from resolvers.workflow.mutations import InputIdError, optional
 from schema.cases import CaseEvent
 
 
@@ -42,8 +42,8 @@ class CaseEventFilter:
                 case_id=optional(self.case, "Case", "case"),
                 kinds=frozenset(self.kinds or ()),
             )
-        except Exception as exc:  # a malformed id (raised as _BadId)
-            raise UserError(str(getattr(exc, "error", exc))) from None
+        except InputIdError as exc:
+            raise UserError(f"`{exc.field}`: {exc.error}") from None
 
 
 def _cursor(after: str | None) -> int | None:

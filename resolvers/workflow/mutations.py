@@ -56,7 +56,9 @@ OptionalNote = Annotated[
 ]
 
 
-class _BadId(Exception):
+class InputIdError(Exception):
+    """An input id that is malformed or of the wrong type, with the input field it came in."""
+
     def __init__(self, error: InvalidId, field: str) -> None:
         self.error, self.field = error, field
 
@@ -66,7 +68,7 @@ def decode(global_id: str | None, type_name: str, field: str) -> int:
     try:
         return ids.decode_as(global_id or "", type_name)
     except InvalidId as exc:
-        raise _BadId(exc, field) from None
+        raise InputIdError(exc, field) from None
 
 
 def optional(global_id: str | None, type_name: str, field: str) -> int | None:
@@ -117,7 +119,7 @@ async def run_service(info: Info, work: Callable[[AsyncSession], Awaitable[Any]]
                 await savepoint.rollback()
                 raise
             await savepoint.commit()
-    except _BadId as exc:
+    except InputIdError as exc:
         return ValidationFailed(code="VALIDATION_FAILED", message=str(exc.error), field=exc.field)
     except WorkflowError as exc:
         return _error(exc)

@@ -338,3 +338,32 @@ async def test_the_legacy_protocol_is_off_by_default(servers: tuple[Server, Serv
             await ws.recv()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4406
+
+
+async def test_a_bad_filter_id_ends_the_subscription_with_a_clear_error(
+    servers: tuple[Server, Server], world: WorkflowWorld
+) -> None:
+    ws = await websockets.connect(servers[0].ws, subprotocols=["graphql-transport-ws"])
+    bearer = token(Role.DISTRICT_ADMIN, world.district.code)
+    await ws.send(
+        json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {bearer}"}})
+    )
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    await ws.send(
+        json.dumps(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": SUBSCRIBE, "variables": {"filter": {"community": "garbage"}}},
+            }
+        )
+    )
+    async with asyncio.timeout(5):
+        while True:
+            message = json.loads(await ws.recv())
+            if message["type"] != "ping":
+                break
+    assert message["type"] in {"error", "next"}, message
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert "`community`" in errors[0]["message"]
+    await ws.close()
