@@ -10,13 +10,13 @@ import strawberry
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Building, Community, Notice, Partnership
+from db.models import Building, Community, Notice
 from db.models.enums import NoticeKind, Role
 from resolvers.context import Info
 from resolvers.principal import Principal
 from resolvers.workflow.errors import ForbiddenError, NotFoundError, ValidationError
 from resolvers.workflow.mutations import decode, optional, run_service
-from resolvers.workflow.service import MAX_TITLE, text_of
+from resolvers.workflow.service import MAX_TITLE, row_exists, serves, text_of
 from schema.errors import NotFound, PermissionDenied, ValidationFailed
 from schema.notices import Notice as NoticeType
 
@@ -49,22 +49,19 @@ async def _may_post(
         raise ForbiddenError(
             "community staff, administrators and the community's partners post notices"
         )
-    if author_partner_id is not None and not await session.scalar(
-        select(Partnership.id).where(
-            Partnership.partner_id == author_partner_id, Partnership.community_id == community_id
-        )
-    ):
+    if author_partner_id is not None and not await serves(session, author_partner_id, community_id):
         raise ValidationError("the author must be a partner of the community", "author")
     return author_partner_id
 
 
 async def post_notice(session: AsyncSession, p: Principal, posting: Posting) -> Notice:
-    if not await session.scalar(select(Community.id).where(Community.id == posting.community_id)):
+    if not await row_exists(session, Community, Community.id == posting.community_id):
         raise ValidationError("`community` names no community of this district", "community")
-    if posting.building_id is not None and not await session.scalar(
-        select(Building.id).where(
-            Building.id == posting.building_id, Building.community_id == posting.community_id
-        )
+    if posting.building_id is not None and not await row_exists(
+        session,
+        Building,
+        Building.id == posting.building_id,
+        Building.community_id == posting.community_id,
     ):
         raise ValidationError("`building` is not in the community", "building")
     author = await _may_post(session, p, posting.community_id, posting.author_partner_id)

@@ -71,7 +71,7 @@ class District(Node):
         rows = await info.context.db.execute(
             select(models.DeadlinePolicy).order_by(models.DeadlinePolicy.category.nulls_first())
         )
-        return await policies(list(rows.scalars()))
+        return policies(list(rows.scalars()))
 
     @connection_field("Notices on every board of the district, newest first.")
     def notices(self) -> Connection[NoticeT]:

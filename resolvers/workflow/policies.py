@@ -55,8 +55,9 @@ async def set_policy(
     return row
 
 
-async def policies(session_rows: list[Any]) -> list[DeadlinePolicy]:
-    found = [to_type(r) for r in session_rows]
+def policies(rows: list[Any]) -> list[DeadlinePolicy]:
+    """The stored policies, with the built-in default first when none is stored."""
+    found = [to_type(r) for r in rows]
     if not any(p.category is None for p in found):
         found.insert(0, DeadlinePolicy(category=None, **vars(DEFAULT_POLICY)))
     return found

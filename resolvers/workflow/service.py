@@ -130,7 +130,7 @@ def text_of(
     return cleaned
 
 
-async def _exists(session: AsyncSession, model: Any, *where: ColumnElement[bool]) -> bool:
+async def row_exists(session: AsyncSession, model: Any, *where: ColumnElement[bool]) -> bool:
     return bool(await session.scalar(select(model.id).where(*where).limit(1)))
 
 
@@ -270,7 +270,7 @@ class Handler:
     due_at: dt.datetime | None = None
 
 
-async def _serves(session: AsyncSession, partner_id: int, community_id: int) -> bool:
+async def serves(session: AsyncSession, partner_id: int, community_id: int) -> bool:
     return bool(
         await session.scalar(
             select(Partnership.id).where(
@@ -297,7 +297,7 @@ async def assign(
         )
     for index, handler in enumerate(handlers):
         field = "lead.partner" if index == 0 else f"coHandlers[{index - 1}].partner"
-        if not await _serves(session, handler.partner_id, case.community_id):
+        if not await serves(session, handler.partner_id, case.community_id):
             raise ValidationError("this partner does not serve the case's community", field)
         if index > 0:
             text_of(handler.task, f"coHandlers[{index - 1}].task", max_length=1000)
@@ -419,9 +419,9 @@ async def request_helping_hand(
     reason_text = text_of(reason, "reason")
     if helper_id == step.case.assigned_partner_id:
         raise ValidationError("the helper must be another partner than the assigned one", "helper")
-    if not await _serves(session, helper_id, step.case.community_id):
+    if not await serves(session, helper_id, step.case.community_id):
         raise ValidationError("the helper must be a partner of the case's community", "helper")
-    if await _exists(
+    if await row_exists(
         session,
         HelpingHand,
         HelpingHand.case_id == case_id,
@@ -693,14 +693,14 @@ async def _reporter(session: AsyncSession, p: Principal, report: Report) -> Pers
 async def _check_location(session: AsyncSession, report: Report) -> None:
     from db.models import Community
 
-    if not await _exists(session, Community, Community.id == report.community_id):
+    if not await row_exists(session, Community, Community.id == report.community_id):
         raise ValidationError("`community` names no community of this district", "community")
     for model, value, field in (
         (Compound, report.compound_id, "compound"),
         (Building, report.building_id, "building"),
         (Facility, report.facility_id, "facility"),
     ):
-        if value is not None and not await _exists(
+        if value is not None and not await row_exists(
             session, model, model.id == value, model.community_id == report.community_id
         ):
             raise ValidationError(f"`{field}` is not in the case's community", field)
@@ -953,12 +953,12 @@ async def schedule_meeting(session: AsyncSession, p: Principal, plan: MeetingPla
         raise ValidationError("the cases of a meeting belong to one community", "cases")
     community_id = communities.pop()
     for index, partner_id in enumerate(plan.partner_ids):
-        if not await _serves(session, partner_id, community_id):
+        if not await serves(session, partner_id, community_id):
             raise ValidationError(
                 "attendees are partners of the cases' community", f"attendees[{index}]"
             )
     for index, person_id in enumerate(plan.person_ids):
-        if not await _exists(session, Person, Person.id == person_id):
+        if not await row_exists(session, Person, Person.id == person_id):
             raise ValidationError("no such person in this district", f"people[{index}]")
     meeting = Meeting(
         community_id=community_id, title=title, location=location, scheduled_at=plan.scheduled_at
@@ -1008,9 +1008,7 @@ async def record_meeting_outcome(
     for index, decision in enumerate(decisions):
         text_of(decision.text, f"decisions[{index}].text", max_length=1000)
         responsible = decision.responsible_partner_id
-        if responsible is not None and not await _serves(
-            session, responsible, meeting.community_id
-        ):
+        if responsible is not None and not await serves(session, responsible, meeting.community_id):
             raise ValidationError(
                 "the responsible partner must serve the community",
                 f"decisions[{index}].responsiblePartner",
