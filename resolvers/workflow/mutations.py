@@ -133,11 +133,34 @@ def _updated(change: service.Change) -> CaseUpdated:
     return CaseUpdated(case=Case.from_row(change.case), event=CaseEvent.from_row(change.event))
 
 
+class Later:
+    """An argument worked out inside the mutation's guarded block (it may decode input ids,
+    whose errors must become `ValidationFailed`)."""
+
+    def __init__(self, compute: Callable[[], Any]) -> None:
+        self.compute = compute
+
+
+def ref(global_id: str, type_name: str, field: str) -> Later:
+    """An input id, decoded inside the guarded block."""
+    return Later(lambda: decode(global_id, type_name, field))
+
+
 async def _act(
-    info: Info, work: Callable[[AsyncSession], Awaitable[service.Change]]
+    info: Info,
+    action: Callable[..., Awaitable[service.Change]],
+    case_id: str,
+    version: int,
+    *args: Any,
 ) -> CaseMutationResult:
+    """Run `action(session, principal, case id, version, *args)` on the case named by
+    `case_id`; `Later` arguments are worked out inside, so bad ids become payloads."""
+    principal = info.context.principal
+
     async def run(session: AsyncSession) -> CaseUpdated:
-        return _updated(await work(session))
+        values = [a.compute() if isinstance(a, Later) else a for a in args]
+        change = await action(session, principal, decode(case_id, "Case", "id"), version, *values)
+        return _updated(change)
 
     return cast(CaseMutationResult, await run_service(info, run))
 
@@ -183,21 +206,13 @@ class CaseMutation:
     async def accept_case(
         self, info: Info, id: CaseId, expected_version: Version, note: OptionalNote = None
     ) -> CaseMutationResult:
-        p = info.context.principal
-        return await _act(
-            info,
-            lambda s: service.accept(s, p, decode(id, "Case", "id"), expected_version, note),
-        )
+        return await _act(info, service.accept, id, expected_version, note)
 
     @strawberry.mutation(description="Reject a REPORTED case with a reason (committee).")
     async def reject_case(
         self, info: Info, id: CaseId, expected_version: Version, reason: Reason
     ) -> CaseMutationResult:
-        p = info.context.principal
-        return await _act(
-            info,
-            lambda s: service.reject(s, p, decode(id, "Case", "id"), expected_version, reason),
-        )
+        return await _act(info, service.reject, id, expected_version, reason)
 
     @strawberry.mutation(description="Mark a case as a duplicate of another case (committee).")
     async def mark_duplicate(
@@ -209,16 +224,12 @@ class CaseMutation:
             strawberry.ID, strawberry.argument(description="Id of the Case it duplicates.")
         ],
     ) -> CaseMutationResult:
-        p = info.context.principal
         return await _act(
             info,
-            lambda s: service.mark_duplicate(
-                s,
-                p,
-                decode(id, "Case", "id"),
-                expected_version,
-                decode(duplicate_of, "Case", "duplicateOf"),
-            ),
+            service.mark_duplicate,
+            id,
+            expected_version,
+            ref(duplicate_of, "Case", "duplicateOf"),
         )
 
     @strawberry.mutation(
@@ -239,8 +250,6 @@ class CaseMutation:
             strawberry.argument(description="Co-handling partners, each with a task."),
         ] = None,
     ) -> CaseMutationResult:
-        p = info.context.principal
-
         def handler(value: HandlerInput, field: str) -> service.Handler:
             return service.Handler(
                 decode(value.partner, "Partner", field), value.task, value.due_at
@@ -248,13 +257,14 @@ class CaseMutation:
 
         return await _act(
             info,
-            lambda s: service.assign(
-                s,
-                p,
-                decode(id, "Case", "id"),
-                expected_version,
-                handler(lead, "lead.partner"),
-                [handler(h, f"coHandlers[{i}].partner") for i, h in enumerate(co_handlers or [])],
+            service.assign,
+            id,
+            expected_version,
+            Later(lambda: handler(lead, "lead.partner")),
+            Later(
+                lambda: [
+                    handler(h, f"coHandlers[{i}].partner") for i, h in enumerate(co_handlers or [])
+                ]
             ),
         )
 
@@ -278,18 +288,14 @@ class CaseMutation:
             strawberry.argument(description="When the department must have reported in."),
         ] = None,
     ) -> CaseMutationResult:
-        p = info.context.principal
         return await _act(
             info,
-            lambda s: service.blow_whistle(
-                s,
-                p,
-                decode(id, "Case", "id"),
-                expected_version,
-                decode(department, "Partner", "department"),
-                reason,
-                report_in_due_at,
-            ),
+            service.blow_whistle,
+            id,
+            expected_version,
+            ref(department, "Partner", "department"),
+            reason,
+            report_in_due_at,
         )
 
     @strawberry.mutation(description="Report in (报到): the whistled department acknowledges.")
@@ -300,11 +306,7 @@ class CaseMutation:
         expected_version: Version,
         response: Annotated[str, strawberry.argument(description="What the department will do.")],
     ) -> CaseMutationResult:
-        p = info.context.principal
-        return await _act(
-            info,
-            lambda s: service.report_in(s, p, decode(id, "Case", "id"), expected_version, response),
-        )
+        return await _act(info, service.report_in, id, expected_version, response)
 
     @strawberry.mutation(
         description="Ask another partner of the community to send help (大手拉小手)."
@@ -317,42 +319,26 @@ class CaseMutation:
         helper: Annotated[strawberry.ID, strawberry.argument(description="Id of the Partner.")],
         reason: Reason,
     ) -> CaseMutationResult:
-        p = info.context.principal
         return await _act(
             info,
-            lambda s: service.request_helping_hand(
-                s,
-                p,
-                decode(id, "Case", "id"),
-                expected_version,
-                decode(helper, "Partner", "helper"),
-                reason,
-            ),
+            service.request_helping_hand,
+            id,
+            expected_version,
+            ref(helper, "Partner", "helper"),
+            reason,
         )
 
     @strawberry.mutation(description="The asked partner agrees to send help.")
     async def accept_helping_hand(
         self, info: Info, id: CaseId, expected_version: Version, response: OptionalNote = None
     ) -> CaseMutationResult:
-        p = info.context.principal
-        return await _act(
-            info,
-            lambda s: service.answer_helping_hand(
-                s, p, decode(id, "Case", "id"), expected_version, True, response
-            ),
-        )
+        return await _act(info, service.answer_helping_hand, id, expected_version, True, response)
 
     @strawberry.mutation(description="The asked partner declines, saying why.")
     async def decline_helping_hand(
         self, info: Info, id: CaseId, expected_version: Version, response: Reason
     ) -> CaseMutationResult:
-        p = info.context.principal
-        return await _act(
-            info,
-            lambda s: service.answer_helping_hand(
-                s, p, decode(id, "Case", "id"), expected_version, False, response
-            ),
-        )
+        return await _act(info, service.answer_helping_hand, id, expected_version, False, response)
 
     @strawberry.mutation(
         description="Add a note to the case's history: internal (staff and partners) or public."
@@ -367,13 +353,7 @@ class CaseMutation:
             bool, strawberry.argument(description="Hidden from residents when true.")
         ] = True,
     ) -> CaseMutationResult:
-        p = info.context.principal
-        return await _act(
-            info,
-            lambda s: service.add_note(
-                s, p, decode(id, "Case", "id"), expected_version, text, internal
-            ),
-        )
+        return await _act(info, service.add_note, id, expected_version, text, internal)
 
     @strawberry.mutation(description="Change the priority of an open case (committee).")
     async def update_case_priority(
@@ -384,13 +364,7 @@ class CaseMutation:
         priority: CasePriority,
         reason: OptionalNote = None,
     ) -> CaseMutationResult:
-        p = info.context.principal
-        return await _act(
-            info,
-            lambda s: service.update_priority(
-                s, p, decode(id, "Case", "id"), expected_version, priority, reason
-            ),
-        )
+        return await _act(info, service.update_priority, id, expected_version, priority, reason)
 
     @strawberry.mutation(description="The assigned partner reports the case resolved.")
     async def resolve_case(
@@ -400,11 +374,7 @@ class CaseMutation:
         expected_version: Version,
         summary: Annotated[str, strawberry.argument(description="What was done.")],
     ) -> CaseMutationResult:
-        p = info.context.principal
-        return await _act(
-            info,
-            lambda s: service.resolve(s, p, decode(id, "Case", "id"), expected_version, summary),
-        )
+        return await _act(info, service.resolve, id, expected_version, summary)
 
     @strawberry.mutation(description="The reporter confirms the resolution with a 1–5 rating.")
     async def confirm_resolution(
@@ -415,13 +385,7 @@ class CaseMutation:
         rating: Annotated[int, strawberry.argument(description="1 (bad) to 5 (very good).")],
         comment: OptionalNote = None,
     ) -> CaseMutationResult:
-        p = info.context.principal
-        return await _act(
-            info,
-            lambda s: service.confirm(
-                s, p, decode(id, "Case", "id"), expected_version, rating, comment
-            ),
-        )
+        return await _act(info, service.confirm, id, expected_version, rating, comment)
 
     @strawberry.mutation(
         description=(
@@ -431,21 +395,13 @@ class CaseMutation:
     async def reopen_case(
         self, info: Info, id: CaseId, expected_version: Version, reason: Reason
     ) -> CaseMutationResult:
-        p = info.context.principal
-        return await _act(
-            info,
-            lambda s: service.reopen(s, p, decode(id, "Case", "id"), expected_version, reason),
-        )
+        return await _act(info, service.reopen, id, expected_version, reason)
 
     @strawberry.mutation(description="Close a resolved or confirmed case (committee).")
     async def close_case(
         self, info: Info, id: CaseId, expected_version: Version, note: OptionalNote = None
     ) -> CaseMutationResult:
-        p = info.context.principal
-        return await _act(
-            info,
-            lambda s: service.close(s, p, decode(id, "Case", "id"), expected_version, note),
-        )
+        return await _act(info, service.close, id, expected_version, note)
 
 
 def _meeting_changed(change: service.MeetingChange) -> MeetingChanged:
@@ -535,14 +491,8 @@ class MeetingAndDeadlineMutation:
         until: Annotated[dt.datetime, strawberry.argument(description="The new deadline.")],
         reason: Reason,
     ) -> CaseMutationResult:
-        p = info.context.principal
         kind = service.DeadlineKind(deadline.value)
-        return await _act(
-            info,
-            lambda s: service.extend_deadline(
-                s, p, decode(id, "Case", "id"), expected_version, kind, until, reason
-            ),
-        )
+        return await _act(info, service.extend_deadline, id, expected_version, kind, until, reason)
 
     @strawberry.mutation(
         description=(
@@ -557,13 +507,7 @@ class MeetingAndDeadlineMutation:
         expected_version: Version,
         reason: Reason,
     ) -> CaseMutationResult:
-        p = info.context.principal
-        return await _act(
-            info,
-            lambda s: service.pause_deadlines(
-                s, p, decode(id, "Case", "id"), expected_version, reason
-            ),
-        )
+        return await _act(info, service.pause_deadlines, id, expected_version, reason)
 
     @strawberry.mutation(description="Restart the clock of a paused case.")
     async def resume_case_deadlines(
@@ -573,10 +517,4 @@ class MeetingAndDeadlineMutation:
         expected_version: Version,
         reason: Reason,
     ) -> CaseMutationResult:
-        p = info.context.principal
-        return await _act(
-            info,
-            lambda s: service.resume_deadlines(
-                s, p, decode(id, "Case", "id"), expected_version, reason
-            ),
-        )
+        return await _act(info, service.resume_deadlines, id, expected_version, reason)
