@@ -32,6 +32,8 @@ class Context:
     bus: EventBus | None = None
     # Set from `connection_init` on WebSocket connections.
     connection_params: dict[str, Any] | None = field(default=None)
+    # Entries of a comparison with a smaller sample are not ranked (GONGZHI_MINIMUM_SAMPLE).
+    minimum_sample: int = 5
 
 
 Info = strawberry.Info[Context, None]

@@ -59,6 +59,18 @@ class RequestDatabase:
                     "or (anonymous) name one with the X-District header"
                 ) from None
 
+    async def platform_rows(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> list[Any]:
+        """Rows of one read across every district, on the read-only platform role.
+
+        Only for platform operators' statistics; the caller checks the role. The statement
+        runs in its own short transaction, apart from the operation's.
+        """
+        async with self._database.platform_session() as session:
+            result = await session.execute(statement, params)
+            return list(result.mappings())
+
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
         """The operation's session, held alone while a mutation's service runs."""

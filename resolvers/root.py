@@ -25,6 +25,7 @@ from resolvers.errors import UserError
 from resolvers.extensions import MaskErrors, TransactionPerOperation
 from resolvers.live.subscriptions import Subscription
 from resolvers.notices import NoticeMutation
+from resolvers.stats import service as stats
 from resolvers.workflow.mutations import CaseMutation, MeetingAndDeadlineMutation
 from resolvers.workflow.policies import PolicyMutation
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
@@ -34,6 +35,7 @@ from schema.notices import Notice  # noqa: F401 - Node type
 from schema.partners import Partner, Partnership  # noqa: F401 - Node types
 from schema.people import Person, RoleBinding, Viewer  # noqa: F401 - Node types
 from schema.places import District
+from schema.stats import Statistics
 
 MAX_NODES = 100
 # Hostile documents are refused before any SQL runs. The deepest read a frontend needs
@@ -107,6 +109,25 @@ class Query:
         order_by: CaseOrderArg = None,
     ) -> Connection[Case]:
         return case_connection(rel.DISTRICT_CASES, info.context.district_id or 0, filter, order_by)
+
+    @strawberry.field(
+        description=(
+            "Comparisons of communities, streets and partners of your district on how their "
+            "cases go, for district administrators and (within their scope) street officers, "
+            "community workers, committee members and partner staff."
+        )
+    )
+    def statistics(self, info: Info) -> Statistics:
+        return stats.statistics(info)
+
+    @strawberry.field(
+        description=(
+            "The same comparisons across every district, and districts compared: platform "
+            "operators only."
+        )
+    )
+    def platform_statistics(self, info: Info) -> Statistics:
+        return stats.platform_statistics(info)
 
 
 @strawberry.type(description="Entry points for changing things.")

@@ -177,6 +177,7 @@ class GraphQLApp(GraphQL[Context, None]):
             db=db,
             loaders=Loaders(db, principal),
             bus=self.bus,
+            minimum_sample=self.settings.minimum_sample,
         )
 
     async def on_ws_connect(self, context: Context) -> Any:

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     event_poll_seconds: float = 5
     # How often a server appends DEADLINE_APPROACHING / DEADLINE_MISSED events (0: never).
     deadline_sweep_seconds: float = 30
+    # Comparisons rank only entries whose ordering metric has at least this sample.
+    minimum_sample: int = Field(default=5, ge=0)
 
     @property
     def is_production(self) -> bool:

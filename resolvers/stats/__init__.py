@@ -1,0 +1,1 @@
+"""Comparisons for district administrators and platform operators."""

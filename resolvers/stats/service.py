@@ -1,0 +1,483 @@
+"""Comparisons and time series: who may compare what, the checks on the arguments, one SQL
+statement per answer (resolvers.stats.sql), and the ranking of its rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import RowMapping, text
+
+from db.metrics import DEFINITIONS, Metric
+from db.models.enums import CaseCategory, PartnerKind, Role
+from resolvers import ids
+from resolvers.context import Info
+from resolvers.errors import UserError
+from resolvers.stats.sql import Scope, Selection, comparison
+from resolvers.stats.sql import time_series as time_series_sql
+from schema.cases import OrderDirection
+from schema.stats import (
+    CaseMetrics,
+    CategoryMetrics,
+    CommunityComparison,
+    CommunityStanding,
+    DistrictComparison,
+    DistrictStanding,
+    Figure,
+    Interval,
+    MetricOrder,
+    PartnerComparison,
+    PartnerStanding,
+    Period,
+    PeriodInput,
+    Standing,
+    Statistics,
+    StreetComparison,
+    StreetStanding,
+    TimeSeries,
+    TimeSeriesPoint,
+    Totals,
+)
+
+MAX_SPAN = dt.timedelta(days=5 * 366)
+MAX_BUCKETS = {Interval.WEEK: 260, Interval.MONTH: 120}
+_BUCKET_DAYS = {Interval.WEEK: 7, Interval.MONTH: 31}
+MAX_MINIMUM_SAMPLE = 1_000_000
+
+_SCOPE_OF_ROLE = {
+    Role.DISTRICT_ADMIN: None,
+    Role.PLATFORM_OPERATOR: None,
+    Role.STREET_OFFICER: "street",
+    Role.COMMUNITY_WORKER: "community",
+    Role.COMMITTEE_MEMBER: "community",
+    Role.PARTNER_STAFF: "partner",
+}
+
+# What each scope may list as entries of a comparison.
+_GROUPS_OF_SCOPE: dict[str | None, set[str]] = {
+    None: {"community", "street", "partner"},
+    "street": {"community", "street", "partner"},
+    "community": {"community", "partner"},
+    "partner": {"partner"},
+}
+
+_NAMES = {"community": "communities", "street": "streets", "partner": "partners"}
+
+
+class StatisticsDenied(UserError):
+    """The principal may not run this comparison."""
+
+
+def statistics(info: Info) -> Statistics:
+    """The statistics of the principal's district, narrowed to what its role covers."""
+    p = info.context.principal
+    district_id = info.context.district_id
+    if p.role not in _SCOPE_OF_ROLE or district_id is None or p.is_anonymous:
+        raise StatisticsDenied(
+            "statistics are for district administrators, street officers, community workers, "
+            "committee members and partner staff: sign in with such a token"
+        )
+    kind = _SCOPE_OF_ROLE[p.role]
+    scope_id = {"street": p.street_id, "community": p.community_id, "partner": p.partner_id}
+    if kind is not None and scope_id[kind] is None:
+        raise StatisticsDenied(f"your token names no {kind}, so there is nothing to compare")
+    return Statistics(scope=Scope(district_id, kind, scope_id[kind] if kind is not None else None))
+
+
+def platform_statistics(info: Info) -> Statistics:
+    """Statistics across every district: platform operators only."""
+    if info.context.principal.role is not Role.PLATFORM_OPERATOR:
+        raise StatisticsDenied("platform-wide statistics are for platform operators only")
+    return Statistics(scope=Scope(None))
+
+
+# -- arguments --------------------------------------------------------------------------
+
+
+def _period(period: PeriodInput) -> tuple[dt.datetime, dt.datetime]:
+    for name, value in (("from", period.start), ("to", period.end)):
+        if value.tzinfo is None:
+            raise UserError(f"`period.{name}` needs a UTC offset, e.g. 2026-01-01T00:00:00+08:00")
+    if period.end <= period.start:
+        raise UserError("`period.to` must be after `period.from`")
+    if period.end - period.start > MAX_SPAN:
+        raise UserError("a period spans at most 5 years")
+    return period.start, period.end
+
+
+def _minimum(info: Info, minimum_sample: int | None) -> int:
+    if minimum_sample is None:
+        return info.context.minimum_sample
+    if not 0 <= minimum_sample <= MAX_MINIMUM_SAMPLE:
+        raise UserError(f"`minimumSample` must be between 0 and {MAX_MINIMUM_SAMPLE}")
+    return minimum_sample
+
+
+def _check_group(scope: Scope, group: str) -> None:
+    if group == "district":
+        if scope.district_id is not None:
+            raise StatisticsDenied(
+                "districts are compared in `platformStatistics`, by platform operators only"
+            )
+        return
+    if group not in _GROUPS_OF_SCOPE[scope.kind]:
+        raise StatisticsDenied(
+            f"your statistics cover your own {scope.kind}: comparing {_NAMES[group]} needs a "
+            "wider role"
+        )
+
+
+def _check_order(group: str, metric: Metric) -> None:
+    needs = DEFINITIONS[metric].needs
+    if needs == "partner" and group != "partner":
+        raise UserError(f"{metric.value} ranks partners only")
+    if needs == "households" and group == "partner":
+        raise UserError(f"{metric.value} is not defined for partners (they have no households)")
+
+
+async def _execute(info: Info, scope: Scope, sql: str, params: dict[str, Any]) -> list[RowMapping]:
+    statement = text(sql)
+    if scope.district_id is None:
+        return await info.context.db.platform_rows(statement, params)
+    result = await info.context.db.execute(statement, params)
+    return list(result.mappings())
+
+
+async def _selection(
+    info: Info,
+    scope: Scope,
+    *,
+    community: str | None = None,
+    street: str | None = None,
+    partner: str | None = None,
+    district: str | None = None,
+    category: CaseCategory | None = None,
+) -> Selection:
+    """The client's narrowing, checked against the scope: an entry outside it is refused
+    with the same words whether it exists elsewhere or not."""
+    community_id = ids.decode_as(community, "Community") if community else None
+    street_id = ids.decode_as(street, "Street") if street else None
+    partner_id = ids.decode_as(partner, "Partner") if partner else None
+    district_id = ids.decode_as(district, "District") if district else None
+    if district_id is not None and scope.district_id is not None:
+        raise StatisticsDenied("`district` narrows platform-wide statistics only")
+    if street_id is not None:
+        if scope.kind in ("community", "partner") or (
+            scope.kind == "street" and street_id != scope.scope_id
+        ):
+            raise StatisticsDenied(f"street {street!r} is outside what you may compare")
+        await _exists(info, scope, "streets", street_id, street)
+    if community_id is not None:
+        if scope.kind == "partner" or (
+            scope.kind == "community" and community_id != scope.scope_id
+        ):
+            raise StatisticsDenied(f"community {community!r} is outside what you may compare")
+        where = "id = :id" + (" AND street_id = :scope_id" if scope.kind == "street" else "")
+        await _exists(info, scope, "communities", community_id, community, where)
+    if partner_id is not None:
+        if scope.kind == "partner" and partner_id != scope.scope_id:
+            raise StatisticsDenied(f"partner {partner!r} is outside what you may compare")
+        await _exists(info, scope, "partners", partner_id, partner)
+    return Selection(
+        street_id=street_id,
+        community_id=community_id,
+        partner_id=partner_id,
+        district_id=district_id,
+        category=category.value if category is not None else None,
+    )
+
+
+async def _exists(
+    info: Info, scope: Scope, table: str, db_id: int, global_id: str | None, where: str = "id = :id"
+) -> None:
+    params: dict[str, Any] = {"id": db_id, "scope_id": scope.scope_id}
+    if scope.district_id is not None:
+        where += " AND district_id = :district_id"
+        params["district_id"] = scope.district_id
+    # `table` and `where` are this module's fixed words; the ids are bound parameters.
+    sql = f"SELECT 1 FROM {table} WHERE {where}"  # noqa: S608
+    rows = await _execute(info, scope, sql, params)
+    if not rows:
+        raise StatisticsDenied(f"{global_id!r} is outside what you may compare")
+
+
+# -- comparisons --------------------------------------------------------------------------
+
+
+def _metrics(row: RowMapping) -> CaseMetrics:
+    figures = {
+        d.column: Figure(value=row[f"v_{d.column}"], sample_size=row[f"s_{d.column}"])
+        for d in DEFINITIONS.values()
+        if d.needs != "partner"
+    }
+    return CaseMetrics(**figures)
+
+
+S = TypeVar("S", bound=Standing)
+
+
+def _standings(rows: Sequence[RowMapping], make: Any, type_name: str) -> tuple[list[Any], Totals]:
+    """Entries (in SQL order) and totals from the rows of a comparison statement."""
+    entries: dict[tuple[int, int], Any] = {}
+    totals = Totals(households=None, metrics=_empty(), by_category=[])
+    for row in rows:
+        category = (
+            CategoryMetrics(category=CaseCategory(row["category"]), metrics=_metrics(row))
+            if row["by_category"]
+            else None
+        )
+        if row["g_key"]:
+            if category is None:
+                totals.metrics, totals.households = _metrics(row), row["households"]
+            else:
+                totals.by_category.append(category)
+            continue
+        key = (row["district_id"], row["key"])
+        if category is not None:
+            entries[key].by_category.append(category)
+            continue
+        entries[key] = make(
+            row,
+            rank=None,
+            below_minimum_sample=False,
+            global_id=strawberry_id(type_name, row["key"]),
+            name=row["name"],
+            metrics=_metrics(row),
+            by_category=[],
+            db_id=row["key"],
+        )
+    return list(entries.values()), totals
+
+
+def strawberry_id(type_name: str, db_id: int) -> Any:
+    return ids.encode(type_name, db_id)
+
+
+def _empty() -> CaseMetrics:
+    zero = Figure(value=0, sample_size=0)
+    none = Figure(value=None, sample_size=0)
+    return CaseMetrics(
+        **{
+            d.column: zero if d.unit.value == "COUNT" else none
+            for d in DEFINITIONS.values()
+            if d.needs != "partner"
+        }
+    )
+
+
+def _figure(standing: Standing, metric: Metric) -> Figure:
+    if metric is Metric.HELPING_HANDS_GIVEN:
+        return standing.helping_hands_given  # type: ignore[attr-defined,no-any-return]
+    figure = standing.metrics.figure(metric)
+    assert figure is not None
+    return figure
+
+
+def rank(
+    standings: list[S], metric: Metric, direction: OrderDirection, minimum: int, include: bool
+) -> list[S]:
+    """Ranked entries in order, then (if `include`) those below the minimum sample.
+
+    Order: the metric's value in `direction`, entries without a value last; ties by name,
+    then id. Ranks are positions 1, 2, 3 … among the ranked entries.
+    """
+
+    def key(s: S) -> tuple[bool, float, str, int]:
+        value = _figure(s, metric).value
+        if value is None:
+            return (True, 0.0, s.name, s.db_id)
+        return (False, -value if direction is OrderDirection.DESC else value, s.name, s.db_id)
+
+    ranked, below = [], []
+    for s in sorted(standings, key=key):
+        if _figure(s, metric).sample_size >= minimum:
+            ranked.append(s)
+        else:
+            s.below_minimum_sample = True
+            below.append(s)
+    for position, s in enumerate(ranked, start=1):
+        s.rank = position
+    return ranked + below if include else ranked
+
+
+async def _compare(
+    info: Info,
+    scope: Scope,
+    group: str,
+    period: PeriodInput,
+    order_by: MetricOrder | None,
+    minimum_sample: int | None,
+    include: bool,
+    selection: Selection,
+    make: Any,
+    type_name: str,
+) -> tuple[list[Any], Totals, Period, MetricOrder, int]:
+    _check_group(scope, group)
+    start, end = _period(period)
+    order = order_by or MetricOrder()
+    _check_order(group, order.metric)
+    minimum = _minimum(info, minimum_sample)
+    sql, params = comparison(group, scope, selection, start, end)
+    rows = await _execute(info, scope, sql, params)
+    standings, totals = _standings(rows, make, type_name)
+    ordered = rank(standings, order.metric, order.direction, minimum, include)
+    return ordered, totals, Period(start=start, end=end), order, minimum
+
+
+async def communities(
+    info: Info,
+    scope: Scope,
+    period: PeriodInput,
+    order_by: MetricOrder | None,
+    minimum_sample: int | None,
+    street: str | None,
+    include: bool,
+) -> CommunityComparison:
+    selection = await _selection(info, scope, street=street) if street else Selection()
+    entries, totals, span, order, minimum = await _compare(
+        info,
+        scope,
+        "community",
+        period,
+        order_by,
+        minimum_sample,
+        include,
+        selection,
+        lambda row, **kw: CommunityStanding(households=row["households"], **kw),
+        "Community",
+    )
+    return CommunityComparison(
+        period=span, order_by=order.metric, minimum_sample=minimum, entries=entries, totals=totals
+    )
+
+
+async def streets(
+    info: Info,
+    scope: Scope,
+    period: PeriodInput,
+    order_by: MetricOrder | None,
+    minimum_sample: int | None,
+    include: bool,
+) -> StreetComparison:
+    entries, totals, span, order, minimum = await _compare(
+        info,
+        scope,
+        "street",
+        period,
+        order_by,
+        minimum_sample,
+        include,
+        Selection(),
+        lambda row, **kw: StreetStanding(households=row["households"], **kw),
+        "Street",
+    )
+    return StreetComparison(
+        period=span, order_by=order.metric, minimum_sample=minimum, entries=entries, totals=totals
+    )
+
+
+async def partners(
+    info: Info,
+    scope: Scope,
+    period: PeriodInput,
+    order_by: MetricOrder | None,
+    minimum_sample: int | None,
+    kind: PartnerKind | None,
+    include: bool,
+) -> PartnerComparison:
+    entries, totals, span, order, minimum = await _compare(
+        info,
+        scope,
+        "partner",
+        period,
+        order_by,
+        minimum_sample,
+        include,
+        Selection(partner_kind=kind.value if kind is not None else None),
+        lambda row, **kw: PartnerStanding(
+            kind=PartnerKind(row["kind"]),
+            helping_hands_given=Figure(
+                value=row["v_helping_hands_given"], sample_size=row["s_helping_hands_given"]
+            ),
+            **kw,
+        ),
+        "Partner",
+    )
+    return PartnerComparison(
+        period=span, order_by=order.metric, minimum_sample=minimum, entries=entries, totals=totals
+    )
+
+
+async def districts(
+    info: Info,
+    scope: Scope,
+    period: PeriodInput,
+    order_by: MetricOrder | None,
+    minimum_sample: int | None,
+    include: bool,
+) -> DistrictComparison:
+    entries, totals, span, order, minimum = await _compare(
+        info,
+        scope,
+        "district",
+        period,
+        order_by,
+        minimum_sample,
+        include,
+        Selection(),
+        lambda row, **kw: DistrictStanding(households=row["households"], **kw),
+        "District",
+    )
+    return DistrictComparison(
+        period=span, order_by=order.metric, minimum_sample=minimum, entries=entries, totals=totals
+    )
+
+
+# -- time series --------------------------------------------------------------------------
+
+
+async def time_series(
+    info: Info,
+    scope: Scope,
+    metric: Metric,
+    interval: Interval,
+    period: PeriodInput,
+    *,
+    community: str | None,
+    street: str | None,
+    partner: str | None,
+    district: str | None,
+    category: CaseCategory | None,
+) -> TimeSeries:
+    start, end = _period(period)
+    if end - start > dt.timedelta(days=MAX_BUCKETS[interval] * _BUCKET_DAYS[interval]):
+        raise UserError(
+            f"a time series has at most {MAX_BUCKETS[interval]} {interval.name.lower()}s: "
+            "shorten the period or use a wider interval"
+        )
+    selection = await _selection(
+        info,
+        scope,
+        community=community,
+        street=street,
+        partner=partner,
+        district=district,
+        category=category,
+    )
+    needs = DEFINITIONS[metric].needs
+    if needs == "partner" and selection.partner_id is None:
+        raise UserError(f"{metric.value} is a partner's figure: name the `partner`")
+    if needs == "households" and (selection.partner_id is not None or scope.kind == "partner"):
+        raise UserError(f"{metric.value} is not defined for partners (they have no households)")
+    sql, params = time_series_sql(metric, interval.name, scope, selection, start, end)
+    rows = await _execute(info, scope, sql, params)
+    return TimeSeries(
+        metric=metric,
+        interval=interval,
+        period=Period(start=start, end=end),
+        points=[
+            TimeSeriesPoint(start=row["bucket"], value=row["value"], sample_size=row["sample"])
+            for row in rows
+        ],
+    )

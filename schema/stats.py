@@ -1,0 +1,459 @@
+"""Comparisons for district administrators: communities, streets, partners and districts
+ranked by how their cases go, with totals, category breakdowns and time series."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from db.metrics import DEFINITIONS, Metric
+from db.models.enums import CaseCategory, PartnerKind
+from schema.cases import OrderDirection
+from schema.node import Info, load_node
+
+if TYPE_CHECKING:
+    from schema.partners import Partner
+    from schema.places import Community, District, Street
+
+CommunityT = Annotated["Community", strawberry.lazy("schema.places")]
+StreetT = Annotated["Street", strawberry.lazy("schema.places")]
+DistrictT = Annotated["District", strawberry.lazy("schema.places")]
+PartnerT = Annotated["Partner", strawberry.lazy("schema.partners")]
+
+CaseMetric = strawberry.enum(
+    Metric,
+    name="CaseMetric",
+    description=(
+        "A metric of comparisons and time series. Every figure is about the cases reported "
+        "in the chosen period; the fields of `CaseMetrics` define each exactly."
+    ),
+)
+
+
+def _doc(metric: Metric) -> str:
+    return DEFINITIONS[metric].description
+
+
+@strawberry.enum(description="Width of the buckets of a time series.")
+class Interval(enum.Enum):
+    WEEK = strawberry.enum_value("WEEK", description="Calendar weeks, Monday first (Beijing time).")
+    MONTH = strawberry.enum_value("MONTH", description="Calendar months (Beijing time).")
+
+
+@strawberry.input(description="A period: from `from` (included) to `to` (excluded).")
+class PeriodInput:
+    start: dt.datetime = strawberry.field(
+        name="from", description="Start, included. A date-time with an offset."
+    )
+    end: dt.datetime = strawberry.field(
+        name="to", description="End, excluded; after `from`, at most 5 years later."
+    )
+
+
+@strawberry.type(description="The period a comparison or a time series is about.")
+class Period:
+    start: dt.datetime = strawberry.field(name="from", description="Start, included.")
+    end: dt.datetime = strawberry.field(name="to", description="End, excluded.")
+
+
+@strawberry.input(
+    description=(
+        "Order of a comparison: by one metric; ties are broken by name, then by id, so the "
+        "order is stable. Entries without a value come last."
+    )
+)
+class MetricOrder:
+    metric: Metric = strawberry.field(
+        default=Metric.CASES, description="The metric to rank by (default CASES)."
+    )
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.DESC, description="DESC (default: highest first) or ASC."
+    )
+
+
+@strawberry.type(description="One figure and how many things it is computed from.")
+class Figure:
+    value: float | None = strawberry.field(
+        description=(
+            "The figure; null when it has nothing to be computed from (a median of no case, a "
+            "percentage of none). Counts are 0, not null."
+        )
+    )
+    sample_size: int = strawberry.field(
+        description=(
+            "How many cases (or whistles, requests, ratings: see the metric) the figure is "
+            "computed from. Judge small samples with care."
+        )
+    )
+
+
+@strawberry.type(
+    description=(
+        "Every case metric of one group of cases (an entry, a category of it, or the totals) "
+        "for the period."
+    )
+)
+class CaseMetrics:
+    cases: Figure = strawberry.field(description=_doc(Metric.CASES))
+    open: Figure = strawberry.field(description=_doc(Metric.OPEN))
+    accepted_within_deadline: Figure = strawberry.field(
+        description=_doc(Metric.ACCEPTED_WITHIN_DEADLINE)
+    )
+    median_hours_to_accept: Figure = strawberry.field(
+        description=_doc(Metric.MEDIAN_HOURS_TO_ACCEPT)
+    )
+    p90_hours_to_accept: Figure = strawberry.field(description=_doc(Metric.P90_HOURS_TO_ACCEPT))
+    resolved_within_deadline: Figure = strawberry.field(
+        description=_doc(Metric.RESOLVED_WITHIN_DEADLINE)
+    )
+    median_hours_to_resolve: Figure = strawberry.field(
+        description=_doc(Metric.MEDIAN_HOURS_TO_RESOLVE)
+    )
+    p90_hours_to_resolve: Figure = strawberry.field(description=_doc(Metric.P90_HOURS_TO_RESOLVE))
+    whistles_blown: Figure = strawberry.field(description=_doc(Metric.WHISTLES_BLOWN))
+    overdue_report_ins: Figure = strawberry.field(description=_doc(Metric.OVERDUE_REPORT_INS))
+    helping_hand_requests: Figure = strawberry.field(description=_doc(Metric.HELPING_HAND_REQUESTS))
+    helping_hands_received: Figure = strawberry.field(
+        description=_doc(Metric.HELPING_HANDS_RECEIVED)
+    )
+    reopen_rate: Figure = strawberry.field(description=_doc(Metric.REOPEN_RATE))
+    mean_satisfaction: Figure = strawberry.field(description=_doc(Metric.MEAN_SATISFACTION))
+    cases_per_thousand_households: Figure = strawberry.field(
+        description=_doc(Metric.CASES_PER_THOUSAND_HOUSEHOLDS)
+    )
+
+    def figure(self, metric: Metric) -> Figure | None:
+        """The figure of `metric`; None for a metric this group does not have."""
+        figure: Figure | None = getattr(self, metric.value.lower(), None)
+        return figure
+
+
+@strawberry.type(description="The metrics of one category of cases within an entry or totals.")
+class CategoryMetrics:
+    category: CaseCategory = strawberry.field(description="The category.")
+    metrics: CaseMetrics = strawberry.field(description="Its figures.")
+
+
+@strawberry.type(description="What the comparison covers as a whole, beside its entries.")
+class Totals:
+    households: int | None = strawberry.field(
+        description="Households of everything covered; null when comparing partners."
+    )
+    metrics: CaseMetrics = strawberry.field(
+        description=(
+            "Figures over every case the comparison covers: for a district administrator "
+            "the district's own totals; for narrower roles, their street or community."
+        )
+    )
+    by_category: list[CategoryMetrics] = strawberry.field(
+        description="The same by category, for categories with cases in the period."
+    )
+
+
+@strawberry.interface(description="One entry of a comparison and where it stands.")
+class Standing:
+    rank: int | None = strawberry.field(
+        description=(
+            "1 for the first in the chosen order, then 2, 3 … (ties broken by name, then "
+            "id); null for an entry below the minimum sample."
+        )
+    )
+    below_minimum_sample: bool = strawberry.field(
+        description=(
+            "Whether the ordering metric's sample is below the comparison's minimum: such "
+            "entries are not ranked and come after the ranked ones."
+        )
+    )
+    global_id: strawberry.ID = strawberry.field(
+        name="entryId", description="Global id of the community, street, partner or district."
+    )
+    name: str = strawberry.field(description="Its name.")
+    metrics: CaseMetrics = strawberry.field(description="Its figures for the period.")
+    by_category: list[CategoryMetrics] = strawberry.field(
+        description="Its figures by category, for categories with cases in the period."
+    )
+    db_id: strawberry.Private[int]
+
+
+@strawberry.type(description="A community's standing.")
+class CommunityStanding(Standing):
+    households: int = strawberry.field(description="Households of the community's buildings.")
+
+    @strawberry.field(
+        description=(
+            "The community; null when it is outside your token's district (platform-wide "
+            "comparisons name it by `name` and `entryId`)."
+        )
+    )
+    async def community(self, info: Info) -> CommunityT | None:
+        return await load_node(info, "Community", self.db_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="A street's standing: its communities rolled up.")
+class StreetStanding(Standing):
+    households: int = strawberry.field(description="Households of the street's communities.")
+
+    @strawberry.field(description="The street; null when outside your token's district.")
+    async def street(self, info: Info) -> StreetT | None:
+        return await load_node(info, "Street", self.db_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(
+    description=(
+        "A partner's standing: the metrics are over the cases reported in the period that "
+        "the partner now leads (`assignedPartner`)."
+    )
+)
+class PartnerStanding(Standing):
+    kind: PartnerKind = strawberry.field(description="What kind of organisation it is.")
+    helping_hands_given: Figure = strawberry.field(description=_doc(Metric.HELPING_HANDS_GIVEN))
+
+    @strawberry.field(description="The partner; null when outside your token's district.")
+    async def partner(self, info: Info) -> PartnerT | None:
+        return await load_node(info, "Partner", self.db_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="A district's standing (platform operators only).")
+class DistrictStanding(Standing):
+    households: int = strawberry.field(description="Households of the district's buildings.")
+
+    @strawberry.field(description="The district.")
+    async def district(self, info: Info) -> DistrictT | None:
+        return await load_node(info, "District", self.db_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="Communities compared for a period.")
+class CommunityComparison:
+    period: Period = strawberry.field(description="The period compared.")
+    order_by: Metric = strawberry.field(description="The metric the entries are ranked by.")
+    minimum_sample: int = strawberry.field(
+        description="The minimum sample of the ordering metric for an entry to be ranked."
+    )
+    entries: list[CommunityStanding] = strawberry.field(
+        description="Ranked entries first, in order, then those below the minimum sample."
+    )
+    totals: Totals = strawberry.field(description="The totals beside the entries.")
+
+
+@strawberry.type(description="Streets compared for a period.")
+class StreetComparison:
+    period: Period = strawberry.field(description="The period compared.")
+    order_by: Metric = strawberry.field(description="The metric the entries are ranked by.")
+    minimum_sample: int = strawberry.field(
+        description="The minimum sample of the ordering metric for an entry to be ranked."
+    )
+    entries: list[StreetStanding] = strawberry.field(
+        description="Ranked entries first, in order, then those below the minimum sample."
+    )
+    totals: Totals = strawberry.field(description="The totals beside the entries.")
+
+
+@strawberry.type(description="Partners compared for a period.")
+class PartnerComparison:
+    period: Period = strawberry.field(description="The period compared.")
+    order_by: Metric = strawberry.field(description="The metric the entries are ranked by.")
+    minimum_sample: int = strawberry.field(
+        description="The minimum sample of the ordering metric for an entry to be ranked."
+    )
+    entries: list[PartnerStanding] = strawberry.field(
+        description="Ranked entries first, in order, then those below the minimum sample."
+    )
+    totals: Totals = strawberry.field(
+        description="The totals of every case covered, whoever leads it (or none)."
+    )
+
+
+@strawberry.type(description="Districts compared for a period (platform operators only).")
+class DistrictComparison:
+    period: Period = strawberry.field(description="The period compared.")
+    order_by: Metric = strawberry.field(description="The metric the entries are ranked by.")
+    minimum_sample: int = strawberry.field(
+        description="The minimum sample of the ordering metric for an entry to be ranked."
+    )
+    entries: list[DistrictStanding] = strawberry.field(
+        description="Ranked entries first, in order, then those below the minimum sample."
+    )
+    totals: Totals = strawberry.field(description="The platform's totals.")
+
+
+@strawberry.type(description="One bucket of a time series.")
+class TimeSeriesPoint:
+    start: dt.datetime = strawberry.field(
+        description="Start of the week or month (Beijing time), included."
+    )
+    value: float | None = strawberry.field(
+        description="The metric over the cases reported in this bucket (and in the period)."
+    )
+    sample_size: int = strawberry.field(description="What the value is computed from.")
+
+
+@strawberry.type(description="One metric by week or month.")
+class TimeSeries:
+    metric: Metric = strawberry.field(description="The metric.")
+    interval: Interval = strawberry.field(description="The width of the buckets.")
+    period: Period = strawberry.field(
+        description="The period; the first and last buckets may be cut by it."
+    )
+    points: list[TimeSeriesPoint] = strawberry.field(
+        description="Every bucket of the period in order, empty ones included."
+    )
+
+
+MinimumSample = Annotated[
+    int | None,
+    strawberry.argument(
+        description=(
+            "Entries whose ordering metric has a smaller sample are not ranked (default: the "
+            "server's setting, 5 unless configured)."
+        )
+    ),
+]
+IncludeBelow = Annotated[
+    bool,
+    strawberry.argument(
+        description="Whether entries below the minimum sample are listed (unranked, last)."
+    ),
+]
+OrderArg = Annotated[
+    MetricOrder | None,
+    strawberry.argument(description="What to rank by; default CASES, highest first."),
+]
+PeriodArg = Annotated[PeriodInput, strawberry.argument(description="The period to compare.")]
+
+
+@strawberry.type(
+    description=(
+        "Comparisons of how cases go. What they cover depends on your role: a district "
+        "administrator the whole district; a street officer their street; a community worker "
+        "or committee member their own community; partner staff their own partner. "
+        "`platformStatistics` covers every district (platform operators only)."
+    )
+)
+class Statistics:
+    scope: strawberry.Private[Any]
+
+    @strawberry.field(description="Communities compared, with the totals beside.")
+    async def communities(
+        self,
+        info: Info,
+        period: PeriodArg,
+        order_by: OrderArg = None,
+        minimum_sample: MinimumSample = None,
+        street: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only the communities of this street."),
+        ] = None,
+        include_below_minimum: IncludeBelow = True,
+    ) -> CommunityComparison:
+        from resolvers.stats import service
+
+        return await service.communities(
+            info, self.scope, period, order_by, minimum_sample, street, include_below_minimum
+        )
+
+    @strawberry.field(description="Streets compared (their communities rolled up).")
+    async def streets(
+        self,
+        info: Info,
+        period: PeriodArg,
+        order_by: OrderArg = None,
+        minimum_sample: MinimumSample = None,
+        include_below_minimum: IncludeBelow = True,
+    ) -> StreetComparison:
+        from resolvers.stats import service
+
+        return await service.streets(
+            info, self.scope, period, order_by, minimum_sample, include_below_minimum
+        )
+
+    @strawberry.field(
+        description=(
+            "Partners compared, property companies above all: each over the cases it leads."
+        )
+    )
+    async def partners(
+        self,
+        info: Info,
+        period: PeriodArg,
+        order_by: OrderArg = None,
+        minimum_sample: MinimumSample = None,
+        kind: Annotated[
+            PartnerKind | None,
+            strawberry.argument(description="Only partners of this kind, e.g. PROPERTY_COMPANY."),
+        ] = None,
+        include_below_minimum: IncludeBelow = True,
+    ) -> PartnerComparison:
+        from resolvers.stats import service
+
+        return await service.partners(
+            info, self.scope, period, order_by, minimum_sample, kind, include_below_minimum
+        )
+
+    @strawberry.field(description="Districts compared: platform-wide statistics only.")
+    async def districts(
+        self,
+        info: Info,
+        period: PeriodArg,
+        order_by: OrderArg = None,
+        minimum_sample: MinimumSample = None,
+        include_below_minimum: IncludeBelow = True,
+    ) -> DistrictComparison:
+        from resolvers.stats import service
+
+        return await service.districts(
+            info, self.scope, period, order_by, minimum_sample, include_below_minimum
+        )
+
+    @strawberry.field(
+        description=(
+            "One metric by week or month over the period, for everything you may compare or "
+            "narrowed to one community, street, partner, district or category. At most 260 "
+            "weeks or 120 months."
+        )
+    )
+    async def time_series(
+        self,
+        info: Info,
+        metric: Metric,
+        interval: Interval,
+        period: PeriodArg,
+        community: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this community.")
+        ] = None,
+        street: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this street.")
+        ] = None,
+        partner: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description=(
+                    "Only the cases this partner leads (for HELPING_HANDS_GIVEN, required: "
+                    "the help it gave)."
+                )
+            ),
+        ] = None,
+        district: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this district (platform-wide statistics)."),
+        ] = None,
+        category: Annotated[
+            CaseCategory | None, strawberry.argument(description="Only this category.")
+        ] = None,
+    ) -> TimeSeries:
+        from resolvers.stats import service
+
+        return await service.time_series(
+            info,
+            self.scope,
+            metric,
+            interval,
+            period,
+            community=community,
+            street=street,
+            partner=partner,
+            district=district,
+            category=category,
+        )
