@@ -76,7 +76,8 @@ class Definition:
 
 
 def _hours(later: str) -> str:
-    return f"extract(epoch FROM f.{later} - f.created_at) / 3600.0"
+    # date_part gives float8; extract would give numeric, several times slower to sort.
+    return f"date_part('epoch', f.{later} - f.created_at) / 3600.0"
 
 
 def _percent(numerator: str, denominator: str) -> str:

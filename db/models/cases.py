@@ -106,6 +106,9 @@ class Case(TenantEntity, Base):
         Index("ix_cases_partner_status", "district_id", "assigned_partner_id", "status"),
         Index("ix_cases_status_created", "district_id", "status", "created_at"),
         Index("ix_cases_reporter", "district_id", "reporter_id"),
+        # Comparisons: the cases reported in a period, of a district or of a lead partner.
+        Index("ix_cases_district_created", "district_id", "created_at"),
+        Index("ix_cases_partner_created", "district_id", "assigned_partner_id", "created_at"),
     )
 
 

@@ -88,6 +88,7 @@ class CaseWhistle(TenantEntity, Base):
         _person_fk("blown_by_id"),
         _person_fk("reported_in_by_id"),
         Index("ix_case_whistles_case", "district_id", "case_id"),
+        Index("ix_case_whistles_blown", "district_id", "blown_at"),
         Index(
             "ix_case_whistles_open",
             "district_id",
@@ -119,6 +120,7 @@ class HelpingHand(TenantEntity, Base):
         _person_fk("requested_by_id"),
         Index("ix_helping_hands_case", "district_id", "case_id"),
         Index("ix_helping_hands_helper", "district_id", "helper_id"),
+        Index("ix_helping_hands_requested", "district_id", "requested_at"),
     )
 
 

@@ -301,6 +301,18 @@ def rank(
     return ranked + below if include else ranked
 
 
+def _asks_for(info: Info, field: str) -> bool:
+    """Whether the operation selects `field` anywhere below the current one."""
+
+    def walk(selections: Sequence[Any]) -> bool:
+        return any(
+            getattr(s, "name", None) == field or walk(getattr(s, "selections", None) or ())
+            for s in selections
+        )
+
+    return walk(info.selected_fields)
+
+
 async def _compare(
     info: Info,
     scope: Scope,
@@ -318,7 +330,9 @@ async def _compare(
     order = order_by or MetricOrder()
     _check_order(group, order.metric)
     minimum = _minimum(info, minimum_sample)
-    sql, params = comparison(group, scope, selection, start, end)
+    sql, params = comparison(
+        group, scope, selection, start, end, by_category=_asks_for(info, "byCategory")
+    )
     rows = await _execute(info, scope, sql, params)
     standings, totals = _standings(rows, make, type_name)
     ordered = rank(standings, order.metric, order.direction, minimum, include)

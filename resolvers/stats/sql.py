@@ -1,6 +1,6 @@
 """The SQL of comparisons and time series, assembled from the metric definitions.
 
-One statement answers a whole comparison: the cases of the period and scope (`scoped`), their
+One statement answers a whole comparison: the cases of the period and scope with their
 whistles and helping hands counted per case (`facts`), every metric aggregated with
 `GROUPING SETS` for each entry, each entry by category, the totals and the totals by category
 (`agg`), then joined to the entries to compare (`entries`, which also lists those without a
@@ -54,38 +54,37 @@ _CASE_SCOPE = {
     "partner": "c.assigned_partner_id = :scope_id",
 }
 
+# Whistles and helping hands come after their case's report, so those of the period's cases
+# are among those since the period's start (an index range, not the whole history).
 _SCOPED = """
-scoped AS MATERIALIZED (
-    SELECT c.district_id, c.id, c.community_id, cm.street_id, c.assigned_partner_id,
-           c.category, c.status, c.created_at, c.accepted_at, c.accept_due_at,
-           c.resolved_at, c.resolve_due_at, c.satisfaction, c.reopen_count
-    FROM cases c
-    JOIN communities cm ON cm.district_id = c.district_id AND cm.id = c.community_id
-    WHERE c.created_at >= :start AND c.created_at < :end {where}
-),
 whistles AS (
     SELECT w.district_id, w.case_id, count(*) AS n,
            count(*) FILTER (
                WHERE coalesce(w.reported_in_at, now()) > w.report_in_due_at
            ) AS overdue
     FROM case_whistles w
-    JOIN scoped s ON s.district_id = w.district_id AND s.id = w.case_id
+    WHERE w.blown_at >= :start {where_other}
     GROUP BY w.district_id, w.case_id
 ),
 hands AS (
     SELECT h.district_id, h.case_id, count(*) AS n,
            count(*) FILTER (WHERE h.status = 'ACCEPTED') AS accepted
     FROM helping_hands h
-    JOIN scoped s ON s.district_id = h.district_id AND s.id = h.case_id
+    WHERE h.requested_at >= :start {where_other}
     GROUP BY h.district_id, h.case_id
 ),
 facts AS (
-    SELECT s.*, coalesce(w.n, 0) AS whistles, coalesce(w.overdue, 0) AS overdue_report_ins,
+    SELECT c.district_id, c.id, c.community_id, cm.street_id, c.assigned_partner_id,
+           c.category, c.status, c.created_at, c.accepted_at, c.accept_due_at,
+           c.resolved_at, c.resolve_due_at, c.satisfaction, c.reopen_count,
+           coalesce(w.n, 0) AS whistles, coalesce(w.overdue, 0) AS overdue_report_ins,
            coalesce(h.n, 0) AS helping_hand_requests,
            coalesce(h.accepted, 0) AS helping_hands_accepted
-    FROM scoped s
-    LEFT JOIN whistles w ON w.district_id = s.district_id AND w.case_id = s.id
-    LEFT JOIN hands h ON h.district_id = s.district_id AND h.case_id = s.id
+    FROM cases c
+    JOIN communities cm ON cm.district_id = c.district_id AND cm.id = c.community_id
+    LEFT JOIN whistles w ON w.district_id = c.district_id AND w.case_id = c.id
+    LEFT JOIN hands h ON h.district_id = c.district_id AND h.case_id = c.id
+    WHERE c.created_at >= :start AND c.created_at < :end {where}
 )"""
 
 # Helping hands given: one fact per request made to a partner, on cases of the period.
@@ -167,6 +166,22 @@ _ENTRY_DISTRICT = {
 }
 
 
+_WORKFLOW_COLUMNS = ("whistles", "overdue_report_ins", "helping_hand")
+
+
+def _facts(scope: Scope, case_where: str, *, workflow: bool = True) -> str:
+    """The facts CTE; without `workflow`, the whistle and helping-hand counts are 0 and
+    their tables are not read (for a time series of a metric that does not use them)."""
+    other = " AND district_id = :district_id" if scope.district_id is not None else ""
+    sql = _SCOPED.format(where=case_where, where_other=other)
+    if not workflow:
+        sql = sql[sql.index("facts AS (") :]
+        for column in ("w.n", "w.overdue", "h.n", "h.accepted"):
+            sql = sql.replace(f"coalesce({column}, 0)", "0")
+        sql = "\n".join(line for line in sql.splitlines() if "LEFT JOIN" not in line)
+    return sql
+
+
 def _metric_columns(definitions: list[Definition]) -> str:
     parts = []
     for d in definitions:
@@ -208,12 +223,19 @@ def _case_where(
 
 
 def comparison(
-    group: str, scope: Scope, selection: Selection, start: Any, end: Any
+    group: str,
+    scope: Scope,
+    selection: Selection,
+    start: Any,
+    end: Any,
+    *,
+    by_category: bool = True,
 ) -> tuple[str, dict[str, Any]]:
     """The statement of one comparison and its parameters.
 
     Rows: one per entry with `by_category = 0` (its own figures), then one per entry and
-    category with cases (`by_category = 1`); the totals have `key` NULL. Columns:
+    category with cases (`by_category = 1`, only when asked: it costs a second pass over the
+    cases); the totals have `key` NULL. Columns:
     district_id, key, name, households, category, by_category, then `v_<metric>` and
     `s_<metric>` for every metric.
     """
@@ -243,18 +265,21 @@ def comparison(
 
     households_where = "WHERE district_id = :district_id" if scope.district_id else ""
     ctes = [
-        _SCOPED.format(where=case_where),
+        _facts(scope, case_where),
         _HOUSEHOLDS.format(where=households_where),
         entries,
     ]
-    if group == "district":
-        sets = "(f.district_id), (f.district_id, f.category), (f.category), ()"
+    entry = "f.district_id" if group == "district" else f"f.district_id, {key}"
+    if by_category:
+        sets = f"({entry}), ({entry}, f.category), (f.category), ()"
+        category = "f.category, 1 - GROUPING(f.category)"
     else:
-        sets = f"(f.district_id, {key}), (f.district_id, {key}, f.category), (f.category), ()"
+        sets = f"({entry}), ()"
+        category = "NULL::text AS category, 0"
     ctes.append(f"""
 agg AS (
-    SELECT f.district_id, {key} AS key, f.category,
-           GROUPING({key}) AS g_key, 1 - GROUPING(f.category) AS by_category,
+    SELECT f.district_id, {key} AS key, {category} AS by_category,
+           GROUPING({key}) AS g_key,
            {metric_columns}
     FROM facts f
     GROUP BY GROUPING SETS ({sets})
@@ -355,7 +380,10 @@ def time_series(
         if selection.partner_id is not None:
             case_where += " AND c.assigned_partner_id = :sel_partner"
             params["sel_partner"] = selection.partner_id
-        ctes.append(_SCOPED.format(where=case_where))
+        workflow = any(
+            column in definition.value + definition.sample for column in _WORKFLOW_COLUMNS
+        )
+        ctes.append(_facts(scope, case_where, workflow=workflow))
         source = "facts f"
     if metric is Metric.CASES_PER_THOUSAND_HOUSEHOLDS:
         value = "count(*) * 1000.0 / nullif((SELECT n FROM selected_households), 0)"

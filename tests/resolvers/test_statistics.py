@@ -494,6 +494,16 @@ async def test_time_series_by_month_and_week_in_beijing_time(
         (0, 0),
     ]
 
+    overdue = await graphql(
+        client,
+        SERIES,
+        {"metric": "OVERDUE_REPORT_INS", "interval": "MONTH", "period": PERIOD},
+        bearer=admin,
+    )
+    assert [
+        (p["value"], p["sampleSize"]) for p in overdue["statistics"]["timeSeries"]["points"]
+    ] == [(0, 1), (1, 1), (0, 0)]
+
     # The same figure as the comparison's: Sigma's per-thousand-households by month.
     per = await graphql(
         client,
@@ -693,3 +703,25 @@ def test_every_metric_is_a_field_with_its_definition() -> None:
         assert fields[d.column].description == d.description
     assert set(DEFINITIONS) == {m for m in DEFINITIONS}
     assert "CaseMetrics" in schema.as_str()
+
+
+async def test_category_breakdown_asked_through_a_fragment(
+    client: httpx.AsyncClient, world: StatsWorld
+) -> None:
+    """The breakdown costs a second pass, so it is computed only when asked: a fragment
+    counts as asking, and leaving it out changes no other figure."""
+    query = """
+    fragment Breakdown on CommunityStanding { byCategory { category } }
+    query ($period: PeriodInput!, $with: Boolean!) { statistics {
+      communities(period: $period, minimumSample: 0) {
+        entries { name metrics { cases { value } medianHoursToResolve { value } }
+                  ...Breakdown @include(if: $with) }
+        totals { metrics { p90HoursToAccept { value } } } } } }"""
+    admin = world.token(Role.DISTRICT_ADMIN)
+    with_ = await graphql(client, query, {"period": PERIOD, "with": True}, bearer=admin)
+    without = await graphql(client, query, {"period": PERIOD, "with": False}, bearer=admin)
+    entries = with_["statistics"]["communities"]["entries"]
+    assert [c["category"] for c in entries[0]["byCategory"]] == ["ELEVATOR", "SANITATION"]
+    for entry in entries:
+        entry.pop("byCategory")
+    assert with_ == without

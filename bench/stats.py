@@ -1,0 +1,201 @@
+"""Time comparisons and time series on a synthetic data set, through the whole GraphQL stack.
+
+Uses the database a `bench/seed_synthetic.py` run left in `--data-dir` (an embedded PostgreSQL,
+started here and stopped on exit), or `DATABASE_URL`. Runs, as a district administrator of the
+district with the most cases, each query `--runs` times after one warm-up, and prints the
+fastest, median and slowest time, plus the server's own time for the comparison statement
+(`EXPLAIN ANALYZE`).
+
+    .venv/bin/python bench/seed_synthetic.py --districts 1 --communities 1000 --cases 1000000 \
+        --data-dir /tmp/gongzhi-bench/stats-pg
+    .venv/bin/python bench/stats.py --data-dir /tmp/gongzhi-bench/stats-pg
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from db import embedded, migrate
+from db.models.enums import Role
+from db.session import Database
+from resolvers.principal import Principal
+from resolvers.stats.sql import Scope, Selection, comparison
+from server.app import create_app
+from server.auth import issue_token
+from server.settings import Settings
+
+FIGURES = """
+  cases { value sampleSize } open { value } acceptedWithinDeadline { value sampleSize }
+  medianHoursToAccept { value } p90HoursToAccept { value } resolvedWithinDeadline { value }
+  medianHoursToResolve { value } p90HoursToResolve { value } whistlesBlown { value }
+  overdueReportIns { value } helpingHandRequests { value } helpingHandsReceived { value }
+  reopenRate { value } meanSatisfaction { value sampleSize } casesPerThousandHouseholds { value }
+"""
+
+COMMUNITIES = f"""
+query ($period: PeriodInput!) {{
+  statistics {{ communities(period: $period, orderBy: {{metric: RESOLVED_WITHIN_DEADLINE}}) {{
+    entries {{ rank name households metrics {{ {FIGURES} }}
+              byCategory {{ category metrics {{ {FIGURES} }} }} }}
+    totals {{ metrics {{ {FIGURES} }} byCategory {{ category metrics {{ {FIGURES} }} }} }}
+  }} }}
+}}"""
+
+COMMUNITIES_PLAIN = f"""
+query ($period: PeriodInput!) {{
+  statistics {{ communities(period: $period, orderBy: {{metric: RESOLVED_WITHIN_DEADLINE}}) {{
+    entries {{ rank name households metrics {{ {FIGURES} }} }}
+    totals {{ metrics {{ {FIGURES} }} }}
+  }} }}
+}}"""
+
+PARTNERS = f"""
+query ($period: PeriodInput!) {{
+  statistics {{ partners(period: $period, kind: PROPERTY_COMPANY) {{
+    entries {{ rank name helpingHandsGiven {{ value }} metrics {{ {FIGURES} }} }}
+    totals {{ metrics {{ {FIGURES} }} }}
+  }} }}
+}}"""
+
+STREETS = f"""
+query ($period: PeriodInput!) {{
+  statistics {{ streets(period: $period) {{
+    entries {{ rank name metrics {{ {FIGURES} }}
+              byCategory {{ category metrics {{ {FIGURES} }} }} }}
+  }} }}
+}}"""
+
+PLATFORM = f"""
+query ($period: PeriodInput!) {{
+  platformStatistics {{
+    communities(period: $period, orderBy: {{metric: RESOLVED_WITHIN_DEADLINE}}) {{
+    entries {{ rank name households metrics {{ {FIGURES} }} }}
+    totals {{ metrics {{ {FIGURES} }} }}
+  }} }}
+}}"""
+
+SERIES = """
+query ($period: PeriodInput!, $metric: CaseMetric!) {
+  statistics { timeSeries(metric: $metric, interval: MONTH, period: $period) {
+    points { start value sampleSize } } }
+}"""
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/gongzhi-bench/stats-pg"))  # noqa: S108
+    parser.add_argument("--runs", type=int, default=5)
+    return parser.parse_args()
+
+
+async def _time(
+    client: httpx.AsyncClient, bearer: str, query: str, variables: dict[str, Any], runs: int
+) -> tuple[list[float], dict[str, Any]]:
+    times = []
+    body: dict[str, Any] = {}
+    for _ in range(runs + 1):
+        started = time.perf_counter()
+        response = await client.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {bearer}"},
+        )
+        times.append(time.perf_counter() - started)
+        body = response.json()
+        if body.get("errors"):
+            raise SystemExit(f"query failed: {body['errors']}")
+    return times[1:], body
+
+
+def _report(name: str, times: list[float], body: dict[str, Any], runs: int) -> None:
+    print(
+        f"{name}: min {min(times) * 1000:.0f} ms, median "
+        f"{statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
+        f"({runs} runs, ~{len(str(body)) / 1024:.0f} KiB)"
+    )
+
+
+async def main() -> None:
+    args = _arguments()
+    url = os.environ.get("DATABASE_URL") or embedded.start(args.data_dir)
+    await migrate.upgrade(url)  # a data set seeded before the latest migration gets its indexes
+    database = Database.connect(url, statement_timeout_ms=60_000)
+    async with database.platform_session() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT d.id, d.code, count(*) AS cases, max(c.created_at) AS last "
+                    "FROM districts d JOIN cases c ON c.district_id = d.id "
+                    "GROUP BY d.id ORDER BY cases DESC LIMIT 1"
+                )
+            )
+        ).one()
+        communities = (
+            await session.execute(
+                text("SELECT count(*) FROM communities WHERE district_id = :d"), {"d": row.id}
+            )
+        ).scalar_one()
+        total_communities = (
+            await session.execute(text("SELECT count(*) FROM communities"))
+        ).scalar_one()
+    end = row.last + dt.timedelta(seconds=1)
+    period = {"from": (end - dt.timedelta(days=365)).isoformat(), "to": end.isoformat()}
+    print(
+        f"district {row.code}: {row.cases:,} cases, {communities:,} communities; "
+        f"period {period['from']} – {period['to']}"
+    )
+    settings = Settings(jwt_secret="bench-secret-0123456789-abcdefghijklmnop")  # noqa: S106
+    bearer = issue_token(settings, Principal(role=Role.DISTRICT_ADMIN, district_code=row.code))
+    operator = issue_token(settings, Principal(role=Role.PLATFORM_OPERATOR, district_code=row.code))
+    app = create_app(settings, database)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=120
+    ) as client:
+        for name, query, extra in (
+            ("communities, one year, all metrics + by category", COMMUNITIES, {}),
+            ("communities, one year, all metrics", COMMUNITIES_PLAIN, {}),
+            ("streets, one year, all metrics + by category", STREETS, {}),
+            ("property companies, one year", PARTNERS, {}),
+            ("12-month series, CASES", SERIES, {"metric": "CASES"}),
+            ("12-month series, P90_HOURS_TO_RESOLVE", SERIES, {"metric": "P90_HOURS_TO_RESOLVE"}),
+        ):
+            times, body = await _time(client, bearer, query, {"period": period, **extra}, args.runs)
+            _report(name, times, body, args.runs)
+        times, body = await _time(client, operator, PLATFORM, {"period": period}, args.runs)
+        _report(
+            f"platform-wide: all {total_communities:,} communities, all metrics",
+            times,
+            body,
+            args.runs,
+        )
+    sql, params = comparison(
+        "community",
+        Scope(row.id),
+        Selection(),
+        dt.datetime.fromisoformat(period["from"]),
+        dt.datetime.fromisoformat(period["to"]),
+    )
+    async with database.tenant_session(row.id) as session, session.begin():
+        await session.execute(
+            text("SELECT set_config('app.district_id', :d, true)"), {"d": str(row.id)}
+        )
+        plan = (await session.execute(text("EXPLAIN (ANALYZE) " + sql), params)).scalars().all()
+    print("comparison statement, server side:", plan[-1].strip())
+    await database.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
