@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ def make_engine(
     max_overflow: int = 10,
     statement_timeout_ms: int | None = None,
     application_name: str = "gongzhi",
+    pool_timeout_seconds: float = 30,
+    connect_timeout_seconds: float = 10,
 ) -> AsyncEngine:
     settings = {"application_name": application_name, "jit": "off"}
     if statement_timeout_ms:
@@ -55,8 +58,13 @@ def make_engine(
         async_url(url) if isinstance(url, str) else url,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_timeout=pool_timeout_seconds,
+        # A pooled connection is tested before use, so after a database restart the dead
+        # ones are replaced instead of failing the request that drew them.
         pool_pre_ping=True,
-        connect_args={"server_settings": settings},
+        # Error messages (and so logs) carry the SQL but never the values of its parameters.
+        hide_parameters=True,
+        connect_args={"server_settings": settings, "timeout": connect_timeout_seconds},
     )
 
 
@@ -84,6 +92,8 @@ class Database:
         pool_size: int = 10,
         max_overflow: int = 10,
         statement_timeout_ms: int | None = None,
+        pool_timeout_seconds: float = 30,
+        connect_timeout_seconds: float = 10,
     ) -> Database:
         """Engines for one database. Without explicit URLs for the app and platform roles,
         they are the owner's URL with the user swapped (and `role_password`, if any)."""
@@ -93,17 +103,20 @@ class Database:
             if platform_url
             else role_url(owner_url, PLATFORM_ROLE, role_password)
         )
+        engine = functools.partial(
+            make_engine,
+            pool_timeout_seconds=pool_timeout_seconds,
+            connect_timeout_seconds=connect_timeout_seconds,
+        )
         return cls(
-            owner=make_engine(
-                owner_url, pool_size=2, max_overflow=4, application_name="gongzhi-owner"
-            ),
-            app=make_engine(
+            owner=engine(owner_url, pool_size=2, max_overflow=4, application_name="gongzhi-owner"),
+            app=engine(
                 app,
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 statement_timeout_ms=statement_timeout_ms,
             ),
-            platform=make_engine(
+            platform=engine(
                 platform,
                 pool_size=2,
                 max_overflow=4,

@@ -1,20 +1,82 @@
-"""Operation hooks: one database transaction per operation, and error masking."""
+"""Operation hooks: one database transaction per operation, error masking, and a record of
+each operation for the request log and metrics."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import MaskErrors as _MaskErrors
 from strawberry.extensions import SchemaExtension
 
+from db.connectivity import UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, is_unavailable
 from resolvers.context import Context
 from resolvers.errors import UserError
 
 _log = logging.getLogger("gongzhi.errors")
 
 INTERNAL_ERROR = "Internal server error; it has been logged."
+
+OPERATION_SCOPE_KEY = "gongzhi.operation"
+"""Key of the `OperationRecord` in the ASGI scope of a request (put there by the server)."""
+
+
+@dataclass
+class OperationRecord:
+    """What the request log and metrics learn about a request's GraphQL operation."""
+
+    reached: bool = False
+    """The request got as far as GraphQL (it was not refused before, e.g. for its token)."""
+    executed: bool = False
+    """Its document parsed and validated, so that `name` is one of a valid document."""
+    name: str | None = None
+    type: str | None = None
+    errors: int = 0
+
+
+def unavailable_error(error: GraphQLError | None = None) -> GraphQLError:
+    """The error a client gets when the database could not be reached: retry later."""
+    return GraphQLError(
+        UNAVAILABLE_MESSAGE,
+        nodes=error.nodes if error else None,
+        source=error.source if error else None,
+        positions=error.positions if error else None,
+        path=error.path if error else None,
+        extensions={"code": UNAVAILABLE_CODE},
+    )
+
+
+class OperationRecorder(SchemaExtension):
+    """Fills the request's `OperationRecord`: operation name and type once the document is
+    valid, and how many top-level errors the answer has. Never variables or query text."""
+
+    def _record(self) -> OperationRecord | None:
+        context = self.execution_context.context
+        request = getattr(context, "request", None)
+        scope: dict[str, Any] = getattr(request, "scope", None) or {}
+        record = scope.get(OPERATION_SCOPE_KEY)
+        return record if isinstance(record, OperationRecord) else None
+
+    def on_operation(self) -> Iterator[None]:
+        record = self._record()
+        if record is not None:
+            record.reached = True
+        yield
+        result = self.execution_context.result
+        if record is not None:
+            record.errors = len(getattr(result, "errors", None) or [])
+
+    def on_execute(self) -> Iterator[None]:
+        # Reached only by documents that parsed and validated.
+        record = self._record()
+        if record is not None:
+            record.executed = True
+            record.name = self.execution_context.operation_name
+            record.type = self.execution_context.operation_type.value
+        yield
 
 
 class TransactionPerOperation(SchemaExtension):
@@ -27,12 +89,15 @@ class TransactionPerOperation(SchemaExtension):
         failed = result is None or bool(getattr(result, "errors", None))
         try:
             await context.db.finish(commit=not failed)
-        except Exception:
+        except Exception as exc:
             # The changes were not stored: the client must not receive data as if they were.
-            _log.exception("commit failed")
-            self.execution_context.result = ExecutionResult(
-                data=None, errors=[GraphQLError(INTERNAL_ERROR)]
-            )
+            if is_unavailable(exc):
+                _log.warning("commit failed: database unavailable")
+                error = unavailable_error()
+            else:
+                _log.exception("commit failed")
+                error = GraphQLError(INTERNAL_ERROR)
+            self.execution_context.result = ExecutionResult(data=None, errors=[error])
 
 
 def _is_internal(error: GraphQLError) -> bool:
@@ -45,10 +110,22 @@ def _is_internal(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None or isinstance(original, UserError | GraphQLError):
         return False
-    _log.error("internal error in %s", error.path, exc_info=original)
+    if is_unavailable(original):
+        # An outage, not a bug: one line, no traceback per request while it lasts.
+        _log.warning("database unavailable in %s: %s", error.path, type(original).__name__)
+    else:
+        _log.error("internal error in %s", error.path, exc_info=original)
     return True
 
 
 class MaskErrors(_MaskErrors):
+    """Internal errors reach the client as a fixed message; an unreachable database as
+    "database unavailable, retry" (code `DATABASE_UNAVAILABLE`), so clients know to retry."""
+
     def __init__(self) -> None:
         super().__init__(should_mask_error=_is_internal, error_message=INTERNAL_ERROR)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if is_unavailable(error.original_error):
+            return unavailable_error(error)
+        return super().anonymise_error(error)

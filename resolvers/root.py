@@ -22,7 +22,7 @@ from resolvers import ids
 from resolvers import relations as rel
 from resolvers.context import Info
 from resolvers.errors import UserError
-from resolvers.extensions import MaskErrors, TransactionPerOperation
+from resolvers.extensions import MaskErrors, OperationRecorder, TransactionPerOperation
 from resolvers.live.subscriptions import Subscription
 from resolvers.notices import NoticeMutation
 from resolvers.stats import service as stats
@@ -141,6 +141,8 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
     extensions: list[Any] = [
         TransactionPerOperation,
         MaskErrors,
+        # Tells the request log and metrics each operation's name (never its variables).
+        OperationRecorder,
         # Parsed and validated documents are cached process-wide, keyed by the query text.
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),

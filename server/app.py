@@ -1,4 +1,4 @@
-"""The Starlette application: `/graphql`, `/healthz`, `/readyz`."""
+"""The Starlette application: `/graphql`, `/healthz`, `/readyz`, `/metrics`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any, cast
 from cross_web import HTTPException
 from sqlalchemy import select, text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -26,6 +27,12 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.types.unset import UNSET
 
+from db.connectivity import (
+    UNAVAILABLE_CODE,
+    UNAVAILABLE_MESSAGE,
+    DatabaseUnavailable,
+    is_unavailable,
+)
 from db.models import CasePhoto as CasePhotoRow
 from db.session import Database
 from resolvers import ids, visibility
@@ -38,7 +45,9 @@ from resolvers.principal import ANONYMOUS, Principal
 from resolvers.request_db import RequestDatabase
 from resolvers.root import build_schema
 from resolvers.workflow.deadlines import sweeping
+from server import metrics
 from server.auth import AuthError, bearer_token, verify_token
+from server.observability import Observability
 from server.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -79,6 +88,15 @@ def negotiate(accept: str | None) -> str | None:
     return None
 
 
+def unavailable_response() -> Response:
+    """A request refused before execution because the database could not be reached."""
+    return JSONResponse(
+        {"errors": [{"message": UNAVAILABLE_MESSAGE, "extensions": {"code": UNAVAILABLE_CODE}}]},
+        503,
+        headers={"Retry-After": "1"},
+    )
+
+
 class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws with server pings, so idle connections survive proxies and dead
     peers are noticed."""
@@ -86,7 +104,12 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     interval: float = 15
 
     async def handle_connection_init(self, message: Any) -> None:
-        await super().handle_connection_init(message)
+        try:
+            await super().handle_connection_init(message)
+        except DatabaseUnavailable:
+            # 1013 "try again later": clients retry (4403 would tell them their token is bad).
+            await self.websocket.close(code=1013, reason=UNAVAILABLE_MESSAGE)
+            return
         if self.connection_acknowledged and self.interval > 0:
             self._pinger = asyncio.create_task(self._ping())
 
@@ -131,6 +154,14 @@ class GraphQLApp(GraphQL[Context, None]):
         self.bus = bus
         self.directory = DistrictDirectory(database)
 
+    async def _district_id(self, code: str) -> int | None:
+        try:
+            return await self.directory.id_of(code)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise DatabaseUnavailable from exc
+            raise
+
     async def _principal(self, request: Request | WebSocket) -> Principal:
         token = bearer_token(request.headers.get("authorization"))
         if token is None:
@@ -151,12 +182,12 @@ class GraphQLApp(GraphQL[Context, None]):
             raise HTTPException(401, str(exc)) from exc
         district_id = None
         if principal.district_code is not None:
-            district_id = await self.directory.id_of(principal.district_code)
+            district_id = await self._district_id(principal.district_code)
             if district_id is None:
                 raise HTTPException(401, f"unknown district {principal.district_code!r}")
         elif principal.is_anonymous and (code := request.headers.get("x-district")):
             # Anonymous visitors read a district's public records (places, notices).
-            district_id = await self.directory.id_of(code)
+            district_id = await self._district_id(code)
             if district_id is None:
                 raise HTTPException(400, f"X-District names no district: {code!r}")
         return self._context(request, response, principal, district_id)
@@ -193,7 +224,7 @@ class GraphQLApp(GraphQL[Context, None]):
             raise ConnectionRejectionError({"reason": str(exc)}) from exc
         district_id = None
         if principal.district_code is not None:
-            district_id = await self.directory.id_of(principal.district_code)
+            district_id = await self._district_id(principal.district_code)
             if district_id is None:
                 raise ConnectionRejectionError({"reason": "unknown district"})
         fresh = self._context(context.request, None, principal, district_id)
@@ -204,6 +235,11 @@ class GraphQLApp(GraphQL[Context, None]):
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
             return await super().run(request, context, root_value)
+        except DatabaseUnavailable:
+            if isinstance(request, Request):
+                _log.warning("database unavailable before execution")
+                return unavailable_response()
+            raise
         finally:
             if isinstance(request, Request):
                 # Closes uploaded files (spooled to disk when large) of a multipart request.
@@ -238,6 +274,8 @@ async def _photo(graphql: GraphQLApp, request: Request) -> Response:
         context = await graphql.get_context(request)
     except HTTPException as exc:
         return JSONResponse({"error": exc.reason}, exc.status_code)
+    except DatabaseUnavailable:
+        return JSONResponse({"error": UNAVAILABLE_MESSAGE}, 503, headers={"Retry-After": "1"})
     if context.principal.is_anonymous or context.district_id is None:
         return JSONResponse({"error": "send your token in the Authorization header"}, 401)
     try:
@@ -252,6 +290,10 @@ async def _photo(graphql: GraphQLApp, request: Request) -> Response:
         statement = statement.where(visible)
     try:
         row = (await context.db.execute(statement)).one_or_none()
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        return JSONResponse({"error": UNAVAILABLE_MESSAGE}, 503, headers={"Retry-After": "1"})
     finally:
         await context.db.finish(commit=False)
     if row is None:
@@ -273,7 +315,10 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         listen_dsn,
         queue_size=settings.subscriber_queue_size,
         poll_seconds=settings.event_poll_seconds,
+        on_subscribers=metrics.subscribers_changed,
+        on_delivered=metrics.events_delivered,
     )
+    metrics.instrument_pools(database)
     graphql = GraphQLApp(settings, database, bus)
 
     async def photo(request: Request) -> Response:
@@ -284,8 +329,9 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         try:
             async with database.app.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-        except Exception:
-            _log.warning("readiness check failed", exc_info=True)
+        except Exception as exc:
+            # An outage is one line per probe; anything else deserves its traceback.
+            _log.warning("readiness check failed", exc_info=not is_unavailable(exc))
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
@@ -306,6 +352,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
             Route("/photos/{id}", photo),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.metrics),
         ],
+        middleware=[Middleware(Observability)],
         lifespan=lifespan,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import logging.config
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,8 +20,9 @@ from db.models.enums import Role
 from db.session import Database
 from db.tenancy import use_district
 from resolvers.principal import Principal
-from server.auth import issue_token
-from server.runtime import open_database, owner_url, prepare
+from server.auth import issue_token, jwt_secret
+from server.logs import logging_config
+from server.runtime import open_database, owner_url, prepare, wait_for_database
 from server.settings import Settings, get_settings
 
 
@@ -28,10 +31,11 @@ class CliError(Exception):
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
-    import uvicorn
+    from server import serving
 
-    from server.app import create_app
-
+    logging.config.dictConfig(logging_config(settings.log_format, args.log_level))
+    serving.empty_metrics_dir()
+    # Once, here, before any worker starts: the embedded server, migrations, the demo seed.
     url = owner_url(settings)
     loaded = asyncio.run(prepare(settings, url, seed_demo=not args.no_demo))
     if loaded:
@@ -45,8 +49,28 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
                 f'{{"Authorization": "Bearer {token[1]}"}}\n',
                 file=sys.stderr,
             )
-    app = create_app(settings, open_database(settings, url))
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    if not settings.is_production:
+        # Workers read the development secret from the data folder: it must exist before.
+        jwt_secret(settings)
+    app: object
+    if args.workers > 1:
+        # Workers are new processes that read their settings from the environment.
+        os.environ["DATABASE_URL"] = url
+        app = "server.serving:worker_app"
+    else:
+        from server.app import create_app
+
+        app = create_app(settings, open_database(settings, url))
+    status = serving.serve(
+        settings,
+        app,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+    )
+    if status:
+        raise SystemExit(status)
 
 
 async def _dev_token(settings: Settings, url: str) -> tuple[str, str] | None:
@@ -63,6 +87,7 @@ async def _dev_token(settings: Settings, url: str) -> tuple[str, str] | None:
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> None:
     url = owner_url(settings)
+    asyncio.run(wait_for_database(settings, url))
     if args.downgrade:
         asyncio.run(migrate.downgrade(url, args.downgrade))
     else:
@@ -190,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--no-demo", action="store_true", help="do not seed an empty database")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes on the port (default GONGZHI_WORKERS, 1)",
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(handler=_serve)
 
@@ -227,6 +258,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "serve":
         args.host = args.host or settings.host
         args.port = args.port or settings.port
+        args.workers = args.workers or settings.workers
+        if args.workers < 1:
+            build_parser().error("--workers must be at least 1")
     if args.command == "seed" and not (args.demo or args.synthetic):
         build_parser().error("seed needs --demo or --synthetic")
     try:

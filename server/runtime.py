@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from db import embedded, migrate
+from db import connectivity, embedded, migrate
 from db.models import District
 from db.session import Database
 from server.settings import Settings
@@ -26,6 +26,20 @@ def open_database(settings: Settings, url: str | None = None) -> Database:
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         statement_timeout_ms=settings.statement_timeout_ms,
+        pool_timeout_seconds=settings.pool_timeout_seconds,
+        connect_timeout_seconds=settings.db_connect_timeout_seconds,
+    )
+
+
+async def wait_for_database(settings: Settings, url: str) -> None:
+    """Retry connecting while PostgreSQL is unreachable (it may be starting next to us),
+    with the backoff of the settings; raises once they are used up."""
+    await connectivity.wait_until_reachable(
+        url,
+        retries=settings.db_connect_retries,
+        backoff_seconds=settings.db_connect_backoff_seconds,
+        max_backoff_seconds=settings.db_connect_backoff_max_seconds,
+        connect_timeout_seconds=settings.db_connect_timeout_seconds,
     )
 
 
@@ -34,6 +48,7 @@ async def prepare(settings: Settings, url: str, *, seed_demo: bool) -> bool:
 
     Returns whether the demo was loaded.
     """
+    await wait_for_database(settings, url)
     if not await migrate.is_up_to_date(url):
         await migrate.upgrade(url, role_password=settings.role_password)
     if not seed_demo:

@@ -15,6 +15,11 @@ class Environment(enum.StrEnum):
     PRODUCTION = "production"
 
 
+class LogFormat(enum.StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
 class Settings(BaseSettings):
     """Settings of a gongzhi process. Environment variables use the `GONGZHI_` prefix,
     except `DATABASE_URL` and `APP_DATABASE_URL`, which keep their conventional names."""
@@ -43,9 +48,26 @@ class Settings(BaseSettings):
     jwt_issuer: str = "gongzhi"
     jwt_audience: str = "gongzhi"
     token_ttl_seconds: int = 7 * 24 * 3600
-    pool_size: int = 10
-    max_overflow: int = 10
-    statement_timeout_ms: int = 5000
+    # Serving: worker processes of `serve` on one port (each with its own pools).
+    workers: int = Field(default=1, ge=1)
+    # On SIGTERM: how long in-flight requests may still take before they are cancelled, and
+    # how long a connection accepted just before may take to send its request.
+    shutdown_timeout_seconds: int = Field(default=30, ge=0)
+    shutdown_grace_seconds: float = Field(default=1.0, ge=0)
+    # Logs: one JSON object per line ("json") or uvicorn's plain lines ("text").
+    log_format: LogFormat = LogFormat.JSON
+    # The request path's pool per process: connections kept, extra ones allowed, and how long a
+    # request waits for one before it fails with "database unavailable, retry".
+    pool_size: int = Field(default=10, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+    pool_timeout_seconds: float = Field(default=10, gt=0)
+    statement_timeout_ms: int = Field(default=5000, ge=0)
+    # Connecting: the timeout of one attempt, and on startup the retries with exponential
+    # backoff (first wait, doubled each time up to the maximum) while PostgreSQL is unreachable.
+    db_connect_timeout_seconds: float = Field(default=5, gt=0)
+    db_connect_retries: int = Field(default=8, ge=0)
+    db_connect_backoff_seconds: float = Field(default=0.5, gt=0)
+    db_connect_backoff_max_seconds: float = Field(default=10, gt=0)
     # Subscriptions: graphql-transport-ws always; the legacy graphql-ws protocol on request.
     legacy_graphql_ws: bool = False
     ws_keepalive_seconds: float = 15

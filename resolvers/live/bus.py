@@ -14,6 +14,11 @@ exact: no gap, no duplicate.
 
 A subscriber whose queue (`queue_size` events) is full is dropped with `SubscriberTooSlow`;
 its subscription ends with that error and the client resubscribes with its last cursor.
+
+While PostgreSQL is down (restarting), subscriptions stay open: the listening connection is
+re-established with exponential backoff, reads are retried, and once the database is back
+the bus reads on from the last sequence number it handed out, so subscribers lose nothing.
+A listening connection that went silent without closing is noticed by a periodic check.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 from sqlalchemy import select
 
+from db.connectivity import is_unavailable
 from db.events import NOTIFY_CHANNEL
 from db.models import DistrictCounter
 from db.session import Database
@@ -78,11 +84,20 @@ class EventBus:
         *,
         queue_size: int = 1000,
         poll_seconds: float = 5.0,
+        on_subscribers: Callable[[int], None] | None = None,
+        on_delivered: Callable[[int], None] | None = None,
+        max_backoff_seconds: float = 5.0,
+        check_seconds: float = 10.0,
     ) -> None:
         self._database = database
         self._dsn = listen_dsn
         self._queue_size = queue_size
         self._poll_seconds = poll_seconds
+        # Observers for metrics: the number of subscribers, and events handed to them.
+        self._on_subscribers = on_subscribers
+        self._on_delivered = on_delivered
+        self._max_backoff = max_backoff_seconds
+        self._check_seconds = check_seconds
         self._feeds: dict[int, DistrictFeed] = {}
         self._listener: asyncpg.Connection | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -113,9 +128,12 @@ class EventBus:
         backoff = 0.2
         while not self._closing:
             lost = asyncio.Event()
+            conn: asyncpg.Connection | None = None
             try:
                 conn = await asyncpg.connect(
-                    self._dsn, server_settings={"application_name": "gongzhi-listener"}
+                    self._dsn,
+                    timeout=10,
+                    server_settings={"application_name": "gongzhi-listener"},
                 )
                 conn.add_termination_listener(lambda _, lost=lost: lost.set())
                 await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
@@ -124,13 +142,30 @@ class EventBus:
                 backoff = 0.2
                 # Whatever was committed while we were not listening is read now.
                 self._wake_all()
-                await lost.wait()
+                await self._until_lost(conn, lost)
                 _log.warning("listening connection lost; reconnecting")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                _log.warning("cannot listen (%s); retrying in %.1f s", exc, backoff)
+            except Exception as exc:
+                _log.warning(
+                    "cannot listen (%s: %s); retrying in %.1f s", type(exc).__name__, exc, backoff
+                )
             self.connected.clear()
+            if conn is not None and not conn.is_closed():
+                conn.terminate()
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            backoff = min(backoff * 2, self._max_backoff)
+
+    async def _until_lost(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:
+        """Returns when the connection closed, or stopped answering (a dead peer sends no FIN)."""
+        while True:
+            try:
+                await asyncio.wait_for(lost.wait(), self._check_seconds)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await asyncio.wait_for(conn.fetchval("SELECT 1"), self._check_seconds)
+            except Exception:
+                return
 
     async def _poll(self) -> None:
         while not self._closing:
@@ -168,8 +203,14 @@ class EventBus:
                     self.delivered += len(rows)
                     if len(rows) == 0:
                         break
-            except Exception:
-                _log.exception("reading events of district %s failed", feed.district_id)
+            except Exception as exc:
+                if is_unavailable(exc):
+                    _log.warning(
+                        "reading events of district %s: database unavailable; retrying",
+                        feed.district_id,
+                    )
+                else:
+                    _log.exception("reading events of district %s failed", feed.district_id)
                 await asyncio.sleep(1)
                 feed.wanted.set()
 
@@ -193,6 +234,7 @@ class EventBus:
             feed = self._feeds.setdefault(district_id, DistrictFeed(district_id, head))
         subscriber = Subscriber(principal, flt, asyncio.Queue(self._queue_size))
         feed.subscribers.add(subscriber)
+        self._subscribers_changed()
         live_from = feed.last_seq
         last = live_from if after is None else after
         try:
@@ -206,6 +248,7 @@ class EventBus:
                 for row in rows:
                     last = row.seq
                     if wanted(principal, flt, row):
+                        self._delivered()
                         yield row
             last = max(last, live_from)
             while True:
@@ -217,9 +260,19 @@ class EventBus:
                     )
                 if row.seq > last:
                     last = row.seq
+                    self._delivered()
                     yield row
         finally:
             feed.subscribers.discard(subscriber)
+            self._subscribers_changed()
+
+    def _subscribers_changed(self) -> None:
+        if self._on_subscribers is not None:
+            self._on_subscribers(self.subscriber_count)
+
+    def _delivered(self) -> None:
+        if self._on_delivered is not None:
+            self._on_delivered(1)
 
     @property
     def subscriber_count(self) -> int:

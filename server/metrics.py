@@ -1,0 +1,154 @@
+"""Prometheus metrics of a server, served at `/metrics` in the text format.
+
+- `gongzhi_graphql_requests_total`, `gongzhi_graphql_errors_total` and the latency histogram
+  `gongzhi_graphql_request_duration_seconds`, by operation name and type (HTTP requests to
+  `/graphql`; a request counts as an error when its answer has top-level errors or an HTTP
+  error status);
+- `gongzhi_db_pool_connections_in_use` by pool (`app`, `platform`, `owner`);
+- `gongzhi_subscribers_connected` and `gongzhi_events_delivered_total` (live case events).
+
+Operation names are bounded: a name counts only once its document parsed and validated
+("invalid" otherwise, "anonymous" when unnamed, "none" when the request never reached
+GraphQL, e.g. refused for its token), and after `MAX_OPERATION_NAMES` distinct names in a
+process further ones count as "other".
+
+With `serve --workers N` the workers share a `PROMETHEUS_MULTIPROC_DIR` (the supervisor makes
+one), so `/metrics` of any worker reports the sum over all of them (prometheus_client's
+multiprocess mode: counters and histograms add up, gauges are summed over live workers).
+Separate instances are scraped separately.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from db.session import Database
+
+MAX_OPERATION_NAMES = 100
+MAX_NAME_LENGTH = 100
+
+_LABELS = ("operation", "type")
+
+REQUESTS = Counter(
+    "gongzhi_graphql_requests_total", "GraphQL requests over HTTP, by operation.", _LABELS
+)
+ERRORS = Counter(
+    "gongzhi_graphql_errors_total",
+    "GraphQL requests over HTTP that answered with top-level errors or an HTTP error status.",
+    _LABELS,
+)
+LATENCY = Histogram(
+    "gongzhi_graphql_request_duration_seconds",
+    "Time from receiving a GraphQL request over HTTP to the end of its answer.",
+    _LABELS,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+POOL_IN_USE = Gauge(
+    "gongzhi_db_pool_connections_in_use",
+    "Database connections checked out of a pool.",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
+SUBSCRIBERS = Gauge(
+    "gongzhi_subscribers_connected",
+    "Subscriptions to live case events being served.",
+    multiprocess_mode="livesum",
+)
+DELIVERED = Counter(
+    "gongzhi_events_delivered_total", "Case events sent to subscribers (replayed or live)."
+)
+
+_names: set[str] = set()
+_names_lock = threading.Lock()
+
+
+def operation_label(name: str | None, *, executed: bool, reached: bool) -> str:
+    """The bounded `operation` label of a request (see the module docstring)."""
+    if not reached:
+        return "none"
+    if not executed:
+        return "invalid"
+    if not name:
+        return "anonymous"
+    name = name[:MAX_NAME_LENGTH]
+    with _names_lock:
+        if name in _names:
+            return name
+        if len(_names) >= MAX_OPERATION_NAMES:
+            return "other"
+        _names.add(name)
+        return name
+
+
+def observe_request(operation: str, kind: str, seconds: float, *, failed: bool) -> None:
+    REQUESTS.labels(operation, kind).inc()
+    LATENCY.labels(operation, kind).observe(seconds)
+    if failed:
+        ERRORS.labels(operation, kind).inc()
+
+
+def subscribers_changed(count: int) -> None:
+    SUBSCRIBERS.set(count)
+
+
+def events_delivered(count: int) -> None:
+    DELIVERED.inc(count)
+
+
+_instrumented: weakref.WeakSet[Pool] = weakref.WeakSet()
+
+
+def instrument_pools(database: Database) -> None:
+    """Keep `gongzhi_db_pool_connections_in_use` up to date for the engines of `database`."""
+    for name, engine in (
+        ("app", database.app),
+        ("platform", database.platform),
+        ("owner", database.owner),
+    ):
+        pool = engine.sync_engine.pool
+        if pool in _instrumented:
+            continue
+        _instrumented.add(pool)
+        gauge = POOL_IN_USE.labels(name)
+        gauge.set(0)
+
+        def checkedout(pool: Any = pool) -> int:
+            count = getattr(pool, "checkedout", None)
+            return int(count()) if callable(count) else 0
+
+        # Set rather than inc/dec, so that the figure cannot drift. At checkin the connection
+        # is still counted as out (it goes back to the pool right after the event).
+        event.listen(pool, "checkout", lambda *_, g=gauge, c=checkedout: g.set(c()))
+        event.listen(pool, "checkin", lambda *_, g=gauge, c=checkedout: g.set(max(c() - 1, 0)))
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+async def metrics(request: Request) -> Response:
+    """`/metrics`: this process's metrics, or those of all workers in multiprocess mode."""
+    registry: CollectorRegistry = REGISTRY
+    path = multiprocess_dir()
+    if path is not None:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
