@@ -5,7 +5,8 @@ Two guards, so that one bug cannot leak a district:
    `district_id = :current` through `with_loader_criteria`, and such a statement in a session
    without a district raises `MissingDistrictError` instead of reading everything;
 2. PostgreSQL: every transaction of a district session runs
-   `set_config('app.district_id', …, true)`, which the row-level-security policies read.
+   `SET LOCAL app.district_id = '…'`, which the row-level-security policies read. (`SET
+   LOCAL` rather than `set_config()`: Citus forwards it to the worker nodes.)
 
 A session states what it is in `session.info`: `district_id` (a tenant session) or `platform`
 (the explicit, separately named path for migrations, seeding and cross-district statistics).
@@ -25,7 +26,12 @@ from db.models.base import Base, DistrictScoped
 
 DISTRICT_KEY = "district_id"
 PLATFORM_KEY = "platform"
-_SET_DISTRICT = text("SELECT set_config('app.district_id', :district_id, true)")
+
+
+def set_district_sql(district_id: int) -> str:
+    """`SET LOCAL` of the district; `SET` takes no bind parameter, so the id is formatted
+    here, from an int only."""
+    return f"SET LOCAL app.district_id = '{int(district_id)}'"
 
 
 class MissingDistrictError(RuntimeError):
@@ -49,7 +55,7 @@ async def use_district(session: AsyncSession, district_id: int) -> None:
     """Scope `session` to `district_id` from now on, in the ORM and in the open transaction."""
     session.info[DISTRICT_KEY] = district_id
     if session.in_transaction():
-        await session.execute(_SET_DISTRICT, {"district_id": str(district_id)})
+        await session.execute(text(set_district_sql(district_id)))
 
 
 def tenant_tables() -> frozenset[str]:
@@ -99,7 +105,7 @@ def _set_district_in_transaction(
 ) -> None:
     district_id = current_district(session)
     if district_id is not None:
-        connection.execute(_SET_DISTRICT, {"district_id": str(district_id)})
+        connection.execute(text(set_district_sql(district_id)))
 
 
 @event.listens_for(Session, "before_flush")

@@ -81,8 +81,8 @@ from db.models.enums import (
     PartnershipRole,
     Role,
 )
-from db.roles import DISTRICT_SETTING
 from db.session import async_url
+from db.tenancy import set_district_sql
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
@@ -1707,7 +1707,7 @@ class _Loader:
             district.plan.name,
         )
         self._count("districts", 1)
-        await conn.execute(f"SELECT set_config('{DISTRICT_SETTING}', $1, true)", str(district.id))
+        await conn.execute(set_district_sql(district.id))
         if self._connection.skip_fk_triggers:
             await conn.execute("SET LOCAL session_replication_role = replica")
 

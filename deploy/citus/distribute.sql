@@ -66,7 +66,7 @@ SELECT create_distributed_table('report_keys', 'district_id', colocate_with => '
 
 -- Citus forwards `SET LOCAL` (not set_config()) to the worker connections of a transaction
 -- when this is 'local'; the row-level-security policies on the shards read app.district_id.
--- See "Caveats" in README.md: the request path must set the district with SET LOCAL.
+-- The request path sets the district with SET LOCAL (db/tenancy.py); see "Caveats" in README.md.
 DO $$
 BEGIN
     EXECUTE format(
