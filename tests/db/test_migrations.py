@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+
 import asyncpg
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -48,3 +52,23 @@ async def test_migrations_match_the_models(owner_url: str) -> None:
     finally:
         await engine.dispose()
     assert diff == [], f"models and migrations differ; add a migration: {diff}"
+
+
+async def test_several_instances_may_migrate_at_once(fresh_database_url: str) -> None:
+    """`gongzhi migrate` from several instances at once: the advisory lock lets one run the
+    chain while the others wait, then find nothing left to do."""
+
+    async def run() -> tuple[int, bytes]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "server.cli", "migrate",
+            env={**os.environ, "DATABASE_URL": fresh_database_url},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        output, _ = await process.communicate()
+        return process.returncode or 0, output
+
+    results = await asyncio.gather(*(run() for _ in range(3)))
+    assert [code for code, _ in results] == [0, 0, 0], [out.decode()[-2000:] for _, out in results]
+    assert await migrate.is_up_to_date(fresh_database_url)
+    assert await _tables(fresh_database_url) == set(Base.metadata.tables)
