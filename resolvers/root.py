@@ -23,6 +23,7 @@ from resolvers import relations as rel
 from resolvers.context import Info
 from resolvers.errors import UserError
 from resolvers.extensions import MaskErrors, OperationRecorder, TransactionPerOperation
+from resolvers.limits import DEFAULT_MAX_NODES, QueryCostLimiter
 from resolvers.live.subscriptions import Subscription
 from resolvers.notices import NoticeMutation
 from resolvers.stats import service as stats
@@ -135,7 +136,9 @@ class Mutation(CaseMutation, MeetingAndDeadlineMutation, NoticeMutation, PolicyM
     pass
 
 
-def build_schema(*, production: bool = False) -> strawberry.Schema:
+def build_schema(
+    *, production: bool = False, max_nodes: int = DEFAULT_MAX_NODES
+) -> strawberry.Schema:
     """The schema; in production also without introspection and without "did you mean"
     suggestions, so the API does not describe itself to strangers."""
     extensions: list[Any] = [
@@ -149,6 +152,8 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        # After validation, with the variables: page sizes multiplied down the tree.
+        lambda: QueryCostLimiter(max_nodes=max_nodes),
     ]
     if production:
         extensions.append(DisableIntrospection)

@@ -14,6 +14,7 @@ from cross_web import HTTPException
 from sqlalchemy import select, text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -46,7 +47,8 @@ from resolvers.request_db import RequestDatabase
 from resolvers.root import build_schema
 from resolvers.workflow.deadlines import sweeping
 from server import metrics
-from server.auth import AuthError, bearer_token, verify_token
+from server.auth import AuthError, TokenVerifier, bearer_token
+from server.limits import BodyLimit, RateLimited, RateLimiter
 from server.observability import Observability
 from server.settings import Settings
 
@@ -134,7 +136,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if settings.legacy_graphql_ws:
             protocols.append(GRAPHQL_WS_PROTOCOL)
         super().__init__(
-            build_schema(production=settings.is_production),
+            build_schema(production=settings.is_production, max_nodes=settings.max_query_nodes),
             graphql_ide="graphiql" if not settings.is_production else None,
             # Safe from CSRF: the API authenticates with bearer tokens, never cookies.
             multipart_uploads_enabled=True,
@@ -145,14 +147,20 @@ class GraphQLApp(GraphQL[Context, None]):
                 seconds=settings.ws_connection_init_timeout_seconds
             ),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            # WebSocket upgrades from other origins are refused (403): CORS does not cover
+            # them. Same-origin pages and clients without an Origin header are allowed.
+            allowed_origins=settings.cors_origins,
         )
         self.graphql_transport_ws_handler_class = type(
             "KeepAlive", (KeepAliveTransportWS,), {"interval": settings.ws_keepalive_seconds}
         )
         self.settings = settings
+        # Reads the key files and refuses settings that do not fit together, at startup.
+        self.verifier = TokenVerifier(settings)
         self.database = database
         self.bus = bus
         self.directory = DistrictDirectory(database)
+        self.rate_limiter = RateLimiter(settings.rate_limit, settings.anonymous_rate_limit)
 
     async def _district_id(self, code: str) -> int | None:
         try:
@@ -166,7 +174,7 @@ class GraphQLApp(GraphQL[Context, None]):
         token = bearer_token(request.headers.get("authorization"))
         if token is None:
             return ANONYMOUS
-        return verify_token(self.settings, token)
+        return self.verifier.verify(token)
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         if isinstance(request, Request) and not self._wants_ide(request):
@@ -180,6 +188,13 @@ class GraphQLApp(GraphQL[Context, None]):
             principal = await self._principal(request)
         except AuthError as exc:
             raise HTTPException(401, str(exc)) from exc
+        if isinstance(request, Request):
+            # Before any SQL: the key comes from the verified token or the client address.
+            if principal.is_anonymous:
+                key = f"address:{request.client.host if request.client else '?'}"
+            else:
+                key = f"token:{principal.district_code}:{principal.role}:{principal.subject}"
+            await self.rate_limiter.hit(key, authenticated=not principal.is_anonymous)
         district_id = None
         if principal.district_code is not None:
             district_id = await self._district_id(principal.district_code)
@@ -219,7 +234,7 @@ class GraphQLApp(GraphQL[Context, None]):
             raise ConnectionRejectionError({"reason": "connection_init carries no token"})
         token = raw.strip().removeprefix("Bearer ").strip()
         try:
-            principal = verify_token(self.settings, token)
+            principal = self.verifier.verify(token)
         except AuthError as exc:
             raise ConnectionRejectionError({"reason": str(exc)}) from exc
         district_id = None
@@ -235,6 +250,12 @@ class GraphQLApp(GraphQL[Context, None]):
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
             return await super().run(request, context, root_value)
+        except RateLimited as exc:
+            return JSONResponse(
+                {"errors": [{"message": str(exc), "extensions": {"code": "RATE_LIMITED"}}]},
+                429,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
         except DatabaseUnavailable:
             if isinstance(request, Request):
                 _log.warning("database unavailable before execution")
@@ -354,6 +375,32 @@ def create_app(settings: Settings, database: Database) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics.metrics),
         ],
-        middleware=[Middleware(Observability)],
+        middleware=[
+            Middleware(Observability),
+            *(
+                [
+                    Middleware(
+                        CORSMiddleware,
+                        allow_origins=settings.cors_origins,
+                        allow_methods=["GET", "POST"],
+                        allow_headers=[
+                            "authorization",
+                            "content-type",
+                            "x-district",
+                            "x-request-id",
+                        ],
+                        expose_headers=["x-request-id", "retry-after"],
+                        max_age=600,
+                    )
+                ]
+                if settings.cors_origins
+                else []
+            ),
+            Middleware(
+                BodyLimit,
+                max_body=settings.max_body_bytes,
+                max_upload=settings.max_upload_bytes,
+            ),
+        ],
         lifespan=lifespan,
     )

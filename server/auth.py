@@ -3,26 +3,43 @@
 A token names a district by its `code` (stable across environments) and a role; the role's
 scope below the district (street, community or partner) and the person, when there is one,
 are ids of that district. The server resolves the code to the district id per request.
+
+Tokens are HS256 with a shared secret, or RS256/ES256 checked with a public key or a JWKS
+file. One algorithm is configured and only it is accepted: a token whose header names
+another (`none`, or HS256 signed with the public key as its secret) is refused before any
+signature is checked. The keys are read once, when the `TokenVerifier` is built at startup.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from db.models.enums import Role
 from resolvers.principal import Principal
-from server.settings import Settings
+from server.settings import JwtAlgorithm, Settings
 
-ALGORITHM = "HS256"
+# The algorithm of the HS256 default, kept for callers of the former constant.
+ALGORITHM = JwtAlgorithm.HS256.value
+
+_PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+_PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 class AuthError(Exception):
     """A token that cannot be trusted: malformed, forged, expired or for someone else."""
+
+
+class AuthConfigError(RuntimeError):
+    """Settings that cannot verify or sign tokens; the message names the settings to fix."""
 
 
 def jwt_secret(settings: Settings) -> str:
@@ -30,7 +47,7 @@ def jwt_secret(settings: Settings) -> str:
     if settings.jwt_secret:
         return settings.jwt_secret
     if settings.is_production:
-        raise RuntimeError("GONGZHI_JWT_SECRET must be set in production")
+        raise AuthConfigError("GONGZHI_JWT_SECRET must be set in production")
     path: Path = settings.data_dir / "jwt-secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,9 +56,211 @@ def jwt_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def _read(path: Path, setting: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise AuthConfigError(f"{setting}: cannot read {path}: {exc.strerror}") from exc
+
+
+def _check_key_type(key: object, algorithm: JwtAlgorithm, setting: str) -> None:
+    """RS256 needs an RSA key, ES256 an EC key on P-256: anything else is a misconfiguration."""
+    if algorithm is JwtAlgorithm.RS256:
+        if not isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
+            raise AuthConfigError(f"{setting} is not an RSA key, which RS256 needs")
+        if key.key_size < 2048:
+            raise AuthConfigError(f"{setting} is a {key.key_size}-bit RSA key; use 2048 or more")
+    elif algorithm is JwtAlgorithm.ES256:
+        if not isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
+            raise AuthConfigError(f"{setting} is not an EC key, which ES256 needs")
+        if not isinstance(key.curve, ec.SECP256R1):
+            raise AuthConfigError(
+                f"{setting} is an EC key on {key.curve.name}; ES256 needs P-256 (secp256r1)"
+            )
+
+
+def _pem(text: bytes) -> bytes:
+    # A PEM passed through an environment variable often has its newlines escaped.
+    if b"\\n" in text and b"\n" not in text:
+        text = text.replace(b"\\n", b"\n")
+    return text.strip()
+
+
+def _public_key(pem: bytes, algorithm: JwtAlgorithm, setting: str) -> _PublicKey:
+    pem = _pem(pem)
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in pem:
+            key: object = x509.load_pem_x509_certificate(pem).public_key()
+        else:
+            key = serialization.load_pem_public_key(pem)
+    except ValueError as exc:
+        raise AuthConfigError(
+            f"{setting} is not a PEM public key (-----BEGIN PUBLIC KEY-----) or certificate"
+        ) from exc
+    _check_key_type(key, algorithm, setting)
+    assert isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+    return key
+
+
+def _jwks(path: Path, algorithm: JwtAlgorithm) -> dict[str, jwt.PyJWK]:
+    """The keys of a JWKS file usable for `algorithm`, by `kid`."""
+    setting = "GONGZHI_JWT_JWKS_FILE"
+    try:
+        document = json.loads(_read(path, setting))
+        key_set = jwt.PyJWKSet.from_dict(document)
+    except (ValueError, AttributeError, jwt.PyJWKSetError) as exc:
+        raise AuthConfigError(
+            f'{setting}: {path} is not a JWKS document ({{"keys": [...]}}): {exc}'
+        ) from exc
+    keys: dict[str, jwt.PyJWK] = {}
+    for key in key_set:
+        # Keys of another algorithm or for encryption are not ours to verify with.
+        if key.algorithm_name != algorithm.value or key.public_key_use not in (None, "sig"):
+            continue
+        if not isinstance(key.key_id, str) or not key.key_id:
+            raise AuthConfigError(f"{setting}: a key for {algorithm} in {path} has no 'kid'")
+        if key.key_id in keys:
+            raise AuthConfigError(f"{setting}: two keys in {path} have kid {key.key_id!r}")
+        _check_key_type(key.key, algorithm, f"{setting} key {key.key_id!r}")
+        keys[key.key_id] = key
+    if not keys:
+        raise AuthConfigError(f"{setting}: {path} holds no usable {algorithm} signing key")
+    return keys
+
+
+_PUBLIC_KEY_SETTINGS = (
+    "GONGZHI_JWT_PUBLIC_KEY (PEM text), GONGZHI_JWT_PUBLIC_KEY_FILE (a PEM file) "
+    "or GONGZHI_JWT_JWKS_FILE (a JWKS JSON file)"
+)
+
+
+class TokenVerifier:
+    """Checks bearer tokens against the configured algorithm and key(s).
+
+    Built once per application: the constructor reads the key files and refuses settings that
+    do not fit together, with an `AuthConfigError` naming the settings to fix.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.algorithm = settings.jwt_algorithm
+        self.issuer = settings.jwt_issuer
+        self.audience = settings.jwt_audience
+        self._key: str | _PublicKey | None = None
+        self._jwks: dict[str, jwt.PyJWK] | None = None
+        given = [
+            name
+            for name, value in (
+                ("GONGZHI_JWT_PUBLIC_KEY", settings.jwt_public_key),
+                ("GONGZHI_JWT_PUBLIC_KEY_FILE", settings.jwt_public_key_file),
+                ("GONGZHI_JWT_JWKS_FILE", settings.jwt_jwks_file),
+            )
+            if value
+        ]
+        if self.algorithm is JwtAlgorithm.HS256:
+            if settings.jwt_private_key_file:
+                given.append("GONGZHI_JWT_PRIVATE_KEY_FILE")
+            if given:
+                # Someone who set a public key believes asymmetric tokens are required; do
+                # not silently accept HS256 ones instead.
+                raise AuthConfigError(
+                    f"{', '.join(given)} set but GONGZHI_JWT_ALGORITHM is HS256: "
+                    "set GONGZHI_JWT_ALGORITHM=RS256 or ES256, or unset them"
+                )
+            self._key = jwt_secret(settings)
+            return
+        if not given:
+            raise AuthConfigError(
+                f"GONGZHI_JWT_ALGORITHM={self.algorithm} needs the key that verifies tokens: "
+                f"set {_PUBLIC_KEY_SETTINGS}"
+            )
+        if len(given) > 1:
+            raise AuthConfigError(f"set only one of {', '.join(given)}")
+        if settings.jwt_jwks_file:
+            self._jwks = _jwks(settings.jwt_jwks_file, self.algorithm)
+        elif settings.jwt_public_key_file:
+            pem = _read(settings.jwt_public_key_file, "GONGZHI_JWT_PUBLIC_KEY_FILE")
+            self._key = _public_key(pem, self.algorithm, "GONGZHI_JWT_PUBLIC_KEY_FILE")
+        else:
+            assert settings.jwt_public_key is not None
+            pem = settings.jwt_public_key.encode()
+            self._key = _public_key(pem, self.algorithm, "GONGZHI_JWT_PUBLIC_KEY")
+
+    def _key_for(self, header: dict[str, Any]) -> str | _PublicKey | jwt.PyJWK:
+        if self._jwks is None:
+            assert self._key is not None
+            return self._key
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise AuthError("token header has no 'kid' naming its key")
+        key = self._jwks.get(kid)
+        if key is None:
+            raise AuthError(f"unknown key id (kid) {kid!r}")
+        return key
+
+    def verify(self, token: str) -> Principal:
+        """The principal of a valid token; `AuthError` saying what is wrong otherwise."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+        alg = header.get("alg")
+        if alg != self.algorithm.value:
+            raise AuthError(
+                f"token algorithm {alg!r} is not accepted; this server accepts only "
+                f"{self.algorithm}"
+            )
+        try:
+            claims = jwt.decode(
+                token,
+                self._key_for(header),
+                algorithms=[self.algorithm.value],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iss", "aud", "role"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError("token has expired") from exc
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+        return _principal(claims)
+
+
+def verify_token(settings: Settings, token: str) -> Principal:
+    """`TokenVerifier(settings).verify(token)`, reading the keys on each call: for tools and
+    tests. The application builds one `TokenVerifier` at startup."""
+    return TokenVerifier(settings).verify(token)
+
+
+def _signing_key(settings: Settings) -> tuple[str | _PrivateKey, dict[str, Any] | None]:
+    """The key `issue_token` signs with, and the header it adds (the `kid`)."""
+    headers = {"kid": settings.jwt_key_id} if settings.jwt_key_id else None
+    if settings.jwt_algorithm is JwtAlgorithm.HS256:
+        return jwt_secret(settings), headers
+    path = settings.jwt_private_key_file
+    if path is None:
+        raise AuthConfigError(
+            f"signing {settings.jwt_algorithm} tokens needs the private key: "
+            "set GONGZHI_JWT_PRIVATE_KEY_FILE (a PEM file)"
+        )
+    if settings.jwt_jwks_file and not settings.jwt_key_id:
+        raise AuthConfigError(
+            "with GONGZHI_JWT_JWKS_FILE, set GONGZHI_JWT_KEY_ID to the kid of the private key"
+        )
+    setting = "GONGZHI_JWT_PRIVATE_KEY_FILE"
+    try:
+        key = serialization.load_pem_private_key(_pem(_read(path, setting)), password=None)
+    except (ValueError, TypeError) as exc:
+        raise AuthConfigError(f"{setting}: {path} is not an unencrypted PEM private key") from exc
+    _check_key_type(key, settings.jwt_algorithm, setting)
+    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    return key, headers
+
+
 def issue_token(
     settings: Settings, principal: Principal, *, ttl: dt.timedelta | None = None
 ) -> str:
+    """A signed token of `principal` (development and tests: production tokens come from the
+    identity provider)."""
     if principal.role is None:
         raise ValueError("an anonymous principal has no token")
     now = dt.datetime.now(dt.UTC)
@@ -62,7 +281,8 @@ def issue_token(
     ):
         if value is not None:
             claims[claim] = value
-    return jwt.encode(claims, jwt_secret(settings), algorithm=ALGORITHM)
+    key, headers = _signing_key(settings)
+    return jwt.encode(claims, key, algorithm=settings.jwt_algorithm.value, headers=headers)
 
 
 def _optional_int(claims: dict[str, Any], name: str) -> int | None:
@@ -74,21 +294,7 @@ def _optional_int(claims: dict[str, Any], name: str) -> int | None:
     return value
 
 
-def verify_token(settings: Settings, token: str) -> Principal:
-    """The principal of a valid token; `AuthError` saying what is wrong otherwise."""
-    try:
-        claims = jwt.decode(
-            token,
-            jwt_secret(settings),
-            algorithms=[ALGORITHM],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
-            options={"require": ["exp", "iss", "aud", "role"]},
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise AuthError("token has expired") from exc
-    except jwt.InvalidTokenError as exc:
-        raise AuthError(f"invalid token: {exc}") from exc
+def _principal(claims: dict[str, Any]) -> Principal:
     try:
         role = Role(claims["role"])
     except ValueError as exc:

@@ -20,7 +20,7 @@ from db.models.enums import Role
 from db.session import Database
 from db.tenancy import use_district
 from resolvers.principal import Principal
-from server.auth import issue_token, jwt_secret
+from server.auth import AuthConfigError, TokenVerifier, issue_token, jwt_secret
 from server.logs import logging_config
 from server.runtime import open_database, owner_url, prepare, wait_for_database
 from server.settings import Settings, get_settings
@@ -82,7 +82,11 @@ async def _dev_token(settings: Settings, url: str) -> tuple[str, str] | None:
         await database.dispose()
     if code is None:
         return None
-    return code, issue_token(settings, Principal(role=Role.DISTRICT_ADMIN, district_code=code))
+    try:
+        token = issue_token(settings, Principal(role=Role.DISTRICT_ADMIN, district_code=code))
+    except AuthConfigError:
+        return None  # RS256/ES256 without a private key here: tokens come from elsewhere
+    return code, token
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> None:
@@ -198,7 +202,12 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
 
         principal = asyncio.run(build())
     ttl = dt.timedelta(hours=args.ttl_hours) if args.ttl_hours else None
-    print(issue_token(settings, principal, ttl=ttl))
+    try:
+        # HS256 with the secret, or RS256/ES256 with GONGZHI_JWT_PRIVATE_KEY_FILE (and its kid).
+        signed = issue_token(settings, principal, ttl=ttl)
+    except AuthConfigError as exc:
+        raise CliError(str(exc)) from exc
+    print(signed)
 
 
 def _schema(args: argparse.Namespace, settings: Settings) -> None:
@@ -264,8 +273,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "seed" and not (args.demo or args.synthetic):
         build_parser().error("seed needs --demo or --synthetic")
     try:
+        # Bad authentication settings stop here, once, with a clear line.
+        if args.command == "serve":
+            TokenVerifier(settings)
         args.handler(args, settings)
-    except CliError as exc:
+    except (CliError, AuthConfigError) as exc:
         print(f"gongzhi: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
 

@@ -15,6 +15,12 @@ class Environment(enum.StrEnum):
     PRODUCTION = "production"
 
 
+class JwtAlgorithm(enum.StrEnum):
+    HS256 = "HS256"
+    RS256 = "RS256"
+    ES256 = "ES256"
+
+
 class LogFormat(enum.StrEnum):
     JSON = "json"
     TEXT = "text"
@@ -44,7 +50,16 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".gongzhi")
     host: str = "127.0.0.1"
     port: int = 8000
+    # Tokens: HS256 with `jwt_secret` (development: a random one kept in `data_dir`), or
+    # RS256/ES256 verified with exactly one of a PEM public key (text or file) or a JWKS file
+    # (keys chosen by the token's `kid`). The private key only signs `gongzhi token`.
+    jwt_algorithm: JwtAlgorithm = JwtAlgorithm.HS256
     jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_private_key_file: Path | None = None
+    jwt_key_id: str | None = None
     jwt_issuer: str = "gongzhi"
     jwt_audience: str = "gongzhi"
     token_ttl_seconds: int = 7 * 24 * 3600
@@ -80,6 +95,19 @@ class Settings(BaseSettings):
     deadline_sweep_seconds: float = 30
     # Comparisons rank only entries whose ordering metric has at least this sample.
     minimum_sample: int = Field(default=5, ge=0)
+    # Abuse limits. An operation that could return more objects (page sizes multiplied down
+    # the tree) is refused before it runs.
+    max_query_nodes: int = Field(default=200_000, ge=1)
+    # Request bodies: JSON operations, and multipart uploads (photos: 6 of at most 5 MB).
+    max_body_bytes: int = Field(default=1_000_000, ge=1_000)
+    max_upload_bytes: int = Field(default=32_000_000, ge=1_000)
+    # Requests per principal (token subject; anonymous: client address) and process, in the
+    # `limits` notation, e.g. "600/minute"; empty: no limit.
+    rate_limit: str = "600/minute"
+    anonymous_rate_limit: str = "120/minute"
+    # Browser origins allowed to call the API (CORS) and to open WebSockets; same-origin
+    # pages (GraphiQL) and clients that send no Origin are always allowed.
+    cors_origins: list[str] = Field(default_factory=list)
 
     @property
     def is_production(self) -> bool:

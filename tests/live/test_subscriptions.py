@@ -17,6 +17,7 @@ import httpx
 import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.typing import Origin
 
 from db.models import District
 from db.models.enums import Role
@@ -59,6 +60,7 @@ def _start(owner_url: str, tmp: Path) -> Server:
         "GONGZHI_WS_CONNECTION_INIT_TIMEOUT_SECONDS": "1",
         "GONGZHI_WS_KEEPALIVE_SECONDS": "1",
         "GONGZHI_SUBSCRIBER_QUEUE_SIZE": "50",
+        "GONGZHI_CORS_ORIGINS": '["https://app.example"]',
     }
     process = subprocess.Popen(  # noqa: S603 - our own CLI
         [
@@ -320,6 +322,26 @@ async def test_a_bad_or_missing_token_closes_with_4403(
         await ws.recv()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4403
+
+
+async def test_websocket_upgrades_from_a_foreign_origin_are_refused(
+    servers: tuple[Server, Server],
+) -> None:
+    """CORS does not cover WebSockets: a page of another site could open one with the
+    visitor's network position. Refused: 403 before the upgrade."""
+    url = servers[0].ws
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(
+            url, subprotocols=["graphql-transport-ws"], origin=Origin("https://evil.example")
+        )
+    assert refused.value.response.status_code == 403
+    for origin in ("https://app.example", f"http://127.0.0.1:{servers[0].port}", None):
+        ws = await websockets.connect(
+            url,
+            subprotocols=["graphql-transport-ws"],
+            origin=Origin(origin) if origin else None,
+        )
+        await ws.close()
 
 
 async def test_no_connection_init_closes_with_4408(servers: tuple[Server, Server]) -> None:

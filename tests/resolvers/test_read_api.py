@@ -21,11 +21,11 @@ query WalkPlaces {
     code name
     streets(first: 10) { totalCount nodes { id name
       district { code }
-      communities { totalCount nodes { id name households street { name }
+      communities(first: 5) { totalCount nodes { id name households street { name }
         compounds(first: 20) { totalCount nodes { id name community { name }
           buildings { nodes { id name households compound { name } community { name }
-            facilities { nodes { id name kind installYear building { name } } }
-            notices { nodes { title } }
+            facilities(first: 3) { nodes { id name kind installYear building { name } } }
+            notices(first: 3) { nodes { title } }
           } }
           facilities(first: 100) { totalCount }
         } }

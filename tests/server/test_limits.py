@@ -66,6 +66,40 @@ async def test_the_deepest_read_a_frontend_needs_passes(
     assert "errors" not in response.json(), response.json()
 
 
+async def test_page_sizes_multiplied_down_the_tree_are_capped_before_any_sql(
+    client: httpx.AsyncClient, district: District, database: Database
+) -> None:
+    """Connections four deep at the default page of 20 could return 328,420 objects."""
+    query = """query ($n: Int) { district { streets { nodes { communities { nodes {
+      cases(first: $n) { nodes { events { nodes { kind } } assignments { nodes { task } } } }
+    } } } } } }"""
+    bearer = auth(token(Role.DISTRICT_ADMIN, district.code))
+    # Resolving the token's district may read the districts table once; not counted here.
+    await client.post("/graphql", json={"query": "{ viewer { role } }"}, headers=bearer)
+    with count_statements(database) as statements:
+        response = await client.post("/graphql", json={"query": query}, headers=bearer)
+    body = response.json()
+    assert body["data"] is None
+    assert body["errors"][0]["message"] == (
+        "this operation could return up to 328,420 objects (page sizes multiplied down the "
+        "tree); at most 200,000 are allowed: ask for smaller pages or fewer levels"
+    )
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert statements == []
+    # The same document with a smaller page, given as a variable, is within the limit.
+    small = await client.post(
+        "/graphql", json={"query": query, "variables": {"n": 2}}, headers=bearer
+    )
+    assert "errors" not in small.json(), small.json()
+    # Fragments and aliases count too.
+    spread = """fragment E on Case { events(first: 50) { nodes { id } } }
+      fragment C on Community { a: cases(first: 100) { nodes { ...E } }
+                                b: cases(first: 100) { nodes { ...E } } }
+      { district { communities(first: 100) { nodes { ...C } } } }"""
+    refused = await client.post("/graphql", json={"query": spread}, headers=bearer)
+    assert "could return up to 1,020,100 objects" in refused.json()["errors"][0]["message"]
+
+
 async def test_production_mode_hides_the_schema_and_suggestions(database: Database) -> None:
     from server.app import create_app
     from server.settings import Environment

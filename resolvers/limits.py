@@ -1,0 +1,165 @@
+"""The cost estimate of an operation: how many objects it could return, before any SQL runs.
+
+Like GitHub's node limit: every connection field asks for a page (`first`/`last`, default 20,
+at most 100), and a connection inside another may return a page per parent, so the page
+sizes multiply down the tree. A connection asked only for `totalCount` counts one per parent;
+`nodes(ids:)` counts its ids. The estimate is computed with the
+operation's variables after validation; an operation over the limit gets one clear error and
+is not executed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+)
+from graphql.utilities import get_operation_ast
+from strawberry.extensions import SchemaExtension
+
+from resolvers.pagination import DEFAULT_PAGE_SIZE as DEFAULT_PAGE
+from resolvers.pagination import MAX_PAGE_SIZE as MAX_PAGE
+
+DEFAULT_MAX_NODES = 200_000
+
+
+def _argument(field: FieldNode, name: str, variables: Mapping[str, Any]) -> Any:
+    for argument in field.arguments or ():
+        if argument.name.value != name:
+            continue
+        value = argument.value
+        if isinstance(value, VariableNode):
+            return variables.get(value.name.value)
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+        if isinstance(value, ListValueNode):
+            return list(value.values)
+        return None
+    return None
+
+
+def _page(field: FieldNode, variables: Mapping[str, Any]) -> int:
+    sizes = [_argument(field, name, variables) for name in ("first", "last")]
+    given = [s for s in sizes if isinstance(s, int)]
+    if not given:
+        return DEFAULT_PAGE
+    # Sizes over the maximum are refused by the field itself; count them as the maximum.
+    return max(0, min(max(given), MAX_PAGE))
+
+
+def _counts_only(field: FieldNode) -> bool:
+    """A connection asked only for `totalCount`/`pageInfo`, not for its items."""
+    if field.selection_set is None:
+        return True
+    return all(
+        isinstance(s, FieldNode) and s.name.value in ("totalCount", "pageInfo", "__typename")
+        for s in field.selection_set.selections
+    )
+
+
+def estimate(
+    schema: GraphQLSchema,
+    document: Any,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> int:
+    """How many objects the operation could return at most, page sizes multiplied."""
+    operation = get_operation_ast(document, operation_name)
+    if not isinstance(operation, OperationDefinitionNode):
+        return 0
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return 0
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    values = variables or {}
+
+    def fields(
+        selection_set: SelectionSetNode, parent: Any, seen: frozenset[str]
+    ) -> Iterator[tuple[FieldNode, Any, frozenset[str]]]:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                yield selection, parent, seen
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = schema.get_type(condition.name.value) if condition else parent
+                yield from fields(selection.selection_set, target, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if fragment is not None and name not in seen:
+                    target = schema.get_type(fragment.type_condition.name.value)
+                    yield from fields(fragment.selection_set, target, seen | {name})
+
+    def walk(selection_set: SelectionSetNode, parent: Any, multiplier: int, seen: Any) -> int:
+        total = 0
+        for field, owner, seen_here in fields(selection_set, parent, seen):
+            if not isinstance(owner, GraphQLObjectType | GraphQLInterfaceType):
+                continue
+            definition = owner.fields.get(field.name.value)
+            if definition is None:
+                continue
+            returned = get_named_type(definition.type)
+            below = multiplier
+            if returned.name.endswith("Connection"):
+                if _counts_only(field):
+                    total += multiplier  # `totalCount`/`pageInfo`: one answer per parent
+                else:
+                    below = multiplier * _page(field, values)
+                    total += below
+            elif owner is root and field.name.value == "nodes":
+                ids = _argument(field, "ids", values)
+                below = multiplier * (len(ids) if isinstance(ids, list) else 0)
+                total += below
+            if field.selection_set is not None:
+                total += walk(field.selection_set, returned, below, seen_here)
+        return total
+
+    return walk(operation.selection_set, root, 1, frozenset())
+
+
+class QueryCostLimiter(SchemaExtension):
+    """Refuses, before execution, an operation that could return more than `max_nodes`."""
+
+    def __init__(self, *, max_nodes: int = DEFAULT_MAX_NODES) -> None:
+        self.max_nodes = max_nodes
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None:
+            cost = estimate(
+                context.schema._schema,
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
+            )
+            if cost > self.max_nodes:
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            f"this operation could return up to {cost:,} objects (page sizes "
+                            f"multiplied down the tree); at most {self.max_nodes:,} are "
+                            "allowed: ask for smaller pages or fewer levels",
+                            extensions={"code": "QUERY_TOO_COSTLY", "cost": cost},
+                        )
+                    ],
+                )
+        yield
