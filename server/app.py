@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import contextvars
 import datetime as dt
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -265,6 +266,18 @@ class GraphQLApp(GraphQL[Context, None]):
             if isinstance(request, Request):
                 # Closes uploaded files (spooled to disk when large) of a multipart request.
                 await request.close()
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strawberry's parsing, with the two ways JSON can fail besides syntax refused
+        the same way (400) rather than as internal errors."""
+        try:
+            return json.loads(data)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "Unable to parse request body as JSON: not UTF-8") from None
+        except RecursionError:
+            raise HTTPException(
+                400, "Unable to parse request body as JSON: nested too deeply"
+            ) from None
 
     @staticmethod
     def _wants_ide(request: Request) -> bool:

@@ -1,0 +1,1 @@
+"""Security tests: tenant isolation proved from the schema itself (issue 7)."""
