@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 
@@ -225,58 +225,45 @@ class DistrictStanding(Standing):
         return await load_node(info, "District", self.db_id)  # type: ignore[no-any-return]
 
 
-@strawberry.type(description="Communities compared for a period.")
-class CommunityComparison:
+StandingT = TypeVar("StandingT")
+
+
+@strawberry.type(description="Entries compared for a period, with the totals beside.")
+class Comparison(Generic[StandingT]):
     period: Period = strawberry.field(description="The period compared.")
     order_by: Metric = strawberry.field(description="The metric the entries are ranked by.")
     minimum_sample: int = strawberry.field(
         description="The minimum sample of the ordering metric for an entry to be ranked."
     )
-    entries: list[CommunityStanding] = strawberry.field(
-        description="Ranked entries first, in order, then those below the minimum sample."
-    )
-    totals: Totals = strawberry.field(description="The totals beside the entries.")
-
-
-@strawberry.type(description="Streets compared for a period.")
-class StreetComparison:
-    period: Period = strawberry.field(description="The period compared.")
-    order_by: Metric = strawberry.field(description="The metric the entries are ranked by.")
-    minimum_sample: int = strawberry.field(
-        description="The minimum sample of the ordering metric for an entry to be ranked."
-    )
-    entries: list[StreetStanding] = strawberry.field(
-        description="Ranked entries first, in order, then those below the minimum sample."
-    )
-    totals: Totals = strawberry.field(description="The totals beside the entries.")
-
-
-@strawberry.type(description="Partners compared for a period.")
-class PartnerComparison:
-    period: Period = strawberry.field(description="The period compared.")
-    order_by: Metric = strawberry.field(description="The metric the entries are ranked by.")
-    minimum_sample: int = strawberry.field(
-        description="The minimum sample of the ordering metric for an entry to be ranked."
-    )
-    entries: list[PartnerStanding] = strawberry.field(
+    entries: list[StandingT] = strawberry.field(
         description="Ranked entries first, in order, then those below the minimum sample."
     )
     totals: Totals = strawberry.field(
-        description="The totals of every case covered, whoever leads it (or none)."
+        description=(
+            "The totals beside the entries: every case the comparison covers (comparing "
+            "partners: whoever leads it, or none; comparing districts: the platform's)."
+        )
     )
+
+
+@strawberry.type(description="Communities compared for a period.")
+class CommunityComparison(Comparison[CommunityStanding]):
+    pass
+
+
+@strawberry.type(description="Streets compared for a period.")
+class StreetComparison(Comparison[StreetStanding]):
+    pass
+
+
+@strawberry.type(description="Partners compared for a period.")
+class PartnerComparison(Comparison[PartnerStanding]):
+    pass
 
 
 @strawberry.type(description="Districts compared for a period (platform operators only).")
-class DistrictComparison:
-    period: Period = strawberry.field(description="The period compared.")
-    order_by: Metric = strawberry.field(description="The metric the entries are ranked by.")
-    minimum_sample: int = strawberry.field(
-        description="The minimum sample of the ordering metric for an entry to be ranked."
-    )
-    entries: list[DistrictStanding] = strawberry.field(
-        description="Ranked entries first, in order, then those below the minimum sample."
-    )
-    totals: Totals = strawberry.field(description="The platform's totals.")
+class DistrictComparison(Comparison[DistrictStanding]):
+    pass
 
 
 @strawberry.type(description="One bucket of a time series.")
@@ -350,9 +337,10 @@ class Statistics:
     ) -> CommunityComparison:
         from resolvers.stats import service
 
-        return await service.communities(
-            info, self.scope, period, order_by, minimum_sample, street, include_below_minimum
-        )
+        return await service.compare(  # type: ignore[no-any-return]
+            info, self.scope, "community", period, order_by, minimum_sample,
+            include_below_minimum, street=street,
+        )  # fmt: skip
 
     @strawberry.field(description="Streets compared (their communities rolled up).")
     async def streets(
@@ -365,8 +353,8 @@ class Statistics:
     ) -> StreetComparison:
         from resolvers.stats import service
 
-        return await service.streets(
-            info, self.scope, period, order_by, minimum_sample, include_below_minimum
+        return await service.compare(  # type: ignore[no-any-return]
+            info, self.scope, "street", period, order_by, minimum_sample, include_below_minimum
         )
 
     @strawberry.field(
@@ -388,9 +376,10 @@ class Statistics:
     ) -> PartnerComparison:
         from resolvers.stats import service
 
-        return await service.partners(
-            info, self.scope, period, order_by, minimum_sample, kind, include_below_minimum
-        )
+        return await service.compare(  # type: ignore[no-any-return]
+            info, self.scope, "partner", period, order_by, minimum_sample,
+            include_below_minimum, partner_kind=kind,
+        )  # fmt: skip
 
     @strawberry.field(description="Districts compared: platform-wide statistics only.")
     async def districts(
@@ -403,8 +392,8 @@ class Statistics:
     ) -> DistrictComparison:
         from resolvers.stats import service
 
-        return await service.districts(
-            info, self.scope, period, order_by, minimum_sample, include_below_minimum
+        return await service.compare(  # type: ignore[no-any-return]
+            info, self.scope, "district", period, order_by, minimum_sample, include_below_minimum
         )
 
     @strawberry.field(

@@ -3,6 +3,7 @@ statement per answer (resolvers.stats.sql), and the ranking of its rows."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -313,7 +314,33 @@ def _asks_for(info: Info, field: str) -> bool:
     return walk(info.selected_fields)
 
 
-async def _compare(
+def _partner_standing(row: RowMapping, **fields: Any) -> PartnerStanding:
+    given = Figure(value=row["v_helping_hands_given"], sample_size=row["s_helping_hands_given"])
+    return PartnerStanding(kind=PartnerKind(row["kind"]), helping_hands_given=given, **fields)
+
+
+# Per kind of entry: its comparison type, its Node type, and how a row becomes a standing.
+_ENTRIES: dict[str, tuple[type[Any], str, Any]] = {
+    "community": (
+        CommunityComparison,
+        "Community",
+        lambda row, **kw: CommunityStanding(households=row["households"], **kw),
+    ),
+    "street": (
+        StreetComparison,
+        "Street",
+        lambda row, **kw: StreetStanding(households=row["households"], **kw),
+    ),
+    "partner": (PartnerComparison, "Partner", _partner_standing),
+    "district": (
+        DistrictComparison,
+        "District",
+        lambda row, **kw: DistrictStanding(households=row["households"], **kw),
+    ),
+}
+
+
+async def compare(
     info: Info,
     scope: Scope,
     group: str,
@@ -321,130 +348,32 @@ async def _compare(
     order_by: MetricOrder | None,
     minimum_sample: int | None,
     include: bool,
-    selection: Selection,
-    make: Any,
-    type_name: str,
-) -> tuple[list[Any], Totals, Period, MetricOrder, int]:
+    *,
+    street: str | None = None,
+    partner_kind: PartnerKind | None = None,
+) -> Any:
+    """A comparison of `group` entries (community, street, partner, district) in one
+    statement, ranked."""
     _check_group(scope, group)
     start, end = _period(period)
     order = order_by or MetricOrder()
     _check_order(group, order.metric)
     minimum = _minimum(info, minimum_sample)
+    selection = await _selection(info, scope, street=street) if street else Selection()
+    if partner_kind is not None:
+        selection = dataclasses.replace(selection, partner_kind=partner_kind.value)
     sql, params = comparison(
         group, scope, selection, start, end, by_category=_asks_for(info, "byCategory")
     )
     rows = await _execute(info, scope, sql, params)
+    result_type, type_name, make = _ENTRIES[group]
     standings, totals = _standings(rows, make, type_name)
-    ordered = rank(standings, order.metric, order.direction, minimum, include)
-    return ordered, totals, Period(start=start, end=end), order, minimum
-
-
-async def communities(
-    info: Info,
-    scope: Scope,
-    period: PeriodInput,
-    order_by: MetricOrder | None,
-    minimum_sample: int | None,
-    street: str | None,
-    include: bool,
-) -> CommunityComparison:
-    selection = await _selection(info, scope, street=street) if street else Selection()
-    entries, totals, span, order, minimum = await _compare(
-        info,
-        scope,
-        "community",
-        period,
-        order_by,
-        minimum_sample,
-        include,
-        selection,
-        lambda row, **kw: CommunityStanding(households=row["households"], **kw),
-        "Community",
-    )
-    return CommunityComparison(
-        period=span, order_by=order.metric, minimum_sample=minimum, entries=entries, totals=totals
-    )
-
-
-async def streets(
-    info: Info,
-    scope: Scope,
-    period: PeriodInput,
-    order_by: MetricOrder | None,
-    minimum_sample: int | None,
-    include: bool,
-) -> StreetComparison:
-    entries, totals, span, order, minimum = await _compare(
-        info,
-        scope,
-        "street",
-        period,
-        order_by,
-        minimum_sample,
-        include,
-        Selection(),
-        lambda row, **kw: StreetStanding(households=row["households"], **kw),
-        "Street",
-    )
-    return StreetComparison(
-        period=span, order_by=order.metric, minimum_sample=minimum, entries=entries, totals=totals
-    )
-
-
-async def partners(
-    info: Info,
-    scope: Scope,
-    period: PeriodInput,
-    order_by: MetricOrder | None,
-    minimum_sample: int | None,
-    kind: PartnerKind | None,
-    include: bool,
-) -> PartnerComparison:
-    entries, totals, span, order, minimum = await _compare(
-        info,
-        scope,
-        "partner",
-        period,
-        order_by,
-        minimum_sample,
-        include,
-        Selection(partner_kind=kind.value if kind is not None else None),
-        lambda row, **kw: PartnerStanding(
-            kind=PartnerKind(row["kind"]),
-            helping_hands_given=Figure(
-                value=row["v_helping_hands_given"], sample_size=row["s_helping_hands_given"]
-            ),
-            **kw,
-        ),
-        "Partner",
-    )
-    return PartnerComparison(
-        period=span, order_by=order.metric, minimum_sample=minimum, entries=entries, totals=totals
-    )
-
-
-async def districts(
-    info: Info,
-    scope: Scope,
-    period: PeriodInput,
-    order_by: MetricOrder | None,
-    minimum_sample: int | None,
-    include: bool,
-) -> DistrictComparison:
-    entries, totals, span, order, minimum = await _compare(
-        info,
-        scope,
-        "district",
-        period,
-        order_by,
-        minimum_sample,
-        include,
-        Selection(),
-        lambda row, **kw: DistrictStanding(households=row["households"], **kw),
-        "District",
-    )
-    return DistrictComparison(
-        period=span, order_by=order.metric, minimum_sample=minimum, entries=entries, totals=totals
+    return result_type(
+        period=Period(start=start, end=end),
+        order_by=order.metric,
+        minimum_sample=minimum,
+        entries=rank(standings, order.metric, order.direction, minimum, include),
+        totals=totals,
     )
 
 
