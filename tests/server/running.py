@@ -12,16 +12,23 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.http import TEST_SETTINGS
+from db.models.enums import Role
+from resolvers import ids
+from tests.factories import WorkflowWorld
+from tests.http import TEST_SETTINGS, token
 from tests.server.test_serve import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+
+REPORT = """mutation Report($input: ReportCaseInput!) { reportCase(input: $input) {
+  __typename ... on CaseReported { case { id version } } } }"""
 
 QUIET = {
     # No background writes, and delivery by NOTIFY (and by reconnecting), not by the poll.
@@ -104,3 +111,21 @@ class Served:
             assert isinstance(entry, dict), line
             entries.append(entry)
         return entries
+
+
+async def report_case(http: httpx.AsyncClient, world: WorkflowWorld, prefix: str) -> httpx.Response:
+    """A resident of `world` reports a noise case (a fresh idempotency key each time)."""
+    resident = token(Role.RESIDENT, world.district.code, person_id=world.resident_id)
+    variables = {
+        "input": {
+            "idempotencyKey": f"{prefix}-{uuid.uuid4().hex[:12]}",
+            "community": ids.encode("Community", world.community_id),
+            "category": "NOISE",
+            "title": "夜间施工噪音",
+        }
+    }
+    return await http.post(
+        "/graphql",
+        json={"query": REPORT, "variables": variables},
+        headers={"Authorization": f"Bearer {resident}"},
+    )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,16 +32,13 @@ from db.connectivity import (
 from db.districts import get_or_create_district
 from db.models.enums import Role
 from db.session import Database
-from resolvers import ids
 from tests.factories import WorkflowWorld, build_workflow_world
 from tests.http import token
 from tests.live.test_subscriptions import Subscriber
-from tests.server.running import Served
+from tests.server.running import Served, report_case
 
 READ = "query Read { district { name } cases(first: 1) { totalCount } }"
 ANONYMOUS_READ = "query Districts { districts { code } }"
-REPORT = """mutation Report($input: ReportCaseInput!) { reportCase(input: $input) {
-  __typename ... on CaseReported { case { id version } } } }"""
 NOTE = """mutation Note($id: ID!, $v: Int!) {
   addCaseNote(id: $id, expectedVersion: $v, text: "进展", internal: false) {
     __typename ... on CaseUpdated { case { version } } } }"""
@@ -165,23 +161,6 @@ class Stream:
         return [o for p, o in self.outcomes if p == phase]
 
 
-async def _report(http: httpx.AsyncClient, world: WorkflowWorld) -> httpx.Response:
-    resident = token(Role.RESIDENT, world.district.code, person_id=world.resident_id)
-    variables = {
-        "input": {
-            "idempotencyKey": f"restart-{uuid.uuid4().hex[:12]}",
-            "community": ids.encode("Community", world.community_id),
-            "category": "NOISE",
-            "title": "夜间施工噪音",
-        }
-    }
-    return await http.post(
-        "/graphql",
-        json={"query": REPORT, "variables": variables},
-        headers={"Authorization": f"Bearer {resident}"},
-    )
-
-
 async def _served_again(servers: list[Served], bearer: str, within: float) -> None:
     deadline = time.monotonic() + within
     async with httpx.AsyncClient(timeout=10) as http:
@@ -217,7 +196,7 @@ async def test_a_database_restart_is_survived_by_two_servers_and_their_subscribe
         on_a = await Subscriber.open(a.ws, admin)
         leaving = await Subscriber.open(a.ws, admin)
         async with httpx.AsyncClient(base_url=a.http, timeout=20) as http_a:
-            reported = (await _report(http_a, world)).json()["data"]["reportCase"]
+            reported = (await report_case(http_a, world, "restart")).json()["data"]["reportCase"]
         case_id = reported["case"]["id"]
         [first] = await on_b.next_events(1)
         assert (await on_a.next_events(1)) == [first]

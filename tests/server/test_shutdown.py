@@ -7,7 +7,6 @@ import asyncio
 import json
 import signal
 import time
-import uuid
 from typing import Any
 
 import asyncpg
@@ -17,16 +16,13 @@ import websockets
 
 from db.models.enums import Role
 from db.session import Database
-from resolvers import ids
 from tests.conftest import MakeDistrict, asyncpg_dsn
 from tests.factories import WorkflowWorld, build_workflow_world
 from tests.http import token
 from tests.live.test_subscriptions import Subscriber
-from tests.server.running import Served
+from tests.server.running import Served, report_case
 
 DISTRICTS = {"query": "query Districts { districts { code } }"}
-REPORT = """mutation Report($input: ReportCaseInput!) { reportCase(input: $input) {
-  __typename ... on CaseReported { case { id } } } }"""
 SLOW = 6
 STREAMS = 8
 
@@ -34,23 +30,6 @@ STREAMS = 8
 @pytest.fixture
 async def world(database: Database, make_district: MakeDistrict) -> WorkflowWorld:
     return await build_workflow_world(database, await make_district())
-
-
-async def _report(http: httpx.AsyncClient, world: WorkflowWorld) -> httpx.Response:
-    resident = token(Role.RESIDENT, world.district.code, person_id=world.resident_id)
-    variables = {
-        "input": {
-            "idempotencyKey": f"stop-{uuid.uuid4().hex[:12]}",
-            "community": ids.encode("Community", world.community_id),
-            "category": "NOISE",
-            "title": "夜间施工噪音",
-        }
-    }
-    return await http.post(
-        "/graphql",
-        json={"query": REPORT, "variables": variables},
-        headers={"Authorization": f"Bearer {resident}"},
-    )
 
 
 async def _waiting_on_locks(admin: asyncpg.Connection) -> int:
@@ -97,7 +76,7 @@ async def test_sigterm_answers_every_accepted_request_and_closes_websockets_with
         admin_token = token(Role.DISTRICT_ADMIN, world.district.code)
         subscriber = await Subscriber.open(server.ws, admin_token)
         async with httpx.AsyncClient(base_url=server.http, timeout=60) as http:
-            assert (await _report(http, world)).status_code == 200
+            assert (await report_case(http, world, "stop")).status_code == 200
             [reported] = await subscriber.next_events(1)  # the subscription is live
             assert reported["kind"] == "REPORTED"
 
@@ -109,7 +88,7 @@ async def test_sigterm_answers_every_accepted_request_and_closes_websockets_with
                 "SELECT 1 FROM district_counters WHERE district_id = $1 FOR UPDATE",
                 world.district.id,
             )
-            slow = [asyncio.create_task(_report(http, world)) for _ in range(SLOW)]
+            slow = [asyncio.create_task(report_case(http, world, "stop")) for _ in range(SLOW)]
             deadline = time.monotonic() + 20
             while await _waiting_on_locks(admin) < SLOW:
                 assert time.monotonic() < deadline, "the slow requests did not start"
