@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncpg
 from sqlalchemy import text
 
+from db import migrate
 from db.seed.synthetic import load_synthetic
 from db.session import Database
+from tests.conftest import asyncpg_dsn
 
 
 async def test_a_small_synthetic_load_is_consistent(owner_url: str, database: Database) -> None:
@@ -46,3 +49,28 @@ async def test_a_small_synthetic_load_is_consistent(owner_url: str, database: Da
             {"codes": codes},
         )
         assert versions == 0
+
+
+async def _index_definitions(url: str) -> set[str]:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        rows = await conn.fetch("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'")
+        return {r["indexdef"] for r in rows}
+    finally:
+        await conn.close()
+
+
+async def test_a_load_into_an_empty_database_rebuilds_every_index(
+    fresh_database_url: str,
+) -> None:
+    """With no district yet, the secondary indexes are built once after the load: they
+    must all be back, exactly as the migrations made them."""
+    await migrate.upgrade(fresh_database_url)
+    before = await _index_definitions(fresh_database_url)
+    report = await load_synthetic(fresh_database_url, districts=2, communities=6, cases=600)
+    assert "build secondary indexes" in report.phases
+    assert await _index_definitions(fresh_database_url) == before
+    # A second load, into a database with districts, leaves the indexes alone.
+    again = await load_synthetic(fresh_database_url, districts=1, communities=3, cases=100)
+    assert "build secondary indexes" not in again.phases
+    assert await _index_definitions(fresh_database_url) == before
