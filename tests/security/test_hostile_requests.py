@@ -78,6 +78,20 @@ def _none_token(claims: dict[str, Any]) -> str:
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
 
 
+BOUNDARY = "gongzhi-hostile"
+
+
+def _multipart() -> bytes:
+    note = 'mutation { addCaseNote(id: "Q2FzZTox", expectedVersion: 1, text: "t", internal: false)'
+    operations = json.dumps({"query": note + " { __typename } }", "variables": {}})
+    parts = [("operations", operations), ("map", "{}")]
+    body = "".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in parts
+    )
+    return (body + f"--{BOUNDARY}--\r\n").encode()
+
+
 @dataclass
 class Hostile:
     name: str
@@ -121,6 +135,12 @@ def catalogue(district: District) -> list[Hostile]:
         Hostile("a mutation from a form", 400, "Unsupported content type",
                 body=b"query=mutation+%7B+__typename+%7D",
                 headers={"content-type": "application/x-www-form-urlencoded"}),
+        # A page of another site can send a multipart form (uploads use multipart), but not a
+        # bearer token: a mutation in it acts as nobody.
+        Hostile("a mutation in a cross-site multipart form", 200, "PermissionDenied",
+                body=_multipart(),
+                headers={"content-type": f"multipart/form-data; boundary={BOUNDARY}",
+                         "origin": "https://evil.example"}),
         Hostile("a mutation over GET", 400, "mutations are not allowed",
                 method="GET", params={"query": "mutation { __typename }"}),
         Hostile("invalid JSON", 400, "Unable to parse request body as JSON", body=b'{"query": '),
