@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from db.models import Case, CaseEvent, CaseWhistle, Community
 from db.models.enums import CaseCategory, CaseEventKind, CaseStatus
-from resolvers.errors import UserError
+from resolvers.errors import UserError, unstorable
 
 OPEN_STATUSES = (CaseStatus.REPORTED, CaseStatus.ACCEPTED, CaseStatus.ASSIGNED)
 MAX_SEARCH_LENGTH = 100
@@ -70,6 +70,8 @@ class CaseQuery:
     def __post_init__(self) -> None:
         if self.search is not None and len(self.search) > MAX_SEARCH_LENGTH:
             raise UserError(f"`search` is limited to {MAX_SEARCH_LENGTH} characters")
+        if self.search is not None and (reason := unstorable(self.search)):
+            raise UserError(f"`search` {reason}")
         for name in ("created", "updated"):
             after, before = getattr(self, f"{name}_after"), getattr(self, f"{name}_before")
             for value in (after, before):

@@ -7,5 +7,16 @@ class UserError(Exception):
     """Bad input from the client: the message says what was wrong and how to fix it."""
 
 
+def unstorable(text: str) -> str | None:
+    """Why PostgreSQL cannot take `text` (a NUL character, an unpaired surrogate), or None."""
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (it has an unpaired surrogate)"
+    return None
+
+
 class InvalidId(UserError):
     """A global id that is malformed or of the wrong type."""

@@ -16,7 +16,7 @@ from resolvers.context import Info
 from resolvers.principal import Principal
 from resolvers.workflow.errors import ForbiddenError, NotFoundError, ValidationError
 from resolvers.workflow.mutations import decode, optional, run_service
-from resolvers.workflow.service import MAX_TITLE, row_exists, serves, text_of
+from resolvers.workflow.service import MAX_TITLE, moment_of, row_exists, serves, text_of
 from schema.errors import NotFound, PermissionDenied, ValidationFailed
 from schema.notices import Notice as NoticeType
 
@@ -69,8 +69,8 @@ async def post_notice(session: AsyncSession, p: Principal, posting: Posting) -> 
     valid_from = posting.valid_from or now
     assert valid_from is not None
     for name, value in (("validFrom", posting.valid_from), ("validUntil", posting.valid_until)):
-        if value is not None and value.tzinfo is None:
-            raise ValidationError(f"`{name}` needs a time zone offset", name)
+        if value is not None:
+            moment_of(value, name)
     if posting.valid_until is not None and posting.valid_until <= valid_from:
         raise ValidationError("`validUntil` must come after `validFrom`", "validUntil")
     notice = Notice(

@@ -51,6 +51,7 @@ from db.models.enums import (
     Role,
 )
 from resolvers import visibility
+from resolvers.errors import unstorable
 from resolvers.principal import Principal
 from resolvers.workflow.errors import (
     ForbiddenError,
@@ -127,7 +128,33 @@ def text_of(
         return None
     if len(cleaned) > max_length:
         raise ValidationError(f"`{field}` is limited to {max_length} characters", field)
+    storable(cleaned, field)
     return cleaned
+
+
+def storable(text: str, field: str) -> str:
+    """`text` if PostgreSQL can store it: no NUL character, no unpaired surrogate."""
+    reason = unstorable(text)
+    if reason is not None:
+        raise ValidationError(f"`{field}` {reason}", field)
+    return text
+
+
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
+
+def moment_of(value: dt.datetime, field: str) -> dt.datetime:
+    """`value` if it names a moment the service can keep: with an offset, from 2000 to 2199."""
+    if value.tzinfo is None:
+        raise ValidationError(f"`{field}` needs a time zone offset", field)
+    try:
+        in_range = EARLIEST <= value.astimezone(dt.UTC) < LATEST
+    except OverflowError:  # e.g. 9999-12-31T23:59-12:00 is past year 9999 in UTC
+        in_range = False
+    if not in_range:
+        raise ValidationError(f"`{field}` must be a time from 2000 to 2199", field)
+    return value
 
 
 async def row_exists(session: AsyncSession, model: Any, *where: ColumnElement[bool]) -> bool:
@@ -301,6 +328,10 @@ async def assign(
             raise ValidationError("this partner does not serve the case's community", field)
         if index > 0:
             text_of(handler.task, f"coHandlers[{index - 1}].task", max_length=1000)
+        elif handler.task is not None:
+            text_of(handler.task, "lead.task", max_length=1000, required=False)
+        if handler.due_at is not None:
+            moment_of(handler.due_at, field.replace("partner", "dueAt"))
         if handler.due_at is not None and handler.due_at <= step.now:
             raise ValidationError(
                 "a task's deadline must lie in the future", field.replace("partner", "dueAt")
@@ -356,7 +387,7 @@ async def blow_whistle(
     if report_in_due_at is None:
         policy = await policy_for(session, step.case.category)
         report_in_due_at = step.now + dt.timedelta(hours=policy.report_in_hours)
-    elif report_in_due_at <= step.now:
+    elif moment_of(report_in_due_at, "reportInDueAt") <= step.now:
         raise ValidationError("`reportInDueAt` must lie in the future", "reportInDueAt")
     whistle = CaseWhistle(
         case_id=case_id,
@@ -851,8 +882,7 @@ async def extend_deadline(
         raise ValidationError(
             "the accept deadline only runs while the case is REPORTED", "deadline"
         )
-    if until.tzinfo is None:
-        raise ValidationError("`until` needs a time zone offset", "until")
+    moment_of(until, "until")
     if until <= step.now or (before is not None and until <= before):
         raise ValidationError("an extension must move the deadline later, into the future", "until")
     setattr(step.case, column, until)
@@ -945,8 +975,7 @@ async def schedule_meeting(session: AsyncSession, p: Principal, plan: MeetingPla
         raise ValidationError("a meeting takes at most 20 cases", "cases")
     title = text_of(plan.title, "title", max_length=MAX_TITLE)
     location = text_of(plan.location, "location", max_length=200, required=False)
-    if plan.scheduled_at.tzinfo is None:
-        raise ValidationError("`scheduledAt` needs a time zone offset", "scheduledAt")
+    moment_of(plan.scheduled_at, "scheduledAt")
     steps = await _steps_for_cases(session, p, plan.case_ids, Action.SCHEDULE_MEETING)
     communities = {step.case.community_id for step in steps}
     if len(communities) != 1:
@@ -1034,8 +1063,11 @@ async def record_meeting_outcome(
     meeting.status = MeetingStatus.HELD
     meeting.outcome = outcome_text
     meeting.decisions = [
-        {"text": d.text.strip(), "responsible_partner_id": d.responsible_partner_id}
-        for d in decisions
+        {
+            "text": text_of(d.text, f"decisions[{i}].text", max_length=1000),
+            "responsible_partner_id": d.responsible_partner_id,
+        }
+        for i, d in enumerate(decisions)
     ]
     payload = {"meeting_id": meeting.id, "outcome": outcome_text, "decisions": len(decisions)}
     events = [(await finish(session, step, payload)).event for step in steps]

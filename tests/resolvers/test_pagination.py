@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from db.session import Database
 from resolvers import ids
 from tests.conftest import MakeDistrict
 from tests.factories import CaseWorld, build_case_world
-from tests.http import graphql, post_graphql, token
+from tests.http import auth, graphql, post_graphql, token
 
 CASES = """
 query Cases($first: Int, $after: String, $last: Int, $before: String,
@@ -229,6 +230,8 @@ async def test_whistle_filter(client: httpx.AsyncClient, demo: Database) -> None
     [
         ({"community": ids.encode("Street", 1)}, "is a Street id; expected a Community id"),
         ({"search": "x" * 101}, "limited to 100 characters"),
+        ({"search": "a\x00b"}, "`search` must not contain NUL characters"),
+        ({"search": "\ud800"}, "`search` is not valid Unicode (it has an unpaired surrogate)"),
         (
             {
                 "createdAfter": "2026-01-02T00:00:00+00:00",
@@ -243,7 +246,10 @@ async def test_a_bad_filter_says_what_is_wrong(
     client: httpx.AsyncClient, world: tuple[CaseWorld, str], flt: dict[str, Any], message: str
 ) -> None:
     _, bearer = world
-    body = (await post_graphql(client, CASES, {"filter": flt}, bearer=bearer)).json()
+    # Escaped JSON, as a browser sends it: a lone surrogate can only travel as "\ud800".
+    raw = json.dumps({"query": CASES, "variables": {"filter": flt}})
+    headers = {"content-type": "application/json", **auth(bearer)}
+    body = (await client.post("/graphql", content=raw, headers=headers)).json()
     assert message in body["errors"][0]["message"]
 
 
