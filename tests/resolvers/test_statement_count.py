@@ -19,9 +19,9 @@ from tests.http import graphql, token
 NESTED = """
 query Nested {
   district {
-    streets(first: 100) { nodes { name
-      communities(first: 100) { nodes { name
-        cases(first: 50) { nodes { title
+    streets(first: 10) { nodes { name
+      communities(first: 50) { nodes { name
+        cases(first: 5) { nodes { title
           assignedPartner { name }
           events(last: 3) { nodes { seq kind } }
         } }
@@ -77,5 +77,5 @@ async def test_five_level_query_runs_7_statements_for_1_or_200_communities(
     assert len(cases) == 400
     assert all(len(case["events"]["nodes"]) == 3 for case in cases)
     assert sum(1 for case in cases if case["assignedPartner"]) == 200
-    # set_config + district + streets + communities + cases + partners + events = 7
+    # SET LOCAL + district + streets + communities + cases + partners + events = 7
     assert small_count == large_count == 7, (small_count, large_count)
