@@ -24,20 +24,33 @@ from resolvers.errors import UserError
 _log = logging.getLogger(__name__)
 
 
+class OperationFinished(RuntimeError):
+    """A statement asked for after the operation's transaction ended."""
+
+
 class RequestDatabase:
     """Lazily opened, lock-guarded session of one operation, scoped to one district or none."""
 
-    def __init__(self, database: Database, district_id: int | None) -> None:
+    def __init__(
+        self, database: Database, district_id: int | None, *, one_operation: bool = False
+    ) -> None:
         self._database = database
         self._district_id = district_id
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
+        # An HTTP request runs one operation: once it has finished, a resolver still running
+        # (a sibling of a field whose error ended the operation) must not open a session that
+        # nobody would close. A WebSocket's handle serves one operation after another.
+        self._one_operation = one_operation
+        self._finished = False
 
     @property
     def district_id(self) -> int | None:
         return self._district_id
 
     def _open(self) -> AsyncSession:
+        if self._finished:
+            raise OperationFinished("the operation has finished; its database handle is closed")
         if self._session is None:
             if self._district_id is not None:
                 self._session = self._database.tenant_session(self._district_id)
@@ -84,8 +97,11 @@ class RequestDatabase:
 
         A failed commit raises. A failed rollback does not: it happens when the connection
         is already gone (e.g. a statement was cancelled), and the transaction with it.
+        Waits for a statement still running on the session.
         """
-        session, self._session = self._session, None
+        async with self._lock:
+            session, self._session = self._session, None
+            self._finished = self._one_operation
         if session is None:
             return
         try:

@@ -50,6 +50,9 @@ async def _node(info: Info, global_id: strawberry.ID) -> Node | None:
     type_name, db_id = ids.decode(global_id)
     if type_name not in NODE_TYPES:
         raise UserError(f"{global_id!r} is not the id of any type")
+    if type_name == "District" and db_id != info.context.district_id:
+        # Another district does not exist for you (`districts` lists codes and names only).
+        return None
     return await load_node(info, type_name, db_id)  # type: ignore[no-any-return]
 
 
@@ -69,7 +72,12 @@ class Query:
             partner_id=p.partner_id,
         )
 
-    @strawberry.field(description="All districts of the deployment, ordered by code.")
+    @strawberry.field(
+        description=(
+            "All districts of the deployment, ordered by code: their codes and names. What "
+            "lies under a district other than yours is not yours to read (its lists are empty)."
+        )
+    )
     async def districts(self, info: Info) -> list[District]:
         rows = await info.context.db.execute(select(DistrictRow).order_by(DistrictRow.code))
         return [District.from_row(row) for row in rows.scalars()]

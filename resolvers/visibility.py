@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy.orm import aliased
 
 from db.models import (
     Case,
@@ -88,15 +89,19 @@ def meetings(p: Principal) -> ColumnElement[bool] | None:
         return None
     if p.role in COMMUNITY_STAFF or p.role is Role.STREET_OFFICER:
         return Meeting.community_id.in_(_communities_in_scope(p))
+    # Aliases: a loader may already join attendees or meeting_cases (`Case.meetings` does),
+    # and the EXISTS must not correlate with that join.
     if p.role is Role.PARTNER_STAFF and p.partner_id is not None:
+        attendee = aliased(MeetingAttendee)
         return exists().where(
-            MeetingAttendee.meeting_id == Meeting.id, MeetingAttendee.partner_id == p.partner_id
+            attendee.meeting_id == Meeting.id, attendee.partner_id == p.partner_id
         )
     visible = cases(p)
     if p.role is Role.RESIDENT and visible is not None:
+        link = aliased(MeetingCase)
         return exists().where(
-            MeetingCase.meeting_id == Meeting.id,
-            MeetingCase.case_id.in_(select(Case.id).where(visible)),
+            link.meeting_id == Meeting.id,
+            link.case_id.in_(select(Case.id).where(visible)),
         )
     return false()
 

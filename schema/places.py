@@ -62,11 +62,15 @@ class District(Node):
     @strawberry.field(
         description=(
             "Deadline policies in force: the default (category null) and per category. "
-            "Without a stored default, the built-in one (24 h / 72 h / 48 h, alert 4 h before)."
+            "Without a stored default, the built-in one (24 h / 72 h / 48 h, alert 4 h before). "
+            "Empty for a district other than yours."
         )
     )
     async def deadline_policies(self, info: Info) -> list[DeadlinePolicyT]:
         from resolvers.workflow.policies import policies
+
+        if self.db_id != info.context.district_id:
+            return []
 
         rows = await info.context.db.execute(
             select(models.DeadlinePolicy).order_by(models.DeadlinePolicy.category.nulls_first())

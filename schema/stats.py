@@ -220,8 +220,10 @@ class PartnerStanding(Standing):
 class DistrictStanding(Standing):
     households: int = strawberry.field(description="Households of the district's buildings.")
 
-    @strawberry.field(description="The district.")
+    @strawberry.field(description="The district; null unless it is your token's district.")
     async def district(self, info: Info) -> DistrictT | None:
+        if self.db_id != info.context.district_id:
+            return None
         return await load_node(info, "District", self.db_id)  # type: ignore[no-any-return]
 
 

@@ -215,7 +215,9 @@ class GraphQLApp(GraphQL[Context, None]):
         principal: Principal,
         district_id: int | None,
     ) -> Context:
-        db = RequestDatabase(self.database, district_id)
+        db = RequestDatabase(
+            self.database, district_id, one_operation=not isinstance(request, WebSocket)
+        )
         return Context(
             request=request,
             response=response if isinstance(response, Response) else None,

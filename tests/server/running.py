@@ -106,7 +106,8 @@ class Served:
     def log_entries(self) -> list[dict[str, Any]]:
         """Every output line, parsed as JSON (fails on a line that is not one object)."""
         entries = []
-        for line in self.output().splitlines():
+        # The last line may be still being written: only complete lines count.
+        for line in self.output().split("\n")[:-1]:
             entry = json.loads(line)
             assert isinstance(entry, dict), line
             entries.append(entry)

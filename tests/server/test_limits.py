@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from db.models import District
@@ -147,3 +149,20 @@ async def test_mutations_are_refused_over_get(
     )
     assert response.status_code == 400
     assert "mutations are not allowed when using get" in response.text.lower()
+
+
+async def test_a_failed_operation_leaves_no_connection_checked_out(
+    client: httpx.AsyncClient, district: District, database: Database
+) -> None:
+    """`statistics` fails at once (anonymous) and ends the operation while its sibling is
+    still reading: the sibling must not open a session nobody closes."""
+    query = """{ districts { cases { totalCount } }
+      statistics { communities(period: {from: "2026-01-01T00:00:00+08:00",
+                                        to: "2027-01-01T00:00:00+08:00"}) { minimumSample } } }"""
+    for _ in range(5):
+        response = await client.post(
+            "/graphql", json={"query": query}, headers={"X-District": district.code}
+        )
+        assert response.json()["data"] is None
+    await asyncio.sleep(0.5)
+    assert database.app.pool.checkedout() == 0  # type: ignore[attr-defined]
