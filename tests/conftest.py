@@ -8,6 +8,7 @@ data, can commit for real (HTTP tests, concurrency tests) and need no cleanup.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,10 +43,10 @@ async def server_url() -> str:
     return _server_url()
 
 
-@pytest.fixture(scope="session")
-async def owner_url(server_url: str) -> AsyncIterator[str]:
-    """Owner URL of a new, migrated database, dropped after the session."""
-    name = f"gongzhi_test_{uuid.uuid4().hex[:10]}"
+@contextlib.asynccontextmanager
+async def migrated_database(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """Owner URL of a new, migrated database on the test server, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(asyncpg_dsn(server_url))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -53,12 +54,21 @@ async def owner_url(server_url: str) -> AsyncIterator[str]:
         await admin.close()
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     await migrate.upgrade(url)
-    yield url
-    admin = await asyncpg.connect(asyncpg_dsn(server_url))
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield url
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(asyncpg_dsn(server_url))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def owner_url(server_url: str) -> AsyncIterator[str]:
+    """Owner URL of a new, migrated database, dropped after the session."""
+    async with migrated_database(server_url, "gongzhi_test") as url:
+        yield url
 
 
 @pytest.fixture

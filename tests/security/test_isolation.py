@@ -31,7 +31,7 @@ import contextlib
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +62,7 @@ from db.tenancy import use_district
 from resolvers import ids
 from resolvers.root import MAX_TOKENS, schema
 from schema.node import NODE_TYPES
-from tests.conftest import MakeDistrict
+from tests.conftest import MakeDistrict, migrated_database
 from tests.factories import NOW, World, build_world
 from tests.http import token
 
@@ -1022,6 +1022,16 @@ async def drive(
 
 
 # -- tests -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def database(server_url: str) -> AsyncIterator[Database]:
+    """A database of this module's own: the walk over `districts` then meets only the
+    districts these tests made, not every other test's (which made it slow, not wrong)."""
+    async with migrated_database(server_url, "gongzhi_isolation") as url:
+        db = Database.connect(url, statement_timeout_ms=10_000)
+        yield db
+        await db.dispose()
 
 
 @pytest.fixture
