@@ -1496,6 +1496,26 @@ async def _load_policies(w: _Loader, spec: DistrictSpec) -> None:
     )
 
 
+# Where the workflow's services keep an event's free text, by kind (resolvers.workflow.service);
+# the demo's histories use the same keys, so a client reads them in one way.
+NOTE_KEYS = {
+    K.REJECTED: "reason",
+    K.WHISTLE_BLOWN: "reason",
+    K.HELPING_HAND_REQUESTED: "reason",
+    K.PRIORITY_CHANGED: "reason",
+    K.REOPENED: "reason",
+    K.DEADLINE_EXTENDED: "reason",
+    K.DEADLINE_PAUSED: "reason",
+    K.DEADLINE_RESUMED: "reason",
+    K.REPORTED_IN: "response",
+    K.HELPING_HAND_ACCEPTED: "response",
+    K.HELPING_HAND_DECLINED: "response",
+    K.NOTE_ADDED: "text",
+    K.RESOLVED: "summary",
+    K.CONFIRMED: "comment",
+}
+
+
 async def _load_cases(w: _Loader, spec: DistrictSpec) -> None:
     """Replay every case's script, all cases' steps together in chronological order."""
     for script in spec.cases:
@@ -1519,7 +1539,7 @@ async def _load_cases(w: _Loader, spec: DistrictSpec) -> None:
             if step.kind not in (K.DEADLINE_APPROACHING, K.DEADLINE_MISSED):
                 case.updated_at = step.when
         if step.note:
-            payload["note"] = step.note
+            payload[NOTE_KEYS.get(step.kind, "note")] = step.note
         await append_event(
             w.session,
             case_id=case.id,
@@ -1681,7 +1701,7 @@ async def _apply_step(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict
         case K.MEETING_HELD:
             return _hold_meeting(w, spec)
         case K.NOTE_ADDED:
-            return {}
+            return {"internal": False}
     raise ValueError(f"case {spec.key!r}: the demo does not script {step.kind}")
 
 
@@ -1855,7 +1875,11 @@ def _hold_meeting(w: _Loader, spec: CaseSpec) -> dict[str, Any]:
     ]
     for row, (_p, _who, attended) in zip(attendees, spec.meeting.attendees, strict=True):
         row.attended = attended
-    return {"meeting_id": meeting.id, "decisions": len(meeting.decisions)}
+    return {
+        "meeting_id": meeting.id,
+        "outcome": meeting.outcome,
+        "decisions": len(meeting.decisions),
+    }
 
 
 async def _load_notices(w: _Loader, spec: DistrictSpec) -> None:

@@ -9,8 +9,14 @@ from sqlalchemy import func, select, text
 
 from db import migrate
 from db.models import Base, Building, CommitteeMember, Community, Facility, Partnership
-from db.models.enums import CommitteeRole, FacilityKind, PartnershipRole, SeatSource
-from db.seed.demo import load_demo
+from db.models.enums import (
+    CaseEventKind,
+    CommitteeRole,
+    FacilityKind,
+    PartnershipRole,
+    SeatSource,
+)
+from db.seed.demo import NOTE_KEYS, load_demo
 from db.session import Database
 from db.tenancy import use_district
 
@@ -92,3 +98,21 @@ async def test_demo_world_matches_the_article(demo_db: Database) -> None:
             select(Partnership.role).where(Partnership.community_id == shanghe, Partnership.is_lead)
         )
         assert lead is PartnershipRole.PARTY_ORGANIZATION
+
+
+async def test_demo_histories_keep_free_text_where_the_services_do(demo_db: Database) -> None:
+    """A client reads an event's text under one key per kind, demo or not: `reason`,
+    `response`, `text`, `summary`, `comment` as resolvers.workflow.service writes them."""
+    await load_demo(demo_db)
+    async with demo_db.platform_session() as session:
+        rows = (
+            await session.execute(
+                text("SELECT kind, payload FROM case_events WHERE kind = ANY(:kinds)"),
+                {"kinds": [k.value for k in NOTE_KEYS]},
+            )
+        ).all()
+    assert rows
+    for kind, payload in rows:
+        assert "note" not in payload, (kind, payload)
+    texts = {kind for kind, payload in rows if NOTE_KEYS[CaseEventKind(kind)] in payload}
+    assert {"REJECTED", "REPORTED_IN", "NOTE_ADDED"} <= texts
