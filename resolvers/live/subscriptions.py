@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from db.models.enums import CaseEventKind
 from resolvers.context import Info
 from resolvers.errors import UserError
 from resolvers.live.feed import EventFilter
+from resolvers.loaders import Loaders
 from resolvers.workflow.mutations import InputIdError, optional
 from schema.cases import CaseEvent
 
@@ -87,5 +89,13 @@ class Subscription:
             raise UserError("live events are not available on this server")
         flt = filter.to_filter() if filter else EventFilter()
         stream = context.bus.subscribe(context.district_id, context.principal, flt, _cursor(after))
-        async for row in stream:
-            yield CaseEvent.from_row(row)
+        try:
+            async for row in stream:
+                # Each event is resolved with loaders of its own (what an earlier event loaded
+                # may have changed since) in a transaction of its own, which ends as soon as
+                # the event's message is out: an idle subscription holds no connection.
+                context.loaders = Loaders(context.db, context.principal)
+                yield CaseEvent.from_row(row)
+                await context.db.finish(commit=False)
+        finally:
+            await asyncio.shield(context.db.finish(commit=False))

@@ -31,7 +31,7 @@ from tests.server.test_serve import free_port
 ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIBE = """
 subscription Events($filter: CaseEventFilter, $after: String) {
-  caseEvents(filter: $filter, after: $after) { seq cursor kind case { id } }
+  caseEvents(filter: $filter, after: $after) { seq cursor kind case { id version } }
 }"""
 REPORT = """mutation($input: ReportCaseInput!) { reportCase(input: $input) {
   __typename ... on CaseReported { case { id version } } } }"""
@@ -242,6 +242,25 @@ async def test_a_change_through_a_reaches_a_subscriber_on_b_and_no_one_else(
     await unconcerned.nothing_for(0.2)
     for client in (watcher, stranger, unconcerned):
         await client.close()
+
+
+async def test_each_event_shows_the_case_as_it_is_then_not_as_an_earlier_event_saw_it(
+    servers: tuple[Server, Server],
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient],
+    world: WorkflowWorld,
+) -> None:
+    """Every event is resolved with loaders (and a transaction) of its own."""
+    admin = token(Role.DISTRICT_ADMIN, world.district.code)
+    watcher = await Subscriber.open(servers[1].ws, admin)
+    case_id = await _report(clients[0], world, "live-key-0005")
+    [reported] = await watcher.next_events(1)
+    assert reported["case"]["version"] == 1
+    version = 1
+    for expected in (2, 3, 4):
+        version = await _notes(clients[0], world, case_id, 1, version=version)
+        [noted] = await watcher.next_events(1)
+        assert noted["case"] == {"id": case_id, "version": expected}
+    await watcher.close()
 
 
 async def test_reconnecting_with_the_last_cursor_yields_exactly_the_missed_events(
