@@ -56,7 +56,7 @@ _CASE_SCOPE = {
 
 # Whistles and helping hands come after their case's report, so those of the period's cases
 # are among those since the period's start (an index range, not the whole history).
-_SCOPED = """
+_WORKFLOW = """
 whistles AS (
     SELECT w.district_id, w.case_id, count(*) AS n,
            count(*) FILTER (
@@ -72,20 +72,27 @@ hands AS (
     FROM helping_hands h
     WHERE h.requested_at >= :start {where_other}
     GROUP BY h.district_id, h.case_id
-),
+),"""
+
+_FACTS = """
 facts AS (
     SELECT c.district_id, c.id, c.community_id, cm.street_id, c.assigned_partner_id,
            c.category, c.status, c.created_at, c.accepted_at, c.accept_due_at,
            c.resolved_at, c.resolve_due_at, c.satisfaction, c.reopen_count,
-           coalesce(w.n, 0) AS whistles, coalesce(w.overdue, 0) AS overdue_report_ins,
-           coalesce(h.n, 0) AS helping_hand_requests,
-           coalesce(h.accepted, 0) AS helping_hands_accepted
+           {workflow_columns}
     FROM cases c
     JOIN communities cm ON cm.district_id = c.district_id AND cm.id = c.community_id
-    LEFT JOIN whistles w ON w.district_id = c.district_id AND w.case_id = c.id
-    LEFT JOIN hands h ON h.district_id = c.district_id AND h.case_id = c.id
+    {workflow_joins}
     WHERE c.created_at >= :start AND c.created_at < :end {where}
 )"""
+
+_WORKFLOW_COLUMNS = """coalesce(w.n, 0) AS whistles, coalesce(w.overdue, 0) AS overdue_report_ins,
+           coalesce(h.n, 0) AS helping_hand_requests,
+           coalesce(h.accepted, 0) AS helping_hands_accepted"""
+_WORKFLOW_JOINS = """LEFT JOIN whistles w ON w.district_id = c.district_id AND w.case_id = c.id
+    LEFT JOIN hands h ON h.district_id = c.district_id AND h.case_id = c.id"""
+_NO_WORKFLOW_COLUMNS = """0 AS whistles, 0 AS overdue_report_ins, 0 AS helping_hand_requests,
+           0 AS helping_hands_accepted"""
 
 # Helping hands given: one fact per request made to a partner, on cases of the period.
 _GIVEN = """
@@ -166,20 +173,21 @@ _ENTRY_DISTRICT = {
 }
 
 
-_WORKFLOW_COLUMNS = ("whistles", "overdue_report_ins", "helping_hand")
+# What in a metric's SQL needs the whistle and helping-hand counts.
+_WORKFLOW_FACTS = ("whistles", "overdue_report_ins", "helping_hand")
 
 
 def _facts(scope: Scope, case_where: str, *, workflow: bool = True) -> str:
     """The facts CTE; without `workflow`, the whistle and helping-hand counts are 0 and
     their tables are not read (for a time series of a metric that does not use them)."""
-    other = " AND district_id = :district_id" if scope.district_id is not None else ""
-    sql = _SCOPED.format(where=case_where, where_other=other)
     if not workflow:
-        sql = sql[sql.index("facts AS (") :]
-        for column in ("w.n", "w.overdue", "h.n", "h.accepted"):
-            sql = sql.replace(f"coalesce({column}, 0)", "0")
-        sql = "\n".join(line for line in sql.splitlines() if "LEFT JOIN" not in line)
-    return sql
+        return _FACTS.format(
+            workflow_columns=_NO_WORKFLOW_COLUMNS, workflow_joins="", where=case_where
+        )
+    other = " AND district_id = :district_id" if scope.district_id is not None else ""
+    return _WORKFLOW.format(where_other=other) + _FACTS.format(
+        workflow_columns=_WORKFLOW_COLUMNS, workflow_joins=_WORKFLOW_JOINS, where=case_where
+    )
 
 
 def _metric_columns(definitions: list[Definition]) -> str:
@@ -380,9 +388,7 @@ def time_series(
         if selection.partner_id is not None:
             case_where += " AND c.assigned_partner_id = :sel_partner"
             params["sel_partner"] = selection.partner_id
-        workflow = any(
-            column in definition.value + definition.sample for column in _WORKFLOW_COLUMNS
-        )
+        workflow = any(column in definition.value + definition.sample for column in _WORKFLOW_FACTS)
         ctes.append(_facts(scope, case_where, workflow=workflow))
         source = "facts f"
     if metric is Metric.CASES_PER_THOUSAND_HOUSEHOLDS:
