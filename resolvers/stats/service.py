@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import RowMapping, text
 
-from db.metrics import DEFINITIONS, Metric
+from db.metrics import CASE_METRICS, DEFINITIONS, Metric, Unit
 from db.models.enums import CaseCategory, PartnerKind, Role
 from resolvers import ids
 from resolvers.context import Info
@@ -209,8 +209,7 @@ async def _exists(
 def _metrics(row: RowMapping) -> CaseMetrics:
     figures = {
         d.column: Figure(value=row[f"v_{d.column}"], sample_size=row[f"s_{d.column}"])
-        for d in DEFINITIONS.values()
-        if d.needs != "partner"
+        for d in CASE_METRICS
     }
     return CaseMetrics(**figures)
 
@@ -242,7 +241,7 @@ def _standings(rows: Sequence[RowMapping], make: Any, type_name: str) -> tuple[l
             row,
             rank=None,
             below_minimum_sample=False,
-            global_id=strawberry_id(type_name, row["key"]),
+            global_id=ids.encode(type_name, row["key"]),
             name=row["name"],
             metrics=_metrics(row),
             by_category=[],
@@ -251,20 +250,10 @@ def _standings(rows: Sequence[RowMapping], make: Any, type_name: str) -> tuple[l
     return list(entries.values()), totals
 
 
-def strawberry_id(type_name: str, db_id: int) -> Any:
-    return ids.encode(type_name, db_id)
-
-
 def _empty() -> CaseMetrics:
     zero = Figure(value=0, sample_size=0)
     none = Figure(value=None, sample_size=0)
-    return CaseMetrics(
-        **{
-            d.column: zero if d.unit.value == "COUNT" else none
-            for d in DEFINITIONS.values()
-            if d.needs != "partner"
-        }
-    )
+    return CaseMetrics(**{d.column: zero if d.unit is Unit.COUNT else none for d in CASE_METRICS})
 
 
 def _figure(standing: Standing, metric: Metric) -> Figure:
