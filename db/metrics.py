@@ -1,10 +1,11 @@
 """The case metrics of comparisons, each defined once: its SQL and its exact wording.
 
-Every figure a comparison or a time series shows is one of these, computed by PostgreSQL from
-the same per-case facts (see `FACTS`), so the same metric is the same number wherever it
-appears. A metric is a pair of aggregates over the facts of a group of cases: its `value` and
-its `sample` (how many cases, whistles or ratings the value is about). The definitions are
-written for people: the GraphQL field descriptions are these texts.
+Every figure a comparison or a time series shows is one of these, computed by PostgreSQL, so
+the same metric is the same number wherever it appears. A metric is a pair of SQL expressions,
+its `value` and its `sample` (how many cases, whistles or ratings the value is about), over
+the **parts** of a group of cases (`PARTS`: counts that add up, such as the cases accepted on
+time or the whistles blown), or a percentile of a per-case duration (`DURATIONS`). The
+definitions are written for people: the GraphQL field descriptions are these texts.
 
 The cohort: every metric is about the cases **reported in the period** (created at or after its
 start and before its end) that fall in the group (a community, a street, a partner's cases,
@@ -55,36 +56,33 @@ class Metric(enum.Enum):
     CASES_PER_THOUSAND_HOUSEHOLDS = "CASES_PER_THOUSAND_HOUSEHOLDS"
 
 
-@dataclass(frozen=True, slots=True)
-class Definition:
-    """A metric: its SQL over the facts `f` of a group of cases, and what it means.
+class Source(enum.StrEnum):
+    """The rows a part is counted over, each joined to its case (`f`)."""
 
-    `value` and `sample` are aggregate expressions. `needs` names what the group must have:
-    households (communities, streets, districts) or a partner (helping hands given).
+    CASES = "CASES"
+    """The cases themselves (`f`)."""
+    WHISTLES = "WHISTLES"
+    """Whistles blown on the cases (`w`, a row of `case_whistles`)."""
+    HANDS = "HANDS"
+    """Helping hands asked for on the cases (`h`, a row of `helping_hands`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A count (or sum) over the rows of one source for a group of cases.
+
+    Parts add up: the part of a community is the sum of its parts by category, the part of a
+    district the sum over its communities. So PostgreSQL counts each part once per entry and
+    category, and every other level is a sum of those.
     """
 
-    metric: Metric
-    unit: Unit
-    value: str
-    sample: str
-    description: str
-    needs: str | None = None
-
-    @property
-    def column(self) -> str:
-        return self.metric.value.lower()
+    source: Source
+    sql: str
 
 
 def _hours(later: str) -> str:
     # date_part gives float8; extract would give numeric, several times slower to sort.
     return f"date_part('epoch', f.{later} - f.created_at) / 3600.0"
-
-
-def _percent(numerator: str, denominator: str) -> str:
-    return (
-        f"100.0 * count(*) FILTER (WHERE {numerator}) "
-        f"/ nullif(count(*) FILTER (WHERE {denominator}), 0)"
-    )
 
 
 _ACCEPTED_ON_TIME = "f.accepted_at <= coalesce(f.accept_due_at, f.accepted_at)"
@@ -97,6 +95,69 @@ _RESOLVE_DUE = (
 )
 _EVER_RESOLVED = "f.resolved_at IS NOT NULL OR f.reopen_count > 0"
 
+PARTS: dict[str, Part] = {
+    "cases": Part(Source.CASES, "count(*)"),
+    "open": Part(Source.CASES, f"count(*) FILTER (WHERE f.status IN {OPEN_STATUSES})"),
+    "accepted_on_time": Part(Source.CASES, f"count(*) FILTER (WHERE {_ACCEPTED_ON_TIME})"),
+    "accept_due": Part(Source.CASES, f"count(*) FILTER (WHERE {_ACCEPT_DUE})"),
+    "accepted": Part(Source.CASES, "count(f.accepted_at)"),
+    "resolved_on_time": Part(Source.CASES, f"count(*) FILTER (WHERE {_RESOLVED_ON_TIME})"),
+    "resolve_due": Part(Source.CASES, f"count(*) FILTER (WHERE {_RESOLVE_DUE})"),
+    "resolved": Part(Source.CASES, "count(f.resolved_at)"),
+    "reopened": Part(Source.CASES, "count(*) FILTER (WHERE f.reopen_count > 0)"),
+    "ever_resolved": Part(Source.CASES, f"count(*) FILTER (WHERE {_EVER_RESOLVED})"),
+    "satisfaction_sum": Part(Source.CASES, "coalesce(sum(f.satisfaction), 0)"),
+    "ratings": Part(Source.CASES, "count(f.satisfaction)"),
+    "whistles": Part(Source.WHISTLES, "count(*)"),
+    "late_report_ins": Part(
+        Source.WHISTLES,
+        "count(*) FILTER (WHERE coalesce(w.reported_in_at, now()) > w.report_in_due_at)",
+    ),
+    "hand_requests": Part(Source.HANDS, "count(*)"),
+    "hands_accepted": Part(Source.HANDS, "count(*) FILTER (WHERE h.status = 'ACCEPTED')"),
+}
+"""Every count the metrics are made of, by name."""
+
+DURATIONS: dict[str, str] = {
+    "hours_to_accept": _hours("accepted_at"),
+    "hours_to_resolve": _hours("resolved_at"),
+}
+"""Per-case durations whose percentiles are metrics (null where the case has none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A metric: how it is computed from a group's parts, and what it means.
+
+    `value` and `sample` are SQL expressions over the group's parts, named in braces
+    (`{cases}`); a percentile metric instead names its `percentile`: a duration of `DURATIONS`
+    and the fraction (PostgreSQL's `percentile_cont` over the group's cases that have one).
+    `needs` names what the group must have: households (communities, streets, districts) or
+    a partner (helping hands given).
+    """
+
+    metric: Metric
+    unit: Unit
+    value: str
+    sample: str
+    description: str
+    needs: str | None = None
+    percentile: tuple[str, float] | None = None
+
+    @property
+    def column(self) -> str:
+        return self.metric.value.lower()
+
+    @property
+    def parts(self) -> set[str]:
+        """The parts its value and sample are made of."""
+        return {name for name in PARTS if f"{{{name}}}" in self.value + self.sample}
+
+
+def _percent(numerator: str, denominator: str) -> str:
+    return f"100.0 * {{{numerator}}} / nullif({{{denominator}}}, 0)"
+
+
 _COHORT = "the cases reported in the period"
 
 DEFINITIONS: dict[Metric, Definition] = {
@@ -105,24 +166,24 @@ DEFINITIONS: dict[Metric, Definition] = {
         Definition(
             Metric.CASES,
             Unit.COUNT,
-            "count(*)",
-            "count(*)",
+            "{cases}",
+            "{cases}",
             "Cases reported in the period: created at or after its start and before its end. "
             "Every other figure is about these cases. Sample: the same number.",
         ),
         Definition(
             Metric.OPEN,
             Unit.COUNT,
-            f"count(*) FILTER (WHERE f.status IN {OPEN_STATUSES})",
-            "count(*)",
+            "{open}",
+            "{cases}",
             f"Of {_COHORT}, those open now (REPORTED, ACCEPTED or ASSIGNED). "
             "Sample: the cases reported in the period.",
         ),
         Definition(
             Metric.ACCEPTED_WITHIN_DEADLINE,
             Unit.PERCENT,
-            _percent(_ACCEPTED_ON_TIME, _ACCEPT_DUE),
-            f"count(*) FILTER (WHERE {_ACCEPT_DUE})",
+            _percent("accepted_on_time", "accept_due"),
+            "{accept_due}",
             f"Percentage (0–100) of {_COHORT} that were accepted at or before their accept "
             "deadline (as extended), among those accepted or whose accept deadline has passed "
             "without acceptance; cases still within their deadline, and cases rejected or "
@@ -131,24 +192,26 @@ DEFINITIONS: dict[Metric, Definition] = {
         Definition(
             Metric.MEDIAN_HOURS_TO_ACCEPT,
             Unit.HOURS,
-            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {_hours('accepted_at')})",
-            "count(f.accepted_at)",
+            "",
+            "{accepted}",
             f"Median hours from report (`createdAt`) to acceptance (`acceptedAt`) of {_COHORT} "
             "that were accepted (continuous percentile). Sample: the cases accepted.",
+            percentile=("hours_to_accept", 0.5),
         ),
         Definition(
             Metric.P90_HOURS_TO_ACCEPT,
             Unit.HOURS,
-            f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {_hours('accepted_at')})",
-            "count(f.accepted_at)",
+            "",
+            "{accepted}",
             "90th percentile of the hours from report to acceptance, over the same cases as "
             "the median. Sample: the cases accepted.",
+            percentile=("hours_to_accept", 0.9),
         ),
         Definition(
             Metric.RESOLVED_WITHIN_DEADLINE,
             Unit.PERCENT,
-            _percent(_RESOLVED_ON_TIME, _RESOLVE_DUE),
-            f"count(*) FILTER (WHERE {_RESOLVE_DUE})",
+            _percent("resolved_on_time", "resolve_due"),
+            "{resolve_due}",
             f"Percentage (0–100) of {_COHORT} whose latest resolution (`resolvedAt`) came at "
             "or before their resolve deadline (as extended), among those resolved or whose "
             "resolve deadline has passed unresolved; cases still within their deadline, and "
@@ -158,32 +221,34 @@ DEFINITIONS: dict[Metric, Definition] = {
         Definition(
             Metric.MEDIAN_HOURS_TO_RESOLVE,
             Unit.HOURS,
-            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {_hours('resolved_at')})",
-            "count(f.resolved_at)",
+            "",
+            "{resolved}",
             f"Median hours from report (`createdAt`) to the latest resolution (`resolvedAt`) "
             f"of {_COHORT} that are resolved now (a reopened case not resolved again is left "
             "out). Sample: those cases.",
+            percentile=("hours_to_resolve", 0.5),
         ),
         Definition(
             Metric.P90_HOURS_TO_RESOLVE,
             Unit.HOURS,
-            f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {_hours('resolved_at')})",
-            "count(f.resolved_at)",
+            "",
+            "{resolved}",
             "90th percentile of the hours from report to the latest resolution, over the same "
             "cases as the median. Sample: those cases.",
+            percentile=("hours_to_resolve", 0.9),
         ),
         Definition(
             Metric.WHISTLES_BLOWN,
             Unit.COUNT,
-            "coalesce(sum(f.whistles), 0)",
-            "count(*)",
+            "{whistles}",
+            "{cases}",
             f"Whistles blown (吹哨) on {_COHORT}, whenever blown. Sample: the cases.",
         ),
         Definition(
             Metric.OVERDUE_REPORT_INS,
             Unit.COUNT,
-            "coalesce(sum(f.overdue_report_ins), 0)",
-            "coalesce(sum(f.whistles), 0)",
+            "{late_report_ins}",
+            "{whistles}",
             "Of those whistles, the ones whose department reported in (报到) after the "
             "report-in deadline, or has not reported in and the deadline has passed. "
             "Sample: the whistles.",
@@ -191,24 +256,24 @@ DEFINITIONS: dict[Metric, Definition] = {
         Definition(
             Metric.HELPING_HAND_REQUESTS,
             Unit.COUNT,
-            "coalesce(sum(f.helping_hand_requests), 0)",
-            "count(*)",
+            "{hand_requests}",
+            "{cases}",
             f"Helping hands (大手拉小手) asked for on {_COHORT}, whatever the answer. "
             "Sample: the cases.",
         ),
         Definition(
             Metric.HELPING_HANDS_RECEIVED,
             Unit.COUNT,
-            "coalesce(sum(f.helping_hands_accepted), 0)",
-            "coalesce(sum(f.helping_hand_requests), 0)",
+            "{hands_accepted}",
+            "{hand_requests}",
             f"Of those requests, the ones the partner asked accepted: help received on {_COHORT}"
             ". Sample: the requests.",
         ),
         Definition(
             Metric.HELPING_HANDS_GIVEN,
             Unit.COUNT,
-            "coalesce(sum(f.helping_hands_accepted), 0)",
-            "coalesce(sum(f.helping_hand_requests), 0)",
+            "{hands_accepted}",
+            "{hand_requests}",
             "Partners only: helping hands the partner accepted to give, on cases reported in "
             "the period (any lead partner). Sample: the requests made to the partner.",
             needs="partner",
@@ -216,24 +281,24 @@ DEFINITIONS: dict[Metric, Definition] = {
         Definition(
             Metric.REOPEN_RATE,
             Unit.PERCENT,
-            _percent("f.reopen_count > 0", _EVER_RESOLVED),
-            f"count(*) FILTER (WHERE {_EVER_RESOLVED})",
+            _percent("reopened", "ever_resolved"),
+            "{ever_resolved}",
             f"Percentage (0–100) of {_COHORT} resolved at least once that were reopened at "
             "least once. Sample: the cases resolved at least once.",
         ),
         Definition(
             Metric.MEAN_SATISFACTION,
             Unit.RATING,
-            "avg(f.satisfaction)::float8",
-            "count(f.satisfaction)",
+            "{satisfaction_sum}::float8 / nullif({ratings}, 0)",
+            "{ratings}",
             f"Mean satisfaction rating (1–5) residents gave on confirming {_COHORT}; a reopened "
             "case's earlier rating is withdrawn. Sample: the number of ratings.",
         ),
         Definition(
             Metric.CASES_PER_THOUSAND_HOUSEHOLDS,
             Unit.PER_THOUSAND_HOUSEHOLDS,
-            "count(*) * 1000.0 / nullif(max(f.households), 0)",
-            "count(*)",
+            "{cases} * 1000.0 / nullif({households}, 0)",
+            "{cases}",
             "Cases reported in the period per 1,000 households of the community, street or "
             "district (households: the sum over its buildings). Not defined for partners. "
             "Sample: the cases.",

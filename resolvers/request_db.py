@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import Executable, Result
+from sqlalchemy import Executable, Result, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.session import Database
@@ -22,6 +22,13 @@ from db.tenancy import MissingDistrictError
 from resolvers.errors import UserError
 
 _log = logging.getLogger(__name__)
+
+# Planner settings for one statement: set for the rest of the transaction, then set back to
+# the session's value.
+_SET_LOCAL = text("SELECT set_config(:name, :value, true)")
+_RESET_LOCAL = text(
+    "SELECT set_config(:name, (SELECT reset_val FROM pg_settings WHERE name = :name), true)"
+)
 
 
 class OperationFinished(RuntimeError):
@@ -73,16 +80,48 @@ class RequestDatabase:
                 ) from None
 
     async def platform_rows(
-        self, statement: Executable, params: dict[str, Any] | None = None
+        self,
+        statement: Executable,
+        params: dict[str, Any] | None = None,
+        *,
+        planner: Sequence[tuple[str, str]] = (),
     ) -> list[Any]:
         """Rows of one read across every district, on the read-only platform role.
 
         Only for platform operators' statistics; the caller checks the role. The statement
-        runs in its own short transaction, apart from the operation's.
+        runs in its own short transaction, apart from the operation's. `planner`: settings
+        (name, value) for this statement only, as in `tuned_rows`.
         """
         async with self._database.platform_session() as session:
+            for name, value in planner:
+                await session.execute(_SET_LOCAL, {"name": name, "value": value})
             result = await session.execute(statement, params)
             return list(result.mappings())
+
+    async def tuned_rows(
+        self,
+        statement: Executable,
+        params: dict[str, Any] | None = None,
+        *,
+        planner: Sequence[tuple[str, str]] = (),
+    ) -> list[Any]:
+        """Rows of one read in the operation's transaction, planned with the `planner`
+        settings (name, value), which are set back to their defaults right after."""
+        async with self._lock:
+            session = self._open()
+            try:
+                for name, value in planner:
+                    await session.execute(_SET_LOCAL, {"name": name, "value": value})
+                rows = list((await session.execute(statement, params)).mappings())
+                # (After a failure the transaction is rolled back, and the settings with it.)
+                for name, _ in planner:
+                    await session.execute(_RESET_LOCAL, {"name": name})
+                return rows
+            except MissingDistrictError:
+                raise UserError(
+                    "this field lists a district's records: use a token of a district, "
+                    "or (anonymous) name one with the X-District header"
+                ) from None
 
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:

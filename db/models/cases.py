@@ -102,7 +102,24 @@ class Case(TenantEntity, Base):
         CheckConstraint(
             "NOT fee_waived OR fee_waiver_reason IS NOT NULL", name="fee_waiver_has_reason"
         ),
-        Index("ix_cases_community_created", "district_id", "community_id", "created_at"),
+        # A community's cases by time; it carries what comparisons read (index-only scans).
+        Index(
+            "ix_cases_community_created",
+            "district_id",
+            "community_id",
+            "created_at",
+            postgresql_include=[
+                "category",
+                "status",
+                "assigned_partner_id",
+                "accepted_at",
+                "accept_due_at",
+                "resolved_at",
+                "resolve_due_at",
+                "satisfaction",
+                "reopen_count",
+            ],
+        ),
         Index("ix_cases_partner_status", "district_id", "assigned_partner_id", "status"),
         Index("ix_cases_status_created", "district_id", "status", "created_at"),
         Index("ix_cases_reporter", "district_id", "reporter_id"),

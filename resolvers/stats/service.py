@@ -15,7 +15,7 @@ from db.models.enums import CaseCategory, PartnerKind, Role
 from resolvers import ids
 from resolvers.context import Info
 from resolvers.errors import UserError
-from resolvers.stats.sql import Scope, Selection, comparison
+from resolvers.stats.sql import PLANNER, Scope, Selection, comparison
 from resolvers.stats.sql import time_series as time_series_sql
 from schema.cases import OrderDirection
 from schema.stats import (
@@ -137,10 +137,18 @@ def _check_order(group: str, metric: Metric) -> None:
         raise UserError(f"{metric.value} is not defined for partners (they have no households)")
 
 
-async def _execute(info: Info, scope: Scope, sql: str, params: dict[str, Any]) -> list[RowMapping]:
+async def _execute(
+    info: Info,
+    scope: Scope,
+    sql: str,
+    params: dict[str, Any],
+    planner: Sequence[tuple[str, str]] = (),
+) -> list[RowMapping]:
     statement = text(sql)
     if scope.district_id is None:
-        return await info.context.db.platform_rows(statement, params)
+        return await info.context.db.platform_rows(statement, params, planner=planner)
+    if planner:
+        return await info.context.db.tuned_rows(statement, params, planner=planner)
     result = await info.context.db.execute(statement, params)
     return list(result.mappings())
 
@@ -354,7 +362,7 @@ async def compare(
     sql, params = comparison(
         group, scope, selection, start, end, by_category=_asks_for(info, "byCategory")
     )
-    rows = await _execute(info, scope, sql, params)
+    rows = await _execute(info, scope, sql, params, PLANNER)
     result_type, type_name, make = _ENTRIES[group]
     standings, totals = _standings(rows, make, type_name)
     return result_type(
@@ -403,7 +411,7 @@ async def time_series(
     if needs == "households" and (selection.partner_id is not None or scope.kind == "partner"):
         raise UserError(f"{metric.value} is not defined for partners (they have no households)")
     sql, params = time_series_sql(metric, interval.name, scope, selection, start, end)
-    rows = await _execute(info, scope, sql, params)
+    rows = await _execute(info, scope, sql, params, PLANNER)
     return TimeSeries(
         metric=metric,
         interval=interval,
