@@ -61,10 +61,10 @@ class Source(enum.StrEnum):
 
     CASES = "CASES"
     """The cases themselves (`f`)."""
-    WHISTLES = "WHISTLES"
-    """Whistles blown on the cases (`w`, a row of `case_whistles`)."""
-    HANDS = "HANDS"
-    """Helping hands asked for on the cases (`h`, a row of `helping_hands`)."""
+    WORKFLOW = "WORKFLOW"
+    """The whistles blown and the helping hands asked for on the cases (`x`): one row each,
+    `x.kind` 'WHISTLE' (with `reported_in_at`, `report_in_due_at`) or 'HAND' (with `status`,
+    `helper_id`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +108,16 @@ PARTS: dict[str, Part] = {
     "ever_resolved": Part(Source.CASES, f"count(*) FILTER (WHERE {_EVER_RESOLVED})"),
     "satisfaction_sum": Part(Source.CASES, "coalesce(sum(f.satisfaction), 0)"),
     "ratings": Part(Source.CASES, "count(f.satisfaction)"),
-    "whistles": Part(Source.WHISTLES, "count(*)"),
+    "whistles": Part(Source.WORKFLOW, "count(*) FILTER (WHERE x.kind = 'WHISTLE')"),
     "late_report_ins": Part(
-        Source.WHISTLES,
-        "count(*) FILTER (WHERE coalesce(w.reported_in_at, now()) > w.report_in_due_at)",
+        Source.WORKFLOW,
+        "count(*) FILTER (WHERE x.kind = 'WHISTLE' "
+        "AND coalesce(x.reported_in_at, now()) > x.report_in_due_at)",
     ),
-    "hand_requests": Part(Source.HANDS, "count(*)"),
-    "hands_accepted": Part(Source.HANDS, "count(*) FILTER (WHERE h.status = 'ACCEPTED')"),
+    "hand_requests": Part(Source.WORKFLOW, "count(*) FILTER (WHERE x.kind = 'HAND')"),
+    "hands_accepted": Part(
+        Source.WORKFLOW, "count(*) FILTER (WHERE x.kind = 'HAND' AND x.status = 'ACCEPTED')"
+    ),
 }
 """Every count the metrics are made of, by name."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -725,3 +726,54 @@ async def test_category_breakdown_asked_through_a_fragment(
     for entry in entries:
         entry.pop("byCategory")
     assert with_ == without
+
+
+def _series_and_totals(root: str) -> tuple[str, str]:
+    series = f"""
+    query ($metric: CaseMetric!, $period: PeriodInput!) {{
+      {root} {{ timeSeries(metric: $metric, interval: MONTH, period: $period) {{
+        points {{ value sampleSize }} }} }}
+    }}"""
+    totals = f"""
+    query ($period: PeriodInput!) {{
+      {root} {{ communities(period: $period) {{ totals {{ metrics {{ {METRICS} }} }} }} }}
+    }}"""
+    return series, totals
+
+
+def _camel(column: str) -> str:
+    first, *rest = column.split("_")
+    return first + "".join(word.title() for word in rest)
+
+
+async def test_a_month_of_a_series_is_the_comparison_of_that_month(
+    client: httpx.AsyncClient, world: StatsWorld, database: Database, make_district: MakeDistrict
+) -> None:
+    """Every metric is the same number in a time series and in a comparison: each month of
+    a series equals the totals of a comparison over that month, in a district and across
+    districts (where percentiles must be taken over both districts' cases together)."""
+    await build_stats_world(database, await make_district("西城区"))
+    months = ["2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01"]
+    callers = [
+        ("statistics", world.token(Role.DISTRICT_ADMIN)),
+        ("platformStatistics", token(Role.PLATFORM_OPERATOR, world.district.code)),
+    ]
+    for root, bearer in callers:
+        series_query, totals_query = _series_and_totals(root)
+        series = {}
+        for d in CASE_METRICS:
+            variables = {"metric": d.metric.value, "period": PERIOD}
+            data = await graphql(client, series_query, variables, bearer=bearer)
+            series[d.column] = data[root]["timeSeries"]["points"]
+        compared = 0
+        for i, (start, end) in enumerate(itertools.pairwise(months)):
+            period = {"from": f"{start}T00:00:00+08:00", "to": f"{end}T00:00:00+08:00"}
+            data = await graphql(client, totals_query, {"period": period}, bearer=bearer)
+            totals = data[root]["communities"]["totals"]["metrics"]
+            for d in CASE_METRICS:
+                point, total = series[d.column][i], totals[_camel(d.column)]
+                assert point["sampleSize"] == total["sampleSize"], (root, start, d.column)
+                expected = None if total["value"] is None else pytest.approx(total["value"])
+                assert point["value"] == expected, (root, start, d.column)
+                compared += total["sampleSize"] > 0
+        assert compared > 20  # the months hold cases: most figures are about some
