@@ -32,7 +32,7 @@ from db import embedded, migrate
 from db.models.enums import Role
 from db.session import Database
 from resolvers.principal import Principal
-from resolvers.stats.sql import Scope, Selection, comparison
+from resolvers.stats.sql import PLANNER, Scope, Selection, comparison
 from server.app import create_app
 from server.auth import issue_token
 from server.settings import Settings
@@ -181,19 +181,28 @@ async def main() -> None:
             body,
             args.runs,
         )
-    sql, params = comparison(
-        "community",
-        Scope(row.id),
-        Selection(),
-        dt.datetime.fromisoformat(period["from"]),
-        dt.datetime.fromisoformat(period["to"]),
-    )
-    async with database.tenant_session(row.id) as session, session.begin():
-        await session.execute(
-            text("SELECT set_config('app.district_id', :d, true)"), {"d": str(row.id)}
+    for by_category in (False, True):
+        sql, params = comparison(
+            "community",
+            Scope(row.id),
+            Selection(),
+            dt.datetime.fromisoformat(period["from"]),
+            dt.datetime.fromisoformat(period["to"]),
+            by_category=by_category,
         )
-        plan = (await session.execute(text("EXPLAIN (ANALYZE) " + sql), params)).scalars().all()
-    print("comparison statement, server side:", plan[-1].strip())
+        async with database.tenant_session(row.id) as session, session.begin():
+            await session.execute(
+                text("SELECT set_config('app.district_id', :d, true)"), {"d": str(row.id)}
+            )
+            for name, value in PLANNER:
+                await session.execute(
+                    text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value}
+                )
+            plan = (await session.execute(text("EXPLAIN (ANALYZE) " + sql), params)).scalars().all()
+        print(
+            f"community comparison statement{' with breakdown' if by_category else ''}, "
+            f"server side: {plan[-1].strip()}"
+        )
     await database.dispose()
 
 
