@@ -124,7 +124,8 @@ def _report(name: str, times: list[float], body: dict[str, Any], runs: int) -> N
     print(
         f"{name}: min {min(times) * 1000:.0f} ms, median "
         f"{statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
-        f"({runs} runs, ~{len(str(body)) / 1024:.0f} KiB)"
+        f"({runs} runs, ~{len(str(body)) / 1024:.0f} KiB): "
+        + ", ".join(f"{t * 1000:.0f}" for t in times)
     )
 
 
