@@ -57,11 +57,13 @@ Append), each branch whole; otherwise it runs them one after the other, each wit
 parallel scan, and the percentiles, which cannot be split between workers, alone at the end.
 The leader only gathers: on a machine with as many cores as workers it would otherwise take
 CPU from them. Measured on 1,000,000 cases of one district on 2 cores: 0.80 s, against
-0.95 s with the leader taking part, 1.15 s without workers and 1.5 s for the plan PostgreSQL
-picks unaided. And each statement is planned for its own values: asyncpg prepares statements,
-and from the sixth run on a connection PostgreSQL would otherwise try a generic plan, made
-without knowing the period or the district (1.75 s instead of 1.0 s, 4.6 s instead of 1.9 s
-for streets by category)."""
+0.95 s with the leader taking part, 1.15 s without workers and 1.3–1.5 s for the plan
+PostgreSQL picks unaided.
+
+And each statement is planned for its own values: asyncpg prepares statements, and from the
+sixth run on a connection PostgreSQL would otherwise try a generic plan, made without knowing
+the period or the district (1.75 s instead of 1.0 s; 4.6 s instead of 1.9 s for streets by
+category)."""
 
 GROUP_KEYS = {
     "community": "f.community_id",
