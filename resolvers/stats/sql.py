@@ -2,12 +2,13 @@
 
 One statement answers a whole comparison. The parts of the metrics (`db.metrics.PARTS`) are
 counted once per entry and category, over the period's cases and over their whistles and
-helping hands (`cells`), then summed to each entry, each entry by category, the totals and the
-totals by category with `GROUPING SETS` (`parts`). The percentiles are computed over the cases
-at each of those levels (`quantiles`). The metrics are then formed from both (`agg`) and
-joined to the entries to compare (`entries`, which also lists those without a case) and their
-households. Only fixed fragments of this module are spliced into the text; every value the
-client chose is a bound parameter.
+helping hands, then summed to each entry, each entry by category, the totals and the totals
+by category with `GROUPING SETS` (`parts`). The percentiles are computed over the cases at
+each of those levels. Those aggregates are independent branches of one UNION ALL (`pieces`)
+that PostgreSQL runs side by side (see `PLANNER`). The metrics are then formed from both
+(`agg`) and joined to the entries to compare (`entries`, which also lists those without a
+case) and their households. Only fixed fragments of this module are spliced into the text;
+every value the client chose is a bound parameter.
 """
 
 from __future__ import annotations
@@ -78,9 +79,6 @@ _CASE_SCOPE = {
     "partner": "f.assigned_partner_id = :scope_id",
 }
 
-# The rows of each source for the cases of the period (`f`), and the condition that narrows
-# them cheaply: whistles and helping hands come after their case's report, so those of the
-# period's cases are among those since the period's start (an index range).
 # Whistles and helping hands come after their case's report, so those of the period's cases
 # are among those since the period's start (an index range). They are read together, so that
 # one pass over the period's cases finds the case of each.
@@ -143,6 +141,8 @@ def _pieces(
     The cases' cells carry the percentiles of the cells' own level too, computed in the same
     pass (an entry's in a comparison without breakdown, an entry's by category with it).
     """
+    if asked and not any(PARTS[name].source is Source.CASES for name in parts):
+        raise ValueError("percentiles come with the cases' cells: ask for a part of the cases")
     quantile_columns = [f"q_{name}" for name in asked]
     selects = []
     for source in Source:
@@ -339,9 +339,10 @@ def comparison(
     Columns: district_id, key, name, households, category, by_category, then `v_<metric>` and
     `s_<metric>` for every metric.
 
-    The parts are counted once per entry and category (`cells`, a hash aggregate per source)
-    and summed to every level with `GROUPING SETS` (`parts`, a few thousand rows); only the
-    percentiles need the cases themselves at each level (`quantiles`).
+    The parts are counted once per entry and category (a hash aggregate per source, in
+    `pieces`) and summed to every level with `GROUPING SETS` (`parts`, a few thousand rows);
+    only the percentiles need the cases themselves at each level (more branches of `pieces`,
+    but those of the cells' own level come with the cells).
     """
     params: dict[str, Any] = {"start": start, "end": end}
     case_where = _case_where(scope, selection, params)
