@@ -49,6 +49,9 @@ OUTAGE_ENV = {
     "GONGZHI_POOL_TIMEOUT_SECONDS": "5",
     "GONGZHI_DB_CONNECT_RETRIES": "3",
     "GONGZHI_DB_CONNECT_BACKOFF_SECONDS": "0.2",
+    # A stream of requests as fast as they are answered; rate limits are tested on their own.
+    "GONGZHI_RATE_LIMIT": "",
+    "GONGZHI_ANONYMOUS_RATE_LIMIT": "",
 }
 
 

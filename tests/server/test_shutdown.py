@@ -69,7 +69,14 @@ async def test_sigterm_answers_every_accepted_request_and_closes_websockets_with
         tmp_path / "serve.log",
         "--workers",
         str(workers),
-        env={"GONGZHI_STATEMENT_TIMEOUT_MS": "30000", "GONGZHI_SHUTDOWN_TIMEOUT_SECONDS": "30"},
+        env={
+            "GONGZHI_STATEMENT_TIMEOUT_MS": "30000",
+            "GONGZHI_SHUTDOWN_TIMEOUT_SECONDS": "30",
+            # The streams below send as fast as they are answered: on a quiet machine, more
+            # than the anonymous limit a minute. Rate limits are tested on their own.
+            "GONGZHI_RATE_LIMIT": "",
+            "GONGZHI_ANONYMOUS_RATE_LIMIT": "",
+        },
     ).wait_ready()
     admin = await asyncpg.connect(asyncpg_dsn(owner_url))
     try:
