@@ -49,7 +49,7 @@ from resolvers.root import build_schema
 from resolvers.workflow.deadlines import sweeping
 from server import metrics
 from server.auth import AuthError, TokenVerifier, bearer_token
-from server.limits import BodyLimit, RateLimited, RateLimiter
+from server.limits import BodyLimit, RateLimited, RateLimiter, error_response
 from server.observability import Observability
 from server.settings import Settings
 
@@ -93,11 +93,7 @@ def negotiate(accept: str | None) -> str | None:
 
 def unavailable_response() -> Response:
     """A request refused before execution because the database could not be reached."""
-    return JSONResponse(
-        {"errors": [{"message": UNAVAILABLE_MESSAGE, "extensions": {"code": UNAVAILABLE_CODE}}]},
-        503,
-        headers={"Retry-After": "1"},
-    )
+    return error_response(503, UNAVAILABLE_MESSAGE, UNAVAILABLE_CODE, {"Retry-After": "1"})
 
 
 class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
@@ -254,10 +250,8 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             return await super().run(request, context, root_value)
         except RateLimited as exc:
-            return JSONResponse(
-                {"errors": [{"message": str(exc), "extensions": {"code": "RATE_LIMITED"}}]},
-                429,
-                headers={"Retry-After": str(exc.retry_after)},
+            return error_response(
+                429, str(exc), "RATE_LIMITED", {"Retry-After": str(exc.retry_after)}
             )
         except DatabaseUnavailable:
             if isinstance(request, Request):

@@ -14,6 +14,7 @@ from typing import Any
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from starlette.responses import Response
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -23,9 +24,19 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def error_body(message: str, code: str, **extensions: Any) -> bytes:
+    """A GraphQL-shaped answer of one error, for requests refused before execution."""
     return json.dumps(
         {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
     ).encode()
+
+
+def error_response(
+    status: int, message: str, code: str, headers: dict[str, str] | None = None
+) -> Response:
+    """`error_body` as a Starlette response."""
+    return Response(
+        error_body(message, code), status, headers=headers, media_type="application/json"
+    )
 
 
 async def _send_error(
