@@ -22,6 +22,7 @@ from resolvers import ids
 from resolvers import relations as rel
 from resolvers.context import Info
 from resolvers.errors import UserError
+from resolvers.execution import ExecutionContext, mark_plain_fields
 from resolvers.extensions import MaskErrors, OperationRecorder, TransactionPerOperation
 from resolvers.limits import DEFAULT_MAX_NODES, QueryCostLimiter
 from resolvers.live.subscriptions import Subscription
@@ -165,14 +166,17 @@ def build_schema(
     ]
     if production:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=list(NODE_TYPES.values()),
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=production),
+        execution_context_class=ExecutionContext,
     )
+    mark_plain_fields(built._schema)
+    return built
 
 
 schema = build_schema()

@@ -1,0 +1,127 @@
+"""The short path for plain fields answers exactly as graphql-core's own execution does."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+
+from resolvers.execution import PLAIN, ExecutionContext, mark_plain_fields
+from resolvers.root import schema as gongzhi_schema
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+@strawberry.type
+class Item:
+    name: str
+    count: int
+    share: float | None
+    colour: Colour
+    flag: bool
+    note: str | None = None
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        return [
+            Item(name="a", count=1, share=0.5, colour=Colour.RED, flag=True),
+            Item(name="b", count=2, share=None, colour=Colour.GREEN, flag=False, note="n"),
+        ]
+
+    @strawberry.field
+    def broken(self) -> list[Item | None]:
+        # Values the declared types refuse: a null in a non-null field, a string for an Int.
+        return [
+            Item(name=None, count=1, share=1.0, colour=Colour.RED, flag=True),  # type: ignore[arg-type]
+            Item(name="x", count="many", share=1.0, colour=Colour.RED, flag=True),  # type: ignore[arg-type]
+        ]
+
+
+class Counting(SchemaExtension):
+    """Counts every field resolved (a `resolve` hook wraps every resolver)."""
+
+    calls = 0
+
+    def resolve(
+        self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        Counting.calls += 1
+        return _next(root, info, *args, **kwargs)
+
+
+def _schemas(**kwargs: Any) -> tuple[strawberry.Schema, strawberry.Schema]:
+    plain = strawberry.Schema(query=Query, **kwargs)
+    fast = strawberry.Schema(query=Query, execution_context_class=ExecutionContext, **kwargs)
+    mark_plain_fields(fast._schema)
+    return plain, fast
+
+
+QUERY = """{
+  items { name count share colour flag note shout alias: count __typename }
+  broken { name }
+  again: broken { count }
+}"""
+
+
+def _answer(schema: strawberry.Schema) -> tuple[Any, list[tuple[str, Any]]]:
+    result = schema.execute_sync(QUERY)
+    errors = sorted((e.message, e.path) for e in result.errors or [])
+    return result.data, errors
+
+
+def test_plain_fields_answer_as_graphql_core_does() -> None:
+    plain, fast = _schemas()
+    marked = {
+        name
+        for name, field in fast._schema.type_map["Item"].fields.items()  # type: ignore[union-attr]
+        if PLAIN in field.extensions
+    }
+    # Every attribute field; not `shout`, which has a resolver of its own.
+    assert marked == {"name", "count", "share", "colour", "flag", "note"}
+    data, errors = _answer(fast)
+    assert (data, errors) == _answer(plain)
+    assert data["items"][0] == {
+        "name": "a",
+        "count": 1,
+        "share": 0.5,
+        "colour": "RED",
+        "flag": True,
+        "note": None,
+        "shout": "A",
+        "alias": 1,
+        "__typename": "Item",
+    }
+    # The refused values get the executor's own errors, at their paths.
+    assert sorted(path for _, path in errors) == [["again", 1, "count"], ["broken", 0, "name"]]
+
+
+def test_a_resolve_hook_still_sees_every_field() -> None:
+    plain, fast = _schemas(extensions=[Counting])
+    Counting.calls = 0
+    plain.execute_sync("{ items { name count } }")
+    expected, Counting.calls = Counting.calls, 0
+    fast.execute_sync("{ items { name count } }")
+    assert Counting.calls == expected > 4
+
+
+def test_the_served_schema_uses_the_short_path() -> None:
+    figure = gongzhi_schema._schema.type_map["Figure"]
+    assert {name for name, f in figure.fields.items() if PLAIN in f.extensions} == {  # type: ignore[union-attr]
+        "value",
+        "sampleSize",
+    }
+    assert gongzhi_schema.execution_context_class is ExecutionContext
