@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     Double,
     ForeignKeyConstraint,
@@ -26,6 +27,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from db.models.base import Base, DistrictScoped, TenantEntity, created_at_column, str_enum
 from db.models.enums import CaseCategory, CaseEventKind, CasePriority, CaseStatus, MeetingStatus
 
+HOURS_TO_ACCEPT = "date_part('epoch', accepted_at - created_at) / 3600.0"
+"""Hours from the report to the acceptance: a column PostgreSQL keeps (`hours_to_accept`)."""
+HOURS_TO_RESOLVE = "date_part('epoch', resolved_at - created_at) / 3600.0"
+"""Hours from the report to the latest resolution: `hours_to_resolve`."""
+
 STATISTICS_COLUMNS = [
     "category",
     "status",
@@ -35,6 +41,8 @@ STATISTICS_COLUMNS = [
     "resolve_due_at",
     "satisfaction",
     "reopen_count",
+    "hours_to_accept",
+    "hours_to_resolve",
 ]
 """What comparisons read of a case (`resolvers.stats`), carried by the indexes they scan."""
 
@@ -81,6 +89,14 @@ class Case(TenantEntity, Base):
     # While set, the case's deadlines do not run (paused with a reason, kept in the history).
     deadline_paused_at: Mapped[dt.datetime | None]
     reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Kept by PostgreSQL for comparisons (their percentiles sort these; computing them per
+    # case in every query cost more than the sort). Never loaded with a case.
+    hours_to_accept: Mapped[float | None] = mapped_column(
+        Double, Computed(HOURS_TO_ACCEPT, persisted=True), deferred=True
+    )
+    hours_to_resolve: Mapped[float | None] = mapped_column(
+        Double, Computed(HOURS_TO_RESOLVE, persisted=True), deferred=True
+    )
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a dict
 
