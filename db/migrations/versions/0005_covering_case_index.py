@@ -2,7 +2,7 @@
 
 Cases get two columns PostgreSQL keeps: the hours from report to acceptance and to the latest
 resolution, whose percentiles comparisons take (computing them per case in every query cost
-more than sorting them).
+~0.1 s per million cases each).
 
 `ix_cases_community_created` (district, community, time of report) and
 `ix_cases_partner_created` (district, lead partner, time of report) now carry the columns of
