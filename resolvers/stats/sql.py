@@ -214,6 +214,15 @@ def _value(
     return _formula(d.value, parts)
 
 
+def _sums(parts: list[str], asked: dict[str, list[float]]) -> str:
+    """The parts of a group of cells, and the percentiles the cases' cell of it carries
+    (meaningful only at the cells' own level, where one row of the cases has them)."""
+    return ", ".join(
+        [f"sum(p_{name})::bigint AS p_{name}" for name in parts]
+        + [f"max(q_{name}) AS q_{name}" for name in asked]
+    )
+
+
 def _formula(expression: str, prefix: str, households: str = "NULL") -> str:
     return expression.format(households=households, **{name: f"{prefix}p_{name}" for name in PARTS})
 
@@ -383,11 +392,7 @@ def comparison(
     else:
         sets, category, by = "(district_id, key), ()", "NULL::text", "0"
     cells_level = f"p.g_key = 0 AND p.by_category = {int(by_category)}"
-    sums = ", ".join(
-        [f"sum(p_{name})::bigint AS p_{name}" for name in parts]
-        # Only meaningful at the cells' own level, where one row of the cases has them.
-        + [f"max(q_{name}) AS q_{name}" for name in asked]
-    )
+    sums = _sums(parts, asked)
     columns = ",\n           ".join(
         f"{_value(d, asked, cells_level=cells_level)} AS v_{d.column}, "
         f"{_formula(d.sample, 'p.')} AS s_{d.column}"
@@ -538,8 +543,6 @@ def time_series(
     pieces = _pieces(
         bucket, "NULL::text", parts, asked, [], scope, case_where, extra, "NULL::bigint"
     )
-    sums = [f"sum(p_{name})::bigint AS p_{name}" for name in parts]
-    sums += [f"max(q_{name}) AS q_{name}" for name in asked]  # one row of each bucket has them
     ctes = [
         f"""
 pieces AS (
@@ -547,7 +550,7 @@ pieces AS (
 )""",
         f"""
 parts AS (
-    SELECT key, {", ".join(sums)}
+    SELECT key, {_sums(parts, asked)}
     FROM pieces GROUP BY key
 )""",
     ]
