@@ -67,17 +67,23 @@ class RequestDatabase:
                 self._session = self._database.anonymous_session()
         return self._session
 
-    async def execute(
-        self, statement: Executable, params: dict[str, Any] | None = None
-    ) -> Result[Any]:
+    @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncSession]:
+        """The operation's session, held alone for one read."""
         async with self._lock:
             try:
-                return await self._open().execute(statement, params)
+                yield self._open()
             except MissingDistrictError:
                 raise UserError(
                     "this field lists a district's records: use a token of a district, "
                     "or (anonymous) name one with the X-District header"
                 ) from None
+
+    async def execute(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> Result[Any]:
+        async with self._reading() as session:
+            return await session.execute(statement, params)
 
     async def platform_rows(
         self,
@@ -107,21 +113,14 @@ class RequestDatabase:
     ) -> list[Any]:
         """Rows of one read in the operation's transaction, planned with the `planner`
         settings (name, value), which are set back to their defaults right after."""
-        async with self._lock:
-            session = self._open()
-            try:
-                for name, value in planner:
-                    await session.execute(_SET_LOCAL, {"name": name, "value": value})
-                rows = list((await session.execute(statement, params)).mappings())
-                # (After a failure the transaction is rolled back, and the settings with it.)
-                for name, _ in planner:
-                    await session.execute(_RESET_LOCAL, {"name": name})
-                return rows
-            except MissingDistrictError:
-                raise UserError(
-                    "this field lists a district's records: use a token of a district, "
-                    "or (anonymous) name one with the X-District header"
-                ) from None
+        async with self._reading() as session:
+            for name, value in planner:
+                await session.execute(_SET_LOCAL, {"name": name, "value": value})
+            rows = list((await session.execute(statement, params)).mappings())
+            # (After a failure the transaction is rolled back, and the settings with it.)
+            for name, _ in planner:
+                await session.execute(_RESET_LOCAL, {"name": name})
+            return rows
 
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
