@@ -31,6 +31,11 @@ _RESET_LOCAL = text(
 )
 
 
+async def _set_local(session: AsyncSession, planner: Sequence[tuple[str, str]]) -> None:
+    for name, value in planner:
+        await session.execute(_SET_LOCAL, {"name": name, "value": value})
+
+
 class OperationFinished(RuntimeError):
     """A statement asked for after the operation's transaction ended."""
 
@@ -99,8 +104,7 @@ class RequestDatabase:
         (name, value) for this statement only, as in `tuned_rows`.
         """
         async with self._database.platform_session() as session:
-            for name, value in planner:
-                await session.execute(_SET_LOCAL, {"name": name, "value": value})
+            await _set_local(session, planner)
             result = await session.execute(statement, params)
             return list(result.mappings())
 
@@ -112,10 +116,9 @@ class RequestDatabase:
         planner: Sequence[tuple[str, str]] = (),
     ) -> list[Any]:
         """Rows of one read in the operation's transaction, planned with the `planner`
-        settings (name, value), which are set back to their defaults right after."""
+        settings (name, value), if any, which are set back to their defaults right after."""
         async with self._reading() as session:
-            for name, value in planner:
-                await session.execute(_SET_LOCAL, {"name": name, "value": value})
+            await _set_local(session, planner)
             rows = list((await session.execute(statement, params)).mappings())
             # (After a failure the transaction is rolled back, and the settings with it.)
             for name, _ in planner:

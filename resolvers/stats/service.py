@@ -147,10 +147,7 @@ async def _execute(
     statement = text(sql)
     if scope.district_id is None:
         return await info.context.db.platform_rows(statement, params, planner=planner)
-    if planner:
-        return await info.context.db.tuned_rows(statement, params, planner=planner)
-    result = await info.context.db.execute(statement, params)
-    return list(result.mappings())
+    return await info.context.db.tuned_rows(statement, params, planner=planner)
 
 
 async def _selection(
