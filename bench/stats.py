@@ -28,10 +28,10 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.principal import Principal
 from db import embedded, migrate
 from db.models.enums import Role
 from db.session import Database
-from resolvers.principal import Principal
 from resolvers.stats.sql import PLANNER, Scope, Selection, comparison
 from server.app import create_app
 from server.auth import issue_token

@@ -12,9 +12,9 @@ from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import MaskErrors as _MaskErrors
 from strawberry.extensions import SchemaExtension
 
+from core.context import Context
+from core.user_errors import UserError
 from db.connectivity import UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, is_unavailable
-from resolvers.context import Context
-from resolvers.errors import UserError
 
 _log = logging.getLogger("gongzhi.errors")
 

@@ -17,17 +17,18 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from core import ids
+from core import relations as rel
+from core.context import Info
+from core.user_errors import UserError
 from db.models import District as DistrictRow
-from resolvers import ids
-from resolvers import relations as rel
-from resolvers.context import Info
-from resolvers.errors import UserError
 from resolvers.execution import ExecutionContext, mark_plain_fields
 from resolvers.extensions import MaskErrors, OperationRecorder, TransactionPerOperation
-from resolvers.limits import DEFAULT_MAX_NODES, QueryCostLimiter
 from resolvers.live.subscriptions import Subscription
 from resolvers.notices import NoticeMutation
-from resolvers.stats import service as stats
+from resolvers.query_cost import DEFAULT_MAX_NODES, QueryCostLimiter
+from resolvers.stats import query as stats
+from resolvers.stats.query import Statistics
 from resolvers.workflow.mutations import CaseMutation, MeetingAndDeadlineMutation
 from resolvers.workflow.policies import PolicyMutation
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
@@ -37,7 +38,6 @@ from schema.notices import Notice  # noqa: F401 - Node type
 from schema.partners import Partner, Partnership  # noqa: F401 - Node types
 from schema.people import Person, RoleBinding, Viewer  # noqa: F401 - Node types
 from schema.places import District
-from schema.stats import Statistics
 
 MAX_NODES = 100
 # Hostile documents are refused before any SQL runs. The deepest read a frontend needs

@@ -10,6 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
+from core import ids
+from core import relations as rel
+from core.case_filter import CaseQuery
+from core.context import Info
+from core.loaders import NO_FILTER, Relation
 from db import models
 from db.models.enums import (
     AssignmentRole,
@@ -20,11 +25,7 @@ from db.models.enums import (
     HelpingHandStatus,
     MeetingStatus,
 )
-from resolvers import ids
-from resolvers import relations as rel
-from resolvers.cases import CaseQuery
-from resolvers.loaders import NO_FILTER, Relation
-from schema.node import Connection, Info, Node, connection_field, converter, load_node
+from schema.node import Connection, Node, connection_field, converter, load_node
 
 if TYPE_CHECKING:
     from schema.partners import Partner

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from core import relations as rel
+from core.context import Info
 from db import models
 from db.models.enums import CommitteeKind, CommitteeRole, SeatSource
-from resolvers import relations as rel
-from schema.node import Connection, Info, Node, connection_field, converter, load_node
+from schema.node import Connection, Node, connection_field, converter, load_node
 
 if TYPE_CHECKING:
     from schema.people import Person

@@ -14,12 +14,11 @@ from strawberry.types.arguments import StrawberryArgument
 from strawberry.types.field import StrawberryField
 
 import schema.enums  # noqa: F401 - registers the domain's enums before any type uses them
-from resolvers import ids
-from resolvers.context import Context
-from resolvers.loaders import NO_FILTER, Filter, Relation
-from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageArgs
+from core import ids
+from core.context import Info
+from core.loaders import NO_FILTER, Filter, Relation
+from core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageArgs
 
-Info = strawberry.Info[Context, None]
 T = TypeVar("T")
 
 

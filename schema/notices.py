@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from core.context import Info
 from db import models
 from db.models.enums import NoticeKind
-from schema.node import Info, Node, load_node
+from schema.node import Node, load_node
 
 if TYPE_CHECKING:
     from schema.partners import Partner

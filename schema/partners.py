@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from core import relations as rel
+from core.context import Info
 from db import models
 from db.models.enums import PartnerKind, PartnershipRole
-from resolvers import relations as rel
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
-from schema.node import Connection, Info, Node, connection_field, converter, load_node
+from schema.node import Connection, Node, connection_field, converter, load_node
 
 if TYPE_CHECKING:
     from schema.places import Community, Compound

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from core import relations as rel
+from core import visibility
+from core.context import Info
 from db import models
 from db.models.enums import Role
-from resolvers import relations as rel
-from resolvers import visibility
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
-from schema.node import Connection, Info, Node, connection_field, converter, load_node
+from schema.node import Connection, Node, connection_field, converter, load_node
 
 if TYPE_CHECKING:
     from schema.partners import Partner

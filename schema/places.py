@@ -6,27 +6,26 @@ import datetime as dt
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import select
 
+from core import relations as rel
+from core.context import Info
 from db import models
 from db.models.enums import FacilityKind
-from resolvers import relations as rel
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
-from schema.node import Connection, Info, Node, connection_field, converter, load_node
+from schema.node import Connection, Node, connection_field, converter, load_node
+from schema.workflow import DeadlinePolicy
 
 if TYPE_CHECKING:
     from schema.cases import Meeting
     from schema.committees import Committee
     from schema.notices import Notice
     from schema.partners import Partner, Partnership
-    from schema.workflow import DeadlinePolicy
 
 MeetingT = Annotated["Meeting", strawberry.lazy("schema.cases")]
 CommitteeT = Annotated["Committee", strawberry.lazy("schema.committees")]
 NoticeT = Annotated["Notice", strawberry.lazy("schema.notices")]
 PartnerT = Annotated["Partner", strawberry.lazy("schema.partners")]
 PartnershipT = Annotated["Partnership", strawberry.lazy("schema.partners")]
-DeadlinePolicyT = Annotated["DeadlinePolicy", strawberry.lazy("schema.workflow")]
 
 
 @strawberry.type(description="A district (区): the tenant. Every other record belongs to one.")
@@ -66,16 +65,11 @@ class District(Node):
             "Empty for a district other than yours."
         )
     )
-    async def deadline_policies(self, info: Info) -> list[DeadlinePolicyT]:
-        from resolvers.workflow.policies import policies
-
+    async def deadline_policies(self, info: Info) -> list[DeadlinePolicy]:
         if self.db_id != info.context.district_id:
             return []
-
-        rows = await info.context.db.execute(
-            select(models.DeadlinePolicy).order_by(models.DeadlinePolicy.category.nulls_first())
-        )
-        return policies(list(rows.scalars()))
+        rows = await info.context.loaders.deadline_policies.load(self.db_id)
+        return DeadlinePolicy.in_force(rows)
 
     @connection_field("Notices on every board of the district, newest first.")
     def notices(self) -> Connection[NoticeT]:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
 
 import strawberry
 
+from core.context import Info
 from db.metrics import DEFINITIONS, Metric
 from db.models.enums import CaseCategory, PartnerKind
 from schema.cases import OrderDirection
-from schema.node import Info, load_node
+from schema.node import load_node
 
 if TYPE_CHECKING:
     from schema.partners import Partner
@@ -311,140 +312,3 @@ OrderArg = Annotated[
     strawberry.argument(description="What to rank by; default CASES, highest first."),
 ]
 PeriodArg = Annotated[PeriodInput, strawberry.argument(description="The period to compare.")]
-
-
-@strawberry.type(
-    description=(
-        "Comparisons of how cases go. What they cover depends on your role: a district "
-        "administrator the whole district; a street officer their street; a community worker "
-        "or committee member their own community; partner staff their own partner. "
-        "`platformStatistics` covers every district (platform operators only)."
-    )
-)
-class Statistics:
-    scope: strawberry.Private[Any]
-
-    @strawberry.field(description="Communities compared, with the totals beside.")
-    async def communities(
-        self,
-        info: Info,
-        period: PeriodArg,
-        order_by: OrderArg = None,
-        minimum_sample: MinimumSample = None,
-        street: Annotated[
-            strawberry.ID | None,
-            strawberry.argument(description="Only the communities of this street."),
-        ] = None,
-        include_below_minimum: IncludeBelow = True,
-    ) -> CommunityComparison:
-        from resolvers.stats import service
-
-        return await service.compare(  # type: ignore[no-any-return]
-            info, self.scope, "community", period, order_by, minimum_sample,
-            include_below_minimum, street=street,
-        )  # fmt: skip
-
-    @strawberry.field(description="Streets compared (their communities rolled up).")
-    async def streets(
-        self,
-        info: Info,
-        period: PeriodArg,
-        order_by: OrderArg = None,
-        minimum_sample: MinimumSample = None,
-        include_below_minimum: IncludeBelow = True,
-    ) -> StreetComparison:
-        from resolvers.stats import service
-
-        return await service.compare(  # type: ignore[no-any-return]
-            info, self.scope, "street", period, order_by, minimum_sample, include_below_minimum
-        )
-
-    @strawberry.field(
-        description=(
-            "Partners compared, property companies above all: each over the cases it leads."
-        )
-    )
-    async def partners(
-        self,
-        info: Info,
-        period: PeriodArg,
-        order_by: OrderArg = None,
-        minimum_sample: MinimumSample = None,
-        kind: Annotated[
-            PartnerKind | None,
-            strawberry.argument(description="Only partners of this kind, e.g. PROPERTY_COMPANY."),
-        ] = None,
-        include_below_minimum: IncludeBelow = True,
-    ) -> PartnerComparison:
-        from resolvers.stats import service
-
-        return await service.compare(  # type: ignore[no-any-return]
-            info, self.scope, "partner", period, order_by, minimum_sample,
-            include_below_minimum, partner_kind=kind,
-        )  # fmt: skip
-
-    @strawberry.field(description="Districts compared: platform-wide statistics only.")
-    async def districts(
-        self,
-        info: Info,
-        period: PeriodArg,
-        order_by: OrderArg = None,
-        minimum_sample: MinimumSample = None,
-        include_below_minimum: IncludeBelow = True,
-    ) -> DistrictComparison:
-        from resolvers.stats import service
-
-        return await service.compare(  # type: ignore[no-any-return]
-            info, self.scope, "district", period, order_by, minimum_sample, include_below_minimum
-        )
-
-    @strawberry.field(
-        description=(
-            "One metric by week or month over the period, for everything you may compare or "
-            "narrowed to one community, street, partner, district or category. At most 260 "
-            "weeks or 120 months."
-        )
-    )
-    async def time_series(
-        self,
-        info: Info,
-        metric: Metric,
-        interval: Interval,
-        period: PeriodArg,
-        community: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this community.")
-        ] = None,
-        street: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this street.")
-        ] = None,
-        partner: Annotated[
-            strawberry.ID | None,
-            strawberry.argument(
-                description=(
-                    "Only the cases this partner leads (for HELPING_HANDS_GIVEN, required: "
-                    "the help it gave)."
-                )
-            ),
-        ] = None,
-        district: Annotated[
-            strawberry.ID | None,
-            strawberry.argument(description="Only this district (platform-wide statistics)."),
-        ] = None,
-        category: Annotated[
-            CaseCategory | None, strawberry.argument(description="Only this category.")
-        ] = None,
-    ) -> TimeSeries:
-        from resolvers.stats import service
-
-        return await service.time_series(
-            info,
-            self.scope,
-            metric,
-            interval,
-            period,
-            community=community,
-            street=street,
-            partner=partner,
-            district=district,
-            category=category,
-        )

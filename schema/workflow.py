@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.file_uploads import Upload
 
 from db.models.enums import CaseCategory, CasePriority
+from db.models.workflow import DEFAULT_POLICY
 from schema.cases import Case, CaseEvent, Meeting
 from schema.errors import (
     InvalidTransition,
@@ -177,6 +178,24 @@ class DeadlinePolicy:
     approaching_hours: int = strawberry.field(
         description="DEADLINE_APPROACHING is appended this many hours before a deadline."
     )
+
+    @classmethod
+    def from_row(cls, row: Any) -> DeadlinePolicy:
+        return cls(
+            category=row.category,
+            accept_hours=row.accept_hours,
+            resolve_hours=row.resolve_hours,
+            report_in_hours=row.report_in_hours,
+            approaching_hours=row.approaching_hours,
+        )
+
+    @classmethod
+    def in_force(cls, rows: list[Any]) -> list[DeadlinePolicy]:
+        """The stored policies, with the built-in default first when none is stored."""
+        found = [cls.from_row(r) for r in rows]
+        if not any(p.category is None for p in found):
+            found.insert(0, cls(category=None, **vars(DEFAULT_POLICY)))
+        return found
 
 
 @strawberry.type(description="The policy now in force.")

@@ -29,6 +29,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.types.unset import UNSET
 
+from core import ids, visibility
+from core.context import Context
+from core.directory import DistrictDirectory
+from core.loaders import Loaders
+from core.principal import ANONYMOUS, Principal
+from core.request_db import RequestDatabase
+from core.user_errors import UserError
 from db.connectivity import (
     UNAVAILABLE_CODE,
     UNAVAILABLE_MESSAGE,
@@ -37,20 +44,13 @@ from db.connectivity import (
 )
 from db.models import CasePhoto as CasePhotoRow
 from db.session import Database
-from resolvers import ids, visibility
-from resolvers.context import Context
-from resolvers.directory import DistrictDirectory
-from resolvers.errors import UserError
 from resolvers.live.bus import EventBus
-from resolvers.loaders import Loaders
-from resolvers.principal import ANONYMOUS, Principal
-from resolvers.request_db import RequestDatabase
 from resolvers.root import build_schema
 from resolvers.workflow.deadlines import sweeping
-from server import metrics
+from server import prometheus
 from server.auth import AuthError, TokenVerifier, bearer_token
-from server.limits import BodyLimit, RateLimited, RateLimiter, error_response
 from server.observability import Observability
+from server.request_limits import BodyLimit, RateLimited, RateLimiter, error_response
 from server.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -345,10 +345,10 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         listen_dsn,
         queue_size=settings.subscriber_queue_size,
         poll_seconds=settings.event_poll_seconds,
-        on_subscribers=metrics.subscribers_changed,
-        on_delivered=metrics.events_delivered,
+        on_subscribers=prometheus.subscribers_changed,
+        on_delivered=prometheus.events_delivered,
     )
-    metrics.instrument_pools(database)
+    prometheus.instrument_pools(database)
     graphql = GraphQLApp(settings, database, bus)
 
     async def photo(request: Request) -> Response:
@@ -382,7 +382,7 @@ def create_app(settings: Settings, database: Database) -> Starlette:
             Route("/photos/{id}", photo),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics.metrics),
+            Route("/metrics", prometheus.metrics),
         ],
         middleware=[
             Middleware(Observability),

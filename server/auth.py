@@ -23,8 +23,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from core.principal import Principal
 from db.models.enums import Role
-from resolvers.principal import Principal
 from server.settings import JwtAlgorithm, Settings
 
 # The algorithm of the HS256 default, kept for callers of the former constant.

@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.principal import Principal
 from db import migrate
 from db.models import Community, District, Partner, Person, Street
 from db.models.enums import Role
 from db.session import Database
 from db.tenancy import use_district
-from resolvers.principal import Principal
 from server.auth import AuthConfigError, TokenVerifier, issue_token, jwt_secret
 from server.logs import logging_config
 from server.runtime import open_database, owner_url, prepare, wait_for_database

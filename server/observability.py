@@ -20,7 +20,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resolvers.extensions import OPERATION_SCOPE_KEY, OperationRecord
-from server import metrics
+from server import prometheus
 from server.logs import REQUEST_ID
 
 _log = logging.getLogger("gongzhi.request")
@@ -107,8 +107,8 @@ class Observability:
         _log.info("request", extra={"fields": fields})
         if scope["type"] != "http" or path != GRAPHQL_PATH:
             return
-        operation = metrics.operation_label(
+        operation = prometheus.operation_label(
             record.name, executed=record.executed, reached=record.reached
         )
         failed = record.errors > 0 or status is None or status >= 400
-        metrics.observe_request(operation, record.type or "", seconds, failed=failed)
+        prometheus.observe_request(operation, record.type or "", seconds, failed=failed)

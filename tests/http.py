@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
+from core.principal import Principal
 from db.models.enums import Role
-from resolvers.principal import Principal
 from server.auth import issue_token
 from server.settings import Settings
 

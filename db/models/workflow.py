@@ -4,6 +4,7 @@ and the idempotency keys of reports."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
@@ -168,6 +169,24 @@ class DeadlinePolicy(TenantEntity, Base):
             name="positive_hours",
         ),
     )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Deadlines of one category in one district, in hours."""
+
+    accept_hours: int = 24
+    resolve_hours: int = 72
+    report_in_hours: int = 48
+    approaching_hours: int = 4
+
+    @classmethod
+    def of(cls, row: DeadlinePolicy) -> Policy:
+        return cls(row.accept_hours, row.resolve_hours, row.report_in_hours, row.approaching_hours)
+
+
+DEFAULT_POLICY = Policy()
+"""What applies where a district has stored no default policy."""
 
 
 class DeadlineAlert(DistrictScoped, Base):

@@ -33,12 +33,12 @@ from typing import Any
 import asyncpg
 from sqlalchemy import select
 
+from core.principal import Principal
 from db.connectivity import is_unavailable
 from db.events import NOTIFY_CHANNEL
 from db.models import DistrictCounter
 from db.session import Database
 from resolvers.live.feed import EventFilter, events_after, wanted
-from resolvers.principal import Principal
 
 _log = logging.getLogger(__name__)
 

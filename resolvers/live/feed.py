@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import visibility
+from core.loaders import columns
+from core.principal import Principal
 from db.models import Case, CaseAssignment, CaseEvent, CaseWhistle, Community, HelpingHand
 from db.models.enums import CaseEventKind
-from resolvers import visibility
-from resolvers.loaders import columns
-from resolvers.principal import Principal
 
 BATCH = 500
 

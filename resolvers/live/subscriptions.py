@@ -8,11 +8,11 @@ from typing import Annotated
 
 import strawberry
 
+from core.context import Info
+from core.loaders import Loaders
+from core.user_errors import UserError
 from db.models.enums import CaseEventKind
-from resolvers.context import Info
-from resolvers.errors import UserError
 from resolvers.live.feed import EventFilter
-from resolvers.loaders import Loaders
 from resolvers.workflow.mutations import InputIdError, optional
 from schema.cases import CaseEvent
 

@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import RowMapping, text
 
+from core import ids
+from core.context import Info
+from core.user_errors import UserError
 from db.metrics import CASE_METRICS, DEFINITIONS, Metric, Unit
 from db.models.enums import CaseCategory, PartnerKind, Role
-from resolvers import ids
-from resolvers.context import Info
-from resolvers.errors import UserError
 from resolvers.stats.sql import PLANNER, Scope, Selection, comparison
 from resolvers.stats.sql import time_series as time_series_sql
 from schema.cases import OrderDirection
@@ -33,7 +33,6 @@ from schema.stats import (
     Period,
     PeriodInput,
     Standing,
-    Statistics,
     StreetComparison,
     StreetStanding,
     TimeSeries,
@@ -70,8 +69,8 @@ class StatisticsDenied(UserError):
     """The principal may not run this comparison."""
 
 
-def statistics(info: Info) -> Statistics:
-    """The statistics of the principal's district, narrowed to what its role covers."""
+def district_scope(info: Info) -> Scope:
+    """What the principal may compare in its district, narrowed to what its role covers."""
     p = info.context.principal
     district_id = info.context.district_id
     if p.role not in _SCOPE_OF_ROLE or district_id is None or p.is_anonymous:
@@ -83,14 +82,14 @@ def statistics(info: Info) -> Statistics:
     scope_id = {"street": p.street_id, "community": p.community_id, "partner": p.partner_id}
     if kind is not None and scope_id[kind] is None:
         raise StatisticsDenied(f"your token names no {kind}, so there is nothing to compare")
-    return Statistics(scope=Scope(district_id, kind, scope_id[kind] if kind is not None else None))
+    return Scope(district_id, kind, scope_id[kind] if kind is not None else None)
 
 
-def platform_statistics(info: Info) -> Statistics:
-    """Statistics across every district: platform operators only."""
+def platform_scope(info: Info) -> Scope:
+    """Every district: platform operators only."""
     if info.context.principal.role is not Role.PLATFORM_OPERATOR:
         raise StatisticsDenied("platform-wide statistics are for platform operators only")
-    return Statistics(scope=Scope(None))
+    return Scope(None)
 
 
 # -- arguments --------------------------------------------------------------------------

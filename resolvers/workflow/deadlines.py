@@ -27,8 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.events import append_event
 from db.models import Case, CaseWhistle, DeadlineAlert, DeadlinePolicy
 from db.models.enums import CaseCategory, CaseEventKind, CaseStatus
+from db.models.workflow import DEFAULT_POLICY, Policy
 from db.session import Database
-from resolvers.workflow.service import DEFAULT_POLICY, Policy, policy_for
+from resolvers.workflow.service import policy_for
 
 _log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ from typing import Annotated, Any, cast
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import ids
+from core.context import Info
+from core.user_errors import InvalidId, UserError
 from db.models.enums import CasePriority
-from resolvers import ids
-from resolvers.context import Info
-from resolvers.errors import InvalidId, UserError
 from resolvers.workflow import service
-from resolvers.workflow.errors import (
+from resolvers.workflow.refusals import (
     ForbiddenError,
     InvalidTransitionError,
     NotFoundError,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.principal import Principal
 from db.models import Case, CaseAssignment, CaseWhistle, Community, HelpingHand
 from db.models.enums import AssignmentRole, HelpingHandStatus, Role
-from resolvers.principal import Principal
 from resolvers.workflow.transitions import Party
 
 COMMUNITY_ROLES = {Role.COMMITTEE_MEMBER, Role.COMMUNITY_WORKER}

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
 import strawberry
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.context import Info
+from core.principal import Principal
 from db.models import DeadlinePolicy as PolicyRow
 from db.models.enums import CaseCategory, Role
-from resolvers.context import Info
-from resolvers.principal import Principal
-from resolvers.workflow.errors import ForbiddenError, ValidationError
 from resolvers.workflow.mutations import run_service
-from resolvers.workflow.service import DEFAULT_POLICY
+from resolvers.workflow.refusals import ForbiddenError, ValidationError
 from schema.workflow import DeadlinePolicy, DeadlinePolicyResult, DeadlinePolicySet
 
 MAX_HOURS = 24 * 366
-
-
-def to_type(row: Any) -> DeadlinePolicy:
-    return DeadlinePolicy(
-        category=row.category,
-        accept_hours=row.accept_hours,
-        resolve_hours=row.resolve_hours,
-        report_in_hours=row.report_in_hours,
-        approaching_hours=row.approaching_hours,
-    )
 
 
 async def set_policy(
@@ -53,14 +42,6 @@ async def set_policy(
     assert row is not None
     await session.refresh(row)
     return row
-
-
-def policies(rows: list[Any]) -> list[DeadlinePolicy]:
-    """The stored policies, with the built-in default first when none is stored."""
-    found = [to_type(r) for r in rows]
-    if not any(p.category is None for p in found):
-        found.insert(0, DeadlinePolicy(category=None, **vars(DEFAULT_POLICY)))
-    return found
 
 
 Hours = Annotated[int, strawberry.argument(description="Hours.")]
@@ -95,6 +76,8 @@ class PolicyMutation:
         }
 
         async def run(session: AsyncSession) -> DeadlinePolicySet:
-            return DeadlinePolicySet(policy=to_type(await set_policy(session, p, category, hours)))
+            return DeadlinePolicySet(
+                policy=DeadlinePolicy.from_row(await set_policy(session, p, category, hours))
+            )
 
         return cast(DeadlinePolicyResult, await run_service(info, run))

@@ -19,6 +19,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import visibility
+from core.principal import Principal
+from core.user_errors import unstorable
 from db.events import append_event
 from db.models import (
     Building,
@@ -50,17 +53,15 @@ from db.models.enums import (
     PartnerKind,
     Role,
 )
-from resolvers import visibility
-from resolvers.errors import unstorable
-from resolvers.principal import Principal
-from resolvers.workflow.errors import (
+from db.models.workflow import DEFAULT_POLICY, Policy
+from resolvers.workflow.parties import parties_of
+from resolvers.workflow.refusals import (
     ForbiddenError,
     InvalidTransitionError,
     NotFoundError,
     ValidationError,
     VersionConflictError,
 )
-from resolvers.workflow.parties import parties_of
 from resolvers.workflow.transitions import TRANSITIONS, Action, Party, Rule, allowed_actions
 
 EVENT_OF = {
@@ -91,19 +92,6 @@ FEE_WAIVER_AGE = 60
 DUPLICATE_RADIUS_M = 200
 MAX_TITLE = 200
 MAX_TEXT = 5000
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Deadlines of one category in one district, in hours."""
-
-    accept_hours: int = 24
-    resolve_hours: int = 72
-    report_in_hours: int = 48
-    approaching_hours: int = 4
-
-
-DEFAULT_POLICY = Policy()
 
 
 @dataclass
@@ -171,8 +159,7 @@ async def policy_for(session: AsyncSession, category: CaseCategory) -> Policy:
     found = sorted(rows, key=lambda r: r.category is None)
     if not found:
         return DEFAULT_POLICY
-    row = found[0]
-    return Policy(row.accept_hours, row.resolve_hours, row.report_in_hours, row.approaching_hours)
+    return Policy.of(found[0])
 
 
 # The transition skeleton ----------------------------------------------------------------

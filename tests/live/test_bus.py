@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from core import visibility
+from core.principal import Principal
 from db import models as m
 from db.events import append_event
 from db.models import Case
 from db.models.enums import AssignmentRole, CaseEventKind, Role
 from db.session import Database
 from db.tenancy import use_district
-from resolvers import visibility
 from resolvers.live.bus import EventBus, SubscriberTooSlow
 from resolvers.live.feed import EventFilter, events_after
-from resolvers.principal import Principal
 from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world
 

@@ -19,10 +19,10 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Origin
 
+from core import ids
 from db.models import District
 from db.models.enums import Role
 from db.session import Database
-from resolvers import ids
 from tests.conftest import MakeDistrict, asyncpg_dsn
 from tests.factories import WorkflowWorld, build_workflow_world
 from tests.http import TEST_SETTINGS, token

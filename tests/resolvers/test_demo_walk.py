@@ -7,11 +7,11 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from core import ids
 from db import models as m
 from db.models.enums import Role
 from db.session import Database
 from db.tenancy import use_district
-from resolvers import ids
 from tests.http import graphql, token
 
 COMMUNITIES = "{ district { communities { nodes { id name } } } }"

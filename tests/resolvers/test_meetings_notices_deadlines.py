@@ -10,11 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from core import ids
 from db.models import Case, CaseEvent, DeadlineAlert, DeadlinePolicy
 from db.models.enums import Role
 from db.session import Database
 from db.tenancy import use_district
-from resolvers import ids
 from resolvers.workflow.deadlines import sweep
 from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from core import ids
 from db.models.enums import CasePriority, CaseStatus, Role
 from db.session import Database
-from resolvers import ids
 from tests.conftest import MakeDistrict
 from tests.factories import CaseWorld, build_case_world
 from tests.http import auth, graphql, post_graphql, token

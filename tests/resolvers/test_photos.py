@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
+from core import ids
 from db.models import District
 from db.models.enums import Role
 from db.session import Database
-from resolvers import ids
 from resolvers.workflow.service import MAX_PHOTO_BYTES
 from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world

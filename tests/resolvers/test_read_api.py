@@ -8,11 +8,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from core import ids
 from db import models as m
 from db.models.enums import Role
 from db.session import Database
 from db.tenancy import use_district
-from resolvers import ids
 from tests.http import graphql, post_graphql, token
 
 WALK_PLACES = """

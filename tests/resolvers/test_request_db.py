@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from core.request_db import RequestDatabase
 from db.models import District
 from db.session import Database
-from resolvers.request_db import RequestDatabase
 
 SETTINGS = (("min_parallel_table_scan_size", "64GB"), ("parallel_leader_participation", "off"))
 SHOW = text(

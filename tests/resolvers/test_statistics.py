@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from core import ids
 from db import models as m
 from db.metrics import CASE_METRICS, DEFINITIONS
 from db.models.enums import (
@@ -22,7 +23,6 @@ from db.models.enums import (
 )
 from db.session import Database
 from db.tenancy import use_district
-from resolvers import ids
 from schema.stats import CaseMetrics
 from tests.conftest import MakeDistrict
 from tests.http import graphql, post_graphql, token

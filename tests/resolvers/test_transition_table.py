@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from core import ids
 from db import models as m
 from db.models.enums import (
     AssignmentRole,
@@ -28,7 +29,6 @@ from db.models.enums import (
 )
 from db.session import Database
 from db.tenancy import use_district
-from resolvers import ids
 from resolvers.workflow.transitions import TRANSITIONS, Action, Party
 from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world

@@ -8,11 +8,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from core import ids
 from db.models import CaseEvent, District
 from db.models.enums import Role
 from db.session import Database
 from db.tenancy import use_district
-from resolvers import ids
 from tests.conftest import MakeDistrict
 from tests.factories import CaseWorld, build_case_world
 from tests.http import graphql, token

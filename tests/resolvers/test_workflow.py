@@ -9,11 +9,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from core import ids
 from db.models import Case, CaseAssignment, CaseEvent, CaseWhistle, District, HelpingHand
 from db.models.enums import Role
 from db.session import Database
 from db.tenancy import use_district
-from resolvers import ids
 from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world
 from tests.http import graphql, token

@@ -54,12 +54,12 @@ from graphql import (
 )
 from sqlalchemy import select, text
 
+from core import ids
 from db import models as m
 from db.models.base import DistrictScoped
 from db.models.enums import CaseCategory, CaseStatus, Role
 from db.session import Database
 from db.tenancy import use_district
-from resolvers import ids
 from resolvers.root import MAX_TOKENS, schema
 from schema.node import NODE_TYPES
 from tests.conftest import MakeDistrict, migrated_database

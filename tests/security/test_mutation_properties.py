@@ -43,10 +43,10 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from sqlalchemy import text
 
+from core import ids
 from db.models.enums import CaseCategory, CasePriority, NoticeKind, Role
 from db.session import Database
 from db.tenancy import use_district
-from resolvers import ids
 from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world
 from tests.http import graphql, token

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from core import ids
 from db.models.enums import Role
-from resolvers import ids
 from tests.factories import WorkflowWorld
 from tests.http import TEST_SETTINGS, token
 from tests.server.test_serve import free_port

@@ -7,10 +7,10 @@ import datetime as dt
 import httpx
 import pytest
 
+from core.principal import Principal
 from db.models import District
 from db.models.enums import Role
 from db.session import Database
-from resolvers.principal import Principal
 from server.app import create_app
 from server.auth import issue_token
 from tests.http import TEST_SETTINGS, graphql, post_graphql, token

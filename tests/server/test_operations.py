@@ -12,9 +12,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from core import ids
 from db.models.enums import Role
 from db.session import Database
-from resolvers import ids
 from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world
 from tests.http import token

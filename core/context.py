@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from resolvers.loaders import Loaders
-from resolvers.principal import Principal
-from resolvers.request_db import RequestDatabase
+from core.loaders import Loaders
+from core.principal import Principal
+from core.request_db import RequestDatabase
 
-if TYPE_CHECKING:
-    from resolvers.live.bus import EventBus
+
+class EventSource(Protocol):
+    """The district event feed subscriptions read (`resolvers.live.bus.EventBus`)."""
+
+    def subscribe(
+        self, district_id: int, principal: Principal, flt: Any, after: int | None
+    ) -> AsyncIterator[Any]: ...
 
 
 @dataclass
@@ -29,7 +35,7 @@ class Context:
     district_id: int | None
     db: RequestDatabase
     loaders: Loaders
-    bus: EventBus | None = None
+    bus: EventSource | None = None
     # Set from `connection_init` on WebSocket connections.
     connection_params: dict[str, Any] | None = field(default=None)
     # Entries of a comparison with a smaller sample are not ranked (GONGZHI_MINIMUM_SAMPLE).

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, and_, false, or_
 from sqlalchemy.orm import QueryableAttribute
 
-from resolvers.errors import UserError
+from core.user_errors import UserError
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.orm import aliased
 
+from core.principal import Principal
 from db.models import (
     Case,
     CaseAssignment,
@@ -27,7 +28,6 @@ from db.models import (
     Person,
 )
 from db.models.enums import CaseEventKind, Role
-from resolvers.principal import Principal
 
 PUBLIC: ColumnElement[bool] | None = None
 

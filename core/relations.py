@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, literal
 
+from core.loaders import Relation
+from core.pagination import Ordering, SortKey
 from db.models import (
     Building,
     Case,
@@ -32,8 +34,6 @@ from db.models import (
     Street,
 )
 from db.models.enums import CasePriority
-from resolvers.loaders import Relation
-from resolvers.pagination import Ordering, SortKey
 
 FAR_FUTURE = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 

@@ -33,8 +33,8 @@ from graphql import (
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
-from resolvers.pagination import DEFAULT_PAGE_SIZE as DEFAULT_PAGE
-from resolvers.pagination import MAX_PAGE_SIZE as MAX_PAGE
+from core.pagination import DEFAULT_PAGE_SIZE as DEFAULT_PAGE
+from core.pagination import MAX_PAGE_SIZE as MAX_PAGE
 
 DEFAULT_MAX_NODES = 200_000
 

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import Executable, Result, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.user_errors import UserError
 from db.session import Database
 from db.tenancy import MissingDistrictError
-from resolvers.errors import UserError
 
 _log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from resolvers.errors import InvalidId
+from core.user_errors import InvalidId
 
 
 def encode(type_name: str, db_id: int) -> str:

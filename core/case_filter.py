@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
+from core.user_errors import UserError, unstorable
 from db.models import Case, CaseEvent, CaseWhistle, Community
 from db.models.enums import CaseCategory, CaseEventKind, CaseStatus
-from resolvers.errors import UserError, unstorable
 
 OPEN_STATUSES = (CaseStatus.REPORTED, CaseStatus.ACCEPTED, CaseStatus.ASSIGNED)
 MAX_SEARCH_LENGTH = 100

@@ -1,7 +1,7 @@
 """DataLoaders of one operation: rows by id, pages of children and their counts, batched.
 
 Created per request (and per subscription event), never shared: each carries the principal
-and its district. Every query adds the principal's visibility clause (`resolvers.visibility`).
+and its district. Every query adds the principal's visibility clause (`core.visibility`).
 Loaders return database rows; `schema` turns them into GraphQL objects.
 """
 
@@ -16,9 +16,8 @@ from sqlalchemy import ColumnElement, Executable, Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
-from db.models import Building
-from resolvers import visibility
-from resolvers.pagination import (
+from core import visibility
+from core.pagination import (
     EMPTY_PAGE,
     Ordering,
     Page,
@@ -26,8 +25,9 @@ from resolvers.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from resolvers.principal import Principal
-from resolvers.request_db import RequestDatabase
+from core.principal import Principal
+from core.request_db import RequestDatabase
+from db.models import Building, DeadlinePolicy
 
 
 class Filter(Protocol, Hashable):
@@ -117,6 +117,7 @@ class Loaders:
         self.pages: DataLoader[PageKey, Page] = DataLoader(self._load_pages)
         self.counts: DataLoader[CountKey, int] = DataLoader(self._load_counts)
         self.households: DataLoader[int, int] = DataLoader(self._load_households)
+        self.deadline_policies: DataLoader[int, list[Any]] = DataLoader(self._load_policies)
 
     # Rows by id -----------------------------------------------------------------------------
 
@@ -153,6 +154,18 @@ class Loaders:
         )
         found = await self._counted(statement)
         return [int(found.get(i) or 0) for i in community_ids]
+
+    async def _load_policies(self, district_ids: list[int]) -> list[list[Any]]:
+        """Stored deadline policies by district: the default (category null) first."""
+        statement = (
+            select(*columns(DeadlinePolicy))
+            .where(DeadlinePolicy.district_id.in_(district_ids))
+            .order_by(DeadlinePolicy.category.nulls_first())
+        )
+        found: dict[int, list[Any]] = defaultdict(list)
+        for row in await self.db.execute(statement):
+            found[row.district_id].append(row)
+        return [found.get(i, []) for i in district_ids]
 
     async def _counted(self, statement: Executable) -> dict[int, int]:
         """`{key: n}` of a statement selecting `key` and `n` columns."""

@@ -1,0 +1,196 @@
+"""The `Statistics` root type: what `statistics` and `platformStatistics` answer with.
+
+Its fields hand their arguments to `resolvers.stats.service`, which checks the scope and runs
+one statement per comparison; the result types live in `schema.stats`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+import strawberry
+
+from core.context import Info
+from db.metrics import Metric
+from db.models.enums import CaseCategory, PartnerKind
+from resolvers.stats import service
+from resolvers.stats.sql import Scope
+from schema.stats import (
+    CommunityComparison,
+    DistrictComparison,
+    IncludeBelow,
+    Interval,
+    MinimumSample,
+    OrderArg,
+    PartnerComparison,
+    PeriodArg,
+    StreetComparison,
+    TimeSeries,
+)
+
+
+@strawberry.type(
+    description=(
+        "Comparisons of how cases go. What they cover depends on your role: a district "
+        "administrator the whole district; a street officer their street; a community worker "
+        "or committee member their own community; partner staff their own partner. "
+        "`platformStatistics` covers every district (platform operators only)."
+    )
+)
+class Statistics:
+    scope: strawberry.Private[Scope]
+
+    @strawberry.field(description="Communities compared, with the totals beside.")
+    async def communities(
+        self,
+        info: Info,
+        period: PeriodArg,
+        order_by: OrderArg = None,
+        minimum_sample: MinimumSample = None,
+        street: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only the communities of this street."),
+        ] = None,
+        include_below_minimum: IncludeBelow = True,
+    ) -> CommunityComparison:
+        return cast(
+            CommunityComparison,
+            await service.compare(
+                info,
+                self.scope,
+                "community",
+                period,
+                order_by,
+                minimum_sample,
+                include_below_minimum,
+                street=street,
+            ),
+        )
+
+    @strawberry.field(description="Streets compared (their communities rolled up).")
+    async def streets(
+        self,
+        info: Info,
+        period: PeriodArg,
+        order_by: OrderArg = None,
+        minimum_sample: MinimumSample = None,
+        include_below_minimum: IncludeBelow = True,
+    ) -> StreetComparison:
+        return cast(
+            StreetComparison,
+            await service.compare(
+                info, self.scope, "street", period, order_by, minimum_sample, include_below_minimum
+            ),
+        )
+
+    @strawberry.field(
+        description=(
+            "Partners compared, property companies above all: each over the cases it leads."
+        )
+    )
+    async def partners(
+        self,
+        info: Info,
+        period: PeriodArg,
+        order_by: OrderArg = None,
+        minimum_sample: MinimumSample = None,
+        kind: Annotated[
+            PartnerKind | None,
+            strawberry.argument(description="Only partners of this kind, e.g. PROPERTY_COMPANY."),
+        ] = None,
+        include_below_minimum: IncludeBelow = True,
+    ) -> PartnerComparison:
+        return cast(
+            PartnerComparison,
+            await service.compare(
+                info,
+                self.scope,
+                "partner",
+                period,
+                order_by,
+                minimum_sample,
+                include_below_minimum,
+                partner_kind=kind,
+            ),
+        )
+
+    @strawberry.field(description="Districts compared: platform-wide statistics only.")
+    async def districts(
+        self,
+        info: Info,
+        period: PeriodArg,
+        order_by: OrderArg = None,
+        minimum_sample: MinimumSample = None,
+        include_below_minimum: IncludeBelow = True,
+    ) -> DistrictComparison:
+        return cast(
+            DistrictComparison,
+            await service.compare(
+                info,
+                self.scope,
+                "district",
+                period,
+                order_by,
+                minimum_sample,
+                include_below_minimum,
+            ),
+        )
+
+    @strawberry.field(
+        description=(
+            "One metric by week or month over the period, for everything you may compare or "
+            "narrowed to one community, street, partner, district or category. At most 260 "
+            "weeks or 120 months."
+        )
+    )
+    async def time_series(
+        self,
+        info: Info,
+        metric: Metric,
+        interval: Interval,
+        period: PeriodArg,
+        community: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this community.")
+        ] = None,
+        street: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this street.")
+        ] = None,
+        partner: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description=(
+                    "Only the cases this partner leads (for HELPING_HANDS_GIVEN, required: "
+                    "the help it gave)."
+                )
+            ),
+        ] = None,
+        district: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this district (platform-wide statistics)."),
+        ] = None,
+        category: Annotated[
+            CaseCategory | None, strawberry.argument(description="Only this category.")
+        ] = None,
+    ) -> TimeSeries:
+        return await service.time_series(
+            info,
+            self.scope,
+            metric,
+            interval,
+            period,
+            community=community,
+            street=street,
+            partner=partner,
+            district=district,
+            category=category,
+        )
+
+
+def statistics(info: Info) -> Statistics:
+    """The statistics of the principal's district, narrowed to what its role covers."""
+    return Statistics(scope=service.district_scope(info))
+
+
+def platform_statistics(info: Info) -> Statistics:
+    """Statistics across every district: platform operators only."""
+    return Statistics(scope=service.platform_scope(info))
