@@ -24,7 +24,6 @@ _log = logging.getLogger(__name__)
 UNAVAILABLE_MESSAGE = "database unavailable, retry"
 """What a client is told when its request failed because the database could not be reached."""
 
-UNAVAILABLE_CODE = "DATABASE_UNAVAILABLE"
 
 _OUTAGE_TYPES: tuple[type[BaseException], ...] = (
     # The server is going down, coming up, or crashed.

@@ -13,8 +13,9 @@ from strawberry.extensions import MaskErrors as _MaskErrors
 from strawberry.extensions import SchemaExtension
 
 from core.context import Context
+from core.error_codes import ErrorCode
 from core.user_errors import UserError
-from db.connectivity import UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, is_unavailable
+from db.connectivity import UNAVAILABLE_MESSAGE, is_unavailable
 
 _log = logging.getLogger("gongzhi.errors")
 
@@ -45,7 +46,7 @@ def unavailable_error(error: GraphQLError | None = None) -> GraphQLError:
         source=error.source if error else None,
         positions=error.positions if error else None,
         path=error.path if error else None,
-        extensions={"code": UNAVAILABLE_CODE},
+        extensions={"code": ErrorCode.DATABASE_UNAVAILABLE},
     )
 
 

@@ -33,6 +33,7 @@ from graphql import (
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
+from core.error_codes import ErrorCode
 from core.pagination import DEFAULT_PAGE_SIZE as DEFAULT_PAGE
 from core.pagination import MAX_PAGE_SIZE as MAX_PAGE
 
@@ -158,7 +159,7 @@ class QueryCostLimiter(SchemaExtension):
                             f"this operation could return up to {cost:,} objects (page sizes "
                             f"multiplied down the tree); at most {self.max_nodes:,} are "
                             "allowed: ask for smaller pages or fewer levels",
-                            extensions={"code": "QUERY_TOO_COSTLY", "cost": cost},
+                            extensions={"code": ErrorCode.QUERY_TOO_COSTLY, "cost": cost},
                         )
                     ],
                 )

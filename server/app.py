@@ -32,12 +32,12 @@ from strawberry.types.unset import UNSET
 from core import ids, visibility
 from core.context import Context
 from core.directory import DistrictDirectory
+from core.error_codes import ErrorCode
 from core.loaders import Loaders
 from core.principal import ANONYMOUS, Principal
 from core.request_db import RequestDatabase
 from core.user_errors import UserError
 from db.connectivity import (
-    UNAVAILABLE_CODE,
     UNAVAILABLE_MESSAGE,
     DatabaseUnavailable,
     is_unavailable,
@@ -93,7 +93,9 @@ def negotiate(accept: str | None) -> str | None:
 
 def unavailable_response() -> Response:
     """A request refused before execution because the database could not be reached."""
-    return error_response(503, UNAVAILABLE_MESSAGE, UNAVAILABLE_CODE, {"Retry-After": "1"})
+    return error_response(
+        503, UNAVAILABLE_MESSAGE, ErrorCode.DATABASE_UNAVAILABLE, {"Retry-After": "1"}
+    )
 
 
 class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
@@ -251,7 +253,7 @@ class GraphQLApp(GraphQL[Context, None]):
             return await super().run(request, context, root_value)
         except RateLimited as exc:
             return error_response(
-                429, str(exc), "RATE_LIMITED", {"Retry-After": str(exc.retry_after)}
+                429, str(exc), ErrorCode.RATE_LIMITED, {"Retry-After": str(exc.retry_after)}
             )
         except DatabaseUnavailable:
             if isinstance(request, Request):

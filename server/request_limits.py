@@ -16,6 +16,8 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.responses import Response
 
+from core.error_codes import ErrorCode
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -86,7 +88,7 @@ class BodyLimit:
                 await _send_error(send, 400, "invalid Content-Length", "BAD_REQUEST", [])
                 return
             if announced > limit:
-                await _send_error(send, 413, message, "BODY_TOO_LARGE", [])
+                await _send_error(send, 413, message, ErrorCode.BODY_TOO_LARGE, [])
                 return
             await self.app(scope, receive, send)
             return
@@ -101,7 +103,7 @@ class BodyLimit:
             chunk = received.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _send_error(send, 413, message, "BODY_TOO_LARGE", [])
+                await _send_error(send, 413, message, ErrorCode.BODY_TOO_LARGE, [])
                 return
             chunks.append(chunk)
             if not received.get("more_body", False):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import ids
 from core.context import Info
+from core.error_codes import ErrorCode
 from core.user_errors import InvalidId, UserError
 from db.models.enums import CasePriority
 from resolvers.workflow import service
@@ -84,12 +85,12 @@ async def read_upload(upload: Any) -> bytes:
 def _error(exc: WorkflowError) -> Any:
     message, field = exc.message, exc.field
     if isinstance(exc, NotFoundError):
-        return NotFound(code="NOT_FOUND", message=message, field=field)
+        return NotFound(code=ErrorCode.NOT_FOUND, message=message, field=field)
     if isinstance(exc, ForbiddenError):
-        return PermissionDenied(code="PERMISSION_DENIED", message=message, field=field)
+        return PermissionDenied(code=ErrorCode.PERMISSION_DENIED, message=message, field=field)
     if isinstance(exc, InvalidTransitionError):
         return InvalidTransition(
-            code="INVALID_TRANSITION",
+            code=ErrorCode.INVALID_TRANSITION,
             message=message,
             field=field,
             current_status=exc.status,
@@ -97,9 +98,12 @@ def _error(exc: WorkflowError) -> Any:
         )
     if isinstance(exc, VersionConflictError):
         return VersionConflict(
-            code="VERSION_CONFLICT", message=message, field=field, current_version=exc.current
+            code=ErrorCode.VERSION_CONFLICT,
+            message=message,
+            field=field,
+            current_version=exc.current,
         )
-    return ValidationFailed(code="VALIDATION_FAILED", message=message, field=field)
+    return ValidationFailed(code=ErrorCode.VALIDATION_FAILED, message=message, field=field)
 
 
 async def run_service(info: Info, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
@@ -107,7 +111,7 @@ async def run_service(info: Info, work: Callable[[AsyncSession], Awaitable[Any]]
     principal = info.context.principal
     if principal.is_anonymous:
         return PermissionDenied(
-            code="PERMISSION_DENIED", message="sign in to change cases", field=None
+            code=ErrorCode.PERMISSION_DENIED, message="sign in to change cases", field=None
         )
     try:
         async with info.context.db.writing() as session:
@@ -120,11 +124,13 @@ async def run_service(info: Info, work: Callable[[AsyncSession], Awaitable[Any]]
                 raise
             await savepoint.commit()
     except InputIdError as exc:
-        return ValidationFailed(code="VALIDATION_FAILED", message=str(exc.error), field=exc.field)
+        return ValidationFailed(
+            code=ErrorCode.VALIDATION_FAILED, message=str(exc.error), field=exc.field
+        )
     except WorkflowError as exc:
         return _error(exc)
     except UserError as exc:
-        return PermissionDenied(code="PERMISSION_DENIED", message=str(exc), field=None)
+        return PermissionDenied(code=ErrorCode.PERMISSION_DENIED, message=str(exc), field=None)
     info.context.loaders.clear()
     return result
 
