@@ -8,61 +8,26 @@ Loaders return database rows; `schema` turns them into GraphQL objects.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Select, func, select
+from sqlalchemy import Executable, Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
-from core import visibility
+from core.declarations import visible
 from core.pagination import (
     EMPTY_PAGE,
-    Ordering,
     Page,
     PageArgs,
     decode_cursor,
     encode_cursor,
 )
 from core.principal import Principal
+from core.relation_kinds import NO_FILTER, Filter, Relation
 from core.request_db import RequestDatabase
 from db.models import Building, DeadlinePolicy
-
-
-class Filter(Protocol, Hashable):
-    """Extra conditions of a connection, from its arguments; hashable to batch equal ones."""
-
-    def clauses(self) -> Sequence[ColumnElement[bool]]: ...
-
-
-@dataclass(frozen=True)
-class NoFilter:
-    def clauses(self) -> Sequence[ColumnElement[bool]]:
-        return ()
-
-
-NO_FILTER = NoFilter()
-
-
-@dataclass(frozen=True, eq=False)
-class Relation:
-    """A list of `model` rows grouped by `parent` (an id column of the rows, or of a join).
-
-    `joins` reach link tables: e.g. a meeting's cases join `meeting_cases` and group by its
-    `meeting_id`. A top-level list groups by `district_id` with the district as the parent.
-    """
-
-    name: str
-    model: type[Any]
-    parent: InstrumentedAttribute[Any]
-    orderings: Mapping[str, Ordering]
-    default: str
-    joins: tuple[tuple[type[Any], ColumnElement[bool]], ...] = ()
-
-    def ordering(self, name: str | None) -> Ordering:
-        return self.orderings[name or self.default]
-
 
 _COLUMNS: dict[type[Any], tuple[InstrumentedAttribute[Any], ...]] = {}
 
@@ -136,7 +101,7 @@ class Loaders:
         return loader
 
     def _visible(self, statement: Select[Any], model: type[Any]) -> Select[Any]:
-        condition = visibility.clause(model, self.principal)
+        condition = visible(model, self.principal)
         return statement if condition is None else statement.where(condition)
 
     def _base(self, relation: Relation, flt: Any) -> Select[Any]:

@@ -1,5 +1,9 @@
-"""Every list the API serves, as a `Relation`: which rows, grouped by which parent, in which
-orders."""
+"""Every relation the API serves, named `Type.field` after the GraphQL field that serves it.
+
+A list is a `Relation`: which rows, grouped by which parent, in which orders. A to-one relation
+is a `ToOne`: the column of the row that holds the id of another type's row.
+`core.declarations` gathers them by type; the loaders and `schema` read them from here.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, literal
 
-from core.loaders import Relation
 from core.pagination import Ordering, SortKey
+from core.relation_kinds import Relation, ToOne
 from db.models import (
     Building,
     Case,
@@ -95,43 +99,43 @@ def _by_id(name: str, model: type[Any], parent: Any, joins: tuple[Any, ...] = ()
     return Relation(name, model, parent, by_id(model), "ID", joins)
 
 
-DISTRICT_STREETS = _named("district.streets", Street, Street.district_id)
-DISTRICT_COMMUNITIES = _named("district.communities", Community, Community.district_id)
-DISTRICT_PARTNERS = _named("district.partners", Partner, Partner.district_id)
-DISTRICT_CASES = _cases("district.cases", Case.district_id)
+DISTRICT_STREETS = _named("District.streets", Street, Street.district_id)
+DISTRICT_COMMUNITIES = _named("District.communities", Community, Community.district_id)
+DISTRICT_PARTNERS = _named("District.partners", Partner, Partner.district_id)
+DISTRICT_CASES = _cases("District.cases", Case.district_id)
 DISTRICT_MEETINGS = Relation(
-    "district.meetings", Meeting, Meeting.district_id, MEETING_ORDERINGS, "SCHEDULED_AT"
+    "District.meetings", Meeting, Meeting.district_id, MEETING_ORDERINGS, "SCHEDULED_AT"
 )
 DISTRICT_NOTICES = Relation(
-    "district.notices", Notice, Notice.district_id, NOTICE_ORDERINGS, "NEWEST"
+    "District.notices", Notice, Notice.district_id, NOTICE_ORDERINGS, "NEWEST"
 )
-STREET_COMMUNITIES = _named("street.communities", Community, Community.street_id)
-COMMUNITY_COMPOUNDS = _named("community.compounds", Compound, Compound.community_id)
-COMMUNITY_BUILDINGS = _named("community.buildings", Building, Building.community_id)
-COMMUNITY_FACILITIES = _named("community.facilities", Facility, Facility.community_id)
-COMMUNITY_COMMITTEES = _named("community.committees", Committee, Committee.community_id)
-COMMUNITY_PARTNERSHIPS = _by_id("community.partnerships", Partnership, Partnership.community_id)
-COMMUNITY_CASES = _cases("community.cases", Case.community_id)
+STREET_COMMUNITIES = _named("Street.communities", Community, Community.street_id)
+COMMUNITY_COMPOUNDS = _named("Community.compounds", Compound, Compound.community_id)
+COMMUNITY_BUILDINGS = _named("Community.buildings", Building, Building.community_id)
+COMMUNITY_FACILITIES = _named("Community.facilities", Facility, Facility.community_id)
+COMMUNITY_COMMITTEES = _named("Community.committees", Committee, Committee.community_id)
+COMMUNITY_PARTNERSHIPS = _by_id("Community.partnerships", Partnership, Partnership.community_id)
+COMMUNITY_CASES = _cases("Community.cases", Case.community_id)
 COMMUNITY_MEETINGS = Relation(
-    "community.meetings", Meeting, Meeting.community_id, MEETING_ORDERINGS, "SCHEDULED_AT"
+    "Community.meetings", Meeting, Meeting.community_id, MEETING_ORDERINGS, "SCHEDULED_AT"
 )
 COMMUNITY_NOTICES = Relation(
-    "community.notices", Notice, Notice.community_id, NOTICE_ORDERINGS, "NEWEST"
+    "Community.notices", Notice, Notice.community_id, NOTICE_ORDERINGS, "NEWEST"
 )
-COMPOUND_BUILDINGS = _named("compound.buildings", Building, Building.compound_id)
-COMPOUND_FACILITIES = _named("compound.facilities", Facility, Facility.compound_id)
-COMPOUND_CASES = _cases("compound.cases", Case.compound_id)
-BUILDING_FACILITIES = _named("building.facilities", Facility, Facility.building_id)
-BUILDING_CASES = _cases("building.cases", Case.building_id)
+COMPOUND_BUILDINGS = _named("Compound.buildings", Building, Building.compound_id)
+COMPOUND_FACILITIES = _named("Compound.facilities", Facility, Facility.compound_id)
+COMPOUND_CASES = _cases("Compound.cases", Case.compound_id)
+BUILDING_FACILITIES = _named("Building.facilities", Facility, Facility.building_id)
+BUILDING_CASES = _cases("Building.cases", Case.building_id)
 BUILDING_NOTICES = Relation(
-    "building.notices", Notice, Notice.building_id, NOTICE_ORDERINGS, "NEWEST"
+    "Building.notices", Notice, Notice.building_id, NOTICE_ORDERINGS, "NEWEST"
 )
-FACILITY_CASES = _cases("facility.cases", Case.facility_id)
-COMMITTEE_MEMBERS = _by_id("committee.members", CommitteeMember, CommitteeMember.committee_id)
-PARTNER_PARTNERSHIPS = _by_id("partner.partnerships", Partnership, Partnership.partner_id)
-PARTNER_CASES = _cases("partner.cases", Case.assigned_partner_id)
+FACILITY_CASES = _cases("Facility.cases", Case.facility_id)
+COMMITTEE_MEMBERS = _by_id("Committee.members", CommitteeMember, CommitteeMember.committee_id)
+PARTNER_PARTNERSHIPS = _by_id("Partner.partnerships", Partnership, Partnership.partner_id)
+PARTNER_CASES = _cases("Partner.assignedCases", Case.assigned_partner_id)
 PARTNERSHIP_COMPOUNDS = Relation(
-    "partnership.compounds",
+    "Partnership.compounds",
     Compound,
     Partnership.id,
     by_name(Compound),
@@ -154,15 +158,15 @@ PARTNERSHIP_COMPOUNDS = Relation(
         ),
     ),
 )
-PERSON_CASES = _cases("person.reportedCases", Case.reporter_id)
-PERSON_ROLE_BINDINGS = _by_id("person.roleBindings", RoleBinding, RoleBinding.person_id)
-CASE_EVENTS = Relation("case.events", CaseEvent, CaseEvent.case_id, EVENT_ORDERINGS, "SEQ")
+PERSON_CASES = _cases("Person.reportedCases", Case.reporter_id)
+PERSON_ROLE_BINDINGS = _by_id("Person.roleBindings", RoleBinding, RoleBinding.person_id)
+CASE_EVENTS = Relation("Case.events", CaseEvent, CaseEvent.case_id, EVENT_ORDERINGS, "SEQ")
 _MEETING_CASE_LINK = (
     MeetingCase,
     and_(MeetingCase.district_id == Meeting.district_id, MeetingCase.meeting_id == Meeting.id),
 )
 CASE_MEETINGS = Relation(
-    "case.meetings",
+    "Case.meetings",
     Meeting,
     MeetingCase.case_id,
     MEETING_ORDERINGS,
@@ -170,7 +174,7 @@ CASE_MEETINGS = Relation(
     (_MEETING_CASE_LINK,),
 )
 MEETING_CASES = _cases(
-    "meeting.cases",
+    "Meeting.cases",
     MeetingCase.meeting_id,
     (
         (
@@ -179,8 +183,69 @@ MEETING_CASES = _cases(
         ),
     ),
 )
-CASE_ASSIGNMENTS = _by_id("case.assignments", CaseAssignment, CaseAssignment.case_id)
-CASE_WHISTLES = _by_id("case.whistles", CaseWhistle, CaseWhistle.case_id)
-CASE_PHOTOS = _by_id("case.photos", CasePhoto, CasePhoto.case_id)
-CASE_HELPING_HANDS = _by_id("case.helpingHands", HelpingHand, HelpingHand.case_id)
-MEETING_ATTENDEES = _by_id("meeting.attendees", MeetingAttendee, MeetingAttendee.meeting_id)
+CASE_ASSIGNMENTS = _by_id("Case.assignments", CaseAssignment, CaseAssignment.case_id)
+CASE_WHISTLES = _by_id("Case.whistles", CaseWhistle, CaseWhistle.case_id)
+CASE_PHOTOS = _by_id("Case.photos", CasePhoto, CasePhoto.case_id)
+CASE_HELPING_HANDS = _by_id("Case.helpingHands", HelpingHand, HelpingHand.case_id)
+MEETING_ATTENDEES = _by_id("Meeting.attendees", MeetingAttendee, MeetingAttendee.meeting_id)
+
+
+# To-one relations ----------------------------------------------------------------------------
+
+STREET_DISTRICT = ToOne("Street.district", "District", "district_id")
+COMMUNITY_STREET = ToOne("Community.street", "Street", "street_id")
+COMPOUND_COMMUNITY = ToOne("Compound.community", "Community", "community_id")
+BUILDING_COMPOUND = ToOne("Building.compound", "Compound", "compound_id")
+BUILDING_COMMUNITY = ToOne("Building.community", "Community", "community_id")
+FACILITY_COMMUNITY = ToOne("Facility.community", "Community", "community_id")
+FACILITY_COMPOUND = ToOne("Facility.compound", "Compound", "compound_id")
+FACILITY_BUILDING = ToOne("Facility.building", "Building", "building_id")
+CASE_COMMUNITY = ToOne("Case.community", "Community", "community_id")
+CASE_COMPOUND = ToOne("Case.compound", "Compound", "compound_id")
+CASE_BUILDING = ToOne("Case.building", "Building", "building_id")
+CASE_FACILITY = ToOne("Case.facility", "Facility", "facility_id")
+CASE_REPORTER = ToOne("Case.reporter", "Person", "reporter_id")
+CASE_ASSIGNED_PARTNER = ToOne("Case.assignedPartner", "Partner", "assigned_partner_id")
+CASE_DUPLICATE_OF = ToOne("Case.duplicateOf", "Case", "duplicate_of_id")
+EVENT_CASE = ToOne("CaseEvent.case", "Case", "case_id")
+EVENT_ACTOR = ToOne("CaseEvent.actor", "Person", "actor_id")
+EVENT_ACTOR_PARTNER = ToOne("CaseEvent.actorPartner", "Partner", "actor_partner_id")
+MEETING_COMMUNITY = ToOne("Meeting.community", "Community", "community_id")
+ATTENDEE_PARTNER = ToOne("MeetingAttendee.partner", "Partner", "partner_id")
+ATTENDEE_PERSON = ToOne("MeetingAttendee.person", "Person", "person_id")
+ASSIGNMENT_PARTNER = ToOne("CaseAssignment.partner", "Partner", "partner_id")
+ASSIGNMENT_CASE = ToOne("CaseAssignment.case", "Case", "case_id")
+WHISTLE_DEPARTMENT = ToOne("CaseWhistle.department", "Partner", "department_id")
+WHISTLE_CASE = ToOne("CaseWhistle.case", "Case", "case_id")
+HELPING_HAND_HELPER = ToOne("HelpingHand.helper", "Partner", "helper_id")
+HELPING_HAND_CASE = ToOne("HelpingHand.case", "Case", "case_id")
+COMMITTEE_COMMUNITY = ToOne("Committee.community", "Community", "community_id")
+MEMBER_COMMITTEE = ToOne("CommitteeMember.committee", "Committee", "committee_id")
+MEMBER_PERSON = ToOne("CommitteeMember.person", "Person", "person_id")
+MEMBER_SEAT_BUILDING = ToOne("CommitteeMember.seatBuilding", "Building", "seat_building_id")
+PARTNERSHIP_PARTNER = ToOne("Partnership.partner", "Partner", "partner_id")
+PARTNERSHIP_COMMUNITY = ToOne("Partnership.community", "Community", "community_id")
+NOTICE_COMMUNITY = ToOne("Notice.community", "Community", "community_id")
+NOTICE_BUILDING = ToOne("Notice.building", "Building", "building_id")
+NOTICE_AUTHOR = ToOne("Notice.author", "Partner", "author_partner_id")
+ROLE_BINDING_PERSON = ToOne("RoleBinding.person", "Person", "person_id")
+ROLE_BINDING_STREET = ToOne("RoleBinding.street", "Street", "street_id")
+ROLE_BINDING_COMMUNITY = ToOne("RoleBinding.community", "Community", "community_id")
+ROLE_BINDING_PARTNER = ToOne("RoleBinding.partner", "Partner", "partner_id")
+# Shown only to whom `visibility.person_details` allows (a field-level rule).
+PERSON_HOME_COMMUNITY = ToOne("Person.homeCommunity", "Community", "home_community_id")
+PERSON_HOME_BUILDING = ToOne("Person.homeBuilding", "Building", "home_building_id")
+
+# To-one fields of types not backed by a table of their own.
+DECISION_RESPONSIBLE_PARTNER = ToOne(
+    "MeetingDecision.responsiblePartner", "Partner", "responsible_partner_id"
+)
+VIEWER_DISTRICT = ToOne("Viewer.district", "District", "district_id")
+VIEWER_PERSON = ToOne("Viewer.person", "Person", "person_id")
+VIEWER_STREET = ToOne("Viewer.street", "Street", "street_id")
+VIEWER_COMMUNITY = ToOne("Viewer.community", "Community", "community_id")
+VIEWER_PARTNER = ToOne("Viewer.partner", "Partner", "partner_id")
+STANDING_COMMUNITY = ToOne("CommunityStanding.community", "Community", "db_id")
+STANDING_STREET = ToOne("StreetStanding.street", "Street", "db_id")
+STANDING_PARTNER = ToOne("PartnerStanding.partner", "Partner", "db_id")
+STANDING_DISTRICT = ToOne("DistrictStanding.district", "District", "db_id")

@@ -1,4 +1,6 @@
-"""What a principal may see, as SQL: one WHERE clause per model, `None` meaning all of it.
+"""What a principal may see, as SQL: one WHERE clause per table, `None` meaning all of it.
+
+`core.declarations` names the rule of each type's rows.
 
 The district is already enforced twice (ORM criterion and row-level security); these
 clauses narrow within the district by role. What a principal may not see does not exist for
@@ -18,14 +20,12 @@ from db.models import (
     Case,
     CaseAssignment,
     CaseEvent,
-    CasePhoto,
     CaseWhistle,
     Community,
     HelpingHand,
     Meeting,
     MeetingAttendee,
     MeetingCase,
-    Person,
 )
 from db.models.enums import CaseEventKind, Role
 
@@ -65,7 +65,7 @@ def cases(p: Principal) -> ColumnElement[bool] | None:
     return false()
 
 
-def _of_visible_cases(case_id: Any, p: Principal) -> ColumnElement[bool] | None:
+def of_visible_cases(case_id: Any, p: Principal) -> ColumnElement[bool] | None:
     visible = cases(p)
     if visible is None:
         return None
@@ -74,7 +74,7 @@ def _of_visible_cases(case_id: Any, p: Principal) -> ColumnElement[bool] | None:
 
 def case_events(p: Principal) -> ColumnElement[bool] | None:
     """Events of visible cases; residents do not see internal notes."""
-    visible = _of_visible_cases(CaseEvent.case_id, p)
+    visible = of_visible_cases(CaseEvent.case_id, p)
     if p.role is Role.RESIDENT and visible is not None:
         internal_note = and_(
             CaseEvent.kind == CaseEventKind.NOTE_ADDED,
@@ -118,24 +118,6 @@ def person_details(p: Principal, person_id: int, home_community_id: int | None) 
     if p.role in COMMUNITY_STAFF:
         return home_community_id is not None and home_community_id == p.community_id
     return False
-
-
-RULES = {
-    Case: cases,
-    CaseEvent: case_events,
-    CaseAssignment: lambda p: _of_visible_cases(CaseAssignment.case_id, p),
-    CaseWhistle: lambda p: _of_visible_cases(CaseWhistle.case_id, p),
-    HelpingHand: lambda p: _of_visible_cases(HelpingHand.case_id, p),
-    CasePhoto: lambda p: _of_visible_cases(CasePhoto.case_id, p),
-    Meeting: meetings,
-    Person: people,
-}
-
-
-def clause(model: type[Any], p: Principal) -> ColumnElement[bool] | None:
-    """The visibility clause of `model` for `p`; `None` when everything in the district is."""
-    rule = RULES.get(model)
-    return rule(p) if rule is not None else PUBLIC
 
 
 def case_row_visible(p: Principal, row: Any) -> bool:

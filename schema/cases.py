@@ -13,8 +13,7 @@ from strawberry.scalars import JSON
 from core import ids
 from core import relations as rel
 from core.case_filter import CaseQuery
-from core.context import Info
-from core.loaders import NO_FILTER, Relation
+from core.relation_kinds import NO_FILTER, Relation
 from db import models
 from db.models.enums import (
     AssignmentRole,
@@ -25,7 +24,7 @@ from db.models.enums import (
     HelpingHandStatus,
     MeetingStatus,
 )
-from schema.node import Connection, Node, connection_field, converter, load_node
+from schema.node import Connection, Node, connection_field, converter, node_field
 
 if TYPE_CHECKING:
     from schema.partners import Partner
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from schema.places import Building, Community, Compound, Facility
 
 BuildingT = Annotated["Building", strawberry.lazy("schema.places")]
+CaseT = Annotated["Case", strawberry.lazy("schema.cases")]
 CommunityT = Annotated["Community", strawberry.lazy("schema.places")]
 CompoundT = Annotated["Compound", strawberry.lazy("schema.places")]
 FacilityT = Annotated["Facility", strawberry.lazy("schema.places")]
@@ -228,33 +228,47 @@ class Case(Node):
             return self.resolve_due_at is not None and self.resolve_due_at < now
         return False
 
-    @strawberry.field(description="The community where the case is.")
-    async def community(self, info: Info) -> CommunityT:
-        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+    community = node_field(
+        rel.CASE_COMMUNITY,
+        CommunityT,
+        "The community where the case is.",
+    )
 
-    @strawberry.field(description="The compound, if the case is located in one.")
-    async def compound(self, info: Info) -> CompoundT | None:
-        return await load_node(info, "Compound", self.compound_id)  # type: ignore[no-any-return]
+    compound = node_field(
+        rel.CASE_COMPOUND,
+        CompoundT | None,
+        "The compound, if the case is located in one.",
+    )
 
-    @strawberry.field(description="The building, if the case is located in one.")
-    async def building(self, info: Info) -> BuildingT | None:
-        return await load_node(info, "Building", self.building_id)  # type: ignore[no-any-return]
+    building = node_field(
+        rel.CASE_BUILDING,
+        BuildingT | None,
+        "The building, if the case is located in one.",
+    )
 
-    @strawberry.field(description="The facility the case concerns, if any.")
-    async def facility(self, info: Info) -> FacilityT | None:
-        return await load_node(info, "Facility", self.facility_id)  # type: ignore[no-any-return]
+    facility = node_field(
+        rel.CASE_FACILITY,
+        FacilityT | None,
+        "The facility the case concerns, if any.",
+    )
 
-    @strawberry.field(description="Who reported it (null if you may not see people).")
-    async def reporter(self, info: Info) -> PersonT | None:
-        return await load_node(info, "Person", self.reporter_id)  # type: ignore[no-any-return]
+    reporter = node_field(
+        rel.CASE_REPORTER,
+        PersonT | None,
+        "Who reported it (null if you may not see people).",
+    )
 
-    @strawberry.field(description="The partner that must act (主办), once assigned.")
-    async def assigned_partner(self, info: Info) -> PartnerT | None:
-        return await load_node(info, "Partner", self.assigned_partner_id)  # type: ignore[no-any-return]
+    assigned_partner = node_field(
+        rel.CASE_ASSIGNED_PARTNER,
+        PartnerT | None,
+        "The partner that must act (主办), once assigned.",
+    )
 
-    @strawberry.field(description="For a DUPLICATE: the case it duplicates (if you may see it).")
-    async def duplicate_of(self, info: Info) -> Case | None:
-        return await load_node(info, "Case", self.duplicate_of_id)  # type: ignore[no-any-return]
+    duplicate_of = node_field(
+        rel.CASE_DUPLICATE_OF,
+        CaseT | None,
+        "For a DUPLICATE: the case it duplicates (if you may see it).",
+    )
 
     @connection_field(
         "The case's history in the order it happened; `last: 3` gives the three latest steps."
@@ -308,17 +322,23 @@ class CaseEvent(Node):
 
     actor_partner_id: strawberry.Private[int | None]
 
-    @strawberry.field(description="The case it belongs to.")
-    async def case(self, info: Info) -> Case | None:
-        return await load_node(info, "Case", self.case_id)  # type: ignore[no-any-return]
+    case = node_field(
+        rel.EVENT_CASE,
+        Case | None,
+        "The case it belongs to.",
+    )
 
-    @strawberry.field(description="The person who acted, if one did (null for the system).")
-    async def actor(self, info: Info) -> PersonT | None:
-        return await load_node(info, "Person", self.actor_id)  # type: ignore[no-any-return]
+    actor = node_field(
+        rel.EVENT_ACTOR,
+        PersonT | None,
+        "The person who acted, if one did (null for the system).",
+    )
 
-    @strawberry.field(description="The partner organisation the actor acted for, if any.")
-    async def actor_partner(self, info: Info) -> PartnerT | None:
-        return await load_node(info, "Partner", self.actor_partner_id)  # type: ignore[no-any-return]
+    actor_partner = node_field(
+        rel.EVENT_ACTOR_PARTNER,
+        PartnerT | None,
+        "The partner organisation the actor acted for, if any.",
+    )
 
 
 @strawberry.type(description="A decision taken at a meeting, and who must carry it out.")
@@ -326,9 +346,11 @@ class MeetingDecision:
     text: str = strawberry.field(description="What was decided.")
     responsible_partner_id: strawberry.Private[int | None] = None
 
-    @strawberry.field(description="The partner responsible for carrying it out, if named.")
-    async def responsible_partner(self, info: Info) -> PartnerT | None:
-        return await load_node(info, "Partner", self.responsible_partner_id)  # type: ignore[no-any-return]
+    responsible_partner = node_field(
+        rel.DECISION_RESPONSIBLE_PARTNER,
+        PartnerT | None,
+        "The partner responsible for carrying it out, if named.",
+    )
 
 
 @strawberry.type(
@@ -362,9 +384,11 @@ class Meeting(Node):
             for d in self.decisions_
         ]
 
-    @strawberry.field(description="The community whose committee convened it.")
-    async def community(self, info: Info) -> CommunityT:
-        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+    community = node_field(
+        rel.MEETING_COMMUNITY,
+        CommunityT,
+        "The community whose committee convened it.",
+    )
 
     @connection_field("Cases discussed at the meeting that you may see.")
     def cases(self) -> Connection[Case]:
@@ -387,13 +411,17 @@ class MeetingAttendee:
     def from_row(cls, row: Any) -> MeetingAttendee:
         return cls(attended=row.attended, partner_id=row.partner_id, person_id=row.person_id)
 
-    @strawberry.field(description="The partner organisation invited, if any.")
-    async def partner(self, info: Info) -> PartnerT | None:
-        return await load_node(info, "Partner", self.partner_id)  # type: ignore[no-any-return]
+    partner = node_field(
+        rel.ATTENDEE_PARTNER,
+        PartnerT | None,
+        "The partner organisation invited, if any.",
+    )
 
-    @strawberry.field(description="The person invited, if any.")
-    async def person(self, info: Info) -> PersonT | None:
-        return await load_node(info, "Person", self.person_id)  # type: ignore[no-any-return]
+    person = node_field(
+        rel.ATTENDEE_PERSON,
+        PersonT | None,
+        "The person invited, if any.",
+    )
 
 
 @strawberry.type(
@@ -414,13 +442,17 @@ class CaseAssignment(Node):
     case_id: strawberry.Private[int]
     partner_id: strawberry.Private[int]
 
-    @strawberry.field(description="The partner handling the case.")
-    async def partner(self, info: Info) -> PartnerT | None:
-        return await load_node(info, "Partner", self.partner_id)  # type: ignore[no-any-return]
+    partner = node_field(
+        rel.ASSIGNMENT_PARTNER,
+        PartnerT | None,
+        "The partner handling the case.",
+    )
 
-    @strawberry.field(description="The case.")
-    async def case(self, info: Info) -> Case | None:
-        return await load_node(info, "Case", self.case_id)  # type: ignore[no-any-return]
+    case = node_field(
+        rel.ASSIGNMENT_CASE,
+        Case | None,
+        "The case.",
+    )
 
 
 @strawberry.type(
@@ -449,13 +481,17 @@ class CaseWhistle(Node):
         reference = self.reported_in_at or dt.datetime.now(dt.UTC)
         return reference > self.report_in_due_at
 
-    @strawberry.field(description="The department that must report in.")
-    async def department(self, info: Info) -> PartnerT | None:
-        return await load_node(info, "Partner", self.department_id)  # type: ignore[no-any-return]
+    department = node_field(
+        rel.WHISTLE_DEPARTMENT,
+        PartnerT | None,
+        "The department that must report in.",
+    )
 
-    @strawberry.field(description="The case.")
-    async def case(self, info: Info) -> Case | None:
-        return await load_node(info, "Case", self.case_id)  # type: ignore[no-any-return]
+    case = node_field(
+        rel.WHISTLE_CASE,
+        Case | None,
+        "The case.",
+    )
 
 
 @strawberry.type(description="A helping hand (大手拉小手): another partner was asked to send help.")
@@ -469,13 +505,17 @@ class HelpingHand(Node):
     case_id: strawberry.Private[int]
     helper_id: strawberry.Private[int]
 
-    @strawberry.field(description="The partner asked to help.")
-    async def helper(self, info: Info) -> PartnerT | None:
-        return await load_node(info, "Partner", self.helper_id)  # type: ignore[no-any-return]
+    helper = node_field(
+        rel.HELPING_HAND_HELPER,
+        PartnerT | None,
+        "The partner asked to help.",
+    )
 
-    @strawberry.field(description="The case.")
-    async def case(self, info: Info) -> Case | None:
-        return await load_node(info, "Case", self.case_id)  # type: ignore[no-any-return]
+    case = node_field(
+        rel.HELPING_HAND_CASE,
+        Case | None,
+        "The case.",
+    )
 
 
 @strawberry.type(description="A photo of a case; fetch its bytes from `url` with your token.")

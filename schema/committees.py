@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from core import relations as rel
-from core.context import Info
 from db import models
 from db.models.enums import CommitteeKind, CommitteeRole, SeatSource
-from schema.node import Connection, Node, connection_field, converter, load_node
+from schema.node import Connection, Node, connection_field, converter, node_field
 
 if TYPE_CHECKING:
     from schema.people import Person
@@ -35,9 +34,11 @@ class Committee(Node):
     established_on: dt.date | None = strawberry.field(description="When it was set up.")
     community_id: strawberry.Private[int]
 
-    @strawberry.field(description="The community whose committee this is.")
-    async def community(self, info: Info) -> CommunityT:
-        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+    community = node_field(
+        rel.COMMITTEE_COMMUNITY,
+        CommunityT,
+        "The community whose committee this is.",
+    )
 
     @connection_field("Seats on the committee, in the order they were recorded.")
     def members(self) -> Connection[CommitteeMember]:
@@ -68,14 +69,20 @@ class CommitteeMember(Node):
     person_id: strawberry.Private[int]
     seat_building_id: strawberry.Private[int | None]
 
-    @strawberry.field(description="The committee the seat belongs to.")
-    async def committee(self, info: Info) -> Committee:
-        return await load_node(info, "Committee", self.committee_id)  # type: ignore[no-any-return]
+    committee = node_field(
+        rel.MEMBER_COMMITTEE,
+        Committee,
+        "The committee the seat belongs to.",
+    )
 
-    @strawberry.field(description="Who holds the seat (null for anonymous visitors).")
-    async def person(self, info: Info) -> PersonT | None:
-        return await load_node(info, "Person", self.person_id)  # type: ignore[no-any-return]
+    person = node_field(
+        rel.MEMBER_PERSON,
+        PersonT | None,
+        "Who holds the seat (null for anonymous visitors).",
+    )
 
-    @strawberry.field(description="For an owner's seat: the building whose owners they represent.")
-    async def seat_building(self, info: Info) -> BuildingT | None:
-        return await load_node(info, "Building", self.seat_building_id)  # type: ignore[no-any-return]
+    seat_building = node_field(
+        rel.MEMBER_SEAT_BUILDING,
+        BuildingT | None,
+        "For an owner's seat: the building whose owners they represent.",
+    )

@@ -16,8 +16,8 @@ from strawberry.types.field import StrawberryField
 import schema.enums  # noqa: F401 - registers the domain's enums before any type uses them
 from core import ids
 from core.context import Info
-from core.loaders import NO_FILTER, Filter, Relation
 from core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageArgs
+from core.relation_kinds import NO_FILTER, Filter, Relation, ToOne
 
 T = TypeVar("T")
 
@@ -60,6 +60,33 @@ async def load_node(info: Info, type_name: str, db_id: int | None) -> Any:
     node_type = NODE_TYPES[type_name]
     row = await info.context.loaders.by_id(node_type.model).load(db_id)
     return node_type.from_optional(row)
+
+
+def node_field(
+    relation: ToOne,
+    graphql_type: Any,
+    description: str,
+    *,
+    when: Callable[[Any, Info], bool] | None = None,
+) -> Any:
+    """A to-one field as `core.relations` declares it: the `relation.target` object whose id
+    the source's `relation.key` holds. Null when that id is null, when the row is not visible
+    to the viewer, or when `when` (a field-level rule) says no.
+
+    `graphql_type` is the field's type as it would be annotated (`CommunityT | None`).
+    """
+
+    async def resolve(root: Any, info: Info) -> Any:
+        if when is not None and not when(root, info):
+            return None
+        return await load_node(info, relation.target, getattr(root, relation.key))
+
+    return strawberry.field(
+        resolver=resolve,
+        graphql_type=graphql_type,
+        description=description,
+        metadata={"relation": relation},
+    )
 
 
 def converter(type_name: str) -> Callable[[Any], Any]:

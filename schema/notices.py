@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from core.context import Info
+from core import relations as rel
 from db import models
 from db.models.enums import NoticeKind
-from schema.node import Node, load_node
+from schema.node import Node, node_field
 
 if TYPE_CHECKING:
     from schema.partners import Partner
@@ -42,14 +42,20 @@ class Notice(Node):
     building_id: strawberry.Private[int | None]
     author_partner_id: strawberry.Private[int | None]
 
-    @strawberry.field(description="The community whose board it is on.")
-    async def community(self, info: Info) -> CommunityT:
-        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+    community = node_field(
+        rel.NOTICE_COMMUNITY,
+        CommunityT,
+        "The community whose board it is on.",
+    )
 
-    @strawberry.field(description="The building whose board it is on; null for community-wide.")
-    async def building(self, info: Info) -> BuildingT | None:
-        return await load_node(info, "Building", self.building_id)  # type: ignore[no-any-return]
+    building = node_field(
+        rel.NOTICE_BUILDING,
+        BuildingT | None,
+        "The building whose board it is on; null for community-wide.",
+    )
 
-    @strawberry.field(description="The partner organisation that posted it, if any.")
-    async def author(self, info: Info) -> PartnerT | None:
-        return await load_node(info, "Partner", self.author_partner_id)  # type: ignore[no-any-return]
+    author = node_field(
+        rel.NOTICE_AUTHOR,
+        PartnerT | None,
+        "The partner organisation that posted it, if any.",
+    )

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from core import relations as rel
-from core.context import Info
 from db import models
 from db.models.enums import PartnerKind, PartnershipRole
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
-from schema.node import Connection, Node, connection_field, converter, load_node
+from schema.node import Connection, Node, connection_field, converter, node_field
 
 if TYPE_CHECKING:
     from schema.places import Community, Compound
@@ -64,13 +63,17 @@ class Partnership(Node):
     partner_id: strawberry.Private[int]
     community_id: strawberry.Private[int]
 
-    @strawberry.field(description="The partner organisation.")
-    async def partner(self, info: Info) -> Partner:
-        return await load_node(info, "Partner", self.partner_id)  # type: ignore[no-any-return]
+    partner = node_field(
+        rel.PARTNERSHIP_PARTNER,
+        Partner,
+        "The partner organisation.",
+    )
 
-    @strawberry.field(description="The community it serves.")
-    async def community(self, info: Info) -> CommunityT:
-        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+    community = node_field(
+        rel.PARTNERSHIP_COMMUNITY,
+        CommunityT,
+        "The community it serves.",
+    )
 
     @connection_field("For a property company: the compounds of the community it serves.")
     def compounds(self) -> Connection[CompoundT]:

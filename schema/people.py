@@ -13,7 +13,7 @@ from core.context import Info
 from db import models
 from db.models.enums import Role
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
-from schema.node import Connection, Node, connection_field, converter, load_node
+from schema.node import Connection, Node, connection_field, converter, node_field
 
 if TYPE_CHECKING:
     from schema.partners import Partner
@@ -69,17 +69,19 @@ class Person(Node):
     def lives_alone(self, info: Info) -> bool | None:
         return self.lives_alone_ if self._details_visible(info) else None
 
-    @strawberry.field(description="Community they live in, if recorded and you may see details.")
-    async def home_community(self, info: Info) -> CommunityT | None:
-        if not self._details_visible(info):
-            return None
-        return await load_node(info, "Community", self.home_community_id)  # type: ignore[no-any-return]
+    home_community = node_field(
+        rel.PERSON_HOME_COMMUNITY,
+        CommunityT | None,
+        "Community they live in, if recorded and you may see details.",
+        when=_details_visible,
+    )
 
-    @strawberry.field(description="Building they live in, if recorded and you may see details.")
-    async def home_building(self, info: Info) -> BuildingT | None:
-        if not self._details_visible(info):
-            return None
-        return await load_node(info, "Building", self.home_building_id)  # type: ignore[no-any-return]
+    home_building = node_field(
+        rel.PERSON_HOME_BUILDING,
+        BuildingT | None,
+        "Building they live in, if recorded and you may see details.",
+        when=_details_visible,
+    )
 
     @connection_field("Cases this person reported that you may see.")
     def reported_cases(
@@ -103,21 +105,29 @@ class RoleBinding(Node):
     community_id: strawberry.Private[int | None]
     partner_id: strawberry.Private[int | None]
 
-    @strawberry.field(description="Who holds the role.")
-    async def person(self, info: Info) -> Person | None:
-        return await load_node(info, "Person", self.person_id)  # type: ignore[no-any-return]
+    person = node_field(
+        rel.ROLE_BINDING_PERSON,
+        Person | None,
+        "Who holds the role.",
+    )
 
-    @strawberry.field(description="The street the role is limited to, if any.")
-    async def street(self, info: Info) -> StreetT | None:
-        return await load_node(info, "Street", self.street_id)  # type: ignore[no-any-return]
+    street = node_field(
+        rel.ROLE_BINDING_STREET,
+        StreetT | None,
+        "The street the role is limited to, if any.",
+    )
 
-    @strawberry.field(description="The community the role is limited to, if any.")
-    async def community(self, info: Info) -> CommunityT | None:
-        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+    community = node_field(
+        rel.ROLE_BINDING_COMMUNITY,
+        CommunityT | None,
+        "The community the role is limited to, if any.",
+    )
 
-    @strawberry.field(description="The partner organisation the role acts for, if any.")
-    async def partner(self, info: Info) -> PartnerT | None:
-        return await load_node(info, "Partner", self.partner_id)  # type: ignore[no-any-return]
+    partner = node_field(
+        rel.ROLE_BINDING_PARTNER,
+        PartnerT | None,
+        "The partner organisation the role acts for, if any.",
+    )
 
 
 @strawberry.type(
@@ -140,22 +150,32 @@ class Viewer:
     community_id: strawberry.Private[int | None] = None
     partner_id: strawberry.Private[int | None] = None
 
-    @strawberry.field(description="The district the token is for.")
-    async def district(self, info: Info) -> DistrictT | None:
-        return await load_node(info, "District", self.district_id)  # type: ignore[no-any-return]
+    district = node_field(
+        rel.VIEWER_DISTRICT,
+        DistrictT | None,
+        "The district the token is for.",
+    )
 
-    @strawberry.field(description="The person the token speaks for, if it names one.")
-    async def person(self, info: Info) -> Person | None:
-        return await load_node(info, "Person", self.person_id)  # type: ignore[no-any-return]
+    person = node_field(
+        rel.VIEWER_PERSON,
+        Person | None,
+        "The person the token speaks for, if it names one.",
+    )
 
-    @strawberry.field(description="The street the role is scoped to, if any.")
-    async def street(self, info: Info) -> StreetT | None:
-        return await load_node(info, "Street", self.street_id)  # type: ignore[no-any-return]
+    street = node_field(
+        rel.VIEWER_STREET,
+        StreetT | None,
+        "The street the role is scoped to, if any.",
+    )
 
-    @strawberry.field(description="The community the role is scoped to, if any.")
-    async def community(self, info: Info) -> CommunityT | None:
-        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+    community = node_field(
+        rel.VIEWER_COMMUNITY,
+        CommunityT | None,
+        "The community the role is scoped to, if any.",
+    )
 
-    @strawberry.field(description="The partner organisation the role acts for, if any.")
-    async def partner(self, info: Info) -> PartnerT | None:
-        return await load_node(info, "Partner", self.partner_id)  # type: ignore[no-any-return]
+    partner = node_field(
+        rel.VIEWER_PARTNER,
+        PartnerT | None,
+        "The partner organisation the role acts for, if any.",
+    )

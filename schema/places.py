@@ -12,7 +12,7 @@ from core.context import Info
 from db import models
 from db.models.enums import FacilityKind
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
-from schema.node import Connection, Node, connection_field, converter, load_node
+from schema.node import Connection, Node, connection_field, converter, node_field
 from schema.workflow import DeadlinePolicy
 
 if TYPE_CHECKING:
@@ -83,9 +83,11 @@ class Street(Node):
     created_at: dt.datetime = strawberry.field(description="When the record was created.")
     district_id: strawberry.Private[int]
 
-    @strawberry.field(description="The district the street belongs to.")
-    async def district(self, info: Info) -> District:
-        return await load_node(info, "District", self.district_id)  # type: ignore[no-any-return]
+    district = node_field(
+        rel.STREET_DISTRICT,
+        District,
+        "The district the street belongs to.",
+    )
 
     @connection_field("Communities of the street, by name.")
     def communities(self) -> Connection[Community]:
@@ -99,9 +101,11 @@ class Community(Node):
     created_at: dt.datetime = strawberry.field(description="When the record was created.")
     street_id: strawberry.Private[int]
 
-    @strawberry.field(description="The street (街道) the community belongs to.")
-    async def street(self, info: Info) -> Street:
-        return await load_node(info, "Street", self.street_id)  # type: ignore[no-any-return]
+    street = node_field(
+        rel.COMMUNITY_STREET,
+        Street,
+        "The street (街道) the community belongs to.",
+    )
 
     @connection_field("Compounds (院子 / 小区) of the community, by name.")
     def compounds(self) -> Connection[Compound]:
@@ -151,9 +155,11 @@ class Compound(Node):
     name: str = strawberry.field(description="Name, e.g. 1号院.")
     community_id: strawberry.Private[int]
 
-    @strawberry.field(description="The community the compound belongs to.")
-    async def community(self, info: Info) -> Community:
-        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+    community = node_field(
+        rel.COMPOUND_COMMUNITY,
+        Community,
+        "The community the compound belongs to.",
+    )
 
     @connection_field("Buildings of the compound, by name.")
     def buildings(self) -> Connection[Building]:
@@ -178,13 +184,17 @@ class Building(Node):
     community_id: strawberry.Private[int]
     compound_id: strawberry.Private[int]
 
-    @strawberry.field(description="The compound the building stands in.")
-    async def compound(self, info: Info) -> Compound:
-        return await load_node(info, "Compound", self.compound_id)  # type: ignore[no-any-return]
+    compound = node_field(
+        rel.BUILDING_COMPOUND,
+        Compound,
+        "The compound the building stands in.",
+    )
 
-    @strawberry.field(description="The community the building belongs to.")
-    async def community(self, info: Info) -> Community:
-        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+    community = node_field(
+        rel.BUILDING_COMMUNITY,
+        Community,
+        "The community the building belongs to.",
+    )
 
     @connection_field("Facilities of the building (e.g. its elevators), by name.")
     def facilities(self) -> Connection[Facility]:
@@ -216,17 +226,23 @@ class Facility(Node):
     compound_id: strawberry.Private[int | None]
     building_id: strawberry.Private[int | None]
 
-    @strawberry.field(description="The community the facility belongs to.")
-    async def community(self, info: Info) -> Community:
-        return await load_node(info, "Community", self.community_id)  # type: ignore[no-any-return]
+    community = node_field(
+        rel.FACILITY_COMMUNITY,
+        Community,
+        "The community the facility belongs to.",
+    )
 
-    @strawberry.field(description="The compound it stands in, if it belongs to one.")
-    async def compound(self, info: Info) -> Compound | None:
-        return await load_node(info, "Compound", self.compound_id)  # type: ignore[no-any-return]
+    compound = node_field(
+        rel.FACILITY_COMPOUND,
+        Compound | None,
+        "The compound it stands in, if it belongs to one.",
+    )
 
-    @strawberry.field(description="The building it serves, if it belongs to one.")
-    async def building(self, info: Info) -> Building | None:
-        return await load_node(info, "Building", self.building_id)  # type: ignore[no-any-return]
+    building = node_field(
+        rel.FACILITY_BUILDING,
+        Building | None,
+        "The building it serves, if it belongs to one.",
+    )
 
     @connection_field("Cases about this facility that you may see.")
     def cases(

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 
+from core import relations as rel
 from core.context import Info
 from db.metrics import DEFINITIONS, Metric
 from db.models.enums import CaseCategory, PartnerKind
 from schema.cases import OrderDirection
-from schema.node import load_node
+from schema.node import node_field
 
 if TYPE_CHECKING:
     from schema.partners import Partner
@@ -183,23 +184,25 @@ class Standing:
 class CommunityStanding(Standing):
     households: int = strawberry.field(description="Households of the community's buildings.")
 
-    @strawberry.field(
-        description=(
+    community = node_field(
+        rel.STANDING_COMMUNITY,
+        CommunityT | None,
+        (
             "The community; null when it is outside your token's district (platform-wide "
             "comparisons name it by `name` and `entryId`)."
-        )
+        ),
     )
-    async def community(self, info: Info) -> CommunityT | None:
-        return await load_node(info, "Community", self.db_id)  # type: ignore[no-any-return]
 
 
 @strawberry.type(description="A street's standing: its communities rolled up.")
 class StreetStanding(Standing):
     households: int = strawberry.field(description="Households of the street's communities.")
 
-    @strawberry.field(description="The street; null when outside your token's district.")
-    async def street(self, info: Info) -> StreetT | None:
-        return await load_node(info, "Street", self.db_id)  # type: ignore[no-any-return]
+    street = node_field(
+        rel.STANDING_STREET,
+        StreetT | None,
+        "The street; null when outside your token's district.",
+    )
 
 
 @strawberry.type(
@@ -212,20 +215,27 @@ class PartnerStanding(Standing):
     kind: PartnerKind = strawberry.field(description="What kind of organisation it is.")
     helping_hands_given: Figure = strawberry.field(description=_doc(Metric.HELPING_HANDS_GIVEN))
 
-    @strawberry.field(description="The partner; null when outside your token's district.")
-    async def partner(self, info: Info) -> PartnerT | None:
-        return await load_node(info, "Partner", self.db_id)  # type: ignore[no-any-return]
+    partner = node_field(
+        rel.STANDING_PARTNER,
+        PartnerT | None,
+        "The partner; null when outside your token's district.",
+    )
+
+
+def _own_district(standing: Any, info: Info) -> bool:
+    return bool(standing.db_id == info.context.district_id)
 
 
 @strawberry.type(description="A district's standing (platform operators only).")
 class DistrictStanding(Standing):
     households: int = strawberry.field(description="Households of the district's buildings.")
 
-    @strawberry.field(description="The district; null unless it is your token's district.")
-    async def district(self, info: Info) -> DistrictT | None:
-        if self.db_id != info.context.district_id:
-            return None
-        return await load_node(info, "District", self.db_id)  # type: ignore[no-any-return]
+    district = node_field(
+        rel.STANDING_DISTRICT,
+        DistrictT | None,
+        "The district; null unless it is your token's district.",
+        when=_own_district,
+    )
 
 
 StandingT = TypeVar("StandingT")

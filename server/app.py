@@ -29,7 +29,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.types.unset import UNSET
 
-from core import ids, visibility
+from core import declarations, ids
 from core.context import Context
 from core.directory import DistrictDirectory
 from core.error_codes import ErrorCode
@@ -314,7 +314,7 @@ async def _photo(graphql: GraphQLApp, request: Request) -> Response:
         photo_id = ids.decode_as(request.path_params["id"], "CasePhoto")
     except UserError as exc:
         return JSONResponse({"error": str(exc)}, 404)
-    visible = visibility.clause(CasePhotoRow, context.principal)
+    visible = declarations.visible(CasePhotoRow, context.principal)
     statement = select(CasePhotoRow.content_type, CasePhotoRow.data).where(
         CasePhotoRow.id == photo_id
     )
