@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy.orm import InstrumentedAttribute
 
 from core import relations, visibility
 from core.principal import Principal
@@ -37,9 +38,29 @@ class Declaration:
     to_one: Mapping[str, ToOne] = field(default_factory=dict)
     lists: Mapping[str, Relation] = field(default_factory=dict)
 
+    @property
+    def columns(self) -> tuple[InstrumentedAttribute[Any], ...]:
+        """The columns a read selects (all mapped ones but deferred bytes)."""
+        return columns(self.model)
+
     def visible(self, p: Principal) -> ColumnElement[bool] | None:
         """The clause that keeps only the rows `p` may see; None when all of them."""
         return None if self.rule is None else self.rule(p)
+
+
+_COLUMNS: dict[type[Any], tuple[InstrumentedAttribute[Any], ...]] = {}
+
+
+def columns(model: type[Any]) -> tuple[InstrumentedAttribute[Any], ...]:
+    """The mapped columns of `model`: selected as plain rows, not ORM objects (faster)."""
+    found = _COLUMNS.get(model)
+    if found is None:
+        mapper = model.__mapper__
+        # Deferred columns (photo bytes) are left out: lists never need them.
+        found = _COLUMNS[model] = tuple(
+            getattr(model, a.key) for a in mapper.column_attrs if not a.deferred
+        )
+    return found
 
 
 def _of_visible_cases(column: Any) -> Rule:

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Executable, Select, func, select
-from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
-from core.declarations import visible
+from core.declarations import columns, visible
 from core.pagination import (
     EMPTY_PAGE,
     Page,
@@ -28,20 +27,6 @@ from core.principal import Principal
 from core.relation_kinds import NO_FILTER, Filter, Relation
 from core.request_db import RequestDatabase
 from db.models import Building, DeadlinePolicy
-
-_COLUMNS: dict[type[Any], tuple[InstrumentedAttribute[Any], ...]] = {}
-
-
-def columns(model: type[Any]) -> tuple[InstrumentedAttribute[Any], ...]:
-    """The mapped columns of `model`: selected as plain rows, not ORM objects (faster)."""
-    found = _COLUMNS.get(model)
-    if found is None:
-        mapper = model.__mapper__
-        # Deferred columns (photo bytes) are left out: lists never need them.
-        found = _COLUMNS[model] = tuple(
-            getattr(model, a.key) for a in mapper.column_attrs if not a.deferred
-        )
-    return found
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from core import ids
 from core import relations as rel
 from core.case_filter import CaseQuery
 from core.relation_kinds import NO_FILTER, Relation
-from db import models
 from db.models.enums import (
     AssignmentRole,
     CaseCategory,
@@ -174,7 +173,6 @@ def case_connection(
     )
 )
 class Case(Node):
-    model = models.Case
     category: CaseCategory = strawberry.field(description="What the case is about.")
     title: str = strawberry.field(description="Short summary.")
     description: str = strawberry.field(description="The resident's account.")
@@ -304,7 +302,6 @@ class Case(Node):
     )
 )
 class CaseEvent(Node):
-    model = models.CaseEvent
     seq: int = strawberry.field(description="Position in the district's event stream.")
     kind: CaseEventKind = strawberry.field(description="What happened.")
     payload: JSON = strawberry.field(
@@ -360,7 +357,6 @@ class MeetingDecision:
     )
 )
 class Meeting(Node):
-    model = models.Meeting
     title: str = strawberry.field(description="What the meeting is about.")
     location: str | None = strawberry.field(description="Where it takes place.")
     scheduled_at: dt.datetime = strawberry.field(description="When it takes place.")
@@ -431,7 +427,6 @@ class MeetingAttendee:
     )
 )
 class CaseAssignment(Node):
-    model = models.CaseAssignment
     role: AssignmentRole = strawberry.field(description="LEAD (主办) or CO_HANDLER (协办).")
     task: str | None = strawberry.field(description="What this partner must do.")
     due_at: dt.datetime | None = strawberry.field(description="Deadline of the task, if any.")
@@ -462,7 +457,6 @@ class CaseAssignment(Node):
     )
 )
 class CaseWhistle(Node):
-    model = models.CaseWhistle
     reason: str = strawberry.field(description="Why the department was called.")
     blown_at: dt.datetime = strawberry.field(description="When the whistle was blown.")
     report_in_due_at: dt.datetime = strawberry.field(description="Report-in deadline.")
@@ -496,7 +490,6 @@ class CaseWhistle(Node):
 
 @strawberry.type(description="A helping hand (大手拉小手): another partner was asked to send help.")
 class HelpingHand(Node):
-    model = models.HelpingHand
     reason: str = strawberry.field(description="Why help was asked for.")
     status: HelpingHandStatus = strawberry.field(description="REQUESTED, ACCEPTED or DECLINED.")
     requested_at: dt.datetime = strawberry.field(description="When help was asked for.")
@@ -520,7 +513,6 @@ class HelpingHand(Node):
 
 @strawberry.type(description="A photo of a case; fetch its bytes from `url` with your token.")
 class CasePhoto(Node):
-    model = models.CasePhoto
     content_type: str = strawberry.field(description="image/jpeg, image/png or image/webp.")
     size: int = strawberry.field(description="Size in bytes.")
     sha256: str = strawberry.field(description="SHA-256 of the bytes, hex.")

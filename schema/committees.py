@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from core import relations as rel
-from db import models
 from db.models.enums import CommitteeKind, CommitteeRole, SeatSource
 from schema.node import Connection, Node, connection_field, converter, node_field
 
@@ -28,7 +27,6 @@ PersonT = Annotated["Person", strawberry.lazy("schema.people")]
     )
 )
 class Committee(Node):
-    model = models.Committee
     kind: CommitteeKind = strawberry.field(description="Which kind of committee.")
     name: str = strawberry.field(description="Full name, e.g. 希格玛社区环境和物业管理委员会.")
     established_on: dt.date | None = strawberry.field(description="When it was set up.")
@@ -52,7 +50,6 @@ class Committee(Node):
     )
 )
 class CommitteeMember(Node):
-    model = models.CommitteeMember
     role: CommitteeRole = strawberry.field(description="Director, deputy director or member.")
     seat_source: SeatSource = strawberry.field(
         description="Where the seat comes from (residents' committee, police, owners, …)."

@@ -16,6 +16,7 @@ from strawberry.types.field import StrawberryField
 import schema.enums  # noqa: F401 - registers the domain's enums before any type uses them
 from core import ids
 from core.context import Info
+from core.declarations import DECLARATIONS
 from core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageArgs
 from core.relation_kinds import NO_FILTER, Filter, Relation, ToOne
 
@@ -31,11 +32,12 @@ class Node:
     )
     db_id: strawberry.Private[int]
 
-    # The model whose rows this type shows; set by each concrete type.
+    # The model whose rows this type shows, from the type's declaration.
     model: ClassVar[type[Any]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls.model = DECLARATIONS[cls.__name__].model
         NODE_TYPES[cls.__name__] = cls
 
     @classmethod

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from core import relations as rel
-from db import models
 from db.models.enums import NoticeKind
 from schema.node import Node, node_field
 
@@ -28,7 +27,6 @@ PartnerT = Annotated["Partner", strawberry.lazy("schema.partners")]
     )
 )
 class Notice(Node):
-    model = models.Notice
     kind: NoticeKind = strawberry.field(description="Kind of notice.")
     title: str = strawberry.field(description="Headline.")
     body: str = strawberry.field(description="Full text.")

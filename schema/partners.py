@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from core import relations as rel
-from db import models
 from db.models.enums import PartnerKind, PartnershipRole
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
 from schema.node import Connection, Node, connection_field, converter, node_field
@@ -27,7 +26,6 @@ CompoundT = Annotated["Compound", strawberry.lazy("schema.places")]
     )
 )
 class Partner(Node):
-    model = models.Partner
     name: str = strawberry.field(description="Name of the organisation.")
     kind: PartnerKind = strawberry.field(description="What kind of organisation it is.")
     contact_name: str | None = strawberry.field(description="Contact person, if recorded.")
@@ -51,7 +49,6 @@ class Partner(Node):
     )
 )
 class Partnership(Node):
-    model = models.Partnership
     role: PartnershipRole = strawberry.field(description="The partner's role among the six.")
     is_lead: bool = strawberry.field(
         description="Whether this partner leads and coordinates the others in the community."

@@ -10,7 +10,6 @@ import strawberry
 from core import relations as rel
 from core import visibility
 from core.context import Info
-from db import models
 from db.models.enums import Role
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
 from schema.node import Connection, Node, connection_field, converter, node_field
@@ -34,7 +33,6 @@ PartnerT = Annotated["Partner", strawberry.lazy("schema.partners")]
     )
 )
 class Person(Node):
-    model = models.Person
     name: str = strawberry.field(description="Name as recorded.")
     phone_: strawberry.Private[str | None] = None
     birth_date_: strawberry.Private[dt.date | None] = None
@@ -98,7 +96,6 @@ class Person(Node):
     description="A role a person holds, scoped to the district, a street, a community or a partner."
 )
 class RoleBinding(Node):
-    model = models.RoleBinding
     role: Role = strawberry.field(description="The role.")
     person_id: strawberry.Private[int]
     street_id: strawberry.Private[int | None]

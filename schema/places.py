@@ -9,7 +9,6 @@ import strawberry
 
 from core import relations as rel
 from core.context import Info
-from db import models
 from db.models.enums import FacilityKind
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
 from schema.node import Connection, Node, connection_field, converter, node_field
@@ -30,7 +29,6 @@ PartnershipT = Annotated["Partnership", strawberry.lazy("schema.partners")]
 
 @strawberry.type(description="A district (区): the tenant. Every other record belongs to one.")
 class District(Node):
-    model = models.District
     code: str = strawberry.field(
         description="Short stable code of the district, e.g. `haidian`; tokens name it."
     )
@@ -78,7 +76,6 @@ class District(Node):
 
 @strawberry.type(description="A street (街道): the administrative level under the district.")
 class Street(Node):
-    model = models.Street
     name: str = strawberry.field(description="Name, e.g. 中关村街道.")
     created_at: dt.datetime = strawberry.field(description="When the record was created.")
     district_id: strawberry.Private[int]
@@ -96,7 +93,6 @@ class Street(Node):
 
 @strawberry.type(description="A community (社区): the smallest unit of governance.")
 class Community(Node):
-    model = models.Community
     name: str = strawberry.field(description="Name, e.g. 希格玛社区.")
     created_at: dt.datetime = strawberry.field(description="When the record was created.")
     street_id: strawberry.Private[int]
@@ -151,7 +147,6 @@ class Community(Node):
 
 @strawberry.type(description="A compound or courtyard (院子 / 小区), served by a property company.")
 class Compound(Node):
-    model = models.Compound
     name: str = strawberry.field(description="Name, e.g. 1号院.")
     community_id: strawberry.Private[int]
 
@@ -178,7 +173,6 @@ class Compound(Node):
 
 @strawberry.type(description="A building (楼) of a compound; it has its own notice board.")
 class Building(Node):
-    model = models.Building
     name: str = strawberry.field(description="Name, e.g. 3号楼.")
     households: int = strawberry.field(description="Number of households living in it.")
     community_id: strawberry.Private[int]
@@ -215,7 +209,6 @@ class Building(Node):
     description="A facility (设施): an elevator, a smart bike shed, a boiler. Age matters."
 )
 class Facility(Node):
-    model = models.Facility
     kind: FacilityKind = strawberry.field(description="What kind of facility it is.")
     name: str = strawberry.field(description="Name, e.g. 3号楼1单元电梯.")
     install_year: int | None = strawberry.field(

@@ -10,7 +10,7 @@ from sqlalchemy import func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import visibility
-from core.loaders import columns
+from core.declarations import columns
 from core.principal import Principal
 from db.models import Case, CaseAssignment, CaseEvent, CaseWhistle, Community, HelpingHand
 from db.models.enums import CaseEventKind
