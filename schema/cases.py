@@ -224,7 +224,7 @@ class Case(Node):
         now = dt.datetime.now(dt.UTC)
         if self.status is CaseStatus.REPORTED:
             return self.accept_due_at is not None and self.accept_due_at < now
-        if self.status in (CaseStatus.ACCEPTED, CaseStatus.ASSIGNED):
+        if self.status in models.enums.AWAITING_RESOLUTION:
             return self.resolve_due_at is not None and self.resolve_due_at < now
         return False
 

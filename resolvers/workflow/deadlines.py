@@ -26,14 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.events import append_event
 from db.models import Case, CaseWhistle, DeadlineAlert, DeadlinePolicy
-from db.models.enums import CaseCategory, CaseEventKind, CaseStatus
+from db.models.enums import OPEN_STATUSES, CaseCategory, CaseEventKind, CaseStatus
 from db.models.workflow import DEFAULT_POLICY, Policy
 from db.session import Database
 from resolvers.workflow.service import policy_for
 
 _log = logging.getLogger(__name__)
 
-OPEN = (CaseStatus.REPORTED, CaseStatus.ACCEPTED, CaseStatus.ASSIGNED)
 EVENT = {"APPROACHING": CaseEventKind.DEADLINE_APPROACHING, "MISSED": CaseEventKind.DEADLINE_MISSED}
 
 
@@ -63,7 +62,7 @@ def _missed_already(deadline: str, case_id: Any, due_at: Any) -> ColumnElement[b
 
 async def due_deadlines(session: AsyncSession, horizon: dt.datetime) -> list[Due]:
     """Deadlines of open, unpaused cases falling before `horizon` and not yet reported missed."""
-    running = (Case.deadline_paused_at.is_(None), Case.status.in_(OPEN))
+    running = (Case.deadline_paused_at.is_(None), Case.status.in_(OPEN_STATUSES))
     accept = select(
         Case.district_id,
         Case.id,
@@ -104,7 +103,7 @@ async def due_deadlines(session: AsyncSession, horizon: dt.datetime) -> list[Due
             (CaseWhistle.district_id == Case.district_id) & (CaseWhistle.case_id == Case.id),
         )
         .where(
-            Case.status.in_(OPEN),
+            Case.status.in_(OPEN_STATUSES),
             CaseWhistle.reported_in_at.is_(None),
             CaseWhistle.report_in_due_at < horizon,
             _missed_already("REPORT_IN", Case.id, CaseWhistle.report_in_due_at),

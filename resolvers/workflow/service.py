@@ -43,6 +43,7 @@ from db.models import (
     ReportKey,
 )
 from db.models.enums import (
+    OPEN_STATUSES,
     AssignmentRole,
     CaseCategory,
     CaseEventKind,
@@ -757,7 +758,7 @@ async def likely_duplicates(session: AsyncSession, p: Principal, case: Case) -> 
         .where(
             Case.id != case.id,
             Case.category == case.category,
-            Case.status.in_([CaseStatus.REPORTED, CaseStatus.ACCEPTED, CaseStatus.ASSIGNED]),
+            Case.status.in_(OPEN_STATUSES),
             or_(*near),
         )
         .order_by(Case.created_at.desc())
