@@ -104,6 +104,13 @@ resolved (`AWAITING_RESOLUTION`: the resolve deadline runs). Only an open case's
 are swept, and only an open case can be overdue."""
 
 
+class CaseDeadline(enum.StrEnum):
+    """A deadline of a case: to accept it (while REPORTED), to resolve it (after)."""
+
+    ACCEPT = "ACCEPT"
+    RESOLVE = "RESOLVE"
+
+
 class CasePriority(enum.StrEnum):
     LOW = "LOW"
     NORMAL = "NORMAL"

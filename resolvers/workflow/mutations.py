@@ -13,7 +13,7 @@ from core import ids
 from core.context import Info
 from core.error_codes import ErrorCode
 from core.user_errors import InvalidId, UserError
-from db.models.enums import CasePriority
+from db.models.enums import CaseDeadline, CasePriority
 from resolvers.workflow import service
 from resolvers.workflow.refusals import (
     ForbiddenError,
@@ -31,7 +31,6 @@ from schema.errors import (
     VersionConflict,
 )
 from schema.workflow import (
-    CaseDeadline,
     CaseMutationResult,
     CaseReported,
     CaseUpdated,
@@ -497,8 +496,9 @@ class MeetingAndDeadlineMutation:
         until: Annotated[dt.datetime, strawberry.argument(description="The new deadline.")],
         reason: Reason,
     ) -> CaseMutationResult:
-        kind = service.DeadlineKind(deadline.value)
-        return await _act(info, service.extend_deadline, id, expected_version, kind, until, reason)
+        return await _act(
+            info, service.extend_deadline, id, expected_version, deadline, until, reason
+        )
 
     @strawberry.mutation(
         description=(

@@ -10,7 +10,6 @@ writers holding the same version wins, the others get a version conflict.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import hashlib
 import json
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from db.models.enums import (
     OPEN_STATUSES,
     AssignmentRole,
     CaseCategory,
+    CaseDeadline,
     CaseEventKind,
     CasePriority,
     CaseStatus,
@@ -848,25 +848,20 @@ async def report_case(
 # Deadlines ------------------------------------------------------------------------------
 
 
-class DeadlineKind(enum.StrEnum):
-    ACCEPT = "ACCEPT"
-    RESOLVE = "RESOLVE"
-
-
 async def extend_deadline(
     session: AsyncSession,
     p: Principal,
     case_id: int,
     version: int,
-    deadline: DeadlineKind,
+    deadline: CaseDeadline,
     until: dt.datetime,
     reason: str,
 ) -> Change:
     step = await begin(session, p, case_id, version, Action.EXTEND_DEADLINE)
     reason_text = text_of(reason, "reason")
-    column = "accept_due_at" if deadline is DeadlineKind.ACCEPT else "resolve_due_at"
+    column = "accept_due_at" if deadline is CaseDeadline.ACCEPT else "resolve_due_at"
     before = getattr(step.case, column)
-    if deadline is DeadlineKind.ACCEPT and step.case.status is not CaseStatus.REPORTED:
+    if deadline is CaseDeadline.ACCEPT and step.case.status is not CaseStatus.REPORTED:
         raise ValidationError(
             "the accept deadline only runs while the case is REPORTED", "deadline"
         )
