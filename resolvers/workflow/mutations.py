@@ -14,14 +14,14 @@ from core.context import Info
 from core.error_codes import ErrorCode
 from core.user_errors import InvalidId, UserError
 from db.models.enums import CaseDeadline, CasePriority
-from resolvers.workflow import service
-from resolvers.workflow.refusals import (
+from resolvers.refusals import (
     ForbiddenError,
     InvalidTransitionError,
     NotFoundError,
     VersionConflictError,
     WorkflowError,
 )
+from resolvers.workflow import service
 from schema.cases import Case, CaseEvent, Meeting
 from schema.errors import (
     InvalidTransition,

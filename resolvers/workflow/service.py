@@ -55,14 +55,14 @@ from db.models.enums import (
     Role,
 )
 from db.models.workflow import DEFAULT_POLICY, Policy
-from resolvers.workflow.parties import parties_of
-from resolvers.workflow.refusals import (
+from resolvers.refusals import (
     ForbiddenError,
     InvalidTransitionError,
     NotFoundError,
     ValidationError,
     VersionConflictError,
 )
+from resolvers.workflow.parties import parties_of
 from resolvers.workflow.transitions import TRANSITIONS, Action, Party, Rule, allowed_actions
 
 EVENT_OF = {
