@@ -15,8 +15,8 @@ from core.principal import Principal
 from db.models import Building, Community, Notice
 from db.models.enums import NoticeKind, Role
 from resolvers.refusals import ForbiddenError, NotFoundError, ValidationError
+from resolvers.validators import MAX_TITLE, moment_of, row_exists, serves, text_of
 from resolvers.workflow.mutations import decode, optional, run_service
-from resolvers.workflow.service import MAX_TITLE, moment_of, row_exists, serves, text_of
 from schema.errors import NotFound, PermissionDenied, ValidationFailed
 from schema.notices import Notice as NoticeType
 

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import visibility
 from core.principal import Principal
-from core.user_errors import unstorable
 from db.events import append_event
 from db.models import (
     Building,
@@ -37,7 +36,6 @@ from db.models import (
     MeetingAttendee,
     MeetingCase,
     Partner,
-    Partnership,
     Person,
     ReportKey,
 )
@@ -62,6 +60,7 @@ from resolvers.refusals import (
     ValidationError,
     VersionConflictError,
 )
+from resolvers.validators import MAX_TITLE, moment_of, row_exists, serves, text_of
 from resolvers.workflow.parties import parties_of
 from resolvers.workflow.transitions import TRANSITIONS, Action, Party, Rule, allowed_actions
 
@@ -91,8 +90,6 @@ EVENT_OF = {
 REOPEN_WINDOW = dt.timedelta(days=30)
 FEE_WAIVER_AGE = 60
 DUPLICATE_RADIUS_M = 200
-MAX_TITLE = 200
-MAX_TEXT = 5000
 
 
 @dataclass
@@ -101,53 +98,6 @@ class Change:
 
     case: Case
     event: CaseEvent
-
-
-# Validation helpers -----------------------------------------------------------------------
-
-
-def text_of(
-    value: str | None, field: str, *, max_length: int = MAX_TEXT, required: bool = True
-) -> str | None:
-    """`value` stripped; a `ValidationError` naming `field` when empty or too long."""
-    cleaned = (value or "").strip()
-    if not cleaned:
-        if required:
-            raise ValidationError(f"`{field}` must not be empty", field)
-        return None
-    if len(cleaned) > max_length:
-        raise ValidationError(f"`{field}` is limited to {max_length} characters", field)
-    storable(cleaned, field)
-    return cleaned
-
-
-def storable(text: str, field: str) -> str:
-    """`text` if PostgreSQL can store it: no NUL character, no unpaired surrogate."""
-    reason = unstorable(text)
-    if reason is not None:
-        raise ValidationError(f"`{field}` {reason}", field)
-    return text
-
-
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
-
-
-def moment_of(value: dt.datetime, field: str) -> dt.datetime:
-    """`value` if it names a moment the service can keep: with an offset, from 2000 to 2199."""
-    if value.tzinfo is None:
-        raise ValidationError(f"`{field}` needs a time zone offset", field)
-    try:
-        in_range = EARLIEST <= value.astimezone(dt.UTC) < LATEST
-    except OverflowError:  # e.g. 9999-12-31T23:59-12:00 is past year 9999 in UTC
-        in_range = False
-    if not in_range:
-        raise ValidationError(f"`{field}` must be a time from 2000 to 2199", field)
-    return value
-
-
-async def row_exists(session: AsyncSession, model: Any, *where: ColumnElement[bool]) -> bool:
-    return bool(await session.scalar(select(model.id).where(*where).limit(1)))
 
 
 async def policy_for(session: AsyncSession, category: CaseCategory) -> Policy:
@@ -283,16 +233,6 @@ class Handler:
     partner_id: int
     task: str | None = None
     due_at: dt.datetime | None = None
-
-
-async def serves(session: AsyncSession, partner_id: int, community_id: int) -> bool:
-    return bool(
-        await session.scalar(
-            select(Partnership.id).where(
-                Partnership.partner_id == partner_id, Partnership.community_id == community_id
-            )
-        )
-    )
 
 
 async def assign(
