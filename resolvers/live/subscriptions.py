@@ -13,7 +13,7 @@ from core.loaders import Loaders
 from core.user_errors import UserError
 from db.models.enums import CaseEventKind
 from resolvers.live.feed import EventFilter
-from resolvers.workflow.mutations import InputIdError, optional
+from resolvers.mutation_kit import InputIdError, optional_input_id
 from schema.cases import CaseEvent
 
 
@@ -38,10 +38,12 @@ class CaseEventFilter:
     def to_filter(self) -> EventFilter:
         try:
             return EventFilter(
-                community_id=optional(self.community, "Community", "community"),
-                street_id=optional(self.street, "Street", "street"),
-                assigned_partner_id=optional(self.assigned_partner, "Partner", "assignedPartner"),
-                case_id=optional(self.case, "Case", "case"),
+                community_id=optional_input_id(self.community, "Community", "community"),
+                street_id=optional_input_id(self.street, "Street", "street"),
+                assigned_partner_id=optional_input_id(
+                    self.assigned_partner, "Partner", "assignedPartner"
+                ),
+                case_id=optional_input_id(self.case, "Case", "case"),
                 kinds=frozenset(self.kinds or ()),
             )
         except InputIdError as exc:

@@ -9,27 +9,18 @@ from typing import Annotated, Any, cast
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import ids
 from core.context import Info
-from core.error_codes import ErrorCode
-from core.user_errors import InvalidId, UserError
 from db.models.enums import CaseDeadline, CasePriority
-from resolvers.refusals import (
-    ForbiddenError,
-    InvalidTransitionError,
-    NotFoundError,
-    VersionConflictError,
-    WorkflowError,
+from resolvers.mutation_kit import (
+    Later,
+    input_id,
+    optional_input_id,
+    read_upload,
+    ref,
+    run_service,
 )
 from resolvers.workflow import service
 from schema.cases import Case, CaseEvent, Meeting
-from schema.errors import (
-    InvalidTransition,
-    NotFound,
-    PermissionDenied,
-    ValidationFailed,
-    VersionConflict,
-)
 from schema.workflow import (
     CaseMutationResult,
     CaseReported,
@@ -56,99 +47,8 @@ OptionalNote = Annotated[
 ]
 
 
-class InputIdError(Exception):
-    """An input id that is malformed or of the wrong type, with the input field it came in."""
-
-    def __init__(self, error: InvalidId, field: str) -> None:
-        self.error, self.field = error, field
-
-
-def decode(global_id: str | None, type_name: str, field: str) -> int:
-    """Database id of an input id, or a ValidationFailed naming `field`."""
-    try:
-        return ids.decode_as(global_id or "", type_name)
-    except InvalidId as exc:
-        raise InputIdError(exc, field) from None
-
-
-def optional(global_id: str | None, type_name: str, field: str) -> int | None:
-    return None if global_id is None else decode(global_id, type_name, field)
-
-
-async def read_upload(upload: Any) -> bytes:
-    """The bytes of an uploaded file, read no further than the size limit allows."""
-    data: bytes = await upload.read(service.MAX_PHOTO_BYTES + 1)
-    return data
-
-
-def _error(exc: WorkflowError) -> Any:
-    message, field = exc.message, exc.field
-    if isinstance(exc, NotFoundError):
-        return NotFound(code=ErrorCode.NOT_FOUND, message=message, field=field)
-    if isinstance(exc, ForbiddenError):
-        return PermissionDenied(code=ErrorCode.PERMISSION_DENIED, message=message, field=field)
-    if isinstance(exc, InvalidTransitionError):
-        return InvalidTransition(
-            code=ErrorCode.INVALID_TRANSITION,
-            message=message,
-            field=field,
-            current_status=exc.status,
-            allowed_actions=[a.value for a in exc.allowed],
-        )
-    if isinstance(exc, VersionConflictError):
-        return VersionConflict(
-            code=ErrorCode.VERSION_CONFLICT,
-            message=message,
-            field=field,
-            current_version=exc.current,
-        )
-    return ValidationFailed(code=ErrorCode.VALIDATION_FAILED, message=message, field=field)
-
-
-async def run_service(info: Info, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
-    """Run a service in the operation's transaction; expected failures become payloads."""
-    principal = info.context.principal
-    if principal.is_anonymous:
-        return PermissionDenied(
-            code=ErrorCode.PERMISSION_DENIED, message="sign in to change cases", field=None
-        )
-    try:
-        async with info.context.db.writing() as session:
-            # A savepoint, so that a refusal after a partial write leaves nothing behind.
-            savepoint = await session.begin_nested()
-            try:
-                result = await work(session)
-            except BaseException:
-                await savepoint.rollback()
-                raise
-            await savepoint.commit()
-    except InputIdError as exc:
-        return ValidationFailed(
-            code=ErrorCode.VALIDATION_FAILED, message=str(exc.error), field=exc.field
-        )
-    except WorkflowError as exc:
-        return _error(exc)
-    except UserError as exc:
-        return PermissionDenied(code=ErrorCode.PERMISSION_DENIED, message=str(exc), field=None)
-    info.context.loaders.clear()
-    return result
-
-
 def _updated(change: service.Change) -> CaseUpdated:
     return CaseUpdated(case=Case.from_row(change.case), event=CaseEvent.from_row(change.event))
-
-
-class Later:
-    """An argument worked out inside the mutation's guarded block (it may decode input ids,
-    whose errors must become `ValidationFailed`)."""
-
-    def __init__(self, compute: Callable[[], Any]) -> None:
-        self.compute = compute
-
-
-def ref(global_id: str, type_name: str, field: str) -> Later:
-    """An input id, decoded inside the guarded block."""
-    return Later(lambda: decode(global_id, type_name, field))
 
 
 async def _act(
@@ -164,7 +64,7 @@ async def _act(
 
     async def run(session: AsyncSession) -> CaseUpdated:
         values = [a.compute() if isinstance(a, Later) else a for a in args]
-        change = await action(session, principal, decode(case_id, "Case", "id"), version, *values)
+        change = await action(session, principal, input_id(case_id, "Case", "id"), version, *values)
         return _updated(change)
 
     return cast(CaseMutationResult, await run_service(info, run))
@@ -183,18 +83,20 @@ class CaseMutation:
 
         async def run(session: AsyncSession) -> CaseReported:
             report = service.Report(
-                community_id=decode(input.community, "Community", "community"),
+                community_id=input_id(input.community, "Community", "community"),
                 category=input.category,
                 title=input.title,
                 description=input.description,
-                compound_id=optional(input.compound, "Compound", "compound"),
-                building_id=optional(input.building, "Building", "building"),
-                facility_id=optional(input.facility, "Facility", "facility"),
+                compound_id=optional_input_id(input.compound, "Compound", "compound"),
+                building_id=optional_input_id(input.building, "Building", "building"),
+                facility_id=optional_input_id(input.facility, "Facility", "facility"),
                 latitude=input.latitude,
                 longitude=input.longitude,
                 priority=input.priority,
-                on_behalf_of_id=optional(input.on_behalf_of, "Person", "onBehalfOf"),
-                photos=tuple([await read_upload(u) for u in input.photos or []]),
+                on_behalf_of_id=optional_input_id(input.on_behalf_of, "Person", "onBehalfOf"),
+                photos=tuple(
+                    [await read_upload(u, service.MAX_PHOTO_BYTES) for u in input.photos or []]
+                ),
             )
             done = await service.report_case(session, principal, report, input.idempotency_key)
             return CaseReported(
@@ -257,7 +159,7 @@ class CaseMutation:
     ) -> CaseMutationResult:
         def handler(value: HandlerInput, field: str) -> service.Handler:
             return service.Handler(
-                decode(value.partner, "Partner", field), value.task, value.due_at
+                input_id(value.partner, "Partner", field), value.task, value.due_at
             )
 
         return await _act(
@@ -429,15 +331,17 @@ class MeetingAndDeadlineMutation:
 
         async def run(session: AsyncSession) -> MeetingChanged:
             plan = service.MeetingPlan(
-                case_ids=tuple(decode(c, "Case", f"cases[{i}]") for i, c in enumerate(input.cases)),
+                case_ids=tuple(
+                    input_id(c, "Case", f"cases[{i}]") for i, c in enumerate(input.cases)
+                ),
                 title=input.title,
                 scheduled_at=input.scheduled_at,
                 location=input.location,
                 partner_ids=tuple(
-                    decode(a, "Partner", f"attendees[{i}]") for i, a in enumerate(input.attendees)
+                    input_id(a, "Partner", f"attendees[{i}]") for i, a in enumerate(input.attendees)
                 ),
                 person_ids=tuple(
-                    decode(a, "Person", f"people[{i}]") for i, a in enumerate(input.people)
+                    input_id(a, "Person", f"people[{i}]") for i, a in enumerate(input.people)
                 ),
             )
             return _meeting_changed(await service.schedule_meeting(session, p, plan))
@@ -467,18 +371,20 @@ class MeetingAndDeadlineMutation:
             change = await service.record_meeting_outcome(
                 session,
                 p,
-                decode(meeting, "Meeting", "meeting"),
+                input_id(meeting, "Meeting", "meeting"),
                 outcome,
                 [
                     service.Decision(
                         d.text,
-                        optional(
+                        optional_input_id(
                             d.responsible_partner, "Partner", f"decisions[{i}].responsiblePartner"
                         ),
                     )
                     for i, d in enumerate(decisions or [])
                 ],
-                tuple(decode(a, "Partner", f"attended[{i}]") for i, a in enumerate(attended or [])),
+                tuple(
+                    input_id(a, "Partner", f"attended[{i}]") for i, a in enumerate(attended or [])
+                ),
             )
             return _meeting_changed(change)
 
