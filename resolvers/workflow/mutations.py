@@ -1,4 +1,5 @@
-"""The Mutation root of the case workflow: thin fields over `resolvers.workflow.service`."""
+"""The Mutation root of the case workflow: thin fields over its services (actions, reporting,
+meetings, deadlines)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from resolvers.mutation_kit import (
     ref,
     run_service,
 )
-from resolvers.workflow import service
+from resolvers.workflow import actions, deadlines, meetings, reporting, steps
 from schema.cases import Case, CaseEvent, Meeting
 from schema.workflow import (
     CaseMutationResult,
@@ -47,13 +48,13 @@ OptionalNote = Annotated[
 ]
 
 
-def _updated(change: service.Change) -> CaseUpdated:
+def _updated(change: steps.Change) -> CaseUpdated:
     return CaseUpdated(case=Case.from_row(change.case), event=CaseEvent.from_row(change.event))
 
 
 async def _act(
     info: Info,
-    action: Callable[..., Awaitable[service.Change]],
+    action: Callable[..., Awaitable[steps.Change]],
     case_id: str,
     version: int,
     *args: Any,
@@ -82,7 +83,7 @@ class CaseMutation:
         principal = info.context.principal
 
         async def run(session: AsyncSession) -> CaseReported:
-            report = service.Report(
+            report = reporting.Report(
                 community_id=input_id(input.community, "Community", "community"),
                 category=input.category,
                 title=input.title,
@@ -95,10 +96,10 @@ class CaseMutation:
                 priority=input.priority,
                 on_behalf_of_id=optional_input_id(input.on_behalf_of, "Person", "onBehalfOf"),
                 photos=tuple(
-                    [await read_upload(u, service.MAX_PHOTO_BYTES) for u in input.photos or []]
+                    [await read_upload(u, reporting.MAX_PHOTO_BYTES) for u in input.photos or []]
                 ),
             )
-            done = await service.report_case(session, principal, report, input.idempotency_key)
+            done = await reporting.report_case(session, principal, report, input.idempotency_key)
             return CaseReported(
                 case=Case.from_row(done.case),
                 likely_duplicates=[Case.from_row(c) for c in done.likely_duplicates],
@@ -113,13 +114,13 @@ class CaseMutation:
     async def accept_case(
         self, info: Info, id: CaseId, expected_version: Version, note: OptionalNote = None
     ) -> CaseMutationResult:
-        return await _act(info, service.accept, id, expected_version, note)
+        return await _act(info, actions.accept, id, expected_version, note)
 
     @strawberry.mutation(description="Reject a REPORTED case with a reason (committee).")
     async def reject_case(
         self, info: Info, id: CaseId, expected_version: Version, reason: Reason
     ) -> CaseMutationResult:
-        return await _act(info, service.reject, id, expected_version, reason)
+        return await _act(info, actions.reject, id, expected_version, reason)
 
     @strawberry.mutation(description="Mark a case as a duplicate of another case (committee).")
     async def mark_duplicate(
@@ -133,7 +134,7 @@ class CaseMutation:
     ) -> CaseMutationResult:
         return await _act(
             info,
-            service.mark_duplicate,
+            actions.mark_duplicate,
             id,
             expected_version,
             ref(duplicate_of, "Case", "duplicateOf"),
@@ -157,14 +158,14 @@ class CaseMutation:
             strawberry.argument(description="Co-handling partners, each with a task."),
         ] = None,
     ) -> CaseMutationResult:
-        def handler(value: HandlerInput, field: str) -> service.Handler:
-            return service.Handler(
+        def handler(value: HandlerInput, field: str) -> actions.Handler:
+            return actions.Handler(
                 input_id(value.partner, "Partner", field), value.task, value.due_at
             )
 
         return await _act(
             info,
-            service.assign,
+            actions.assign,
             id,
             expected_version,
             Later(lambda: handler(lead, "lead.partner")),
@@ -197,7 +198,7 @@ class CaseMutation:
     ) -> CaseMutationResult:
         return await _act(
             info,
-            service.blow_whistle,
+            actions.blow_whistle,
             id,
             expected_version,
             ref(department, "Partner", "department"),
@@ -213,7 +214,7 @@ class CaseMutation:
         expected_version: Version,
         response: Annotated[str, strawberry.argument(description="What the department will do.")],
     ) -> CaseMutationResult:
-        return await _act(info, service.report_in, id, expected_version, response)
+        return await _act(info, actions.report_in, id, expected_version, response)
 
     @strawberry.mutation(
         description="Ask another partner of the community to send help (大手拉小手)."
@@ -228,7 +229,7 @@ class CaseMutation:
     ) -> CaseMutationResult:
         return await _act(
             info,
-            service.request_helping_hand,
+            actions.request_helping_hand,
             id,
             expected_version,
             ref(helper, "Partner", "helper"),
@@ -239,13 +240,13 @@ class CaseMutation:
     async def accept_helping_hand(
         self, info: Info, id: CaseId, expected_version: Version, response: OptionalNote = None
     ) -> CaseMutationResult:
-        return await _act(info, service.answer_helping_hand, id, expected_version, True, response)
+        return await _act(info, actions.answer_helping_hand, id, expected_version, True, response)
 
     @strawberry.mutation(description="The asked partner declines, saying why.")
     async def decline_helping_hand(
         self, info: Info, id: CaseId, expected_version: Version, response: Reason
     ) -> CaseMutationResult:
-        return await _act(info, service.answer_helping_hand, id, expected_version, False, response)
+        return await _act(info, actions.answer_helping_hand, id, expected_version, False, response)
 
     @strawberry.mutation(
         description="Add a note to the case's history: internal (staff and partners) or public."
@@ -260,7 +261,7 @@ class CaseMutation:
             bool, strawberry.argument(description="Hidden from residents when true.")
         ] = True,
     ) -> CaseMutationResult:
-        return await _act(info, service.add_note, id, expected_version, text, internal)
+        return await _act(info, actions.add_note, id, expected_version, text, internal)
 
     @strawberry.mutation(description="Change the priority of an open case (committee).")
     async def update_case_priority(
@@ -271,7 +272,7 @@ class CaseMutation:
         priority: CasePriority,
         reason: OptionalNote = None,
     ) -> CaseMutationResult:
-        return await _act(info, service.update_priority, id, expected_version, priority, reason)
+        return await _act(info, actions.update_priority, id, expected_version, priority, reason)
 
     @strawberry.mutation(description="The assigned partner reports the case resolved.")
     async def resolve_case(
@@ -281,7 +282,7 @@ class CaseMutation:
         expected_version: Version,
         summary: Annotated[str, strawberry.argument(description="What was done.")],
     ) -> CaseMutationResult:
-        return await _act(info, service.resolve, id, expected_version, summary)
+        return await _act(info, actions.resolve, id, expected_version, summary)
 
     @strawberry.mutation(description="The reporter confirms the resolution with a 1–5 rating.")
     async def confirm_resolution(
@@ -292,7 +293,7 @@ class CaseMutation:
         rating: Annotated[int, strawberry.argument(description="1 (bad) to 5 (very good).")],
         comment: OptionalNote = None,
     ) -> CaseMutationResult:
-        return await _act(info, service.confirm, id, expected_version, rating, comment)
+        return await _act(info, actions.confirm, id, expected_version, rating, comment)
 
     @strawberry.mutation(
         description=(
@@ -302,16 +303,16 @@ class CaseMutation:
     async def reopen_case(
         self, info: Info, id: CaseId, expected_version: Version, reason: Reason
     ) -> CaseMutationResult:
-        return await _act(info, service.reopen, id, expected_version, reason)
+        return await _act(info, actions.reopen, id, expected_version, reason)
 
     @strawberry.mutation(description="Close a resolved or confirmed case (committee).")
     async def close_case(
         self, info: Info, id: CaseId, expected_version: Version, note: OptionalNote = None
     ) -> CaseMutationResult:
-        return await _act(info, service.close, id, expected_version, note)
+        return await _act(info, actions.close, id, expected_version, note)
 
 
-def _meeting_changed(change: service.MeetingChange) -> MeetingChanged:
+def _meeting_changed(change: meetings.MeetingChange) -> MeetingChanged:
     return MeetingChanged(
         meeting=Meeting.from_row(change.meeting),
         events=[CaseEvent.from_row(e) for e in change.events],
@@ -330,7 +331,7 @@ class MeetingAndDeadlineMutation:
         p = info.context.principal
 
         async def run(session: AsyncSession) -> MeetingChanged:
-            plan = service.MeetingPlan(
+            plan = meetings.MeetingPlan(
                 case_ids=tuple(
                     input_id(c, "Case", f"cases[{i}]") for i, c in enumerate(input.cases)
                 ),
@@ -344,7 +345,7 @@ class MeetingAndDeadlineMutation:
                     input_id(a, "Person", f"people[{i}]") for i, a in enumerate(input.people)
                 ),
             )
-            return _meeting_changed(await service.schedule_meeting(session, p, plan))
+            return _meeting_changed(await meetings.schedule_meeting(session, p, plan))
 
         return cast(MeetingResult, await run_service(info, run))
 
@@ -368,13 +369,13 @@ class MeetingAndDeadlineMutation:
         p = info.context.principal
 
         async def run(session: AsyncSession) -> MeetingChanged:
-            change = await service.record_meeting_outcome(
+            change = await meetings.record_meeting_outcome(
                 session,
                 p,
                 input_id(meeting, "Meeting", "meeting"),
                 outcome,
                 [
-                    service.Decision(
+                    meetings.Decision(
                         d.text,
                         optional_input_id(
                             d.responsible_partner, "Partner", f"decisions[{i}].responsiblePartner"
@@ -403,7 +404,7 @@ class MeetingAndDeadlineMutation:
         reason: Reason,
     ) -> CaseMutationResult:
         return await _act(
-            info, service.extend_deadline, id, expected_version, deadline, until, reason
+            info, deadlines.extend_deadline, id, expected_version, deadline, until, reason
         )
 
     @strawberry.mutation(
@@ -419,7 +420,7 @@ class MeetingAndDeadlineMutation:
         expected_version: Version,
         reason: Reason,
     ) -> CaseMutationResult:
-        return await _act(info, service.pause_deadlines, id, expected_version, reason)
+        return await _act(info, deadlines.pause_deadlines, id, expected_version, reason)
 
     @strawberry.mutation(description="Restart the clock of a paused case.")
     async def resume_case_deadlines(
@@ -429,4 +430,4 @@ class MeetingAndDeadlineMutation:
         expected_version: Version,
         reason: Reason,
     ) -> CaseMutationResult:
-        return await _act(info, service.resume_deadlines, id, expected_version, reason)
+        return await _act(info, deadlines.resume_deadlines, id, expected_version, reason)
