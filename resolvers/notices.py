@@ -17,8 +17,8 @@ from db.models.enums import NoticeKind, Role
 from resolvers.mutation_kit import input_id, optional_input_id, run_service
 from resolvers.refusals import ForbiddenError, NotFoundError, ValidationError
 from resolvers.validators import MAX_TITLE, moment_of, row_exists, serves, text_of
-from schema.errors import NotFound, PermissionDenied, ValidationFailed
 from schema.notices import Notice as NoticeType
+from schema.notices import NoticeChanged, NoticeResult
 
 STAFF_ROLES = {Role.COMMITTEE_MEMBER, Role.COMMUNITY_WORKER}
 
@@ -104,17 +104,6 @@ async def withdraw_notice(session: AsyncSession, p: Principal, notice_id: int) -
     notice.withdrawn_at = await session.scalar(select(func.now()))
     await session.flush()
     return notice
-
-
-@strawberry.type(description="The notice as it now is on its board.")
-class NoticeChanged:
-    notice: NoticeType = strawberry.field(description="The notice.")
-
-
-NoticeResult = Annotated[
-    NoticeChanged | NotFound | PermissionDenied | ValidationFailed,
-    strawberry.union("NoticeResult", description="The notice, or why nothing changed."),
-]
 
 
 @strawberry.input(description="A notice for a community's board, or one building's.")

@@ -10,6 +10,7 @@ import strawberry
 from core.context import Info
 from db import models
 from db.models.enums import NoticeKind
+from schema.errors import NotFound, PermissionDenied, ValidationFailed
 from schema.node import Node, load_node
 
 if TYPE_CHECKING:
@@ -53,3 +54,14 @@ class Notice(Node):
     @strawberry.field(description="The partner organisation that posted it, if any.")
     async def author(self, info: Info) -> PartnerT | None:
         return await load_node(info, "Partner", self.author_partner_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="The notice as it now is on its board.")
+class NoticeChanged:
+    notice: Notice = strawberry.field(description="The notice.")
+
+
+NoticeResult = Annotated[
+    NoticeChanged | NotFound | PermissionDenied | ValidationFailed,
+    strawberry.union("NoticeResult", description="The notice, or why nothing changed."),
+]
