@@ -9,9 +9,8 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from core.user_errors import UserError, unstorable
 from db.models import Case, CaseEvent, CaseWhistle, Community
-from db.models.enums import CaseCategory, CaseEventKind, CaseStatus
+from db.models.enums import AWAITING_RESOLUTION, CaseCategory, CaseEventKind, CaseStatus
 
-OPEN_STATUSES = (CaseStatus.REPORTED, CaseStatus.ACCEPTED, CaseStatus.ASSIGNED)
 MAX_SEARCH_LENGTH = 100
 
 
@@ -21,7 +20,7 @@ def overdue_clause() -> ColumnElement[bool]:
     return or_(
         and_(Case.status == CaseStatus.REPORTED, Case.accept_due_at < now),
         and_(
-            Case.status.in_([CaseStatus.ACCEPTED, CaseStatus.ASSIGNED]),
+            Case.status.in_(AWAITING_RESOLUTION),
             Case.resolve_due_at < now,
         ),
     )

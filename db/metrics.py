@@ -18,7 +18,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-OPEN_STATUSES = "('REPORTED', 'ACCEPTED', 'ASSIGNED')"
+from db.models.enums import OPEN_STATUSES
+
+OPEN_STATUSES_SQL = "(" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"
 ENDED_EARLY = "('REJECTED', 'DUPLICATE')"
 
 TIME_ZONE = "Asia/Shanghai"
@@ -92,7 +94,7 @@ _EVER_RESOLVED = "f.resolved_at IS NOT NULL OR f.reopen_count > 0"
 
 PARTS: dict[str, Part] = {
     "cases": Part(Source.CASES, "count(*)"),
-    "open": Part(Source.CASES, f"count(*) FILTER (WHERE f.status IN {OPEN_STATUSES})"),
+    "open": Part(Source.CASES, f"count(*) FILTER (WHERE f.status IN {OPEN_STATUSES_SQL})"),
     "accepted_on_time": Part(Source.CASES, f"count(*) FILTER (WHERE {_ACCEPTED_ON_TIME})"),
     "accept_due": Part(Source.CASES, f"count(*) FILTER (WHERE {_ACCEPT_DUE})"),
     "accepted": Part(Source.CASES, "count(f.accepted_at)"),

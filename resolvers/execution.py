@@ -51,12 +51,6 @@ def mark_plain_fields(schema: GraphQLSchema) -> int:
 class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context, reading plain fields directly."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        manager = self.middleware_manager
-        # A schema extension with a `resolve` hook wraps every resolver: no short path then.
-        self._direct = not (manager is not None and manager.middlewares)
-
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -67,6 +61,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         field_def = parent_type.fields.get(field_details_list[0].node.name.value)
         plain = field_def.extensions.get(PLAIN) if field_def is not None else None
+        # A schema extension with a `resolve` hook wraps every resolver: no short path then.
         if plain is not None and not (
             self.middleware_manager and self.middleware_manager.middlewares
         ):

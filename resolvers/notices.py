@@ -14,11 +14,11 @@ from core.context import Info
 from core.principal import Principal
 from db.models import Building, Community, Notice
 from db.models.enums import NoticeKind, Role
-from resolvers.workflow.mutations import decode, optional, run_service
-from resolvers.workflow.refusals import ForbiddenError, NotFoundError, ValidationError
-from resolvers.workflow.service import MAX_TITLE, moment_of, row_exists, serves, text_of
-from schema.errors import NotFound, PermissionDenied, ValidationFailed
+from resolvers.mutation_kit import input_id, optional_input_id, run_service
+from resolvers.refusals import ForbiddenError, NotFoundError, ValidationError
+from resolvers.validators import MAX_TITLE, moment_of, row_exists, serves, text_of
 from schema.notices import Notice as NoticeType
+from schema.notices import NoticeChanged, NoticeResult
 
 STAFF_ROLES = {Role.COMMITTEE_MEMBER, Role.COMMUNITY_WORKER}
 
@@ -106,17 +106,6 @@ async def withdraw_notice(session: AsyncSession, p: Principal, notice_id: int) -
     return notice
 
 
-@strawberry.type(description="The notice as it now is on its board.")
-class NoticeChanged:
-    notice: NoticeType = strawberry.field(description="The notice.")
-
-
-NoticeResult = Annotated[
-    NoticeChanged | NotFound | PermissionDenied | ValidationFailed,
-    strawberry.union("NoticeResult", description="The notice, or why nothing changed."),
-]
-
-
 @strawberry.input(description="A notice for a community's board, or one building's.")
 class PostNoticeInput:
     community: strawberry.ID = strawberry.field(description="Id of the Community.")
@@ -150,9 +139,9 @@ class NoticeMutation:
 
         async def run(session: AsyncSession) -> Any:
             posting = Posting(
-                community_id=decode(input.community, "Community", "community"),
-                building_id=optional(input.building, "Building", "building"),
-                author_partner_id=optional(input.author, "Partner", "author"),
+                community_id=input_id(input.community, "Community", "community"),
+                building_id=optional_input_id(input.building, "Building", "building"),
+                author_partner_id=optional_input_id(input.author, "Partner", "author"),
                 kind=input.kind,
                 title=input.title,
                 body=input.body,
@@ -172,6 +161,6 @@ class NoticeMutation:
         p = info.context.principal
 
         async def run(session: AsyncSession) -> Any:
-            return _changed(await withdraw_notice(session, p, decode(id, "Notice", "id")))
+            return _changed(await withdraw_notice(session, p, input_id(id, "Notice", "id")))
 
         return cast(NoticeResult, await run_service(info, run))

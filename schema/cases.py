@@ -15,6 +15,7 @@ from core import relations as rel
 from core.case_filter import CaseQuery
 from core.relation_kinds import NO_FILTER, Relation
 from db.models.enums import (
+    AWAITING_RESOLUTION,
     AssignmentRole,
     CaseCategory,
     CaseEventKind,
@@ -222,7 +223,7 @@ class Case(Node):
         now = dt.datetime.now(dt.UTC)
         if self.status is CaseStatus.REPORTED:
             return self.accept_due_at is not None and self.accept_due_at < now
-        if self.status in (CaseStatus.ACCEPTED, CaseStatus.ASSIGNED):
+        if self.status in AWAITING_RESOLUTION:
             return self.resolve_due_at is not None and self.resolve_due_at < now
         return False
 

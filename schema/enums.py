@@ -31,6 +31,7 @@ ENUM_DESCRIPTIONS = {
         "→ CLOSED; REJECTED and DUPLICATE end it early."
     ),
     enums.CasePriority: "Urgency of a case.",
+    enums.CaseDeadline: "Which deadline of a case.",
     enums.CaseEventKind: "What happened in one step of a case's history.",
     enums.MeetingStatus: "State of a coordination meeting.",
     enums.AssignmentRole: "How a partner handles a case: LEAD (主办) or CO_HANDLER (协办).",

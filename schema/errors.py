@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+import schema.enums  # noqa: F401 - registers the domain's enums before any type uses them
 from db.models.enums import CaseStatus
 
 

@@ -9,6 +9,7 @@ import strawberry
 
 from core import relations as rel
 from db.models.enums import NoticeKind
+from schema.errors import NotFound, PermissionDenied, ValidationFailed
 from schema.node import Node, node_field
 
 if TYPE_CHECKING:
@@ -57,3 +58,14 @@ class Notice(Node):
         PartnerT | None,
         "The partner organisation that posted it, if any.",
     )
+
+
+@strawberry.type(description="The notice as it now is on its board.")
+class NoticeChanged:
+    notice: Notice = strawberry.field(description="The notice.")
+
+
+NoticeResult = Annotated[
+    NoticeChanged | NotFound | PermissionDenied | ValidationFailed,
+    strawberry.union("NoticeResult", description="The notice, or why nothing changed."),
+]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Annotated, Any
 
 import strawberry
@@ -154,12 +153,6 @@ class DecisionInput:
     responsible_partner: strawberry.ID | None = strawberry.field(
         default=None, description="Id of the Partner who must carry it out."
     )
-
-
-@strawberry.enum(description="Which deadline of a case.")
-class CaseDeadline(enum.Enum):
-    ACCEPT = "ACCEPT"
-    RESOLVE = "RESOLVE"
 
 
 @strawberry.type(

@@ -95,6 +95,22 @@ class CaseStatus(enum.StrEnum):
     DUPLICATE = "DUPLICATE"
 
 
+AWAITING_RESOLUTION = (CaseStatus.ACCEPTED, CaseStatus.ASSIGNED)
+"""The open statuses after acceptance: the case's resolve deadline runs."""
+
+OPEN_STATUSES = (CaseStatus.REPORTED, *AWAITING_RESOLUTION)
+"""The statuses of an open case: still to be accepted (REPORTED: the accept deadline runs) or
+resolved (`AWAITING_RESOLUTION`: the resolve deadline runs). Only an open case's deadlines
+are swept, and only an open case can be overdue."""
+
+
+class CaseDeadline(enum.StrEnum):
+    """A deadline of a case: to accept it (while REPORTED), to resolve it (after)."""
+
+    ACCEPT = "ACCEPT"
+    RESOLVE = "RESOLVE"
+
+
 class CasePriority(enum.StrEnum):
     LOW = "LOW"
     NORMAL = "NORMAL"

@@ -41,7 +41,7 @@ Conventions of the demo data (nothing in the schema requires them):
 - rows other than cases, meetings and notices are stamped as entered on `ONBOARDED`;
 - a rejected or duplicate case gets `closed_at` when it leaves the path;
 - a reopened case goes back to ASSIGNED (or ACCEPTED when nobody was assigned) with a fresh
-  deadline to resolve, as `resolvers.workflow.service.reopen` does.
+  deadline to resolve, as `resolvers.workflow.actions.reopen` does.
 """
 
 from __future__ import annotations
@@ -1496,7 +1496,7 @@ async def _load_policies(w: _Loader, spec: DistrictSpec) -> None:
     )
 
 
-# Where the workflow's services keep an event's free text, by kind (resolvers.workflow.service);
+# Where the workflow's services keep an event's free text, by kind (resolvers.workflow);
 # the demo's histories use the same keys, so a client reads them in one way.
 NOTE_KEYS = {
     K.REJECTED: "reason",
@@ -1610,7 +1610,7 @@ def _report_key(spec: CaseSpec, case: Case, step: Step) -> ReportKey:
     """The idempotency key the reporter's app sent with the report.
 
     `input_hash` is computed as `reportCase` fingerprints its input (the fields of
-    `resolvers.workflow.service.Report`), so retrying the report through the API with the same
+    `resolvers.workflow.reporting.Report`), so retrying the report through the API with the same
     key finds this case.
     """
     if case.reporter_id is None:

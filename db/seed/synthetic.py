@@ -9,8 +9,8 @@ partnerships, which property company serves which compound, community workers, r
 deadline policies, and a year of cases with their histories. The cases feed statistics (time
 to accept and resolve, missed deadlines, whistles and overdue report-ins, helping hands,
 satisfaction, reopen rate), so their timestamps, deadlines, statuses, events and workflow rows
-(assignments, whistles, helping hands) agree with each other and with what the workflow
-service (`resolvers.workflow.service`) writes: the same transitions, payloads and deadlines.
+(assignments, whistles, helping hands) agree with each other and with what the workflow's
+services (`resolvers.workflow`) write: the same transitions, payloads and deadlines.
 Not drawn: meetings, notes, deadline pauses and extensions, photos, committees, notices, and
 the deadline sweep's alerts (the running server's sweep adds those of the open cases).
 
@@ -343,7 +343,7 @@ P_STALL_ACCEPT: Final = 0.004
 P_STALL_ASSIGN: Final = 0.004
 P_STALL_WORK: Final = 0.015
 
-# Payloads as the workflow service (resolvers.workflow.service) writes them.
+# Payloads as the workflow's services (resolvers.workflow) write them.
 REJECT_PAYLOAD: Final = _payload(reason="不属于社区受理范围")
 CLOSE_PAYLOAD: Final = _payload(note=None)
 UNCONFIRMED_CLOSE_PAYLOAD: Final = _payload(note="居民七日未确认，予以办结")
@@ -360,7 +360,7 @@ FEE_WAIVER_AGE: Final = 60
 
 
 def _waiver_reason(age: int) -> str:
-    """As `resolvers.workflow.service.waiver_reason` words it."""
+    """As `resolvers.workflow.reporting.waiver_reason` words it."""
     return f"年满{FEE_WAIVER_AGE}周岁独居老人免收上门服务费 (resident aged {age}, living alone)"
 
 
@@ -1021,7 +1021,7 @@ class _Calendar:
 
 
 class _CaseFactory:
-    """Draws cases and their histories, as the workflow service (resolvers.workflow.service)
+    """Draws cases and their histories, as the workflow's services (resolvers.workflow)
     would have written them: case rows, their events (in one bucket per day), assignments,
     whistles and helping hands.
 

@@ -11,41 +11,26 @@ import strawberry
 from core.context import Info
 from core.loaders import Loaders
 from core.user_errors import UserError
-from db.models.enums import CaseEventKind
 from resolvers.live.feed import EventFilter
-from resolvers.workflow.mutations import InputIdError, optional
+from resolvers.mutation_kit import InputIdError, optional_input_id
 from schema.cases import CaseEvent
+from schema.live import CaseEventFilter
 
 
-@strawberry.input(description="Which case events to receive; every field given must hold.")
-class CaseEventFilter:
-    community: strawberry.ID | None = strawberry.field(
-        default=None, description="Id of a Community: events of its cases only."
-    )
-    street: strawberry.ID | None = strawberry.field(
-        default=None, description="Id of a Street: events of its communities' cases only."
-    )
-    assigned_partner: strawberry.ID | None = strawberry.field(
-        default=None, description="Id of a Partner: events of cases it leads only."
-    )
-    case: strawberry.ID | None = strawberry.field(
-        default=None, description="Id of a Case: its events only."
-    )
-    kinds: list[CaseEventKind] | None = strawberry.field(
-        default=None, description="Only these kinds of event."
-    )
-
-    def to_filter(self) -> EventFilter:
-        try:
-            return EventFilter(
-                community_id=optional(self.community, "Community", "community"),
-                street_id=optional(self.street, "Street", "street"),
-                assigned_partner_id=optional(self.assigned_partner, "Partner", "assignedPartner"),
-                case_id=optional(self.case, "Case", "case"),
-                kinds=frozenset(self.kinds or ()),
-            )
-        except InputIdError as exc:
-            raise UserError(f"`{exc.field}`: {exc.error}") from None
+def event_filter(filter: CaseEventFilter) -> EventFilter:
+    """The live feed's filter for a subscription's `filter` input; a bad id is a `UserError`."""
+    try:
+        return EventFilter(
+            community_id=optional_input_id(filter.community, "Community", "community"),
+            street_id=optional_input_id(filter.street, "Street", "street"),
+            assigned_partner_id=optional_input_id(
+                filter.assigned_partner, "Partner", "assignedPartner"
+            ),
+            case_id=optional_input_id(filter.case, "Case", "case"),
+            kinds=frozenset(filter.kinds or ()),
+        )
+    except InputIdError as exc:
+        raise UserError(f"`{exc.field}`: {exc.error}") from None
 
 
 def _cursor(after: str | None) -> int | None:
@@ -87,7 +72,7 @@ class Subscription:
             raise UserError("subscribe with a token of a district (in connection_init)")
         if context.bus is None:
             raise UserError("live events are not available on this server")
-        flt = filter.to_filter() if filter else EventFilter()
+        flt = event_filter(filter) if filter else EventFilter()
         stream = context.bus.subscribe(context.district_id, context.principal, flt, _cursor(after))
         try:
             async for row in stream:

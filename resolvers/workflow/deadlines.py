@@ -1,4 +1,5 @@
-"""The deadline sweep: DEADLINE_APPROACHING and DEADLINE_MISSED events, on time, once each.
+"""Case deadlines: the actions that move them (extend, pause, resume), and the sweep that
+appends DEADLINE_APPROACHING and DEADLINE_MISSED events, on time, once each.
 
 Any number of server processes may sweep at once. Each alert is first claimed by inserting
 its row into `deadline_alerts` (`ON CONFLICT DO NOTHING`); only the transaction whose insert
@@ -24,16 +25,96 @@ from sqlalchemy import BigInteger, ColumnElement, Result, func, literal, null, s
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.principal import Principal
 from db.events import append_event
 from db.models import Case, CaseWhistle, DeadlineAlert, DeadlinePolicy
-from db.models.enums import CaseCategory, CaseEventKind, CaseStatus
+from db.models.enums import OPEN_STATUSES, CaseCategory, CaseDeadline, CaseEventKind, CaseStatus
 from db.models.workflow import DEFAULT_POLICY, Policy
 from db.session import Database
-from resolvers.workflow.service import policy_for
+from resolvers.refusals import ValidationError
+from resolvers.validators import moment_of, text_of
+from resolvers.workflow.steps import Change, begin, finish, policy_for, stamp
+from resolvers.workflow.transitions import Action
 
 _log = logging.getLogger(__name__)
 
-OPEN = (CaseStatus.REPORTED, CaseStatus.ACCEPTED, CaseStatus.ASSIGNED)
+
+# The deadline actions -------------------------------------------------------------------
+
+
+async def extend_deadline(
+    session: AsyncSession,
+    p: Principal,
+    case_id: int,
+    version: int,
+    deadline: CaseDeadline,
+    until: dt.datetime,
+    reason: str,
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.EXTEND_DEADLINE)
+    reason_text = text_of(reason, "reason")
+    column = "accept_due_at" if deadline is CaseDeadline.ACCEPT else "resolve_due_at"
+    before = getattr(step.case, column)
+    if deadline is CaseDeadline.ACCEPT and step.case.status is not CaseStatus.REPORTED:
+        raise ValidationError(
+            "the accept deadline only runs while the case is REPORTED", "deadline"
+        )
+    moment_of(until, "until")
+    if until <= step.now or (before is not None and until <= before):
+        raise ValidationError("an extension must move the deadline later, into the future", "until")
+    setattr(step.case, column, until)
+    return await finish(
+        session,
+        step,
+        {
+            "deadline": deadline.value,
+            "from": stamp(before),
+            "to": stamp(until),
+            "reason": reason_text,
+        },
+    )
+
+
+async def pause_deadlines(
+    session: AsyncSession, p: Principal, case_id: int, version: int, reason: str
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.PAUSE_DEADLINES)
+    reason_text = text_of(reason, "reason")
+    if step.case.deadline_paused_at is not None:
+        raise ValidationError("the case's deadlines are already paused", "id")
+    step.case.deadline_paused_at = step.now
+    return await finish(session, step, {"reason": reason_text})
+
+
+async def resume_deadlines(
+    session: AsyncSession, p: Principal, case_id: int, version: int, reason: str
+) -> Change:
+    step = await begin(session, p, case_id, version, Action.RESUME_DEADLINES)
+    reason_text = text_of(reason, "reason")
+    case = step.case
+    if case.deadline_paused_at is None:
+        raise ValidationError("the case's deadlines are not paused", "id")
+    # The time spent paused is added to every running deadline.
+    paused_for = step.now - case.deadline_paused_at
+    for column in ("accept_due_at", "resolve_due_at"):
+        due = getattr(case, column)
+        if due is not None:
+            setattr(case, column, due + paused_for)
+    case.deadline_paused_at = None
+    return await finish(
+        session,
+        step,
+        {
+            "reason": reason_text,
+            "paused_seconds": int(paused_for.total_seconds()),
+            "accept_due_at": stamp(case.accept_due_at),
+            "resolve_due_at": stamp(case.resolve_due_at),
+        },
+    )
+
+
+# The sweep ------------------------------------------------------------------------------
+
 EVENT = {"APPROACHING": CaseEventKind.DEADLINE_APPROACHING, "MISSED": CaseEventKind.DEADLINE_MISSED}
 
 
@@ -63,7 +144,7 @@ def _missed_already(deadline: str, case_id: Any, due_at: Any) -> ColumnElement[b
 
 async def due_deadlines(session: AsyncSession, horizon: dt.datetime) -> list[Due]:
     """Deadlines of open, unpaused cases falling before `horizon` and not yet reported missed."""
-    running = (Case.deadline_paused_at.is_(None), Case.status.in_(OPEN))
+    running = (Case.deadline_paused_at.is_(None), Case.status.in_(OPEN_STATUSES))
     accept = select(
         Case.district_id,
         Case.id,
@@ -104,7 +185,7 @@ async def due_deadlines(session: AsyncSession, horizon: dt.datetime) -> list[Due
             (CaseWhistle.district_id == Case.district_id) & (CaseWhistle.case_id == Case.id),
         )
         .where(
-            Case.status.in_(OPEN),
+            Case.status.in_(OPEN_STATUSES),
             CaseWhistle.reported_in_at.is_(None),
             CaseWhistle.report_in_due_at < horizon,
             _missed_already("REPORT_IN", Case.id, CaseWhistle.report_in_due_at),

@@ -1,4 +1,5 @@
-"""The Mutation root of the case workflow: thin fields over `resolvers.workflow.service`."""
+"""The Mutation root of the case workflow: thin fields over its services (actions, reporting,
+meetings, deadlines)."""
 
 from __future__ import annotations
 
@@ -9,29 +10,19 @@ from typing import Annotated, Any, cast
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import ids
 from core.context import Info
-from core.error_codes import ErrorCode
-from core.user_errors import InvalidId, UserError
-from db.models.enums import CasePriority
-from resolvers.workflow import service
-from resolvers.workflow.refusals import (
-    ForbiddenError,
-    InvalidTransitionError,
-    NotFoundError,
-    VersionConflictError,
-    WorkflowError,
+from db.models.enums import CaseDeadline, CasePriority
+from resolvers.mutation_kit import (
+    Later,
+    input_id,
+    optional_input_id,
+    read_upload,
+    ref,
+    run_service,
 )
+from resolvers.workflow import actions, deadlines, meetings, reporting, steps
 from schema.cases import Case, CaseEvent, Meeting
-from schema.errors import (
-    InvalidTransition,
-    NotFound,
-    PermissionDenied,
-    ValidationFailed,
-    VersionConflict,
-)
 from schema.workflow import (
-    CaseDeadline,
     CaseMutationResult,
     CaseReported,
     CaseUpdated,
@@ -57,104 +48,13 @@ OptionalNote = Annotated[
 ]
 
 
-class InputIdError(Exception):
-    """An input id that is malformed or of the wrong type, with the input field it came in."""
-
-    def __init__(self, error: InvalidId, field: str) -> None:
-        self.error, self.field = error, field
-
-
-def decode(global_id: str | None, type_name: str, field: str) -> int:
-    """Database id of an input id, or a ValidationFailed naming `field`."""
-    try:
-        return ids.decode_as(global_id or "", type_name)
-    except InvalidId as exc:
-        raise InputIdError(exc, field) from None
-
-
-def optional(global_id: str | None, type_name: str, field: str) -> int | None:
-    return None if global_id is None else decode(global_id, type_name, field)
-
-
-async def read_upload(upload: Any) -> bytes:
-    """The bytes of an uploaded file, read no further than the size limit allows."""
-    data: bytes = await upload.read(service.MAX_PHOTO_BYTES + 1)
-    return data
-
-
-def _error(exc: WorkflowError) -> Any:
-    message, field = exc.message, exc.field
-    if isinstance(exc, NotFoundError):
-        return NotFound(code=ErrorCode.NOT_FOUND, message=message, field=field)
-    if isinstance(exc, ForbiddenError):
-        return PermissionDenied(code=ErrorCode.PERMISSION_DENIED, message=message, field=field)
-    if isinstance(exc, InvalidTransitionError):
-        return InvalidTransition(
-            code=ErrorCode.INVALID_TRANSITION,
-            message=message,
-            field=field,
-            current_status=exc.status,
-            allowed_actions=[a.value for a in exc.allowed],
-        )
-    if isinstance(exc, VersionConflictError):
-        return VersionConflict(
-            code=ErrorCode.VERSION_CONFLICT,
-            message=message,
-            field=field,
-            current_version=exc.current,
-        )
-    return ValidationFailed(code=ErrorCode.VALIDATION_FAILED, message=message, field=field)
-
-
-async def run_service(info: Info, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
-    """Run a service in the operation's transaction; expected failures become payloads."""
-    principal = info.context.principal
-    if principal.is_anonymous:
-        return PermissionDenied(
-            code=ErrorCode.PERMISSION_DENIED, message="sign in to change cases", field=None
-        )
-    try:
-        async with info.context.db.writing() as session:
-            # A savepoint, so that a refusal after a partial write leaves nothing behind.
-            savepoint = await session.begin_nested()
-            try:
-                result = await work(session)
-            except BaseException:
-                await savepoint.rollback()
-                raise
-            await savepoint.commit()
-    except InputIdError as exc:
-        return ValidationFailed(
-            code=ErrorCode.VALIDATION_FAILED, message=str(exc.error), field=exc.field
-        )
-    except WorkflowError as exc:
-        return _error(exc)
-    except UserError as exc:
-        return PermissionDenied(code=ErrorCode.PERMISSION_DENIED, message=str(exc), field=None)
-    info.context.loaders.clear()
-    return result
-
-
-def _updated(change: service.Change) -> CaseUpdated:
+def _updated(change: steps.Change) -> CaseUpdated:
     return CaseUpdated(case=Case.from_row(change.case), event=CaseEvent.from_row(change.event))
-
-
-class Later:
-    """An argument worked out inside the mutation's guarded block (it may decode input ids,
-    whose errors must become `ValidationFailed`)."""
-
-    def __init__(self, compute: Callable[[], Any]) -> None:
-        self.compute = compute
-
-
-def ref(global_id: str, type_name: str, field: str) -> Later:
-    """An input id, decoded inside the guarded block."""
-    return Later(lambda: decode(global_id, type_name, field))
 
 
 async def _act(
     info: Info,
-    action: Callable[..., Awaitable[service.Change]],
+    action: Callable[..., Awaitable[steps.Change]],
     case_id: str,
     version: int,
     *args: Any,
@@ -165,7 +65,7 @@ async def _act(
 
     async def run(session: AsyncSession) -> CaseUpdated:
         values = [a.compute() if isinstance(a, Later) else a for a in args]
-        change = await action(session, principal, decode(case_id, "Case", "id"), version, *values)
+        change = await action(session, principal, input_id(case_id, "Case", "id"), version, *values)
         return _updated(change)
 
     return cast(CaseMutationResult, await run_service(info, run))
@@ -183,21 +83,23 @@ class CaseMutation:
         principal = info.context.principal
 
         async def run(session: AsyncSession) -> CaseReported:
-            report = service.Report(
-                community_id=decode(input.community, "Community", "community"),
+            report = reporting.Report(
+                community_id=input_id(input.community, "Community", "community"),
                 category=input.category,
                 title=input.title,
                 description=input.description,
-                compound_id=optional(input.compound, "Compound", "compound"),
-                building_id=optional(input.building, "Building", "building"),
-                facility_id=optional(input.facility, "Facility", "facility"),
+                compound_id=optional_input_id(input.compound, "Compound", "compound"),
+                building_id=optional_input_id(input.building, "Building", "building"),
+                facility_id=optional_input_id(input.facility, "Facility", "facility"),
                 latitude=input.latitude,
                 longitude=input.longitude,
                 priority=input.priority,
-                on_behalf_of_id=optional(input.on_behalf_of, "Person", "onBehalfOf"),
-                photos=tuple([await read_upload(u) for u in input.photos or []]),
+                on_behalf_of_id=optional_input_id(input.on_behalf_of, "Person", "onBehalfOf"),
+                photos=tuple(
+                    [await read_upload(u, reporting.MAX_PHOTO_BYTES) for u in input.photos or []]
+                ),
             )
-            done = await service.report_case(session, principal, report, input.idempotency_key)
+            done = await reporting.report_case(session, principal, report, input.idempotency_key)
             return CaseReported(
                 case=Case.from_row(done.case),
                 likely_duplicates=[Case.from_row(c) for c in done.likely_duplicates],
@@ -212,13 +114,13 @@ class CaseMutation:
     async def accept_case(
         self, info: Info, id: CaseId, expected_version: Version, note: OptionalNote = None
     ) -> CaseMutationResult:
-        return await _act(info, service.accept, id, expected_version, note)
+        return await _act(info, actions.accept, id, expected_version, note)
 
     @strawberry.mutation(description="Reject a REPORTED case with a reason (committee).")
     async def reject_case(
         self, info: Info, id: CaseId, expected_version: Version, reason: Reason
     ) -> CaseMutationResult:
-        return await _act(info, service.reject, id, expected_version, reason)
+        return await _act(info, actions.reject, id, expected_version, reason)
 
     @strawberry.mutation(description="Mark a case as a duplicate of another case (committee).")
     async def mark_duplicate(
@@ -232,7 +134,7 @@ class CaseMutation:
     ) -> CaseMutationResult:
         return await _act(
             info,
-            service.mark_duplicate,
+            actions.mark_duplicate,
             id,
             expected_version,
             ref(duplicate_of, "Case", "duplicateOf"),
@@ -256,14 +158,14 @@ class CaseMutation:
             strawberry.argument(description="Co-handling partners, each with a task."),
         ] = None,
     ) -> CaseMutationResult:
-        def handler(value: HandlerInput, field: str) -> service.Handler:
-            return service.Handler(
-                decode(value.partner, "Partner", field), value.task, value.due_at
+        def handler(value: HandlerInput, field: str) -> actions.Handler:
+            return actions.Handler(
+                input_id(value.partner, "Partner", field), value.task, value.due_at
             )
 
         return await _act(
             info,
-            service.assign,
+            actions.assign,
             id,
             expected_version,
             Later(lambda: handler(lead, "lead.partner")),
@@ -296,7 +198,7 @@ class CaseMutation:
     ) -> CaseMutationResult:
         return await _act(
             info,
-            service.blow_whistle,
+            actions.blow_whistle,
             id,
             expected_version,
             ref(department, "Partner", "department"),
@@ -312,7 +214,7 @@ class CaseMutation:
         expected_version: Version,
         response: Annotated[str, strawberry.argument(description="What the department will do.")],
     ) -> CaseMutationResult:
-        return await _act(info, service.report_in, id, expected_version, response)
+        return await _act(info, actions.report_in, id, expected_version, response)
 
     @strawberry.mutation(
         description="Ask another partner of the community to send help (大手拉小手)."
@@ -327,7 +229,7 @@ class CaseMutation:
     ) -> CaseMutationResult:
         return await _act(
             info,
-            service.request_helping_hand,
+            actions.request_helping_hand,
             id,
             expected_version,
             ref(helper, "Partner", "helper"),
@@ -338,13 +240,13 @@ class CaseMutation:
     async def accept_helping_hand(
         self, info: Info, id: CaseId, expected_version: Version, response: OptionalNote = None
     ) -> CaseMutationResult:
-        return await _act(info, service.answer_helping_hand, id, expected_version, True, response)
+        return await _act(info, actions.answer_helping_hand, id, expected_version, True, response)
 
     @strawberry.mutation(description="The asked partner declines, saying why.")
     async def decline_helping_hand(
         self, info: Info, id: CaseId, expected_version: Version, response: Reason
     ) -> CaseMutationResult:
-        return await _act(info, service.answer_helping_hand, id, expected_version, False, response)
+        return await _act(info, actions.answer_helping_hand, id, expected_version, False, response)
 
     @strawberry.mutation(
         description="Add a note to the case's history: internal (staff and partners) or public."
@@ -359,7 +261,7 @@ class CaseMutation:
             bool, strawberry.argument(description="Hidden from residents when true.")
         ] = True,
     ) -> CaseMutationResult:
-        return await _act(info, service.add_note, id, expected_version, text, internal)
+        return await _act(info, actions.add_note, id, expected_version, text, internal)
 
     @strawberry.mutation(description="Change the priority of an open case (committee).")
     async def update_case_priority(
@@ -370,7 +272,7 @@ class CaseMutation:
         priority: CasePriority,
         reason: OptionalNote = None,
     ) -> CaseMutationResult:
-        return await _act(info, service.update_priority, id, expected_version, priority, reason)
+        return await _act(info, actions.update_priority, id, expected_version, priority, reason)
 
     @strawberry.mutation(description="The assigned partner reports the case resolved.")
     async def resolve_case(
@@ -380,7 +282,7 @@ class CaseMutation:
         expected_version: Version,
         summary: Annotated[str, strawberry.argument(description="What was done.")],
     ) -> CaseMutationResult:
-        return await _act(info, service.resolve, id, expected_version, summary)
+        return await _act(info, actions.resolve, id, expected_version, summary)
 
     @strawberry.mutation(description="The reporter confirms the resolution with a 1–5 rating.")
     async def confirm_resolution(
@@ -391,7 +293,7 @@ class CaseMutation:
         rating: Annotated[int, strawberry.argument(description="1 (bad) to 5 (very good).")],
         comment: OptionalNote = None,
     ) -> CaseMutationResult:
-        return await _act(info, service.confirm, id, expected_version, rating, comment)
+        return await _act(info, actions.confirm, id, expected_version, rating, comment)
 
     @strawberry.mutation(
         description=(
@@ -401,16 +303,16 @@ class CaseMutation:
     async def reopen_case(
         self, info: Info, id: CaseId, expected_version: Version, reason: Reason
     ) -> CaseMutationResult:
-        return await _act(info, service.reopen, id, expected_version, reason)
+        return await _act(info, actions.reopen, id, expected_version, reason)
 
     @strawberry.mutation(description="Close a resolved or confirmed case (committee).")
     async def close_case(
         self, info: Info, id: CaseId, expected_version: Version, note: OptionalNote = None
     ) -> CaseMutationResult:
-        return await _act(info, service.close, id, expected_version, note)
+        return await _act(info, actions.close, id, expected_version, note)
 
 
-def _meeting_changed(change: service.MeetingChange) -> MeetingChanged:
+def _meeting_changed(change: meetings.MeetingChange) -> MeetingChanged:
     return MeetingChanged(
         meeting=Meeting.from_row(change.meeting),
         events=[CaseEvent.from_row(e) for e in change.events],
@@ -429,19 +331,21 @@ class MeetingAndDeadlineMutation:
         p = info.context.principal
 
         async def run(session: AsyncSession) -> MeetingChanged:
-            plan = service.MeetingPlan(
-                case_ids=tuple(decode(c, "Case", f"cases[{i}]") for i, c in enumerate(input.cases)),
+            plan = meetings.MeetingPlan(
+                case_ids=tuple(
+                    input_id(c, "Case", f"cases[{i}]") for i, c in enumerate(input.cases)
+                ),
                 title=input.title,
                 scheduled_at=input.scheduled_at,
                 location=input.location,
                 partner_ids=tuple(
-                    decode(a, "Partner", f"attendees[{i}]") for i, a in enumerate(input.attendees)
+                    input_id(a, "Partner", f"attendees[{i}]") for i, a in enumerate(input.attendees)
                 ),
                 person_ids=tuple(
-                    decode(a, "Person", f"people[{i}]") for i, a in enumerate(input.people)
+                    input_id(a, "Person", f"people[{i}]") for i, a in enumerate(input.people)
                 ),
             )
-            return _meeting_changed(await service.schedule_meeting(session, p, plan))
+            return _meeting_changed(await meetings.schedule_meeting(session, p, plan))
 
         return cast(MeetingResult, await run_service(info, run))
 
@@ -465,21 +369,23 @@ class MeetingAndDeadlineMutation:
         p = info.context.principal
 
         async def run(session: AsyncSession) -> MeetingChanged:
-            change = await service.record_meeting_outcome(
+            change = await meetings.record_meeting_outcome(
                 session,
                 p,
-                decode(meeting, "Meeting", "meeting"),
+                input_id(meeting, "Meeting", "meeting"),
                 outcome,
                 [
-                    service.Decision(
+                    meetings.Decision(
                         d.text,
-                        optional(
+                        optional_input_id(
                             d.responsible_partner, "Partner", f"decisions[{i}].responsiblePartner"
                         ),
                     )
                     for i, d in enumerate(decisions or [])
                 ],
-                tuple(decode(a, "Partner", f"attended[{i}]") for i, a in enumerate(attended or [])),
+                tuple(
+                    input_id(a, "Partner", f"attended[{i}]") for i, a in enumerate(attended or [])
+                ),
             )
             return _meeting_changed(change)
 
@@ -497,8 +403,9 @@ class MeetingAndDeadlineMutation:
         until: Annotated[dt.datetime, strawberry.argument(description="The new deadline.")],
         reason: Reason,
     ) -> CaseMutationResult:
-        kind = service.DeadlineKind(deadline.value)
-        return await _act(info, service.extend_deadline, id, expected_version, kind, until, reason)
+        return await _act(
+            info, deadlines.extend_deadline, id, expected_version, deadline, until, reason
+        )
 
     @strawberry.mutation(
         description=(
@@ -513,7 +420,7 @@ class MeetingAndDeadlineMutation:
         expected_version: Version,
         reason: Reason,
     ) -> CaseMutationResult:
-        return await _act(info, service.pause_deadlines, id, expected_version, reason)
+        return await _act(info, deadlines.pause_deadlines, id, expected_version, reason)
 
     @strawberry.mutation(description="Restart the clock of a paused case.")
     async def resume_case_deadlines(
@@ -523,4 +430,4 @@ class MeetingAndDeadlineMutation:
         expected_version: Version,
         reason: Reason,
     ) -> CaseMutationResult:
-        return await _act(info, service.resume_deadlines, id, expected_version, reason)
+        return await _act(info, deadlines.resume_deadlines, id, expected_version, reason)

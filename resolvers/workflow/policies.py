@@ -13,8 +13,8 @@ from core.context import Info
 from core.principal import Principal
 from db.models import DeadlinePolicy as PolicyRow
 from db.models.enums import CaseCategory, Role
-from resolvers.workflow.mutations import run_service
-from resolvers.workflow.refusals import ForbiddenError, ValidationError
+from resolvers.mutation_kit import run_service
+from resolvers.refusals import ForbiddenError, ValidationError
 from schema.workflow import DeadlinePolicy, DeadlinePolicyResult, DeadlinePolicySet
 
 MAX_HOURS = 24 * 366

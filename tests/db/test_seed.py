@@ -102,7 +102,7 @@ async def test_demo_world_matches_the_article(demo_db: Database) -> None:
 
 async def test_demo_histories_keep_free_text_where_the_services_do(demo_db: Database) -> None:
     """A client reads an event's text under one key per kind, demo or not: `reason`,
-    `response`, `text`, `summary`, `comment` as resolvers.workflow.service writes them."""
+    `response`, `text`, `summary`, `comment` as the services of resolvers.workflow write them."""
     await load_demo(demo_db)
     async with demo_db.platform_session() as session:
         rows = (

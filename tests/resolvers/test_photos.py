@@ -12,7 +12,7 @@ from core import ids
 from db.models import District
 from db.models.enums import Role
 from db.session import Database
-from resolvers.workflow.service import MAX_PHOTO_BYTES
+from resolvers.workflow.reporting import MAX_PHOTO_BYTES
 from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world
 from tests.http import auth, token

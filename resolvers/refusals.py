@@ -1,9 +1,16 @@
-"""Expected failures of the workflow, raised by services and turned into payload members."""
+"""Expected failures of mutations, raised by their services and turned into payload members.
+
+The case workflow raises them, and so do notices, deadline policies and the input validators.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from db.models.enums import CaseStatus
-from resolvers.workflow.transitions import Action
+
+if TYPE_CHECKING:
+    from resolvers.workflow.transitions import Action
 
 
 class WorkflowError(Exception):
