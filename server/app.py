@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import datetime as dt
 import json
 import logging
@@ -49,46 +48,12 @@ from resolvers.root import build_schema
 from resolvers.workflow.deadlines import sweeping
 from server import prometheus
 from server.auth import AuthError, TokenVerifier, bearer_token
+from server.negotiation import GRAPHQL_RESPONSE_JSON, choose_media_type, chosen_media_type
 from server.observability import Observability
 from server.request_limits import BodyLimit, RateLimited, RateLimiter, error_response
 from server.settings import Settings
 
 _log = logging.getLogger(__name__)
-
-
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
-_media_type: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "graphql_media_type", default="application/json"
-)
-
-
-def negotiate(accept: str | None) -> str | None:
-    """The response media type for an `Accept` header (GraphQL over HTTP), None if none fits.
-
-    `application/graphql-response+json` when the client accepts it, else `application/json`;
-    no header (or a wildcard) means `application/json`, the legacy default.
-    """
-    if not accept:
-        return "application/json"
-    offered: dict[str, float] = {}
-    for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip() == "q":
-                with contextlib.suppress(ValueError):
-                    quality = float(value)
-        offered[media.lower()] = quality
-    if offered.get(GRAPHQL_RESPONSE_JSON, 0) > 0 and offered[GRAPHQL_RESPONSE_JSON] >= max(
-        offered.get("application/json", 0), offered.get("*/*", 0)
-    ):
-        return GRAPHQL_RESPONSE_JSON
-    if max(offered.get(m, 0) for m in ("application/json", "application/*", "*/*")) > 0:
-        return "application/json"
-    if offered.get(GRAPHQL_RESPONSE_JSON, 0) > 0:
-        return GRAPHQL_RESPONSE_JSON
-    return None
 
 
 def unavailable_response() -> Response:
@@ -176,13 +141,8 @@ class GraphQLApp(GraphQL[Context, None]):
         return self.verifier.verify(token)
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
-        if isinstance(request, Request) and not self._wants_ide(request):
-            media_type = negotiate(request.headers.get("accept"))
-            if media_type is None:
-                raise HTTPException(
-                    406, f"send Accept: {GRAPHQL_RESPONSE_JSON} or application/json"
-                )
-            _media_type.set(media_type)
+        if isinstance(request, Request):
+            choose_media_type(request)
         try:
             principal = await self._principal(request)
         except AuthError as exc:
@@ -277,10 +237,6 @@ class GraphQLApp(GraphQL[Context, None]):
                 400, "Unable to parse request body as JSON: nested too deeply"
             ) from None
 
-    @staticmethod
-    def _wants_ide(request: Request) -> bool:
-        return request.method == "GET" and "text/html" in request.headers.get("accept", "")
-
     def create_response(
         self,
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
@@ -289,7 +245,7 @@ class GraphQLApp(GraphQL[Context, None]):
         """GraphQL over HTTP: with `application/graphql-response+json`, a request that failed
         before execution (no `data`) is a 400; with `application/json`, always 200."""
         response = super().create_response(response_data, sub_response)
-        if _media_type.get() != GRAPHQL_RESPONSE_JSON or isinstance(response_data, list):
+        if chosen_media_type() != GRAPHQL_RESPONSE_JSON or isinstance(response_data, list):
             return response
         errors = cast(list[dict[str, Any]], response_data.get("errors") or [])
         if response_data.get("data") is None and errors and all("path" not in e for e in errors):
