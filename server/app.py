@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -23,9 +22,6 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
 from strawberry.types.unset import UNSET
 
 from core import ids, visibility
@@ -52,6 +48,7 @@ from server.negotiation import GRAPHQL_RESPONSE_JSON, choose_media_type, chosen_
 from server.observability import Observability
 from server.request_limits import BodyLimit, RateLimited, RateLimiter, error_response
 from server.settings import Settings
+from server.websocket import keep_alive_handler
 
 _log = logging.getLogger(__name__)
 
@@ -61,35 +58,6 @@ def unavailable_response() -> Response:
     return error_response(
         503, UNAVAILABLE_MESSAGE, ErrorCode.DATABASE_UNAVAILABLE, {"Retry-After": "1"}
     )
-
-
-class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws with server pings, so idle connections survive proxies and dead
-    peers are noticed."""
-
-    interval: float = 15
-
-    async def handle_connection_init(self, message: Any) -> None:
-        try:
-            await super().handle_connection_init(message)
-        except DatabaseUnavailable:
-            # 1013 "try again later": clients retry (4403 would tell them their token is bad).
-            await self.websocket.close(code=1013, reason=UNAVAILABLE_MESSAGE)
-            return
-        if self.connection_acknowledged and self.interval > 0:
-            self._pinger = asyncio.create_task(self._ping())
-
-    async def _ping(self) -> None:
-        with contextlib.suppress(Exception):
-            while True:
-                await asyncio.sleep(self.interval)
-                await self.send_message({"type": "ping"})
-
-    async def shutdown(self) -> None:
-        pinger = getattr(self, "_pinger", None)
-        if pinger is not None:
-            pinger.cancel()
-        await super().shutdown()
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -115,9 +83,7 @@ class GraphQLApp(GraphQL[Context, None]):
             # them. Same-origin pages and clients without an Origin header are allowed.
             allowed_origins=settings.cors_origins,
         )
-        self.graphql_transport_ws_handler_class = type(
-            "KeepAlive", (KeepAliveTransportWS,), {"interval": settings.ws_keepalive_seconds}
-        )
+        self.graphql_transport_ws_handler_class = keep_alive_handler(settings.ws_keepalive_seconds)
         self.settings = settings
         # Reads the key files and refuses settings that do not fit together, at startup.
         self.verifier = TokenVerifier(settings)
