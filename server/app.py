@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from cross_web import HTTPException
-from sqlalchemy import select, text
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -42,7 +42,7 @@ from db.session import Database
 from resolvers.live.bus import EventBus
 from resolvers.root import build_schema
 from resolvers.workflow.deadlines import sweeping
-from server import prometheus
+from server import health, prometheus
 from server.auth import AuthError, TokenVerifier, bearer_token
 from server.negotiation import GRAPHQL_RESPONSE_JSON, choose_media_type, chosen_media_type
 from server.observability import Observability
@@ -257,11 +257,6 @@ async def _photo(graphql: GraphQLApp, request: Request) -> Response:
     )
 
 
-async def healthz(request: Request) -> Response:
-    """The process is alive."""
-    return JSONResponse({"status": "ok"})
-
-
 def create_app(settings: Settings, database: Database) -> Starlette:
     listen_dsn = database.app.url.set(drivername="postgresql").render_as_string(hide_password=False)
     bus = EventBus(
@@ -278,17 +273,6 @@ def create_app(settings: Settings, database: Database) -> Starlette:
     async def photo(request: Request) -> Response:
         return await _photo(graphql, request)
 
-    async def readyz(request: Request) -> Response:
-        """The database answers."""
-        try:
-            async with database.app.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            # An outage is one line per probe; anything else deserves its traceback.
-            _log.warning("readiness check failed", exc_info=not is_unavailable(exc))
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        return JSONResponse({"status": "ok", "database": "ok"})
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await bus.start()
@@ -304,8 +288,7 @@ def create_app(settings: Settings, database: Database) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/photos/{id}", photo),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
+            *health.routes(database),
             Route("/metrics", prometheus.metrics),
         ],
         middleware=[
