@@ -19,18 +19,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
 from core import ids, visibility
 from core.context import Context
-from core.directory import DistrictDirectory
 from core.error_codes import ErrorCode
-from core.loaders import Loaders
-from core.principal import ANONYMOUS, Principal
-from core.request_db import RequestDatabase
 from core.user_errors import UserError
 from db.connectivity import (
     UNAVAILABLE_MESSAGE,
@@ -42,13 +37,12 @@ from db.session import Database
 from resolvers.live.bus import EventBus
 from resolvers.root import build_schema
 from resolvers.workflow.deadlines import sweeping
-from server import health, prometheus
-from server.auth import AuthError, TokenVerifier, bearer_token
+from server import health, prometheus, websocket
+from server.context import Refused, Services, build_context
 from server.negotiation import GRAPHQL_RESPONSE_JSON, choose_media_type, chosen_media_type
 from server.observability import Observability
-from server.request_limits import BodyLimit, RateLimited, RateLimiter, error_response
+from server.request_limits import BodyLimit, RateLimited, error_response
 from server.settings import Settings
-from server.websocket import keep_alive_handler
 
 _log = logging.getLogger(__name__)
 
@@ -63,7 +57,8 @@ def unavailable_response() -> Response:
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context: the principal and its district's database handle."""
 
-    def __init__(self, settings: Settings, database: Database, bus: EventBus | None = None) -> None:
+    def __init__(self, services: Services) -> None:
+        settings = services.settings
         protocols = [GRAPHQL_TRANSPORT_WS_PROTOCOL]
         if settings.legacy_graphql_ws:
             protocols.append(GRAPHQL_WS_PROTOCOL)
@@ -83,95 +78,22 @@ class GraphQLApp(GraphQL[Context, None]):
             # them. Same-origin pages and clients without an Origin header are allowed.
             allowed_origins=settings.cors_origins,
         )
-        self.graphql_transport_ws_handler_class = keep_alive_handler(settings.ws_keepalive_seconds)
-        self.settings = settings
-        # Reads the key files and refuses settings that do not fit together, at startup.
-        self.verifier = TokenVerifier(settings)
-        self.database = database
-        self.bus = bus
-        self.directory = DistrictDirectory(database)
-        self.rate_limiter = RateLimiter(settings.rate_limit, settings.anonymous_rate_limit)
-
-    async def _district_id(self, code: str) -> int | None:
-        try:
-            return await self.directory.id_of(code)
-        except Exception as exc:
-            if is_unavailable(exc):
-                raise DatabaseUnavailable from exc
-            raise
-
-    async def _principal(self, request: Request | WebSocket) -> Principal:
-        token = bearer_token(request.headers.get("authorization"))
-        if token is None:
-            return ANONYMOUS
-        return self.verifier.verify(token)
+        self.graphql_transport_ws_handler_class = websocket.keep_alive_handler(
+            settings.ws_keepalive_seconds
+        )
+        self.services = services
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         if isinstance(request, Request):
             choose_media_type(request)
         try:
-            principal = await self._principal(request)
-        except AuthError as exc:
-            raise HTTPException(401, str(exc)) from exc
-        if isinstance(request, Request):
-            # Before any SQL: the key comes from the verified token or the client address.
-            if principal.is_anonymous:
-                key = f"address:{request.client.host if request.client else '?'}"
-            else:
-                key = f"token:{principal.district_code}:{principal.role}:{principal.subject}"
-            await self.rate_limiter.hit(key, authenticated=not principal.is_anonymous)
-        district_id = None
-        if principal.district_code is not None:
-            district_id = await self._district_id(principal.district_code)
-            if district_id is None:
-                raise HTTPException(401, f"unknown district {principal.district_code!r}")
-        elif principal.is_anonymous and (code := request.headers.get("x-district")):
-            # Anonymous visitors read a district's public records (places, notices).
-            district_id = await self._district_id(code)
-            if district_id is None:
-                raise HTTPException(400, f"X-District names no district: {code!r}")
-        return self._context(request, response, principal, district_id)
-
-    def _context(
-        self,
-        request: Request | WebSocket,
-        response: Any,
-        principal: Principal,
-        district_id: int | None,
-    ) -> Context:
-        db = RequestDatabase(
-            self.database, district_id, one_operation=not isinstance(request, WebSocket)
-        )
-        return Context(
-            request=request,
-            response=response if isinstance(response, Response) else None,
-            principal=principal,
-            district_id=district_id,
-            db=db,
-            loaders=Loaders(db, principal),
-            bus=self.bus,
-            minimum_sample=self.settings.minimum_sample,
-        )
+            return await build_context(self.services, request, response)
+        except Refused as exc:
+            raise HTTPException(exc.status, exc.message) from exc
 
     async def on_ws_connect(self, context: Context) -> Any:
-        """Authenticate a WebSocket from `connection_init`: `{"Authorization": "Bearer …"}`."""
-        params = context.connection_params or {}
-        raw = params.get("Authorization") or params.get("authorization") or params.get("token")
-        if not isinstance(raw, str) or not raw.strip():
-            raise ConnectionRejectionError({"reason": "connection_init carries no token"})
-        token = raw.strip().removeprefix("Bearer ").strip()
-        try:
-            principal = self.verifier.verify(token)
-        except AuthError as exc:
-            raise ConnectionRejectionError({"reason": str(exc)}) from exc
-        district_id = None
-        if principal.district_code is not None:
-            district_id = await self._district_id(principal.district_code)
-            if district_id is None:
-                raise ConnectionRejectionError({"reason": "unknown district"})
-        fresh = self._context(context.request, None, principal, district_id)
-        context.principal, context.district_id = principal, district_id
-        context.db, context.loaders = fresh.db, fresh.loaders
+        """Authenticate a WebSocket from `connection_init` (`websocket.authenticate`)."""
+        await websocket.authenticate(self.services, context)
         return UNSET
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
@@ -268,7 +190,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         on_delivered=prometheus.events_delivered,
     )
     prometheus.instrument_pools(database)
-    graphql = GraphQLApp(settings, database, bus)
+    services = Services.create(settings, database, bus)
+    graphql = GraphQLApp(services)
 
     async def photo(request: Request) -> Response:
         return await _photo(graphql, request)
