@@ -27,7 +27,7 @@ from core.pagination import (
 )
 from core.principal import Principal
 from core.request_db import RequestDatabase
-from db.models import Building, DeadlinePolicy
+from db.models import Building, CasePhoto, DeadlinePolicy
 
 
 class Filter(Protocol, Hashable):
@@ -79,6 +79,14 @@ def columns(model: type[Any]) -> tuple[InstrumentedAttribute[Any], ...]:
     return found
 
 
+# A photo as `/photos/{id}` serves it; `columns(CasePhoto)` leaves the bytes out.
+_PHOTO_FILE: tuple[InstrumentedAttribute[Any], ...] = (
+    CasePhoto.id,
+    CasePhoto.content_type,
+    CasePhoto.data,
+)
+
+
 @dataclass(frozen=True)
 class PageKey:
     relation: Relation
@@ -118,6 +126,7 @@ class Loaders:
         self.counts: DataLoader[CountKey, int] = DataLoader(self._load_counts)
         self.households: DataLoader[int, int] = DataLoader(self._load_households)
         self.deadline_policies: DataLoader[int, list[Any]] = DataLoader(self._load_policies)
+        self.photo_files: DataLoader[int, Any] = DataLoader(self._load_photo_files)
 
     # Rows by id -----------------------------------------------------------------------------
 
@@ -134,6 +143,14 @@ class Loaders:
 
             loader = self._by_id[model] = DataLoader(load)
         return loader
+
+    async def _load_photo_files(self, photo_ids: list[int]) -> list[Any]:
+        """Case photos' `content_type` and `data` (the bytes) by id; `None` for ids that do
+        not exist or are not visible. The bytes column is deferred, so `by_id` leaves it out."""
+        statement = select(*_PHOTO_FILE).where(CasePhoto.id.in_(photo_ids))
+        statement = self._visible(statement, CasePhoto)
+        found = {row.id: row for row in await self.db.execute(statement)}
+        return [found.get(i) for i in photo_ids]
 
     def _visible(self, statement: Select[Any], model: type[Any]) -> Select[Any]:
         condition = visibility.clause(model, self.principal)

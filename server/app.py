@@ -10,12 +10,11 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from cross_web import HTTPException
-from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -23,21 +22,14 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
-from core import ids, visibility
 from core.context import Context
 from core.error_codes import ErrorCode
-from core.user_errors import UserError
-from db.connectivity import (
-    UNAVAILABLE_MESSAGE,
-    DatabaseUnavailable,
-    is_unavailable,
-)
-from db.models import CasePhoto as CasePhotoRow
+from db.connectivity import UNAVAILABLE_MESSAGE, DatabaseUnavailable
 from db.session import Database
 from resolvers.live.bus import EventBus
 from resolvers.root import build_schema
 from resolvers.workflow.deadlines import sweeping
-from server import health, prometheus, websocket
+from server import health, photos, prometheus, websocket
 from server.context import Refused, Services, build_context
 from server.negotiation import GRAPHQL_RESPONSE_JSON, choose_media_type, chosen_media_type
 from server.observability import Observability
@@ -144,41 +136,6 @@ class GraphQLApp(GraphQL[Context, None]):
         return response
 
 
-async def _photo(graphql: GraphQLApp, request: Request) -> Response:
-    """The bytes of a case photo, for whoever may see its case."""
-    try:
-        context = await graphql.get_context(request)
-    except HTTPException as exc:
-        return JSONResponse({"error": exc.reason}, exc.status_code)
-    except DatabaseUnavailable:
-        return JSONResponse({"error": UNAVAILABLE_MESSAGE}, 503, headers={"Retry-After": "1"})
-    if context.principal.is_anonymous or context.district_id is None:
-        return JSONResponse({"error": "send your token in the Authorization header"}, 401)
-    try:
-        photo_id = ids.decode_as(request.path_params["id"], "CasePhoto")
-    except UserError as exc:
-        return JSONResponse({"error": str(exc)}, 404)
-    visible = visibility.clause(CasePhotoRow, context.principal)
-    statement = select(CasePhotoRow.content_type, CasePhotoRow.data).where(
-        CasePhotoRow.id == photo_id
-    )
-    if visible is not None:
-        statement = statement.where(visible)
-    try:
-        row = (await context.db.execute(statement)).one_or_none()
-    except Exception as exc:
-        if not is_unavailable(exc):
-            raise
-        return JSONResponse({"error": UNAVAILABLE_MESSAGE}, 503, headers={"Retry-After": "1"})
-    finally:
-        await context.db.finish(commit=False)
-    if row is None:
-        return JSONResponse({"error": "no such photo"}, 404)
-    return Response(
-        row.data, media_type=row.content_type, headers={"Cache-Control": "private, max-age=3600"}
-    )
-
-
 def create_app(settings: Settings, database: Database) -> Starlette:
     listen_dsn = database.app.url.set(drivername="postgresql").render_as_string(hide_password=False)
     bus = EventBus(
@@ -192,9 +149,6 @@ def create_app(settings: Settings, database: Database) -> Starlette:
     prometheus.instrument_pools(database)
     services = Services.create(settings, database, bus)
     graphql = GraphQLApp(services)
-
-    async def photo(request: Request) -> Response:
-        return await _photo(graphql, request)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -210,7 +164,7 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Route("/photos/{id}", photo),
+            photos.route(services),
             *health.routes(database),
             Route("/metrics", prometheus.metrics),
         ],
