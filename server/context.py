@@ -98,9 +98,9 @@ async def build_context(
     district_id = None
     if code is not None:
         district_id = await _district_id(services.directory, code)
-        if district_id is None and principal.district_code is not None:
-            raise Refused(401, f"unknown district {code!r}", reason="unknown district")
         if district_id is None:
+            if principal.district_code is not None:
+                raise Refused(401, f"unknown district {code!r}", reason="unknown district")
             raise Refused(400, f"X-District names no district: {code!r}")
     db = RequestDatabase(
         services.database, district_id, one_operation=not isinstance(connection, WebSocket)
