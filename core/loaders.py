@@ -1,7 +1,8 @@
 """DataLoaders of one operation: rows by id, pages of children and their counts, batched.
 
 Created per request (and per subscription event), never shared: each carries the principal
-and its district. Every query adds the principal's visibility clause (`core.visibility`).
+and its district. Every query adds the visibility rule its table is declared with
+(`core.declarations`).
 Loaders return database rows; `schema` turns them into GraphQL objects.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Executable, Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
 from core.declarations import columns, visible
@@ -26,7 +28,14 @@ from core.pagination import (
 from core.principal import Principal
 from core.relation_kinds import NO_FILTER, Filter, Relation
 from core.request_db import RequestDatabase
-from db.models import Building, DeadlinePolicy
+from db.models import Building, CasePhoto, DeadlinePolicy
+
+# A photo as `/photos/{id}` serves it; `columns(CasePhoto)` leaves the bytes out.
+_PHOTO_FILE: tuple[InstrumentedAttribute[Any], ...] = (
+    CasePhoto.id,
+    CasePhoto.content_type,
+    CasePhoto.data,
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class Loaders:
         self.counts: DataLoader[CountKey, int] = DataLoader(self._load_counts)
         self.households: DataLoader[int, int] = DataLoader(self._load_households)
         self.deadline_policies: DataLoader[int, list[Any]] = DataLoader(self._load_policies)
+        self.photo_files: DataLoader[int, Any] = DataLoader(self._load_photo_files)
 
     # Rows by id -----------------------------------------------------------------------------
 
@@ -84,6 +94,14 @@ class Loaders:
 
             loader = self._by_id[model] = DataLoader(load)
         return loader
+
+    async def _load_photo_files(self, photo_ids: list[int]) -> list[Any]:
+        """Case photos' `content_type` and `data` (the bytes) by id; `None` for ids that do
+        not exist or are not visible. The bytes column is deferred, so `by_id` leaves it out."""
+        statement = select(*_PHOTO_FILE).where(CasePhoto.id.in_(photo_ids))
+        statement = self._visible(statement, CasePhoto)
+        found = {row.id: row for row in await self.db.execute(statement)}
+        return [found.get(i) for i in photo_ids]
 
     def _visible(self, statement: Select[Any], model: type[Any]) -> Select[Any]:
         condition = visible(model, self.principal)

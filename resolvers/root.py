@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import strawberry
@@ -149,7 +150,17 @@ def build_schema(
     *, production: bool = False, max_nodes: int = DEFAULT_MAX_NODES
 ) -> strawberry.Schema:
     """The schema; in production also without introspection and without "did you mean"
-    suggestions, so the API does not describe itself to strangers."""
+    suggestions, so the API does not describe itself to strangers.
+
+    `build_schema()` is the development schema: what `gongzhi schema` prints and
+    `schema.graphql` holds. Built once per process for each set of arguments (a built schema
+    does not change), so every caller asking for the same one shares it.
+    """
+    return _build_schema(production, max_nodes)
+
+
+@functools.cache
+def _build_schema(production: bool, max_nodes: int) -> strawberry.Schema:
     extensions: list[Any] = [
         TransactionPerOperation,
         MaskErrors,
@@ -177,7 +188,3 @@ def build_schema(
     )
     mark_plain_fields(built._schema)
     return built
-
-
-schema = build_schema()
-"""The development schema: what `gongzhi schema` prints and `schema.graphql` holds."""

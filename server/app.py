@@ -1,343 +1,25 @@
-"""The Starlette application: `/graphql`, `/healthz`, `/readyz`, `/metrics`."""
+"""The Starlette application: its routes (`/graphql`, `/photos/{id}`, `/healthz`, `/readyz`,
+`/metrics`), middleware and lifespan (the event bus and the deadline sweeps)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import contextvars
-import datetime as dt
-import json
-import logging
 from collections.abc import AsyncIterator
-from typing import Any, cast
 
-from cross_web import HTTPException
-from sqlalchemy import select, text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
-from strawberry.types.unset import UNSET
 
-from core import declarations, ids
-from core.context import Context
-from core.directory import DistrictDirectory
-from core.error_codes import ErrorCode
-from core.loaders import Loaders
-from core.principal import ANONYMOUS, Principal
-from core.request_db import RequestDatabase
-from core.user_errors import UserError
-from db.connectivity import (
-    UNAVAILABLE_MESSAGE,
-    DatabaseUnavailable,
-    is_unavailable,
-)
-from db.models import CasePhoto as CasePhotoRow
 from db.session import Database
 from resolvers.live.bus import EventBus
-from resolvers.root import build_schema
 from resolvers.workflow.deadlines import sweeping
-from server import prometheus
-from server.auth import AuthError, TokenVerifier, bearer_token
+from server import health, photos, prometheus
+from server.context import Services
+from server.graphql_view import GraphQLApp
 from server.observability import Observability
-from server.request_limits import BodyLimit, RateLimited, RateLimiter, error_response
+from server.request_limits import BodyLimit
 from server.settings import Settings
-
-_log = logging.getLogger(__name__)
-
-
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
-_media_type: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "graphql_media_type", default="application/json"
-)
-
-
-def negotiate(accept: str | None) -> str | None:
-    """The response media type for an `Accept` header (GraphQL over HTTP), None if none fits.
-
-    `application/graphql-response+json` when the client accepts it, else `application/json`;
-    no header (or a wildcard) means `application/json`, the legacy default.
-    """
-    if not accept:
-        return "application/json"
-    offered: dict[str, float] = {}
-    for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip() == "q":
-                with contextlib.suppress(ValueError):
-                    quality = float(value)
-        offered[media.lower()] = quality
-    if offered.get(GRAPHQL_RESPONSE_JSON, 0) > 0 and offered[GRAPHQL_RESPONSE_JSON] >= max(
-        offered.get("application/json", 0), offered.get("*/*", 0)
-    ):
-        return GRAPHQL_RESPONSE_JSON
-    if max(offered.get(m, 0) for m in ("application/json", "application/*", "*/*")) > 0:
-        return "application/json"
-    if offered.get(GRAPHQL_RESPONSE_JSON, 0) > 0:
-        return GRAPHQL_RESPONSE_JSON
-    return None
-
-
-def unavailable_response() -> Response:
-    """A request refused before execution because the database could not be reached."""
-    return error_response(
-        503, UNAVAILABLE_MESSAGE, ErrorCode.DATABASE_UNAVAILABLE, {"Retry-After": "1"}
-    )
-
-
-class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws with server pings, so idle connections survive proxies and dead
-    peers are noticed."""
-
-    interval: float = 15
-
-    async def handle_connection_init(self, message: Any) -> None:
-        try:
-            await super().handle_connection_init(message)
-        except DatabaseUnavailable:
-            # 1013 "try again later": clients retry (4403 would tell them their token is bad).
-            await self.websocket.close(code=1013, reason=UNAVAILABLE_MESSAGE)
-            return
-        if self.connection_acknowledged and self.interval > 0:
-            self._pinger = asyncio.create_task(self._ping())
-
-    async def _ping(self) -> None:
-        with contextlib.suppress(Exception):
-            while True:
-                await asyncio.sleep(self.interval)
-                await self.send_message({"type": "ping"})
-
-    async def shutdown(self) -> None:
-        pinger = getattr(self, "_pinger", None)
-        if pinger is not None:
-            pinger.cancel()
-        await super().shutdown()
-
-
-class GraphQLApp(GraphQL[Context, None]):
-    """Strawberry's ASGI view with our context: the principal and its district's database handle."""
-
-    def __init__(self, settings: Settings, database: Database, bus: EventBus | None = None) -> None:
-        protocols = [GRAPHQL_TRANSPORT_WS_PROTOCOL]
-        if settings.legacy_graphql_ws:
-            protocols.append(GRAPHQL_WS_PROTOCOL)
-        super().__init__(
-            build_schema(production=settings.is_production, max_nodes=settings.max_query_nodes),
-            graphql_ide="graphiql" if not settings.is_production else None,
-            # Safe from CSRF: the API authenticates with bearer tokens, never cookies.
-            multipart_uploads_enabled=True,
-            subscription_protocols=protocols,
-            keep_alive=True,
-            keep_alive_interval=settings.ws_keepalive_seconds,
-            connection_init_wait_timeout=dt.timedelta(
-                seconds=settings.ws_connection_init_timeout_seconds
-            ),
-            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
-            # WebSocket upgrades from other origins are refused (403): CORS does not cover
-            # them. Same-origin pages and clients without an Origin header are allowed.
-            allowed_origins=settings.cors_origins,
-        )
-        self.graphql_transport_ws_handler_class = type(
-            "KeepAlive", (KeepAliveTransportWS,), {"interval": settings.ws_keepalive_seconds}
-        )
-        self.settings = settings
-        # Reads the key files and refuses settings that do not fit together, at startup.
-        self.verifier = TokenVerifier(settings)
-        self.database = database
-        self.bus = bus
-        self.directory = DistrictDirectory(database)
-        self.rate_limiter = RateLimiter(settings.rate_limit, settings.anonymous_rate_limit)
-
-    async def _district_id(self, code: str) -> int | None:
-        try:
-            return await self.directory.id_of(code)
-        except Exception as exc:
-            if is_unavailable(exc):
-                raise DatabaseUnavailable from exc
-            raise
-
-    async def _principal(self, request: Request | WebSocket) -> Principal:
-        token = bearer_token(request.headers.get("authorization"))
-        if token is None:
-            return ANONYMOUS
-        return self.verifier.verify(token)
-
-    async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
-        if isinstance(request, Request) and not self._wants_ide(request):
-            media_type = negotiate(request.headers.get("accept"))
-            if media_type is None:
-                raise HTTPException(
-                    406, f"send Accept: {GRAPHQL_RESPONSE_JSON} or application/json"
-                )
-            _media_type.set(media_type)
-        try:
-            principal = await self._principal(request)
-        except AuthError as exc:
-            raise HTTPException(401, str(exc)) from exc
-        if isinstance(request, Request):
-            # Before any SQL: the key comes from the verified token or the client address.
-            if principal.is_anonymous:
-                key = f"address:{request.client.host if request.client else '?'}"
-            else:
-                key = f"token:{principal.district_code}:{principal.role}:{principal.subject}"
-            await self.rate_limiter.hit(key, authenticated=not principal.is_anonymous)
-        district_id = None
-        if principal.district_code is not None:
-            district_id = await self._district_id(principal.district_code)
-            if district_id is None:
-                raise HTTPException(401, f"unknown district {principal.district_code!r}")
-        elif principal.is_anonymous and (code := request.headers.get("x-district")):
-            # Anonymous visitors read a district's public records (places, notices).
-            district_id = await self._district_id(code)
-            if district_id is None:
-                raise HTTPException(400, f"X-District names no district: {code!r}")
-        return self._context(request, response, principal, district_id)
-
-    def _context(
-        self,
-        request: Request | WebSocket,
-        response: Any,
-        principal: Principal,
-        district_id: int | None,
-    ) -> Context:
-        db = RequestDatabase(
-            self.database, district_id, one_operation=not isinstance(request, WebSocket)
-        )
-        return Context(
-            request=request,
-            response=response if isinstance(response, Response) else None,
-            principal=principal,
-            district_id=district_id,
-            db=db,
-            loaders=Loaders(db, principal),
-            bus=self.bus,
-            minimum_sample=self.settings.minimum_sample,
-        )
-
-    async def on_ws_connect(self, context: Context) -> Any:
-        """Authenticate a WebSocket from `connection_init`: `{"Authorization": "Bearer …"}`."""
-        params = context.connection_params or {}
-        raw = params.get("Authorization") or params.get("authorization") or params.get("token")
-        if not isinstance(raw, str) or not raw.strip():
-            raise ConnectionRejectionError({"reason": "connection_init carries no token"})
-        token = raw.strip().removeprefix("Bearer ").strip()
-        try:
-            principal = self.verifier.verify(token)
-        except AuthError as exc:
-            raise ConnectionRejectionError({"reason": str(exc)}) from exc
-        district_id = None
-        if principal.district_code is not None:
-            district_id = await self._district_id(principal.district_code)
-            if district_id is None:
-                raise ConnectionRejectionError({"reason": "unknown district"})
-        fresh = self._context(context.request, None, principal, district_id)
-        context.principal, context.district_id = principal, district_id
-        context.db, context.loaders = fresh.db, fresh.loaders
-        return UNSET
-
-    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        try:
-            return await super().run(request, context, root_value)
-        except RateLimited as exc:
-            return error_response(
-                429, str(exc), ErrorCode.RATE_LIMITED, {"Retry-After": str(exc.retry_after)}
-            )
-        except DatabaseUnavailable:
-            if isinstance(request, Request):
-                _log.warning("database unavailable before execution")
-                return unavailable_response()
-            raise
-        finally:
-            if isinstance(request, Request):
-                # Closes uploaded files (spooled to disk when large) of a multipart request.
-                await request.close()
-
-    def decode_json(self, data: str | bytes) -> object:
-        """Strawberry's parsing, with the two ways JSON can fail besides syntax refused
-        the same way (400) rather than as internal errors."""
-        try:
-            return json.loads(data)
-        except UnicodeDecodeError:
-            raise HTTPException(400, "Unable to parse request body as JSON: not UTF-8") from None
-        except RecursionError:
-            raise HTTPException(
-                400, "Unable to parse request body as JSON: nested too deeply"
-            ) from None
-
-    @staticmethod
-    def _wants_ide(request: Request) -> bool:
-        return request.method == "GET" and "text/html" in request.headers.get("accept", "")
-
-    def create_response(
-        self,
-        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
-        sub_response: Response,
-    ) -> Response:
-        """GraphQL over HTTP: with `application/graphql-response+json`, a request that failed
-        before execution (no `data`) is a 400; with `application/json`, always 200."""
-        response = super().create_response(response_data, sub_response)
-        if _media_type.get() != GRAPHQL_RESPONSE_JSON or isinstance(response_data, list):
-            return response
-        errors = cast(list[dict[str, Any]], response_data.get("errors") or [])
-        if response_data.get("data") is None and errors and all("path" not in e for e in errors):
-            without_data = cast(GraphQLHTTPResponse, {"errors": errors})
-            response = super().create_response(without_data, sub_response)
-            response.status_code = 400
-        response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
-        return response
-
-
-async def _photo(graphql: GraphQLApp, request: Request) -> Response:
-    """The bytes of a case photo, for whoever may see its case."""
-    try:
-        context = await graphql.get_context(request)
-    except HTTPException as exc:
-        return JSONResponse({"error": exc.reason}, exc.status_code)
-    except DatabaseUnavailable:
-        return JSONResponse({"error": UNAVAILABLE_MESSAGE}, 503, headers={"Retry-After": "1"})
-    if context.principal.is_anonymous or context.district_id is None:
-        return JSONResponse({"error": "send your token in the Authorization header"}, 401)
-    try:
-        photo_id = ids.decode_as(request.path_params["id"], "CasePhoto")
-    except UserError as exc:
-        return JSONResponse({"error": str(exc)}, 404)
-    visible = declarations.visible(CasePhotoRow, context.principal)
-    statement = select(CasePhotoRow.content_type, CasePhotoRow.data).where(
-        CasePhotoRow.id == photo_id
-    )
-    if visible is not None:
-        statement = statement.where(visible)
-    try:
-        row = (await context.db.execute(statement)).one_or_none()
-    except Exception as exc:
-        if not is_unavailable(exc):
-            raise
-        return JSONResponse({"error": UNAVAILABLE_MESSAGE}, 503, headers={"Retry-After": "1"})
-    finally:
-        await context.db.finish(commit=False)
-    if row is None:
-        return JSONResponse({"error": "no such photo"}, 404)
-    return Response(
-        row.data, media_type=row.content_type, headers={"Cache-Control": "private, max-age=3600"}
-    )
-
-
-async def healthz(request: Request) -> Response:
-    """The process is alive."""
-    return JSONResponse({"status": "ok"})
 
 
 def create_app(settings: Settings, database: Database) -> Starlette:
@@ -351,21 +33,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         on_delivered=prometheus.events_delivered,
     )
     prometheus.instrument_pools(database)
-    graphql = GraphQLApp(settings, database, bus)
-
-    async def photo(request: Request) -> Response:
-        return await _photo(graphql, request)
-
-    async def readyz(request: Request) -> Response:
-        """The database answers."""
-        try:
-            async with database.app.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            # An outage is one line per probe; anything else deserves its traceback.
-            _log.warning("readiness check failed", exc_info=not is_unavailable(exc))
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+    services = Services.create(settings, database, bus)
+    graphql = GraphQLApp(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -381,9 +50,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Route("/photos/{id}", photo),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
+            photos.route(services),
+            *health.routes(database),
             Route("/metrics", prometheus.metrics),
         ],
         middleware=[

@@ -211,9 +211,9 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _schema(args: argparse.Namespace, settings: Settings) -> None:
-    from resolvers.root import schema
+    from resolvers.root import build_schema
 
-    sys.stdout.write(schema.as_str() + "\n")
+    sys.stdout.write(build_schema().as_str() + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

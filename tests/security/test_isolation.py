@@ -60,13 +60,13 @@ from db.models.base import DistrictScoped
 from db.models.enums import CaseCategory, CaseStatus, Role
 from db.session import Database
 from db.tenancy import use_district
-from resolvers.root import MAX_TOKENS, schema
+from resolvers.root import MAX_TOKENS, build_schema
 from schema.node import NODE_TYPES
 from tests.conftest import MakeDistrict, migrated_database
 from tests.factories import NOW, World, build_world
 from tests.http import token
 
-GQL = schema._schema
+GQL = build_schema()._schema
 NODE = GQL.get_type("Node")
 ERROR = GQL.get_type("Error")
 assert isinstance(NODE, GraphQLInterfaceType)

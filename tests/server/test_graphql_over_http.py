@@ -7,7 +7,7 @@ import pytest
 
 from db.models import District
 from db.models.enums import Role
-from server.app import negotiate
+from server.negotiation import negotiate
 from tests.http import auth, token
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"

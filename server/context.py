@@ -1,0 +1,132 @@
+"""The `Context` of a request or WebSocket connection, built in one place for every endpoint.
+
+`build_context` authenticates (a bearer token, or none: anonymous), applies the rate limit to
+HTTP requests, looks the district up once (the token's, or for anonymous visitors the one
+named by `X-District`) and opens the operation's database handle and loaders for it. A
+connection it will not serve raises `Refused`, which each transport words its own way: an
+HTTP error status, or a rejected `connection_init`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from core.context import Context, EventSource
+from core.directory import DistrictDirectory
+from core.loaders import Loaders
+from core.principal import ANONYMOUS, Principal
+from core.request_db import RequestDatabase
+from db.connectivity import DatabaseUnavailable, is_unavailable
+from db.session import Database
+from server.auth import AuthError, TokenVerifier, bearer_token
+from server.request_limits import RateLimiter
+from server.settings import Settings
+
+
+class Refused(Exception):
+    """No context for this connection: its credentials, or the district it names, are not
+    good. `status` and `message` answer an HTTP request; `reason` rejects a WebSocket's
+    `connection_init`."""
+
+    def __init__(self, status: int, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.reason = message if reason is None else reason
+
+
+@dataclass(frozen=True)
+class Services:
+    """What building a context needs, created once per application and shared by its
+    endpoints."""
+
+    settings: Settings
+    database: Database
+    verifier: TokenVerifier
+    directory: DistrictDirectory
+    rate_limiter: RateLimiter
+    bus: EventSource | None = None
+
+    @classmethod
+    def create(
+        cls, settings: Settings, database: Database, bus: EventSource | None = None
+    ) -> Services:
+        return cls(
+            settings=settings,
+            database=database,
+            # Reads the key files and refuses settings that do not fit together, at startup.
+            verifier=TokenVerifier(settings),
+            directory=DistrictDirectory(database),
+            rate_limiter=RateLimiter(settings.rate_limit, settings.anonymous_rate_limit),
+            bus=bus,
+        )
+
+
+async def build_context(
+    services: Services,
+    connection: Request | WebSocket,
+    response: Any = None,
+    *,
+    token: str | None = None,
+) -> Context:
+    """The context of an HTTP request or a WebSocket connection.
+
+    Authenticates with `token` (a WebSocket's `connection_init` carries it) or else the
+    `Authorization` header; with neither the principal is anonymous. Raises `Refused`,
+    `RateLimited` (HTTP requests only) and `DatabaseUnavailable`.
+    """
+    try:
+        if token is None:
+            token = bearer_token(connection.headers.get("authorization"))
+        principal = ANONYMOUS if token is None else services.verifier.verify(token)
+    except AuthError as exc:
+        raise Refused(401, str(exc)) from exc
+    if isinstance(connection, Request):
+        # Before any SQL: the key comes from the verified token or the client address.
+        await services.rate_limiter.hit(
+            _rate_key(connection, principal), authenticated=not principal.is_anonymous
+        )
+    code = principal.district_code
+    if code is None and principal.is_anonymous:
+        # Anonymous visitors read a district's public records (places, notices).
+        code = connection.headers.get("x-district") or None
+    district_id = None
+    if code is not None:
+        district_id = await _district_id(services.directory, code)
+        if district_id is None:
+            if principal.district_code is not None:
+                raise Refused(401, f"unknown district {code!r}", reason="unknown district")
+            raise Refused(400, f"X-District names no district: {code!r}")
+    db = RequestDatabase(
+        services.database, district_id, one_operation=not isinstance(connection, WebSocket)
+    )
+    return Context(
+        request=connection,
+        response=response if isinstance(response, Response) else None,
+        principal=principal,
+        district_id=district_id,
+        db=db,
+        loaders=Loaders(db, principal),
+        bus=services.bus,
+        minimum_sample=services.settings.minimum_sample,
+    )
+
+
+def _rate_key(request: Request, principal: Principal) -> str:
+    if principal.is_anonymous:
+        return f"address:{request.client.host if request.client else '?'}"
+    return f"token:{principal.district_code}:{principal.role}:{principal.subject}"
+
+
+async def _district_id(directory: DistrictDirectory, code: str) -> int | None:
+    try:
+        return await directory.id_of(code)
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise DatabaseUnavailable from exc
+        raise
