@@ -40,6 +40,8 @@ class Context:
     connection_params: dict[str, Any] | None = field(default=None)
     # Entries of a comparison with a smaller sample are not ranked (GONGZHI_MINIMUM_SAMPLE).
     minimum_sample: int = 5
+    # Whether queries may take the compiled read path (GONGZHI_COMPILED_READS).
+    compiled_reads: bool = True
 
 
 Info = strawberry.Info[Context, None]

@@ -24,8 +24,11 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-PLAIN = "gongzhi-plain"
-"""Key, in a plain field's `extensions`: (attribute, serialize, nullable)."""
+from core.compiler import PLAIN
+from resolvers import compiled_reads
+
+# PLAIN, in a plain field's `extensions`: (attribute, serialize, nullable).
+_NOT_COMPILED = object()
 
 
 def mark_plain_fields(schema: GraphQLSchema) -> int:
@@ -49,7 +52,30 @@ def mark_plain_fields(schema: GraphQLSchema) -> int:
 
 
 class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context, reading plain fields directly."""
+    """Strawberry's execution context: compiled root fields spliced in, plain fields read
+    directly, everything else as graphql-core executes it."""
+
+    compiled: dict[str, Any] | None = None
+
+    def _has_resolve_hooks(self) -> bool:
+        return bool(self.middleware_manager and self.middleware_manager.middlewares)
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        if self._has_resolve_hooks() or not compiled_reads.wanted(
+            self.operation, self.context_value
+        ):
+            return super().execute_operation(serially)
+        return self._execute_compiled(serially)
+
+    async def _execute_compiled(self, serially: bool | None) -> Any:
+        plan = compiled_reads.plan_for(
+            self.schema, self.fragments, self.variable_values, self.operation, self.context_value
+        )
+        self.compiled = await compiled_reads.run(plan, self.context_value)
+        result = super().execute_operation(serially)
+        if self.is_awaitable(result):
+            result = await result
+        return result
 
     def execute_field(
         self,
@@ -59,6 +85,10 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
+        if self.compiled and path.prev is None:
+            spliced = self.compiled.get(path.key, _NOT_COMPILED)
+            if spliced is not _NOT_COMPILED:
+                return spliced
         field_def = parent_type.fields.get(field_details_list[0].node.name.value)
         plain = field_def.extensions.get(PLAIN) if field_def is not None else None
         # A schema extension with a `resolve` hook wraps every resolver: no short path then.

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     deadline_sweep_seconds: float = 30
     # Comparisons rank only entries whose ordering metric has at least this sample.
     minimum_sample: int = Field(default=5, ge=0)
+    # Reads compiled to one SQL statement that builds their JSON (README "Speed"); false runs
+    # every field through the executor, for diagnosis.
+    compiled_reads: bool = True
     # Abuse limits. An operation that could return more objects (page sizes multiplied down
     # the tree) is refused before it runs.
     max_query_nodes: int = Field(default=200_000, ge=1)

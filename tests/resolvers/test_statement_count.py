@@ -1,8 +1,9 @@
-"""A nested read costs a number of SQL statements bounded by its depth, not by its width."""
+"""A nested read costs a number of SQL statements bounded by its depth, not by its width:
+one statement when compiled (plus the transaction's setting), one per level when executed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,9 +13,10 @@ from sqlalchemy import event
 
 from db.models.enums import Role
 from db.session import Database
+from server.app import create_app
 from tests.conftest import MakeDistrict
 from tests.factories import build_case_world
-from tests.http import graphql, token
+from tests.http import TEST_SETTINGS, graphql, token
 
 NESTED = """
 query Nested {
@@ -57,10 +59,28 @@ async def _run(
     return len(statements), data
 
 
+# Compiled: SET LOCAL + the one statement. Executed: SET LOCAL + district + streets +
+# communities + cases + partners + events.
+EXPECTED = {True: 2, False: 7}
+
+
+@pytest.fixture(params=[True, False], ids=["compiled", "executed"])
+async def reads(
+    request: pytest.FixtureRequest, database: Database
+) -> AsyncIterator[tuple[httpx.AsyncClient, int]]:
+    """A client of an app with compiled reads on, or off, and the statements it should run."""
+    settings = TEST_SETTINGS.model_copy(update={"compiled_reads": request.param})
+    app = create_app(settings, database)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http, EXPECTED[request.param]
+
+
 @pytest.mark.slow
-async def test_five_level_query_runs_7_statements_for_1_or_200_communities(
-    client: httpx.AsyncClient, database: Database, make_district: MakeDistrict
+async def test_five_level_query_runs_2_or_7_statements_for_1_or_200_communities(
+    reads: tuple[httpx.AsyncClient, int], database: Database, make_district: MakeDistrict
 ) -> None:
+    client, expected = reads
     small, large = await make_district(), await make_district()
     await build_case_world(database, small.id, streets=1, communities_per_street=1)
     await build_case_world(database, large.id, streets=4, communities_per_street=50)
@@ -77,5 +97,4 @@ async def test_five_level_query_runs_7_statements_for_1_or_200_communities(
     assert len(cases) == 400
     assert all(len(case["events"]["nodes"]) == 3 for case in cases)
     assert sum(1 for case in cases if case["assignedPartner"]) == 200
-    # SET LOCAL + district + streets + communities + cases + partners + events = 7
-    assert small_count == large_count == 7, (small_count, large_count)
+    assert small_count == large_count == expected, (small_count, large_count)
