@@ -49,13 +49,15 @@ from sqlalchemy import (
     null,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.sql.util import ClauseAdapter
 from strawberry.types.arguments import convert_arguments
 
 from core import ids, sql_json
 from core.case_filter import CaseQuery
+from core.computed_fields import SPECIAL
 from core.declarations import BY_MODEL, DECLARATIONS, Declaration
+from core.not_compilable import NotCompilable
 from core.pagination import PageArgs, decode_cursor
 from core.principal import Principal
 from core.relation_kinds import NO_FILTER, Filter, Relation, ToOne
@@ -70,11 +72,6 @@ Source = FromClause
 """Where a level's columns come from: a table alias or a page of rows (`source.c.name`)."""
 
 
-class NotCompilable(Exception):
-    """This field needs the executor (a field with Python logic, or arguments it would refuse
-    with an error the executor must word)."""
-
-
 @dataclass(frozen=True)
 class Request:
     """What a compiled statement is for: whose visibility, which district, which document."""
@@ -85,13 +82,6 @@ class Request:
     operation: OperationDefinitionNode
     principal: Principal
     district_id: int | None
-
-
-Special = Callable[["Compiler", Source, "FieldDetailsGroup"], ColumnElement[Any]]
-"""The SQL form of a field with logic of its own (e.g. `Case.overdue`)."""
-
-SPECIAL: dict[tuple[str, str], Special] = {}
-"""SQL forms of computed fields, by (type, field); `core.computed_fields` fills it."""
 
 
 @dataclass(frozen=True)
@@ -209,7 +199,7 @@ class Compiler:
         assert isinstance(item, GraphQLObjectType)
         table = DECLARATIONS["District"].model.__table__.alias()
         aggregated = func.json_agg(
-            aggregate_order_by(self.object(item, table, group), table.c.code)
+            sql_json.aggregate_in_order(self.object(item, table, group), table.c.code)
         )
         return (
             select(func.coalesce(aggregated, literal_json("[]")))
@@ -263,8 +253,7 @@ class Compiler:
         """A scalar or enum column as the executor serialises it."""
         kind, _ = _nullable(output)
         if isinstance(kind, GraphQLEnumType):
-            # Every stored enum value is the member's name.
-            return sql_json.to_json(column)
+            return sql_json.to_json(sql_json.enum_name(kind, column))
         if not isinstance(kind, GraphQLScalarType):
             raise NotCompilable(str(kind))
         if kind.name in ("String", "Boolean", "Float"):
@@ -477,7 +466,7 @@ class Paged:
         rn = self.page.c.gongzhi_rn
         # Rows are numbered in fetch order; `last` pages are fetched backwards.
         descending = self.args.backward != last
-        return aggregate_order_by(value, rn.desc() if descending else rn.asc())
+        return sql_json.aggregate_in_order(value, rn.desc() if descending else rn.asc())
 
     def cursor(self) -> ColumnElement[str]:
         keys = [self.page.c[f"gongzhi_k{i}"] for i in range(len(self.ordering.keys))]
@@ -573,7 +562,6 @@ def as_text(value: ColumnElement[Any]) -> ColumnElement[str]:
 
 
 __all__ = [
-    "SPECIAL",
     "Compiler",
     "FieldDetailsGroup",
     "NotCompilable",

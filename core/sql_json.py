@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from graphql import GraphQLEnumType
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -33,7 +34,7 @@ from sqlalchemy import (
     or_,
     true,
 )
-from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 
 from core.pagination import KeyKind, Ordering
 
@@ -130,6 +131,22 @@ def cursor(ordering: Ordering, exprs: Sequence[ColumnElement[Any]]) -> ColumnEle
             parts = parts + ","
         parts = parts + _cursor_value(key.kind, expr)
     return _base64url(parts + "]]")
+
+
+def aggregate_in_order(value: Any, order: Any) -> Any:
+    """`value ORDER BY order`, inside an aggregate such as `json_agg`."""
+    return aggregate_order_by(value, order)
+
+
+def enum_name(kind: GraphQLEnumType, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The GraphQL name of a stored enum value (most are stored as their names)."""
+    stored = {
+        name: getattr(value.value, "value", value.value) for name, value in kind.values.items()
+    }
+    renamed = {value: name for name, value in stored.items() if value != name}
+    if not renamed:
+        return column
+    return case(renamed, value=column, else_=column)
 
 
 def boolean(condition: ColumnElement[bool]) -> ColumnElement[Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import aliased
 
 from core.principal import Principal
@@ -109,6 +109,20 @@ def meetings(p: Principal) -> ColumnElement[bool] | None:
 def people(p: Principal) -> ColumnElement[bool] | None:
     """Names of people are known within the district; anonymous visitors see none."""
     return false() if p.is_anonymous else None
+
+
+def person_details_clause(
+    p: Principal, person_id: ColumnElement[Any], home_community_id: ColumnElement[Any]
+) -> ColumnElement[bool]:
+    """`person_details` as SQL, over a person row's columns (the compiled read path)."""
+    if p.role in DISTRICT_WIDE:
+        return true()
+    allowed: list[ColumnElement[bool]] = []
+    if p.person_id is not None:
+        allowed.append(person_id == p.person_id)
+    if p.role in COMMUNITY_STAFF and p.community_id is not None:
+        allowed.append(home_community_id == p.community_id)
+    return or_(false(), *allowed)
 
 
 def person_details(p: Principal, person_id: int, home_community_id: int | None) -> bool:

@@ -13,6 +13,7 @@ variables, principal and district: a repeated read only binds and runs.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -29,6 +30,8 @@ from sqlalchemy import Select, Text, cast, select
 from core.compiler import Compiler, FieldDetailsGroup, NotCompilable, Request
 from core.context import Context
 from core.sql_json import FALLBACK_TOKEN
+
+_log = logging.getLogger(__name__)
 
 PLAN_CACHE_SIZE = 512
 
@@ -139,7 +142,8 @@ def _build(
             continue
         try:
             value = compiler.root(query, FieldDetailsGroup(name, definition, details))
-        except NotCompilable:
+        except NotCompilable as reason:
+            _log.debug("root field %s left to the executor: %s", name, reason)
             continue
         columns.append(cast(value, Text).label(f"gongzhi_{len(columns)}"))
         fields.append((name, not isinstance(definition.type, GraphQLNonNull)))
@@ -157,7 +161,9 @@ async def run(plan: Plan, context: Context) -> dict[str, Any]:
         if text is None:
             if nullable:
                 answered[name] = None
-        elif FALLBACK_TOKEN not in text:
+        elif FALLBACK_TOKEN in text:
+            _log.debug("root field %s left to the executor: %s", name, "a value it refuses")
+        else:
             answered[name] = orjson.Fragment(text)
             SPLICED.count += 1
     return answered

@@ -264,6 +264,31 @@ GOVERNANCE = """
 """
 
 
+COMPUTED = """
+{
+  district { deadlinePolicies { __typename category acceptHours resolveHours reportInHours
+      approachingHours }
+    communities(first: 6) { nodes { name households
+      cases(first: 8) { nodes { id overdue
+        whistles(first: 3) { nodes { reason overdue blownAt reportInDueAt reportedInAt
+          department { name } } }
+        helpingHands(first: 3) { nodes { status reason helper { name } } }
+        assignments(first: 3) { nodes { role task dueAt partner { name } case { id } } }
+        photos(first: 3) { nodes { url contentType size sha256 createdAt } }
+        events(first: 5) { edges { cursor node { cursor seq } } }
+        meetings(first: 2) { nodes { title status
+          decisions { __typename text responsiblePartner { name } }
+          attendees(first: 3) { nodes { attended partner { name } person { name } } } } }
+        reporter { name phone birthDate livesAlone homeCommunity { name } homeBuilding { name }
+          reportedCases { totalCount } roleBindings(first: 3) { nodes { role street { name } } } }
+      } }
+    } }
+    meetings(first: 5) { nodes { title decisions { text responsiblePartner { id } } } }
+  }
+}
+"""
+
+
 def _cursor_of(diff: Diff) -> str:
     return ids.encode("Case", diff.world.cases[0].id)
 
@@ -292,15 +317,35 @@ def _cases(diff: Diff) -> list[dict[str, Any]]:
     ]
 
 
-async def _assert_same(diff: Diff, query: str, variables: dict[str, Any], who: str) -> None:
+def _difference(compiled: Any, executed: Any, path: str = "") -> str | None:
+    """Where two answers first differ, for the failure message."""
+    if type(compiled) is not type(executed):
+        return f"{path}: {compiled!r:.200} != {executed!r:.200}"
+    if isinstance(compiled, list):
+        if len(compiled) != len(executed):
+            return f"{path}: {len(compiled)} items != {len(executed)}: {compiled!r:.300}"
+        for i, (a, b) in enumerate(zip(compiled, executed, strict=True)):
+            found = _difference(a, b, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(compiled, tuple):
+        return _difference(list(compiled), list(executed), path)
+    return None if compiled == executed else f"{path}: {compiled!r:.200} != {executed!r:.200}"
+
+
+async def _assert_same(diff: Diff, query: str, variables: dict[str, Any], who: str) -> int:
+    """Asserts both answers are equal; returns how many root fields took the compiled path."""
+    before = compiled_reads.SPLICED.count
     compiled, executed = await diff.both(query, variables, who)
-    assert compiled == executed, (who, variables)
+    assert compiled == executed, (who, variables, _difference(compiled, executed))
+    return compiled_reads.SPLICED.count - before
 
 
 @pytest.mark.parametrize("who", ROLES)
 async def test_nested_read_is_the_same(diff: Diff, who: str) -> None:
     for variables in ({}, {"streets": 10, "communities": 10, "cases": 10}, {"cases": 0}):
-        await _assert_same(diff, NESTED, variables, who)
+        assert await _assert_same(diff, NESTED, variables, who) == 1
 
 
 @pytest.mark.parametrize("who", ROLES)
@@ -340,7 +385,12 @@ async def test_nodes_and_fragments_are_the_same(diff: Diff, who: str) -> None:
 
 @pytest.mark.parametrize("who", ["admin", "partner", "anonymous"])
 async def test_governance_read_is_the_same(diff: Diff, who: str) -> None:
-    await _assert_same(diff, GOVERNANCE, {}, who)
+    assert await _assert_same(diff, GOVERNANCE, {}, who) == 2
+
+
+@pytest.mark.parametrize("who", ROLES)
+async def test_computed_fields_are_the_same(diff: Diff, who: str) -> None:
+    assert await _assert_same(diff, COMPUTED, {}, who) == 1
 
 
 async def test_the_compiled_path_answers_these_reads() -> None:
