@@ -90,6 +90,15 @@ class RequestDatabase:
         async with self._reading() as session:
             return await session.execute(statement, params)
 
+    async def driver_row(self, sql: str, params: Sequence[Any]) -> Sequence[Any]:
+        """The one row of an already compiled statement (SQL text with `$n` parameters), in
+        the operation's transaction: no ORM compilation on the way (the compiled read path
+        builds its statements once and caches them)."""
+        async with self._reading() as session:
+            connection = await session.connection()
+            result = await connection.exec_driver_sql(sql, tuple(params))
+            return tuple(result.one())
+
     async def platform_rows(
         self,
         statement: Executable,

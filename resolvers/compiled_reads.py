@@ -25,22 +25,26 @@ from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import VariableValues
 from graphql.language import OperationDefinitionNode, OperationType
-from sqlalchemy import Select, Text, cast, select
+from sqlalchemy import Text, cast, select
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from core.compiler import Compiler, FieldDetailsGroup, NotCompilable, Request
 from core.context import Context
 from core.sql_json import FALLBACK_TOKEN
 
 _log = logging.getLogger(__name__)
+_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it untyped
 
 PLAN_CACHE_SIZE = 512
 
 
 @dataclass(frozen=True)
 class Plan:
-    """One statement answering some root fields (by response name, in column order)."""
+    """One statement answering some root fields (by response name, in column order),
+    compiled to SQL text once, with its parameters in order."""
 
-    statement: Any
+    sql: str | None
+    params: tuple[Any, ...]
     fields: tuple[tuple[str, bool], ...]  # (response name, nullable)
 
 
@@ -147,15 +151,22 @@ def _build(
             continue
         columns.append(cast(value, Text).label(f"gongzhi_{len(columns)}"))
         fields.append((name, not isinstance(definition.type, GraphQLNonNull)))
-    statement: Select[Any] | None = select(*columns) if columns else None
-    return Plan(statement, tuple(fields))
+    if not columns:
+        return Plan(None, (), ())
+    # Lists (`IN`) are spread into one parameter each: the text is final.
+    compiled = select(*columns).compile(
+        dialect=_DIALECT, compile_kwargs={"render_postcompile": True}
+    )
+    params = compiled.construct_params()
+    order = compiled.positiontup or []
+    return Plan(str(compiled), tuple(params[name] for name in order), tuple(fields))
 
 
 async def run(plan: Plan, context: Context) -> dict[str, Any]:
     """Run the plan's statement: the spliceable value of each root field it answered."""
-    if plan.statement is None:
+    if plan.sql is None:
         return {}
-    row = (await context.db.execute(plan.statement)).one()
+    row = await context.db.driver_row(plan.sql, plan.params)
     answered: dict[str, Any] = {}
     for (name, nullable), text in zip(plan.fields, row, strict=True):
         if text is None:
