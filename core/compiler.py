@@ -19,6 +19,7 @@ the executor, whose answer is the reference: the differential tests compare the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -170,6 +171,9 @@ class Compiler:
             return self.connection(relation, self.district, group, NO_FILTER, None)
         if name == "districts":
             return self._districts(group)
+        if name == "viewer":
+            assert isinstance(output, GraphQLObjectType)
+            return self._viewer(output, group)
         if name == "node":
             return self._node(self.arguments(group)["id"], group)
         if name == "nodes":
@@ -191,6 +195,46 @@ class Compiler:
         if type_name == "District" and db_id != self.request.district_id:
             return null()
         return self.row_object(output, bindparam(None, db_id, unique=True), group)
+
+    def _viewer(self, output: GraphQLObjectType, group: FieldDetailsGroup) -> ColumnElement[Any]:
+        """`Query.viewer`: the principal itself, its scope's objects looked up."""
+        p, r = self.request.principal, self.request
+        keys = {
+            "district": r.district_id,
+            "person": p.person_id,
+            "street": p.street_id,
+            "community": p.community_id,
+            "partner": p.partner_id,
+        }
+        plain = {
+            "anonymous": p.is_anonymous,
+            "role": p.role.name if p.role is not None else None,
+            "districtCode": p.district_code,
+        }
+        pairs: list[tuple[str, ColumnElement[Any]]] = []
+        for sub in self.subfields(output, group):
+            name = sub.details[0].node.name.value
+            if name == "__typename":
+                pairs.append((sub.name, sql_json.typename(output.name)))
+            elif name in plain:
+                value = plain[name]
+                text = "null" if value is None else json.dumps(value, ensure_ascii=False)
+                pairs.append((sub.name, literal_json(text)))
+            elif name in keys:
+                key = keys[name]
+                target, _ = _nullable(sub.definition.type)
+                assert isinstance(target, GraphQLObjectType)
+                pairs.append(
+                    (
+                        sub.name,
+                        null()
+                        if key is None
+                        else self.row_object(target, bindparam(None, key, unique=True), sub),
+                    )
+                )
+            else:
+                raise NotCompilable(f"Viewer.{name}")
+        return sql_json.json_object(pairs)
 
     def _districts(self, group: FieldDetailsGroup) -> ColumnElement[Any]:
         output, _ = _nullable(group.definition.type)
