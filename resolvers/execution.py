@@ -16,6 +16,7 @@ from typing import Any
 
 from graphql import (
     GraphQLEnumType,
+    GraphQLError,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
@@ -56,26 +57,42 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     directly, everything else as graphql-core executes it."""
 
     compiled: dict[str, Any] | None = None
+    _plan: compiled_reads.Plan | None = None
 
     def _has_resolve_hooks(self) -> bool:
         return bool(self.middleware_manager and self.middleware_manager.middlewares)
 
     def execute_operation(self, serially: bool | None = None) -> Any:
-        if self._has_resolve_hooks() or not compiled_reads.wanted(
+        if not self._has_resolve_hooks() and compiled_reads.wanted(
             self.operation, self.context_value
         ):
-            return super().execute_operation(serially)
-        return self._execute_compiled(serially)
+            self._plan = compiled_reads.plan_for(
+                self.schema,
+                self.fragments,
+                self.variable_values,
+                self.operation,
+                self.context_value,
+            )
+        return super().execute_operation(serially)
 
-    async def _execute_compiled(self, serially: bool | None) -> Any:
-        plan = compiled_reads.plan_for(
-            self.schema, self.fragments, self.variable_values, self.operation, self.context_value
-        )
-        self.compiled = await compiled_reads.run(plan, self.context_value)
-        result = super().execute_operation(serially)
-        if self.is_awaitable(result):
-            result = await result
-        return result
+    def execute_collected_root_fields(self, *args: Any, **kwargs: Any) -> Any:
+        plan = self._plan
+        if plan is None or plan.sql is None:
+            return super().execute_collected_root_fields(*args, **kwargs)
+
+        async def compiled_first() -> Any:
+            try:
+                self.compiled = await compiled_reads.run(plan, self.context_value)
+            except Exception as exc:
+                # Reported as a field's failure is: masked unless it is a `UserError`,
+                # "unavailable, retry" when the database is unreachable.
+                raise GraphQLError(str(exc), original_error=exc) from exc
+            result = super(ExecutionContext, self).execute_collected_root_fields(*args, **kwargs)
+            if self.is_awaitable(result):
+                result = await result
+            return result
+
+        return compiled_first()
 
     def execute_field(
         self,
