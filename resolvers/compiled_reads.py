@@ -120,7 +120,13 @@ def plan_for(
     key = _key(operation, variables, context)
     plan = PLANS.get(key)
     if plan is None:
-        plan = _build(schema, fragments, variables, operation, context)
+        try:
+            plan = _build(schema, fragments, variables, operation, context)
+        except Exception:
+            # A defect of the compiler must not cost the client its answer: the executor
+            # answers, and the log says what to fix.
+            _log.exception("compiling a read failed; the executor answers it")
+            plan = Plan(None, (), ())
         PLANS.put(key, plan)
     return plan
 
