@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +87,23 @@ class Counter:
     count: int = 0
 
 
+def _ignore(*args: Any) -> None:
+    return None
+
+
+@dataclass
+class Observers:
+    """Where the server's metrics learn what the compiled path does."""
+
+    plan_looked_up: Callable[[bool, int], None] = _ignore
+    """(hit, plans cached) after each look-up."""
+    root_fields_answered: Callable[[int, int], None] = _ignore
+    """(by the compiled path, by the executor) for each query that looked up a plan."""
+
+
+OBSERVERS = Observers()
+
+
 SPLICED = Counter()
 """Root fields answered by the compiled path since the process started."""
 
@@ -119,6 +136,7 @@ def plan_for(
 ) -> Plan:
     key = _key(operation, variables, context)
     plan = PLANS.get(key)
+    hit = plan is not None
     if plan is None:
         try:
             plan = _build(schema, fragments, variables, operation, context)
@@ -128,6 +146,7 @@ def plan_for(
             _log.exception("compiling a read failed; the executor answers it")
             plan = Plan(None, (), ())
         PLANS.put(key, plan)
+    OBSERVERS.plan_looked_up(hit, len(PLANS))
     return plan
 
 
@@ -173,6 +192,12 @@ async def run(plan: Plan, context: Context) -> dict[str, Any]:
     if plan.sql is None:
         return {}
     row = await context.db.driver_row(plan.sql, plan.params)
+    answered = _splice(plan, row)
+    OBSERVERS.root_fields_answered(len(answered), len(plan.fields) - len(answered))
+    return answered
+
+
+def _splice(plan: Plan, row: Sequence[Any]) -> dict[str, Any]:
     answered: dict[str, Any] = {}
     for (name, nullable), text in zip(plan.fields, row, strict=True):
         if text is None:

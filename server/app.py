@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 
 from db.session import Database
+from resolvers import compiled_reads
 from resolvers.live.bus import EventBus
 from resolvers.workflow.deadlines import sweeping
 from server import health, photos, prometheus
@@ -33,6 +34,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         on_delivered=prometheus.events_delivered,
     )
     prometheus.instrument_pools(database)
+    compiled_reads.OBSERVERS.plan_looked_up = prometheus.read_plan_looked_up
+    compiled_reads.OBSERVERS.root_fields_answered = prometheus.read_root_fields_answered
     services = Services.create(settings, database, bus)
     graphql = GraphQLApp(services)
 

@@ -5,7 +5,9 @@
   `/graphql`; a request counts as an error when its answer has top-level errors or an HTTP
   error status);
 - `gongzhi_db_pool_connections_in_use` by pool (`app`, `platform`, `owner`);
-- `gongzhi_subscribers_connected` and `gongzhi_events_delivered_total` (live case events).
+- `gongzhi_subscribers_connected` and `gongzhi_events_delivered_total` (live case events);
+- `gongzhi_read_plans_total` by result (hit, miss), `gongzhi_read_plans_cached`, and
+  `gongzhi_read_root_fields_total` by path (compiled, executor): the compiled read path.
 
 Operation names are bounded: a name counts only once its document parsed and validated
 ("invalid" otherwise, "anonymous" when unnamed, "none" when the request never reached
@@ -72,6 +74,21 @@ SUBSCRIBERS = Gauge(
     "Subscriptions to live case events being served.",
     multiprocess_mode="livesum",
 )
+READ_PLANS = Counter(
+    "gongzhi_read_plans_total",
+    "Compiled-read plans looked up in the plan cache, by result (hit, miss).",
+    ["result"],
+)
+READ_PLANS_CACHED = Gauge(
+    "gongzhi_read_plans_cached",
+    "Compiled-read plans held in the plan cache.",
+    multiprocess_mode="livesum",
+)
+READ_ROOT_FIELDS = Counter(
+    "gongzhi_read_root_fields_total",
+    "Root fields of queries, by the path that answered them (compiled, executor).",
+    ["path"],
+)
 DELIVERED = Counter(
     "gongzhi_events_delivered_total", "Case events sent to subscribers (replayed or live)."
 )
@@ -111,6 +128,18 @@ def subscribers_changed(count: int) -> None:
 
 def events_delivered(count: int) -> None:
     DELIVERED.inc(count)
+
+
+def read_plan_looked_up(hit: bool, cached: int) -> None:
+    READ_PLANS.labels("hit" if hit else "miss").inc()
+    READ_PLANS_CACHED.set(cached)
+
+
+def read_root_fields_answered(compiled: int, executed: int) -> None:
+    if compiled:
+        READ_ROOT_FIELDS.labels("compiled").inc(compiled)
+    if executed:
+        READ_ROOT_FIELDS.labels("executor").inc(executed)
 
 
 _instrumented: weakref.WeakSet[Pool] = weakref.WeakSet()

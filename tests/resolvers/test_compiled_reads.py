@@ -453,3 +453,19 @@ async def test_generated_reads_are_the_same(diff: Diff, generated: list[str], wh
         answered += await _assert_same(diff, query, {}, who)
     # Most generated reads are refused for their cost or arguments; some must compile.
     assert answered > 0
+
+
+async def test_metrics_count_plans_and_the_path_of_each_root_field(diff: Diff) -> None:
+    await _assert_same(diff, NESTED, {"streets": 2}, "admin")
+    await _assert_same(diff, NESTED, {"streets": 2}, "admin")
+    await _assert_same(diff, "{ statistics { __typename } viewer { role } }", {}, "admin")
+    metrics = (await diff.compiled.get("/metrics")).text
+    found = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in metrics.splitlines()
+        if line.startswith("gongzhi_read_")
+    }
+    assert found['gongzhi_read_plans_total{result="hit"}'] >= 1
+    assert found['gongzhi_read_plans_total{result="miss"}'] >= 1
+    assert found["gongzhi_read_plans_cached"] >= 2
+    assert found['gongzhi_read_root_fields_total{path="compiled"}'] >= 3
