@@ -107,11 +107,19 @@ async def demo(database: Database) -> Database:
 async def client(database: Database) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the ASGI app on the session's database."""
     from server.app import create_app
-    from tests.http import TEST_SETTINGS
+    from tests.http import SHADOW, TEST_SETTINGS
 
     app = create_app(TEST_SETTINGS, database)
+    executor = create_app(TEST_SETTINGS.model_copy(update={"compiled_reads": False}), database)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=executor), base_url="http://test"
+        ) as shadow,
+    ):
+        # Every query a test sends through tests.http is compared with the executor's answer.
+        setattr(http, SHADOW, shadow)
         yield http
 
 

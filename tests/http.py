@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from core.principal import Principal
 from db.models.enums import Role
@@ -22,6 +24,24 @@ def auth(bearer: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {bearer}"} if bearer else {}
 
 
+SHADOW = "gongzhi_shadow"
+"""Attribute of a test client: a client of the same app with compiled reads off. Every query
+sent through `post_graphql` is sent to it too, and both answers must be equal (the compiled
+read path's differential test over every query document of the suite)."""
+
+
+def _is_query(query: str) -> bool:
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    return all(
+        d.operation is OperationType.QUERY
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+
+
 async def post_graphql(
     client: httpx.AsyncClient,
     query: str,
@@ -29,9 +49,17 @@ async def post_graphql(
     *,
     bearer: str | None = None,
 ) -> httpx.Response:
-    return await client.post(
-        "/graphql", json={"query": query, "variables": variables or {}}, headers=auth(bearer)
-    )
+    body = {"query": query, "variables": variables or {}}
+    response = await client.post("/graphql", json=body, headers=auth(bearer))
+    shadow: httpx.AsyncClient | None = getattr(client, SHADOW, None)
+    if shadow is not None and _is_query(query):
+        executed = await shadow.post("/graphql", json=body, headers=auth(bearer))
+        compiled_answer = (response.status_code, json.loads(response.text, object_pairs_hook=list))
+        executed_answer = (executed.status_code, json.loads(executed.text, object_pairs_hook=list))
+        assert compiled_answer == executed_answer, (
+            f"compiled and executed answers differ for {query!r} {variables!r}"
+        )
+    return response
 
 
 async def graphql(
