@@ -173,6 +173,11 @@ def _build(
             value = compiler.root(query, FieldDetailsGroup(name, definition, details))
         except NotCompilable as reason:
             _log.debug("root field %s left to the executor: %s", name, reason)
+            if isinstance(definition.type, GraphQLNonNull):
+                # Its error would null the whole answer and cancel the fields still running;
+                # which errors are then reported depends on timing. Only an answer wholly by
+                # the executor is the executor's answer.
+                return Plan(None, (), ())
             continue
         columns.append(cast(value, Text).label(f"gongzhi_{len(columns)}"))
         fields.append((name, not isinstance(definition.type, GraphQLNonNull)))
