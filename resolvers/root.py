@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from sqlalchemy import select
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -146,6 +147,12 @@ class Mutation(CaseMutation, MeetingAndDeadlineMutation, NoticeMutation, PolicyM
     pass
 
 
+_LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
+
+
 def build_schema(
     *, production: bool = False, max_nodes: int = DEFAULT_MAX_NODES
 ) -> strawberry.Schema:
@@ -170,8 +177,9 @@ def _build_schema(production: bool, max_nodes: int) -> strawberry.Schema:
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        # The depth and alias rules are made once: the validation cache is keyed by the rules
+        # too, and rules made anew per request (as the limiters' own factories would) never hit.
+        lambda: AddValidationRules(_LIMIT_RULES),
         # After validation, with the variables: page sizes multiplied down the tree.
         lambda: QueryCostLimiter(max_nodes=max_nodes),
     ]
