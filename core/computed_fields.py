@@ -38,6 +38,19 @@ if TYPE_CHECKING:
     from core.compiler import Compiler, FieldDetailsGroup, Source
 
 
+def _item_type(group: FieldDetailsGroup) -> GraphQLObjectType:
+    """The object type of a field's list items."""
+    output = group.definition.type
+    if isinstance(output, GraphQLNonNull):
+        output = output.of_type
+    assert isinstance(output, GraphQLList)
+    item = output.of_type
+    if isinstance(item, GraphQLNonNull):
+        item = item.of_type
+    assert isinstance(item, GraphQLObjectType)
+    return item
+
+
 def _nullable_object(group: FieldDetailsGroup) -> GraphQLObjectType:
     output = group.definition.type
     if isinstance(output, GraphQLNonNull):
@@ -125,14 +138,7 @@ def person_place(key: str) -> Any:
 
 def meeting_decisions(compiler: Compiler, source: Source, group: FieldDetailsGroup) -> Any:
     """`schema.cases.Meeting.decisions`: the stored list, each with its partner."""
-    output = group.definition.type
-    if isinstance(output, GraphQLNonNull):
-        output = output.of_type
-    assert isinstance(output, GraphQLList)
-    decision_type = output.of_type
-    if isinstance(decision_type, GraphQLNonNull):
-        decision_type = decision_type.of_type
-    assert isinstance(decision_type, GraphQLObjectType)
+    decision_type = _item_type(group)
     items = (
         func.jsonb_array_elements(
             func.coalesce(cast(source.c.decisions, JSONB), literal_column("'[]'::jsonb"))
@@ -187,14 +193,7 @@ _POLICY_FIELDS = {
 def deadline_policies(compiler: Compiler, source: Source, group: FieldDetailsGroup) -> Any:
     """`schema.places.District.deadlinePolicies`: the stored ones, the built-in default first
     when none is stored; empty for another district."""
-    output = group.definition.type
-    if isinstance(output, GraphQLNonNull):
-        output = output.of_type
-    assert isinstance(output, GraphQLList)
-    policy_type = output.of_type
-    if isinstance(policy_type, GraphQLNonNull):
-        policy_type = policy_type.of_type
-    assert isinstance(policy_type, GraphQLObjectType)
+    policy_type = _item_type(group)
     stored = models.DeadlinePolicy.__table__.alias()
     mine = stored.c.district_id == compiler.district
     default = select(

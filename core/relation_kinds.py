@@ -36,13 +36,10 @@ def _owner_and_field(name: str) -> tuple[str, str]:
     return owner, field
 
 
-@dataclass(frozen=True)
-class ToOne:
-    """`Type.field` is the `target` object whose id the row's `key` column holds (or None)."""
+class Named:
+    """Named `Type.field` after the GraphQL field that serves it (a mixin of the two kinds)."""
 
     name: str
-    target: str
-    key: str
 
     @property
     def owner(self) -> str:
@@ -50,12 +47,20 @@ class ToOne:
 
     @property
     def field(self) -> str:
-        """The GraphQL field that serves it."""
         return _owner_and_field(self.name)[1]
 
 
+@dataclass(frozen=True)
+class ToOne(Named):
+    """`Type.field` is the `target` object whose id the row's `key` column holds (or None)."""
+
+    name: str
+    target: str
+    key: str
+
+
 @dataclass(frozen=True, eq=False)
-class Relation:
+class Relation(Named):
     """A list of `model` rows grouped by `parent` (an id column of the rows, or of a join).
 
     `joins` reach link tables: e.g. a meeting's cases join `meeting_cases` and group by its
@@ -71,12 +76,3 @@ class Relation:
 
     def ordering(self, name: str | None) -> Ordering:
         return self.orderings[name or self.default]
-
-    @property
-    def owner(self) -> str:
-        return _owner_and_field(self.name)[0]
-
-    @property
-    def field(self) -> str:
-        """The GraphQL connection field that serves it."""
-        return _owner_and_field(self.name)[1]
