@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 from core.loaders import Loaders
 from core.principal import Principal
 from core.request_db import RequestDatabase
+from core.webhook_rules import WebhookRules
 
 
 class EventSource(Protocol):
@@ -40,6 +41,8 @@ class Context:
     connection_params: dict[str, Any] | None = field(default=None)
     # Entries of a comparison with a smaller sample are not ranked (GONGZHI_MINIMUM_SAMPLE).
     minimum_sample: int = 5
+    # Which webhook URLs are accepted, and the overlap of a rotated secret.
+    webhooks: WebhookRules = field(default_factory=WebhookRules)
 
 
 Info = strawberry.Info[Context, None]

@@ -114,6 +114,7 @@ async def build_context(
         loaders=Loaders(db, principal),
         bus=services.bus,
         minimum_sample=services.settings.minimum_sample,
+        webhooks=services.settings.webhook_rules,
     )
 
 
