@@ -27,7 +27,8 @@ UPDATE = """mutation($input: UpdateWebhookEndpointInput!) { updateWebhookEndpoin
   ... on WebhookEndpointUpdated { endpoint { id url enabled disabledAt disabledReason
         filter { kinds street { id } } } }
   ... on Error { code message field } } }"""
-ROTATE = """mutation($id: ID!, $overlap: Int) { rotateWebhookSecret(id: $id, overlapSeconds: $overlap) {
+ROTATE = """mutation($id: ID!, $overlap: Int) {
+  rotateWebhookSecret(id: $id, overlapSeconds: $overlap) {
   __typename
   ... on WebhookSecretRotated { secret endpoint { id previousSecretExpiresAt } }
   ... on Error { code message field } } }"""
@@ -87,7 +88,8 @@ async def test_partner_staff_create_their_partners_endpoint_and_see_the_secret_o
         filter={"community": community, "kinds": ["ASSIGNED", "WHISTLE_BLOWN"]},
     )
     assert made["__typename"] == "WebhookEndpointCreated", made
-    assert made["secret"].startswith("whsec_") and len(made["secret"]) > 40
+    assert made["secret"].startswith("whsec_")
+    assert len(made["secret"]) > 40
     endpoint = made["endpoint"]
     assert endpoint["partner"]["id"] == ids.encode("Partner", world.property_company_id)
     assert endpoint["filter"] == {
@@ -207,7 +209,8 @@ async def test_update_rotate_and_delete(lenient: httpx.AsyncClient, world: Workf
     endpoint = changed["updateWebhookEndpoint"]["endpoint"]
     assert endpoint["url"] == "http://127.0.0.1:10/other"
     assert endpoint["filter"] == {"kinds": ["CLOSED"], "street": {"id": street}}
-    assert endpoint["enabled"] is False and endpoint["disabledAt"] is not None
+    assert endpoint["enabled"] is False
+    assert endpoint["disabledAt"] is not None
     again = await graphql(
         lenient, UPDATE, {"input": {"id": endpoint_id, "enabled": True}}, bearer=staff
     )
@@ -216,7 +219,8 @@ async def test_update_rotate_and_delete(lenient: httpx.AsyncClient, world: Workf
 
     rotated = await graphql(lenient, ROTATE, {"id": endpoint_id, "overlap": 3600}, bearer=staff)
     result = rotated["rotateWebhookSecret"]
-    assert result["secret"].startswith("whsec_") and result["secret"] != made["secret"]
+    assert result["secret"].startswith("whsec_")
+    assert result["secret"] != made["secret"]
     expires = dt.datetime.fromisoformat(result["endpoint"]["previousSecretExpiresAt"])
     assert abs((expires - dt.datetime.now(dt.UTC)).total_seconds() - 3600) < 60
     too_long = await graphql(lenient, ROTATE, {"id": endpoint_id, "overlap": 10**7}, bearer=staff)
