@@ -79,7 +79,7 @@ class DispatchSettings:
     @property
     def lease_seconds(self) -> float:
         """Longer than any attempt can take: connect, send, read, with a margin."""
-        return self.connect_timeout_seconds + 2 * self.read_timeout_seconds + 10
+        return self.connect_timeout_seconds + 2 * self.read_timeout_seconds + 5
 
     def backoff(self, attempts: int) -> float:
         """Seconds before the next try after `attempts` failed ones: doubling from the base

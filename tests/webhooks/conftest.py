@@ -3,7 +3,9 @@ from it), a receiver on loopback, a world with a case, and dispatchers with quic
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -200,3 +202,12 @@ def seq_of(received_body: bytes) -> int:
 
 def gid(type_name: str, db_id: int) -> str:
     return ids.encode(type_name, db_id)
+
+
+async def settle(condition: Callable[[], Awaitable[bool]], within: float = 20) -> None:
+    """Wait until `condition()` holds, asking it every 50 ms."""
+    async with asyncio.timeout(within):
+        for _ in itertools.count():
+            if await condition():
+                return
+            await asyncio.sleep(0.05)

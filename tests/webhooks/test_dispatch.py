@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 import json
 from collections import Counter
-from collections.abc import Awaitable, Callable
 
 import httpx
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -28,17 +26,9 @@ from tests.webhooks.conftest import (
     dispatching,
     gid,
     seq_of,
+    settle,
 )
 from tests.webhooks.receiver import Receiver
-
-
-async def settle(condition: Callable[[], Awaitable[bool]], within: float = 20) -> None:
-    """Wait until `condition()` holds, asking it every 50 ms."""
-    async with asyncio.timeout(within):
-        for _ in itertools.count():
-            if await condition():
-                return
-            await asyncio.sleep(0.05)
 
 
 async def test_signed_bodies_reach_the_receiver_with_what_their_owner_may_see(
