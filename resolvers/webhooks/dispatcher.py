@@ -42,7 +42,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 from sqlalchemy import text
 
 from core import ids
@@ -104,6 +104,7 @@ class Claim:
     district_id: int
     id: int
     endpoint_id: int
+    case_id: int
     attempts: int
     url: str
     secrets: tuple[str, ...]
@@ -202,20 +203,26 @@ _ADVANCE = text(
     WHERE district_id = :d AND id = ANY(CAST(:ids AS bigint[]))
     """
 )
-_CLAIM = text(
-    """
-    WITH due AS (
+_CLAIM_SQL = """
+    WITH heads AS MATERIALIZED (
+        -- The earliest pending delivery of each (endpoint, case): only it may go now. One
+        -- ordered pass over the partial index of pending deliveries, whatever the plan's
+        -- estimates (a fresh table has none).
+        SELECT DISTINCT ON (endpoint_id, case_id) id, endpoint_id, next_attempt_at, event_seq
+        FROM webhook_deliveries
+        WHERE district_id = :d AND status = 'PENDING'{chains}
+        ORDER BY endpoint_id, case_id, event_seq
+    ), due AS (
         SELECT d.id FROM webhook_deliveries d
-        JOIN webhook_endpoints e ON e.district_id = d.district_id AND e.id = d.endpoint_id
-        WHERE d.district_id = :d AND d.status = 'PENDING' AND d.next_attempt_at <= now()
-          AND e.enabled
-          AND NOT EXISTS (
-              SELECT 1 FROM webhook_deliveries p
-              WHERE p.district_id = d.district_id AND p.endpoint_id = d.endpoint_id
-                AND p.case_id = d.case_id AND p.status = 'PENDING' AND p.event_seq < d.event_seq)
-        ORDER BY d.next_attempt_at, d.event_seq
-        LIMIT :n
-        FOR UPDATE OF d SKIP LOCKED
+        WHERE d.district_id = :d
+          AND d.id = ANY(ARRAY(
+              SELECT h.id FROM heads h
+              JOIN webhook_endpoints e ON e.district_id = :d AND e.id = h.endpoint_id
+              WHERE h.next_attempt_at <= now() AND e.enabled
+              ORDER BY h.next_attempt_at, h.event_seq
+              LIMIT :n))
+          AND d.status = 'PENDING' AND d.next_attempt_at <= now()
+        FOR UPDATE SKIP LOCKED
     )
     UPDATE webhook_deliveries w
     SET next_attempt_at = now() + make_interval(secs => :lease),
@@ -225,9 +232,19 @@ _CLAIM = text(
     WHERE w.district_id = :d AND w.id = due.id
       AND e.district_id = w.district_id AND e.id = w.endpoint_id
       AND b.district_id = w.district_id AND b.event_seq = w.event_seq AND b.audience = w.audience
-    RETURNING w.id, w.endpoint_id, w.attempts, w.event_seq, e.url, e.secret, e.previous_secret,
+    RETURNING w.id, w.endpoint_id, w.case_id, w.attempts, w.event_seq, e.url, e.secret,
+              e.previous_secret,
               coalesce(e.previous_secret_expires_at > now(), false) AS previous_valid, b.body
     """
+_CLAIM = text(_CLAIM_SQL.format(chains=""))
+# The successors of deliveries just delivered or given up: claimed by the recorder in the
+# transaction that records them, so a case's next event goes out without another round.
+_CLAIM_NEXT = text(
+    _CLAIM_SQL.format(
+        chains="""
+          AND (endpoint_id, case_id) IN (
+              SELECT * FROM unnest(CAST(:endpoints AS bigint[]), CAST(:cases AS bigint[])))"""
+    )
 )
 _RECORD = text(
     """
@@ -249,7 +266,7 @@ _RECORD = text(
          AS o(id, attempts, ok, delay, code, ms, response, error)
     WHERE w.district_id = :d AND w.id = o.id AND w.attempts = o.attempts
       AND w.status = 'PENDING'
-    RETURNING w.id, w.endpoint_id, w.status
+    RETURNING w.id, w.endpoint_id, w.case_id, w.status
     """
 )
 _RECOVERED = text(
@@ -314,7 +331,7 @@ class Dispatcher:
         self._database = database
         self.settings = settings
         self._metrics = metrics or DispatchMetrics()
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
         self._targets = _Targets()
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
@@ -329,18 +346,20 @@ class Dispatcher:
 
     async def start(self) -> None:
         s = self.settings
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            timeout=httpx.Timeout(
-                connect=s.connect_timeout_seconds,
-                read=s.read_timeout_seconds,
-                write=s.read_timeout_seconds,
-                pool=s.read_timeout_seconds,
+        self._client = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=s.concurrency,
+                # Names are resolved by a resolver that refuses non-public addresses at
+                # connect time, so a name that re-resolves elsewhere cannot reach inside.
+                resolver=urls.CheckedResolver(allow_private=s.allow_private_urls),
+                ttl_dns_cache=60,
             ),
-            limits=httpx.Limits(
-                max_connections=s.concurrency, max_keepalive_connections=s.concurrency
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=s.connect_timeout_seconds, sock_read=s.read_timeout_seconds
             ),
-            # Never proxies from the environment: the address checked is the one called.
+            # The answer's bytes as sent (a compressed bomb is not inflated), no proxies from
+            # the environment (the address checked is the one called).
+            auto_decompress=False,
             trust_env=False,
             headers={"user-agent": USER_AGENT},
         )
@@ -370,7 +389,7 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
 
     def notify(self, district_id: int | None, seq: int) -> None:
         """From the event bus: an event of `district_id` was committed (None: maybe some were
@@ -513,9 +532,7 @@ class Dispatcher:
                     if free <= 0:
                         break
                     for claim in await self._claim(district_id, min(free, CLAIM_BATCH)):
-                        task = asyncio.create_task(self._attempt(claim))
-                        self._inflight.add(task)
-                        task.add_done_callback(self._attempt_done)
+                        self._launch(claim)
                         claimed += 1
             except Exception as exc:
                 self._log_failure("claiming deliveries", exc)
@@ -528,6 +545,8 @@ class Dispatcher:
                 timeout = max(0.01, min(timeout, later))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._deliver_wake.wait(), timeout)
+                # Let a few more attempts finish and outcomes land: one claim for them all.
+                await asyncio.sleep(0.005)
 
     def _attempt_done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -544,25 +563,30 @@ class Dispatcher:
         async with self._database.tenant_session(district_id) as session, session.begin():
             rows = (
                 await session.execute(
-                    _CLAIM,
-                    {"d": district_id, "n": limit, "lease": self.settings.lease_seconds},
+                    _CLAIM, {"d": district_id, "n": limit, "lease": self.settings.lease_seconds}
                 )
             ).all()
-        # The order of one case's deliveries is kept by the claim itself (one at a time).
-        return [
-            Claim(
-                district_id=district_id,
-                id=row.id,
-                endpoint_id=row.endpoint_id,
-                attempts=row.attempts,
-                url=row.url,
-                secrets=(row.secret, row.previous_secret)
-                if row.previous_valid and row.previous_secret
-                else (row.secret,),
-                body=bytes(row.body),
-            )
-            for row in rows
-        ]
+        return [self._claim_of(district_id, row) for row in rows]
+
+    @staticmethod
+    def _claim_of(district_id: int, row: Any) -> Claim:
+        return Claim(
+            district_id=district_id,
+            id=row.id,
+            endpoint_id=row.endpoint_id,
+            case_id=row.case_id,
+            attempts=row.attempts,
+            url=row.url,
+            secrets=(row.secret, row.previous_secret)
+            if row.previous_valid and row.previous_secret
+            else (row.secret,),
+            body=bytes(row.body),
+        )
+
+    def _launch(self, claim: Claim) -> None:
+        task = asyncio.create_task(self._attempt(claim))
+        self._inflight.add(task)
+        task.add_done_callback(self._attempt_done)
 
     async def _attempt(self, claim: Claim) -> None:
         outcome = await self.send(claim)
@@ -586,43 +610,36 @@ class Dispatcher:
         latency: int | None = None
         answer: str | None = None
         error: str | None = None
+        cap = self.settings.response_bytes
         started = time.perf_counter()
         try:
-            target = await self._targets.get(claim.url, self.settings)
-            request = self._client.build_request(
-                "POST", claim.url, headers=headers, content=claim.body
-            )
-            if target.address is not None:
-                # Connect to the address that was checked, naming the host as the URL does.
-                request.headers["host"] = request.url.netloc.decode("ascii")
-                request.url = request.url.copy_with(host=target.address)
-                request.extensions["sni_hostname"] = target.host
-            response = await self._client.send(request, stream=True)
-            try:
-                status = response.status_code
-                kept = bytearray()
-                async for chunk in response.aiter_raw():
-                    kept += chunk
-                    if len(kept) >= self.settings.response_bytes:
+            # Address literals are checked here; names by the resolver when connecting.
+            await self._targets.get(claim.url, self.settings)
+            async with self._client.post(
+                claim.url, data=claim.body, headers=headers, allow_redirects=False
+            ) as response:
+                status = response.status
+                kept = b""
+                while len(kept) < cap:
+                    chunk = await response.content.read(cap - len(kept))
+                    if not chunk:
                         break
-                answer = bytes(kept[: self.settings.response_bytes]).decode("utf-8", "replace")
-            finally:
-                await response.aclose()
+                    kept += chunk
+                answer = kept.decode("utf-8", "replace")
             latency = round((time.perf_counter() - started) * 1000)
             if not 200 <= status < 300:
-                error = f"HTTP {status}" + (
-                    " (redirects are not followed)" if 300 <= status < 400 else ""
-                )
+                redirect = " (redirects are not followed)" if 300 <= status < 400 else ""
+                error = f"HTTP {status}{redirect}"
         except urls.UrlRefused as exc:
             error = f"url refused: {exc}"
-        except httpx.TimeoutException as exc:
-            error = {
-                httpx.ConnectTimeout: "connect timeout",
-                httpx.ReadTimeout: "read timeout",
-                httpx.WriteTimeout: "write timeout",
-                httpx.PoolTimeout: "timeout waiting for a connection",
-            }.get(type(exc), "timeout")
-        except httpx.HTTPError as exc:
+        except aiohttp.ConnectionTimeoutError:
+            error = "connect timeout"
+        except (aiohttp.ServerTimeoutError, TimeoutError):
+            error = "read timeout"
+        except aiohttp.ClientConnectorError as exc:
+            refused = urls.refusal_of(exc)
+            error = f"url refused: {refused}" if refused else f"cannot connect: {exc.os_error}"
+        except (aiohttp.ClientError, OSError) as exc:
             error = f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__
         ok = error is None
         return Outcome(
@@ -677,6 +694,21 @@ class Dispatcher:
                 )
             ).all()
             expired = sum(1 for r in recorded if r.status == "FAILED")
+            released = [r for r in recorded if r.status != "PENDING"]
+            free = self.settings.concurrency - len(self._inflight)
+            successors = []
+            if released and free > 0 and not self._closing:
+                rows = await session.execute(
+                    _CLAIM_NEXT,
+                    {
+                        "d": district_id,
+                        "n": free,
+                        "lease": s.lease_seconds,
+                        "endpoints": [r.endpoint_id for r in released],
+                        "cases": [r.case_id for r in released],
+                    },
+                )
+                successors = [self._claim_of(district_id, row) for row in rows]
             recovered = sorted({o.claim.endpoint_id for o in outcomes if o.ok})
             failing = sorted({o.claim.endpoint_id for o in outcomes if not o.ok} - set(recovered))
             if recovered:
@@ -699,6 +731,8 @@ class Dispatcher:
                             _DISABLE, {"d": district_id, "ids": overdue, "reason": reason}
                         )
                     )
+        for claim in successors:
+            self._launch(claim)
         if expired:
             self._metrics.expired(expired)
         for endpoint_id in disabled:

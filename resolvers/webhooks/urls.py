@@ -7,9 +7,9 @@ multicast, reserved or unspecified. `allow_private_urls` lifts this for developm
 In production only `https://` is accepted. A URL carrying credentials (`user:pass@`) is refused
 too: the endpoint's secret signs each call, and a password in a URL would be shown and logged.
 
-At attempt time the host is resolved again and the call goes to the address that was checked
-(`Target.address`), so a name that later resolves elsewhere (DNS rebinding) cannot turn a
-checked URL into a call to an internal address.
+At attempt time the dispatcher's HTTP client resolves names through `CheckedResolver`, which
+refuses non-public addresses as it connects: a name that later resolves elsewhere (DNS
+rebinding) cannot turn a checked URL into a call to an internal address.
 """
 
 from __future__ import annotations
@@ -18,7 +18,11 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
 MAX_URL_LENGTH = 2000
 RESOLVE_TIMEOUT_SECONDS = 3.0
@@ -109,3 +113,38 @@ async def check(url: str, *, allow_private: bool, https_only: bool) -> Target:
             "non-public address, which webhooks may not call"
         )
     return Target(url, scheme, host, port, str(addresses[0]))
+
+
+class RefusedAddress(OSError):
+    """Raised by `CheckedResolver`: the name resolves to a non-public address."""
+
+
+class CheckedResolver(AbstractResolver):
+    """The HTTP client's resolver: public addresses only (unless private ones are allowed)."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self._allow_private = allow_private
+        self._resolver = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._resolver.resolve(host, port, family)
+        if not self._allow_private:
+            for result in found:
+                address = ipaddress.ip_address(result["host"])
+                if not is_public(address):
+                    raise RefusedAddress(
+                        f"{host!r} resolves to {address}, a non-public address, which webhooks "
+                        "may not call"
+                    )
+        return found
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+def refusal_of(exc: Any) -> str | None:
+    """The reason of a connection error that `CheckedResolver` caused, if it did."""
+    cause = getattr(exc, "os_error", None)
+    return str(cause) if isinstance(cause, RefusedAddress) else None
