@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +66,26 @@ class Receiver:
                         name, _, value = line.partition(":")
                         headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
+                if _method == "GET" and path == "/arrivals":
+                    # For a benchmark in another process: what arrived, when.
+                    text = json.dumps(
+                        [
+                            [r.at, r.headers.get("webhook-id"), r.body.decode()]
+                            for r in self.received
+                        ]
+                    ).encode()
+                    writer.write(
+                        f"HTTP/1.1 200 X\r\ncontent-length: {len(text)}\r\n\r\n".encode() + text
+                    )
+                    await writer.drain()
+                    continue
+                if _method == "GET" and path == "/count":
+                    text = str(len(self.received)).encode()
+                    writer.write(
+                        f"HTTP/1.1 200 X\r\ncontent-length: {len(text)}\r\n\r\n".encode() + text
+                    )
+                    await writer.drain()
+                    continue
                 request = Received(headers, body, time.time(), path)
                 self.received.append(request)
                 self.arrived.set()
@@ -88,3 +110,14 @@ class Receiver:
                 self.arrived.clear()
                 await self.arrived.wait()
         return self.received[:count]
+
+
+async def _serve_forever(port: int) -> None:
+    receiver = await Receiver(port=port).start()
+    print(receiver.port, flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    # `python -m tests.webhooks.receiver PORT`: a receiver process of its own (benchmarks).
+    asyncio.run(_serve_forever(int(sys.argv[1])))
