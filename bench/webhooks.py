@@ -3,9 +3,9 @@
 Makes a fresh database on `DATABASE_URL` (default: the machine's PostgreSQL at
 postgresql://root@127.0.0.1:5432/test), a district with `--cases` cases led by one partner,
 `--endpoints` webhook endpoints of that partner (created over GraphQL), and starts one server
-process. Then commits `--events` case events, each in its own transaction, spread over the
-cases (at `--rate` events per second, 0: as fast as it can), and measures at the receiver (an
-HTTP/1.1 server in this process, answering 204):
+process. Then commits `--events` case events, `--batch` per transaction (default 1), spread
+over the cases (at `--rate` events per second, 0: as fast as it can), and measures at the
+receiver (an HTTP/1.1 server in a process of its own, answering 204):
 
 - deliveries/s: deliveries (first arrivals of each `webhook-id`) divided by the time from the
   first commit to the last first arrival;
@@ -13,7 +13,8 @@ HTTP/1.1 server in this process, answering 204):
   transaction had committed (both clocks are this process's).
 
     .venv/bin/python bench/webhooks.py --endpoints 10 --events 1000
-    .venv/bin/python bench/webhooks.py --endpoints 10 --events 1000 --rate 50
+    .venv/bin/python bench/webhooks.py --endpoints 10 --events 1000 --rate 40
+    .venv/bin/python bench/webhooks.py --endpoints 10 --events 1000 --batch 50   # a backlog
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ async def main() -> None:
     parser.add_argument("--cases", type=int, default=100)
     parser.add_argument("--rate", type=float, default=0, help="events per second; 0: at once")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=1, help="events per transaction")
     args = parser.parse_args()
 
     server_url = os.environ.get("DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
@@ -158,19 +160,23 @@ async def main() -> None:
         committed: dict[int, float] = {}
         started = time.time()
         interval = 1 / args.rate if args.rate else 0.0
-        for i in range(args.events):
+        for first in range(0, args.events, args.batch):
+            batch = range(first, min(first + args.batch, args.events))
+            seqs = []
             async with database.platform_transaction() as s:
                 await use_district(s, district.id)
-                event = await append_event(
-                    s,
-                    case_id=case_ids[i % len(case_ids)],
-                    kind=CaseEventKind.NOTE_ADDED,
-                    payload={"text": f"进展 {i}", "internal": False},
-                )
-                seq = event.seq
-            committed[seq] = time.time()
+                for i in batch:
+                    event = await append_event(
+                        s,
+                        case_id=case_ids[i % len(case_ids)],
+                        kind=CaseEventKind.NOTE_ADDED,
+                        payload={"text": f"进展 {i}", "internal": False},
+                    )
+                    seqs.append(event.seq)
+            done = time.time()
+            committed.update({seq: done for seq in seqs})
             if interval:
-                await asyncio.sleep(max(0.0, started + (i + 1) * interval - time.time()))
+                await asyncio.sleep(max(0.0, started + batch[-1] * interval - time.time()))
         commit_seconds = time.time() - started
         expected = args.events * args.endpoints
         deadline = time.time() + 120
@@ -192,6 +198,7 @@ async def main() -> None:
             "events": args.events,
             "cases": args.cases,
             "rate": args.rate or "max",
+            "batch": args.batch,
             "deliveries": len(firsts),
             "requests": len(arrivals),
             "commit_seconds": round(commit_seconds, 2),
