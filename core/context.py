@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 from core.loaders import Loaders
 from core.principal import Principal
 from core.request_db import RequestDatabase
+from core.webhook_rules import WebhookRules
 
 
 class EventSource(Protocol):
@@ -42,6 +43,8 @@ class Context:
     minimum_sample: int = 5
     # Whether queries may take the compiled read path (GONGZHI_COMPILED_READS).
     compiled_reads: bool = True
+    # Which webhook URLs are accepted, and the overlap of a rotated secret.
+    webhooks: WebhookRules = field(default_factory=WebhookRules)
 
 
 Info = strawberry.Info[Context, None]

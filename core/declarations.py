@@ -91,6 +91,8 @@ _TABLES: tuple[tuple[str, type[Any], Rule | None], ...] = (
     ("CasePhoto", models.CasePhoto, _of_visible_cases(models.CasePhoto.case_id)),
     ("Meeting", models.Meeting, visibility.meetings),
     ("MeetingAttendee", models.MeetingAttendee, None),
+    ("WebhookEndpoint", models.WebhookEndpoint, visibility.webhook_endpoints),
+    ("WebhookDelivery", models.WebhookDelivery, visibility.webhook_deliveries),
 )
 
 

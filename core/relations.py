@@ -36,6 +36,7 @@ from db.models import (
     Partnership,
     RoleBinding,
     Street,
+    WebhookDelivery,
 )
 from db.models.enums import CasePriority
 
@@ -188,6 +189,13 @@ CASE_WHISTLES = _by_id("Case.whistles", CaseWhistle, CaseWhistle.case_id)
 CASE_PHOTOS = _by_id("Case.photos", CasePhoto, CasePhoto.case_id)
 CASE_HELPING_HANDS = _by_id("Case.helpingHands", HelpingHand, HelpingHand.case_id)
 MEETING_ATTENDEES = _by_id("Meeting.attendees", MeetingAttendee, MeetingAttendee.meeting_id)
+WEBHOOK_DELIVERIES = Relation(
+    "WebhookEndpoint.deliveries",
+    WebhookDelivery,
+    WebhookDelivery.endpoint_id,
+    {"NEWEST": Ordering("NEWEST", (SortKey(WebhookDelivery.id, "int", True),))},
+    "NEWEST",
+)
 
 
 # To-one relations ----------------------------------------------------------------------------
@@ -232,6 +240,10 @@ ROLE_BINDING_PERSON = ToOne("RoleBinding.person", "Person", "person_id")
 ROLE_BINDING_STREET = ToOne("RoleBinding.street", "Street", "street_id")
 ROLE_BINDING_COMMUNITY = ToOne("RoleBinding.community", "Community", "community_id")
 ROLE_BINDING_PARTNER = ToOne("RoleBinding.partner", "Partner", "partner_id")
+WEBHOOK_ENDPOINT_PARTNER = ToOne("WebhookEndpoint.partner", "Partner", "owner_partner_id")
+WEBHOOK_DELIVERY_ENDPOINT = ToOne("WebhookDelivery.endpoint", "WebhookEndpoint", "endpoint_id")
+WEBHOOK_DELIVERY_EVENT = ToOne("WebhookDelivery.event", "CaseEvent", "event_id")
+WEBHOOK_DELIVERY_CASE = ToOne("WebhookDelivery.case", "Case", "case_id")
 # Shown only to whom `visibility.person_details` allows (a field-level rule).
 PERSON_HOME_COMMUNITY = ToOne("Person.homeCommunity", "Community", "home_community_id")
 PERSON_HOME_BUILDING = ToOne("Person.homeBuilding", "Building", "home_building_id")
@@ -240,6 +252,12 @@ PERSON_HOME_BUILDING = ToOne("Person.homeBuilding", "Building", "home_building_i
 DECISION_RESPONSIBLE_PARTNER = ToOne(
     "MeetingDecision.responsiblePartner", "Partner", "responsible_partner_id"
 )
+WEBHOOK_FILTER_COMMUNITY = ToOne("WebhookEventFilter.community", "Community", "community_id")
+WEBHOOK_FILTER_STREET = ToOne("WebhookEventFilter.street", "Street", "street_id")
+WEBHOOK_FILTER_PARTNER = ToOne(
+    "WebhookEventFilter.assignedPartner", "Partner", "assigned_partner_id"
+)
+WEBHOOK_FILTER_CASE = ToOne("WebhookEventFilter.case", "Case", "case_id")
 VIEWER_DISTRICT = ToOne("Viewer.district", "District", "district_id")
 VIEWER_PERSON = ToOne("Viewer.person", "Person", "person_id")
 VIEWER_STREET = ToOne("Viewer.street", "Street", "street_id")

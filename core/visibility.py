@@ -26,6 +26,8 @@ from db.models import (
     Meeting,
     MeetingAttendee,
     MeetingCase,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from db.models.enums import CaseEventKind, Role
 
@@ -104,6 +106,24 @@ def meetings(p: Principal) -> ColumnElement[bool] | None:
             link.case_id.in_(select(Case.id).where(visible)),
         )
     return false()
+
+
+def webhook_endpoints(p: Principal) -> ColumnElement[bool] | None:
+    """Partner staff see their partner's endpoints; district administrators every endpoint of
+    the district (they manage the district's own)."""
+    if p.role is Role.DISTRICT_ADMIN:
+        return None
+    if p.role is Role.PARTNER_STAFF and p.partner_id is not None:
+        return WebhookEndpoint.owner_partner_id == p.partner_id
+    return false()
+
+
+def webhook_deliveries(p: Principal) -> ColumnElement[bool] | None:
+    """Deliveries to the endpoints `p` sees."""
+    endpoints = webhook_endpoints(p)
+    if endpoints is None:
+        return None
+    return WebhookDelivery.endpoint_id.in_(select(WebhookEndpoint.id).where(endpoints))
 
 
 def people(p: Principal) -> ColumnElement[bool] | None:

@@ -31,6 +31,7 @@ from resolvers.notices import NoticeMutation
 from resolvers.query_cost import DEFAULT_MAX_NODES, QueryCostLimiter
 from resolvers.stats import query as stats
 from resolvers.stats.query import Statistics
+from resolvers.webhooks.mutations import WebhookMutation, WebhookQuery
 from resolvers.workflow.mutations import CaseMutation, MeetingAndDeadlineMutation
 from resolvers.workflow.policies import PolicyMutation
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
@@ -60,7 +61,7 @@ async def _node(info: Info, global_id: strawberry.ID) -> Node | None:
 
 
 @strawberry.type(description="Entry points for reading.")
-class Query:
+class Query(WebhookQuery):
     @strawberry.field(description="The signed-in principal: role, district, person and scope.")
     def viewer(self, info: Info) -> Viewer:
         p = info.context.principal
@@ -143,7 +144,9 @@ class Query:
 
 
 @strawberry.type(description="Entry points for changing things.")
-class Mutation(CaseMutation, MeetingAndDeadlineMutation, NoticeMutation, PolicyMutation):
+class Mutation(
+    CaseMutation, MeetingAndDeadlineMutation, NoticeMutation, PolicyMutation, WebhookMutation
+):
     pass
 
 

@@ -1,5 +1,6 @@
 """The Starlette application: its routes (`/graphql`, `/photos/{id}`, `/healthz`, `/readyz`,
-`/metrics`), middleware and lifespan (the event bus and the deadline sweeps)."""
+`/metrics`), middleware and lifespan (the event bus, the webhook dispatcher and the deadline
+sweeps)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from db.session import Database
 from resolvers import compiled_reads
 from resolvers.live.bus import EventBus
+from resolvers.webhooks.dispatcher import Dispatcher, DispatchSettings
 from resolvers.workflow.deadlines import sweeping
 from server import health, photos, prometheus
 from server.context import Services
@@ -36,16 +38,27 @@ def create_app(settings: Settings, database: Database) -> Starlette:
     prometheus.instrument_pools(database)
     compiled_reads.OBSERVERS.plan_looked_up = prometheus.read_plan_looked_up
     compiled_reads.OBSERVERS.root_fields_answered = prometheus.read_root_fields_answered
+    dispatcher = (
+        Dispatcher(database, dispatch_settings(settings), prometheus.webhook_metrics())
+        if settings.webhook_dispatch
+        else None
+    )
+    if dispatcher is not None:
+        bus.watch(dispatcher.notify)
     services = Services.create(settings, database, bus)
     graphql = GraphQLApp(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await bus.start()
+        if dispatcher is not None:
+            await dispatcher.start()
         try:
             async with sweeping(database, settings.deadline_sweep_seconds):
                 yield
         finally:
+            if dispatcher is not None:
+                await dispatcher.stop()
             await bus.stop()
             await database.dispose()
 
@@ -85,4 +98,20 @@ def create_app(settings: Settings, database: Database) -> Starlette:
             ),
         ],
         lifespan=lifespan,
+    )
+
+
+def dispatch_settings(settings: Settings) -> DispatchSettings:
+    return DispatchSettings(
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+        retry_max_seconds=settings.webhook_retry_max_seconds,
+        retry_horizon_seconds=settings.webhook_retry_horizon_seconds,
+        disable_after_seconds=settings.webhook_disable_after_seconds,
+        connect_timeout_seconds=settings.webhook_connect_timeout_seconds,
+        read_timeout_seconds=settings.webhook_read_timeout_seconds,
+        response_bytes=settings.webhook_response_bytes,
+        concurrency=settings.webhook_concurrency,
+        poll_seconds=settings.webhook_poll_seconds,
+        allow_private_urls=settings.webhook_allow_private_urls,
+        https_only=settings.is_production,
     )

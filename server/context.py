@@ -115,6 +115,7 @@ async def build_context(
         bus=services.bus,
         minimum_sample=services.settings.minimum_sample,
         compiled_reads=services.settings.compiled_reads,
+        webhooks=services.settings.webhook_rules,
     )
 
 

@@ -7,7 +7,9 @@
 - `gongzhi_db_pool_connections_in_use` by pool (`app`, `platform`, `owner`);
 - `gongzhi_subscribers_connected` and `gongzhi_events_delivered_total` (live case events);
 - `gongzhi_read_plans_total` by result (hit, miss), `gongzhi_read_plans_cached`, and
-  `gongzhi_read_root_fields_total` by path (compiled, executor): the compiled read path.
+  `gongzhi_read_root_fields_total` by path (compiled, executor): the compiled read path;
+- `gongzhi_webhook_*`: deliveries written, attempts by result, retries, deliveries given up,
+  endpoints disabled, attempt latency, and the outbox depth (events still to deliver).
 
 Operation names are bounded: a name counts only once its document parsed and validated
 ("invalid" otherwise, "anonymous" when unnamed, "none" when the request never reached
@@ -43,6 +45,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from db.session import Database
+from resolvers.webhooks.dispatcher import DispatchMetrics
 
 MAX_OPERATION_NAMES = 100
 MAX_NAME_LENGTH = 100
@@ -93,6 +96,38 @@ DELIVERED = Counter(
     "gongzhi_events_delivered_total", "Case events sent to subscribers (replayed or live)."
 )
 
+WEBHOOK_DELIVERIES = Counter(
+    "gongzhi_webhook_deliveries_total",
+    "Webhook deliveries written: one per (endpoint, case event) the endpoint receives.",
+)
+WEBHOOK_ATTEMPTS = Counter(
+    "gongzhi_webhook_attempts_total",
+    "Webhook delivery attempts, by result (success: a 2xx answer; failure: anything else).",
+    ["result"],
+)
+WEBHOOK_RETRIES = Counter(
+    "gongzhi_webhook_retries_total", "Webhook attempts that were not a delivery's first."
+)
+WEBHOOK_EXPIRED = Counter(
+    "gongzhi_webhook_failed_deliveries_total",
+    "Webhook deliveries given up (FAILED) after failing until the retry horizon.",
+)
+WEBHOOK_DISABLED = Counter(
+    "gongzhi_webhook_endpoints_disabled_total",
+    "Webhook endpoints disabled because every attempt failed for too long.",
+)
+WEBHOOK_LATENCY = Histogram(
+    "gongzhi_webhook_attempt_duration_seconds",
+    "Time from sending a webhook attempt to its answer (attempts that got one).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+WEBHOOK_DEPTH = Gauge(
+    "gongzhi_webhook_outbox_depth",
+    "Case events still to be delivered to enabled webhook endpoints: pending deliveries plus "
+    "events not yet fanned out (the same figure from every process).",
+    multiprocess_mode="max",
+)
+
 _names: set[str] = set()
 _names_lock = threading.Lock()
 
@@ -140,6 +175,25 @@ def read_root_fields_answered(compiled: int, executed: int) -> None:
         READ_ROOT_FIELDS.labels("compiled").inc(compiled)
     if executed:
         READ_ROOT_FIELDS.labels("executor").inc(executed)
+
+
+def webhook_attempted(ok: bool, retry: bool, seconds: float) -> None:
+    WEBHOOK_ATTEMPTS.labels("success" if ok else "failure").inc()
+    if retry:
+        WEBHOOK_RETRIES.inc()
+    if seconds > 0:
+        WEBHOOK_LATENCY.observe(seconds)
+
+
+def webhook_metrics() -> DispatchMetrics:
+    """The observers of the webhook dispatcher (`resolvers.webhooks.dispatcher`)."""
+    return DispatchMetrics(
+        written=WEBHOOK_DELIVERIES.inc,
+        attempted=webhook_attempted,
+        expired=WEBHOOK_EXPIRED.inc,
+        disabled=WEBHOOK_DISABLED.inc,
+        depth=WEBHOOK_DEPTH.set,
+    )
 
 
 _instrumented: weakref.WeakSet[Pool] = weakref.WeakSet()

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.webhook_rules import WebhookRules
+
 
 class Environment(enum.StrEnum):
     DEVELOPMENT = "development"
@@ -111,10 +113,41 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API (CORS) and to open WebSockets; same-origin
     # pages (GraphiQL) and clients that send no Origin are always allowed.
     cors_origins: list[str] = Field(default_factory=list)
+    # Webhooks. Whether this process runs a dispatcher (every server may: they share the
+    # work through the database).
+    webhook_dispatch: bool = True
+    # Refuse URLs that resolve to loopback, private, link-local or metadata addresses unless
+    # this is set (development and tests). Production also accepts https:// only.
+    webhook_allow_private_urls: bool = False
+    # Retries: exponential backoff from `retry_base` doubling up to `retry_max` between
+    # attempts, with jitter, until `retry_horizon` after the delivery was written.
+    webhook_retry_base_seconds: float = Field(default=5, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600, gt=0)
+    webhook_retry_horizon_seconds: float = Field(default=24 * 3600, gt=0)
+    # An endpoint whose attempts have all failed for this long is disabled.
+    webhook_disable_after_seconds: float = Field(default=24 * 3600, gt=0)
+    # After a rotation the previous secret signs beside the new one this long.
+    webhook_secret_overlap_seconds: float = Field(default=24 * 3600, ge=0)
+    # One attempt: connect and read timeouts, and how much of the answer is read and kept.
+    webhook_connect_timeout_seconds: float = Field(default=5, gt=0)
+    webhook_read_timeout_seconds: float = Field(default=10, gt=0)
+    webhook_response_bytes: int = Field(default=1024, ge=0, le=65536)
+    # Attempts in flight per process, and the safety poll of the dispatcher.
+    webhook_concurrency: int = Field(default=64, ge=1)
+    webhook_poll_seconds: float = Field(default=5, gt=0)
 
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def webhook_rules(self) -> WebhookRules:
+        return WebhookRules(
+            allow_private_urls=self.webhook_allow_private_urls,
+            https_only=self.is_production,
+            secret_overlap_seconds=self.webhook_secret_overlap_seconds,
+            retry_horizon_seconds=self.webhook_retry_horizon_seconds,
+        )
 
     @property
     def embedded_pgdata(self) -> Path:

@@ -24,7 +24,9 @@ from db.models.enums import (
     PartnershipRole,
     Role,
     SeatSource,
+    WebhookDeliveryStatus,
 )
+from db.models.webhooks import DISTRICT_AUDIENCE, partner_audience
 from db.session import Database
 from db.tenancy import use_district
 
@@ -198,8 +200,49 @@ async def build_world(database: Database, district_id: int) -> World:
                 case_id=case.id, content_type="image/png", size=3, sha256="0" * 64, data=b"png"
             ),
         )
-        await s.flush()
+        await add_webhooks(s, world, partner.id)
     return world
+
+
+async def add_webhooks(s: AsyncSession, world: World, partner_id: int) -> None:
+    """A district's and a partner's endpoint (disabled: no dispatcher may send anything from
+    a factory's world), each with a delivery of the world's event."""
+    event = world.rows[m.CaseEvent]
+    for owner, audience in ((None, DISTRICT_AUDIENCE), (partner_id, partner_audience(partner_id))):
+        endpoint = world.add(
+            s,
+            m.WebhookEndpoint(
+                owner_partner_id=owner,
+                url="https://receiver.example/hooks",
+                description="工单系统",
+                secret="whsec_" + "A" * 32,
+                enabled=False,
+                disabled_at=NOW,
+                disabled_reason="factory",
+                last_seq=event.seq,
+            ),
+        )
+        world.add(s, m.WebhookBody(event_seq=event.seq, audience=audience, body=b"{}"))
+        await s.flush()
+        world.add(
+            s,
+            m.WebhookDelivery(
+                endpoint_id=endpoint.id,
+                event_seq=event.seq,
+                event_id=event.id,
+                event_kind=event.kind.value,
+                case_id=event.case_id,
+                audience=audience,
+                status=WebhookDeliveryStatus.FAILED,
+                attempts=1,
+                expires_at=NOW,
+                last_attempt_at=NOW,
+                last_status_code=500,
+                last_latency_ms=12,
+                last_response="oops",
+            ),
+        )
+        await s.flush()
 
 
 @dataclass

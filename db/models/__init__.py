@@ -15,6 +15,7 @@ from db.models.places import (
     Facility,
     Street,
 )
+from db.models.webhooks import WebhookBody, WebhookDelivery, WebhookEndpoint
 from db.models.workflow import (
     CaseAssignment,
     CasePhoto,
@@ -56,4 +57,7 @@ __all__ = [
     "RoleBinding",
     "Street",
     "TenantEntity",
+    "WebhookBody",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

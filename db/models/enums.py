@@ -167,3 +167,9 @@ class HelpingHandStatus(enum.StrEnum):
     REQUESTED = "REQUESTED"
     ACCEPTED = "ACCEPTED"
     DECLINED = "DECLINED"
+
+
+class WebhookDeliveryStatus(enum.StrEnum):
+    PENDING = "PENDING"  # waiting for its (next) attempt, or being attempted
+    DELIVERED = "DELIVERED"  # a 2xx answer
+    FAILED = "FAILED"  # every attempt failed up to the retry horizon

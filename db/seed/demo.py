@@ -46,15 +46,18 @@ Conventions of the demo data (nothing in the schema requires them):
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
+import secrets
 import struct
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.districts import get_or_create_district
@@ -73,6 +76,7 @@ from db.models import (
     CompoundService,
     DeadlineAlert,
     DeadlinePolicy,
+    DistrictCounter,
     Facility,
     HelpingHand,
     Meeting,
@@ -85,6 +89,7 @@ from db.models import (
     ReportKey,
     RoleBinding,
     Street,
+    WebhookEndpoint,
 )
 from db.models.enums import (
     AssignmentRole,
@@ -104,6 +109,7 @@ from db.models.enums import (
     SeatSource,
 )
 from db.session import Database
+from db.tenancy import current_district
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
 """China Standard Time (Asia/Shanghai has had no DST since 1991); no tzdata needed."""
@@ -1330,6 +1336,7 @@ async def _load_district(w: _Loader, spec: DistrictSpec) -> None:
     await _load_policies(w, spec)
     await _load_cases(w, spec)
     await _load_notices(w, spec)
+    await _load_webhooks(w, spec)
 
 
 async def _load_places(w: _Loader, spec: DistrictSpec) -> None:
@@ -1896,4 +1903,30 @@ async def _load_notices(w: _Loader, spec: DistrictSpec) -> None:
             created_at=_t(n.valid_from),
         )
         for n in spec.notices
+    )
+
+
+async def _load_webhooks(w: _Loader, spec: DistrictSpec) -> None:
+    """One endpoint of the district's first property company, switched off until someone
+    points it at a receiver (`updateWebhookEndpoint(input: {url, enabled: true})`). It
+    receives events from the end of the demo's history on; its secret is made here."""
+    company = next(p for p in spec.partners if p.kind is PartnerKind.PROPERTY_COMPANY)
+    head = await w.session.scalar(
+        select(DistrictCounter.last_event_seq).where(
+            DistrictCounter.district_id == current_district(w.session)
+        )
+    )
+    await w.add(
+        [
+            WebhookEndpoint(
+                owner_partner_id=w.partners[company.name],
+                url="https://workorders.example/gongzhi",
+                description=f"{company.name}的工单系统（演示，未启用）",
+                secret="whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+                enabled=False,
+                disabled_at=ONBOARDED,
+                disabled_reason="demo endpoint: set its url and enable it",
+                last_seq=int(head or 0),
+            )
+        ]
     )

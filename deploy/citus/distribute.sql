@@ -64,6 +64,11 @@ SELECT create_distributed_table('helping_hands', 'district_id', colocate_with =>
 SELECT create_distributed_table('meeting_cases', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('report_keys', 'district_id', colocate_with => 'district_counters');
 
+-- Webhooks: endpoints (after partners), the bodies rendered per event, and deliveries.
+SELECT create_distributed_table('webhook_bodies', 'district_id', colocate_with => 'district_counters');
+SELECT create_distributed_table('webhook_endpoints', 'district_id', colocate_with => 'district_counters');
+SELECT create_distributed_table('webhook_deliveries', 'district_id', colocate_with => 'district_counters');
+
 -- Citus forwards `SET LOCAL` (not set_config()) to the worker connections of a transaction
 -- when this is 'local'; the row-level-security policies on the shards read app.district_id.
 -- The request path sets the district with SET LOCAL (db/tenancy.py); see "Caveats" in README.md.

@@ -104,6 +104,14 @@ class EventBus:
         self._closing = False
         self.connected = asyncio.Event()
         self.delivered = 0
+        # Others following the stream (the webhook dispatcher): told of each notification as
+        # (district, seq), and with (None, 0) when notifications may have been missed.
+        self._watchers: list[Callable[[int | None, int], None]] = []
+
+    def watch(self, callback: Callable[[int | None, int], None]) -> None:
+        """Call `callback(district_id, seq)` on every notification of a committed event, and
+        `callback(None, 0)` after (re)connecting, when some may have been missed."""
+        self._watchers.append(callback)
 
     # Life cycle ---------------------------------------------------------------------------
 
@@ -142,6 +150,8 @@ class EventBus:
                 backoff = 0.2
                 # Whatever was committed while we were not listening is read now.
                 self._wake_all()
+                for watcher in self._watchers:
+                    watcher(None, 0)
                 await self._until_lost(conn, lost)
                 _log.warning("listening connection lost; reconnecting")
             except Exception as exc:
@@ -174,6 +184,8 @@ class EventBus:
 
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: object) -> None:
         district, _, seq = str(payload).partition(":")
+        for watcher in self._watchers:
+            watcher(int(district), int(seq))
         feed = self._feeds.get(int(district))
         if feed is not None and int(seq) > feed.last_seq:
             self._wake(feed)

@@ -259,6 +259,13 @@ NODE_MODELS = {
     "CaseEvent": m.CaseEvent,
     "Meeting": m.Meeting,
     "Notice": m.Notice,
+    "WebhookEndpoint": m.WebhookEndpoint,
+    "WebhookDelivery": m.WebhookDelivery,
+}
+# Types the demo has no row of, with why (their refetch is tested elsewhere).
+NOT_IN_DEMO = {
+    "WebhookDelivery": "written only by a running dispatcher; refetched in "
+    "tests/security/test_isolation.py and tests/webhooks/",
 }
 
 
@@ -268,7 +275,7 @@ def test_every_node_type_is_covered_here() -> None:
     assert set(NODE_TYPES) == set(NODE_MODELS)
 
 
-@pytest.mark.parametrize("type_name", sorted(NODE_MODELS))
+@pytest.mark.parametrize("type_name", sorted(set(NODE_MODELS) - set(NOT_IN_DEMO)))
 async def test_node_refetches_every_type(
     client: httpx.AsyncClient, demo: Database, admin: str, type_name: str
 ) -> None:

@@ -1035,6 +1035,19 @@ async def database(server_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
+async def client(database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """The ASGI app without rate limits: an anonymous visitor's walk and mutations take more
+    requests than a minute's allowance, and limits are not what these tests are about."""
+    from server.app import create_app
+    from tests.http import TEST_SETTINGS
+
+    settings = TEST_SETTINGS.model_copy(update={"rate_limit": "", "anonymous_rate_limit": ""})
+    transport = httpx.ASGITransport(app=create_app(settings, database))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
 async def tenants(database: Database, make_district: MakeDistrict) -> tuple[Tenant, Tenant]:
     a = await populate(database, await make_district("甲区"))
     b = await populate(database, await make_district("乙区"))
