@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
@@ -44,6 +46,10 @@ def report_in_overdue_clause() -> ColumnElement[bool]:
     )
 
 
+def _as_is(name: str, value: Any) -> Any:
+    return value
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -79,30 +85,31 @@ class CaseQuery:
             if after is not None and before is not None and after >= before:
                 raise UserError(f"`{name}After` must be earlier than `{name}Before`")
 
-    def clauses(self) -> list[ColumnElement[bool]]:
+    def clauses(self, value: Callable[[str, Any], Any] = _as_is) -> list[ColumnElement[bool]]:
+        """The filter as WHERE clauses. `value(name, v)` stands for each value the clauses
+        compare with (by default the value itself; the compiled read path makes each a
+        parameter of a statement it reuses)."""
         clauses: list[ColumnElement[bool]] = []
         if self.statuses:
-            clauses.append(Case.status.in_(self.statuses))
+            clauses.append(Case.status.in_(value("statuses", list(self.statuses))))
         if self.categories:
-            clauses.append(Case.category.in_(self.categories))
+            clauses.append(Case.category.in_(value("categories", list(self.categories))))
         if self.community_id is not None:
-            clauses.append(Case.community_id == self.community_id)
+            clauses.append(Case.community_id == value("community_id", self.community_id))
         if self.street_id is not None:
+            street = value("street_id", self.street_id)
             clauses.append(
-                Case.community_id.in_(
-                    select(Community.id).where(Community.street_id == self.street_id)
-                )
+                Case.community_id.in_(select(Community.id).where(Community.street_id == street))
             )
         if self.assigned_partner_id is not None:
-            clauses.append(Case.assigned_partner_id == self.assigned_partner_id)
-        for column, after, before in (
-            (Case.created_at, self.created_after, self.created_before),
-            (Case.updated_at, self.updated_after, self.updated_before),
-        ):
+            partner = value("assigned_partner_id", self.assigned_partner_id)
+            clauses.append(Case.assigned_partner_id == partner)
+        for column, name in ((Case.created_at, "created"), (Case.updated_at, "updated")):
+            after, before = getattr(self, f"{name}_after"), getattr(self, f"{name}_before")
             if after is not None:
-                clauses.append(column >= after)
+                clauses.append(column >= value(f"{name}_after", after))
             if before is not None:
-                clauses.append(column < before)
+                clauses.append(column < value(f"{name}_before", before))
         for flag, clause in (
             (self.overdue, overdue_clause()),
             (self.whistle_blown, whistle_blown_clause()),
@@ -111,5 +118,11 @@ class CaseQuery:
             if flag is not None:
                 clauses.append(clause if flag else ~clause)
         if self.search:
-            clauses.append(Case.title.ilike(f"%{_escape_like(self.search)}%", escape="\\"))
+            pattern = value("search", self.search_pattern)
+            clauses.append(Case.title.ilike(pattern, escape="\\"))
         return clauses
+
+    @property
+    def search_pattern(self) -> str | None:
+        """The ILIKE pattern of `search`, its wildcards escaped."""
+        return None if self.search is None else f"%{_escape_like(self.search)}%"

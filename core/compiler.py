@@ -19,9 +19,11 @@ the executor, whose answer is the reference: the differential tests compare the 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from graphql import (
@@ -39,11 +41,14 @@ from graphql.execution.collect_fields import FieldDetails, collect_subfields
 from graphql.execution.values import VariableValues, get_argument_values
 from graphql.language import OperationDefinitionNode
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    DateTime,
     FromClause,
     Select,
     Text,
     bindparam,
+    case,
     cast,
     func,
     literal,
@@ -105,12 +110,72 @@ def _nullable(output: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
     return output, True
 
 
+_SCOPE_IDS = ("person_id", "street_id", "community_id", "partner_id")
+
+Getter = Callable[["Request"], Any]
+"""Finds a parameter's value in a request (may raise `NotCompilable`)."""
+
+
+def role_class(p: Principal, district_id: int | None) -> tuple[Any, ...]:
+    """What decides the shape of a principal's visibility rules (not their values)."""
+    return (
+        p.role,
+        p.district_code is None,
+        tuple(
+            getattr(p, n) is None for n in ("person_id", "street_id", "community_id", "partner_id")
+        ),
+        district_id is None,
+    )
+
+
 class Compiler:
     """Builds the SQL of compilable root fields for one request (one principal, one district)."""
 
     def __init__(self, request: Request) -> None:
         self.request = request
-        self.district: ColumnElement[int] = bindparam("gongzhi_district", request.district_id or 0)
+        self.refused_values = False
+        """Set when a field was left to the executor for its arguments' values (not their
+        shape): the plan then holds for this request only."""
+        self.getters: dict[str, Getter] = {}
+        """The parameters whose values come from the request, by name: how to get them."""
+        self.district: ColumnElement[int] = self.param(
+            request.district_id or 0, lambda r: r.district_id or 0
+        )
+        self.principal = self._symbolic(request.principal)
+
+    def param(self, value: Any, getter: Getter, *, expanding: bool = False) -> Any:
+        """A bind parameter standing for a value of this request; `getter` finds the same
+        value in another request of the same shape, so the statement serves both."""
+        name = f"gongzhi_p{len(self.getters)}"
+        self.getters[name] = getter
+        # Typed for every request, not this one's value: ids grow past 32 bits, and times
+        # compare with `timestamptz` columns.
+        kind: Any = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            kind = BigInteger()
+        elif isinstance(value, dt.datetime):
+            kind = DateTime(timezone=True)
+        return bindparam(name, value, type_=kind, expanding=expanding)
+
+    def _symbolic(self, p: Principal) -> Principal:
+        """The principal with its scope ids as parameters: visibility rules built from it
+        serve every principal of the same role class."""
+
+        def scoped(name: str) -> Any:
+            value = getattr(p, name)
+            if value is None:
+                return None
+            return self.param(value, lambda r: getattr(r.principal, name))
+
+        return Principal(
+            role=p.role,
+            subject=None,
+            district_code=p.district_code,
+            person_id=scoped("person_id"),
+            street_id=scoped("street_id"),
+            community_id=scoped("community_id"),
+            partner_id=scoped("partner_id"),
+        )
 
     # Selections ------------------------------------------------------------------------------
 
@@ -133,15 +198,15 @@ class Compiler:
             found.append(FieldDetailsGroup(name, definition, details))
         return found
 
-    def arguments(self, group: FieldDetailsGroup) -> dict[str, Any]:
+    def arguments(self, group: FieldDetailsGroup, request: Request | None = None) -> dict[str, Any]:
         """The field's arguments as its resolver would receive them (Python names, input
-        objects as their Strawberry types)."""
+        objects as their Strawberry types), in this request or in `request`."""
         if group.definition is _TYPENAME:
             return {}
         raw = get_argument_values(
             group.definition,
             group.details[0].node,
-            self.request.variables,
+            (request or self.request).variables,
             group.details[0].fragment_variable_values,
         )
         field = (group.definition.extensions or {}).get("strawberry-definition")
@@ -175,32 +240,58 @@ class Compiler:
             assert isinstance(output, GraphQLObjectType)
             return self._viewer(output, group)
         if name == "node":
-            return self._node(self.arguments(group)["id"], group)
+            return self._node(
+                self.arguments(group)["id"], group, lambda r: self.arguments(group, r)["id"]
+            )
         if name == "nodes":
             wanted = self.arguments(group)["ids"]
             if len(wanted) > MAX_NODES:
+                self.refused_values = True
                 raise NotCompilable("too many ids")
             if not wanted:
                 return literal_json("[]")
-            return func.json_build_array(*(self._node(i, group) for i in wanted))
+            return func.json_build_array(
+                *(self._node(i, group, partial(self._id, group, n=n)) for n, i in enumerate(wanted))
+            )
         raise NotCompilable(name)
 
-    def _node(self, global_id: str, group: FieldDetailsGroup) -> ColumnElement[Any]:
-        type_name, db_id = decode_node_id(global_id)
+    def _id(self, group: FieldDetailsGroup, r: Request, n: int | None = None) -> str:
+        """`node(id:)`'s id, or `nodes(ids:)`'s `n`-th, in request `r`."""
+        arguments = self.arguments(group, r)
+        return str(arguments["id"] if n is None else arguments["ids"][n])
+
+    def _node(
+        self, global_id: str, group: FieldDetailsGroup, again: Callable[[Request], str]
+    ) -> ColumnElement[Any]:
+        try:
+            type_name, db_id = decode_node_id(global_id)
+        except NotCompilable:
+            self.refused_values = True
+            raise
         output = self.request.schema.get_type(type_name)
         if not isinstance(output, GraphQLObjectType) or type_name not in DECLARATIONS:
             raise NotCompilable(type_name)
         if not any(i.name == "Node" for i in output.interfaces):
             raise NotCompilable(type_name)
-        if type_name == "District" and db_id != self.request.district_id:
-            return null()
-        return self.row_object(output, bindparam(None, db_id, unique=True), group)
+
+        def db_id_of(r: Request) -> int:
+            found_type, found_id = decode_node_id(again(r))
+            if found_type != type_name:
+                raise NotCompilable("another type")
+            return found_id
+
+        key = self.param(db_id, db_id_of)
+        found = self.row_object(output, key, group)
+        if type_name == "District":
+            # Another district does not exist for you.
+            return case((key == self.district, found), else_=null())
+        return found
 
     def _viewer(self, output: GraphQLObjectType, group: FieldDetailsGroup) -> ColumnElement[Any]:
         """`Query.viewer`: the principal itself, its scope's objects looked up."""
-        p, r = self.request.principal, self.request
-        keys = {
-            "district": r.district_id,
+        p, r = self.principal, self.request
+        keys: dict[str, Any] = {
+            "district": self.district if r.district_id is not None else None,
             "person": p.person_id,
             "street": p.street_id,
             "community": p.community_id,
@@ -209,7 +300,6 @@ class Compiler:
         plain = {
             "anonymous": p.is_anonymous,
             "role": p.role.name if p.role is not None else None,
-            "districtCode": p.district_code,
         }
         pairs: list[tuple[str, ColumnElement[Any]]] = []
         for sub in self.subfields(output, group):
@@ -220,6 +310,9 @@ class Compiler:
                 value = plain[name]
                 text = "null" if value is None else json.dumps(value, ensure_ascii=False)
                 pairs.append((sub.name, literal_json(text)))
+            elif name == "districtCode":
+                code = self.param(p.district_code, lambda r: r.principal.district_code)
+                pairs.append((sub.name, sql_json.to_json(cast(code, Text))))
             elif name in keys:
                 key = keys[name]
                 target, _ = _nullable(sub.definition.type)
@@ -227,9 +320,7 @@ class Compiler:
                 pairs.append(
                     (
                         sub.name,
-                        null()
-                        if key is None
-                        else self.row_object(target, bindparam(None, key, unique=True), sub),
+                        null() if key is None else self.row_object(target, key, sub),
                     )
                 )
             else:
@@ -335,7 +426,7 @@ class Compiler:
         conditions = [target.c.id == key]
         if "district_id" in target.c:
             conditions.append(target.c.district_id == self.district)
-        visible = declaration.visible(self.request.principal)
+        visible = declaration.visible(self.principal)
         if visible is not None:
             conditions.append(ClauseAdapter(target).traverse(visible))
         return (
@@ -356,21 +447,35 @@ class Compiler:
         flt: Filter,
         ordering_name: str | None,
     ) -> ColumnElement[Any]:
-        arguments = self.arguments(group)
-        if "filter" in arguments or "order_by" in arguments:
-            flt, ordering_name = self._case_arguments(arguments)
-        try:
-            page = PageArgs.of(
-                arguments.get("first"),
-                arguments.get("after"),
-                arguments.get("last"),
-                arguments.get("before"),
-            )
-            ordering = relation.ordering(ordering_name)
-            after = decode_cursor(ordering, page.after) if page.after is not None else None
-            before = decode_cursor(ordering, page.before) if page.before is not None else None
-        except Exception as exc:  # the executor words the error
-            raise NotCompilable(str(exc)) from exc
+        def read(r: Request) -> tuple[PageArgs, Filter, Any, Any, Any]:
+            """This connection's page, filter, ordering and cursor values in request `r`."""
+            arguments = self.arguments(group, r)
+            flt_, ordering_name_ = flt, ordering_name
+            try:
+                if "filter" in arguments or "order_by" in arguments:
+                    flt_, ordering_name_ = self._case_arguments(arguments)
+                page = PageArgs.of(
+                    arguments.get("first"),
+                    arguments.get("after"),
+                    arguments.get("last"),
+                    arguments.get("before"),
+                )
+                ordering = relation.ordering(ordering_name_)
+                after = decode_cursor(ordering, page.after) if page.after is not None else None
+                before = decode_cursor(ordering, page.before) if page.before is not None else None
+            except NotCompilable:
+                self.refused_values = True
+                raise
+            except Exception as exc:  # the executor words the error
+                self.refused_values = True
+                raise NotCompilable(str(exc)) from exc
+            return page, flt_, ordering, after, before
+
+        page, flt, ordering, after_values, before_values = read(self.request)
+        after = self._cursor_params(after_values, lambda r: read(r)[3])
+        before = self._cursor_params(before_values, lambda r: read(r)[4])
+        flt_params = self._filter_params(flt, lambda r: read(r)[1])
+        size = self.param(page.size, lambda r: read(r)[0].size)
         connection_type, _ = _nullable(group.definition.type)
         assert isinstance(connection_type, GraphQLObjectType)
 
@@ -386,10 +491,10 @@ class Compiler:
             conditions = [adapter.traverse(_clause(relation.parent)) == parent]
             if "district_id" in table.c:
                 conditions.append(table.c.district_id == self.district)
-            visible = BY_MODEL[relation.model].visible(self.request.principal)
+            visible = BY_MODEL[relation.model].visible(self.principal)
             if visible is not None:
                 conditions.append(adapter.traverse(visible))
-            conditions.extend(adapter.traverse(c) for c in flt.clauses())
+            conditions.extend(adapter.traverse(c) for c in flt_params)
             if with_cursor and after is not None:
                 conditions.append(adapter.traverse(ordering.after(after)))
             if with_cursor and before is not None:
@@ -401,7 +506,7 @@ class Compiler:
         subs = self.subfields(connection_type, group)
         names = {sub.details[0].node.name.value for sub in subs}
         needs_page = page.size > 0 and bool(names & {"nodes", "edges", "pageInfo"})
-        paged = self._page(relation, rows, ordering, page) if needs_page else None
+        paged = self._page(relation, rows, ordering, page, size) if needs_page else None
         for sub in subs:
             name = sub.details[0].node.name.value
             if name == "__typename":
@@ -419,6 +524,36 @@ class Compiler:
             return sql_json.json_object(pairs)
         parts = select(sql_json.json_object(pairs)).select_from(paged.page)
         return parts.correlate_except(paged.page).scalar_subquery()
+
+    def _cursor_params(self, values: Any, again: Callable[[Request], Any]) -> Any:
+        """A cursor's sort-key values as parameters, or None when there is no cursor."""
+        if values is None:
+            return None
+
+        def nth(i: int) -> Getter:
+            return lambda r: again(r)[i]
+
+        return [self.param(value, nth(i)) for i, value in enumerate(values)]
+
+    def _filter_params(
+        self, flt: Filter, again: Callable[[Request], Filter]
+    ) -> list[ColumnElement[bool]]:
+        """The filter's clauses with each value a parameter."""
+        if not isinstance(flt, CaseQuery):
+            return list(flt.clauses())
+
+        def value(name: str, given: Any) -> Any:
+            def get(r: Request) -> Any:
+                other = again(r)
+                assert isinstance(other, CaseQuery)
+                return other.search_pattern if name == "search" else getattr(other, name)
+
+            listed = isinstance(given, list)
+            if listed:
+                return self.param(given, lambda r: list(get(r)), expanding=True)
+            return self.param(given, get)
+
+        return flt.clauses(value)
 
     def _case_arguments(self, arguments: dict[str, Any]) -> tuple[Filter, str | None]:
         flt: Filter = NO_FILTER
@@ -466,6 +601,7 @@ class Compiler:
         rows: Callable[[bool], tuple[FromClause, ClauseAdapter, list[ColumnElement[bool]]]],
         ordering: Any,
         page: PageArgs,
+        size: Any,
     ) -> Paged:
         from_, adapter, conditions = rows(True)
         table = from_
@@ -487,10 +623,10 @@ class Compiler:
             .where(*conditions)
             .correlate_except(from_)
             .order_by(*order_by)
-            .limit(bindparam(None, page.size + 1, unique=True))
+            .limit(size + 1)
             .subquery()
         )
-        return Paged(numbered, ordering, page)
+        return Paged(numbered, ordering, page, size)
 
 
 @dataclass
@@ -500,11 +636,14 @@ class Paged:
     page: Any
     ordering: Any
     args: PageArgs
+    size: Any
+    """The page size as a parameter (`args.size` in this request)."""
 
     @property
     def in_page(self) -> ColumnElement[bool]:
         rn: ColumnElement[int] = self.page.c.gongzhi_rn
-        return rn <= self.args.size
+        within: ColumnElement[bool] = rn <= self.size
+        return within
 
     def _in_order(self, value: ColumnElement[Any], *, last: bool = False) -> Any:
         rn = self.page.c.gongzhi_rn
@@ -547,7 +686,7 @@ class Paged:
         if name == "pageInfo":
             info_type, _ = _nullable(group.definition.type)
             assert isinstance(info_type, GraphQLObjectType)
-            more = func.count() > self.args.size
+            more = func.count() > self.size
             given = literal_json("true"), literal_json("false")
             pairs = []
             for sub in compiler.subfields(info_type, group):

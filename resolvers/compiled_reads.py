@@ -7,16 +7,20 @@ statement in the operation's transaction (same role, same `app.district_id`, so 
 row-level security), and hands each compiled field's JSON text to the executor as an
 `orjson.Fragment`, which the encoder copies into the answer without parsing it.
 
-Built statements are cached (least recently used first out) per document, operation,
-variables, principal and district: a repeated read only binds and runs.
+Built statements are cached (least recently used first out) per document, operation, shape of
+the variables (presence, booleans, enums, list lengths: what changes the SQL) and role class;
+every value (page sizes, cursors, ids, filter values, the principal's scope, the district) is
+a parameter found anew in each request. A repeated read only binds and runs.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +32,11 @@ from graphql.language import OperationDefinitionNode, OperationType
 from sqlalchemy import Text, cast, select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
-from core.compiler import Compiler, FieldDetailsGroup, NotCompilable, Request
+from core import ids
+from core.compiler import Compiler, FieldDetailsGroup, Getter, NotCompilable, Request, role_class
 from core.context import Context
 from core.sql_json import FALLBACK_TOKEN
+from core.user_errors import UserError
 
 _log = logging.getLogger(__name__)
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it untyped
@@ -44,7 +50,8 @@ class Plan:
     compiled to SQL text once, with its parameters in order."""
 
     sql: str | None
-    params: tuple[Any, ...]
+    params: tuple[tuple[Getter | None, Any], ...]
+    """Each parameter in order: how to find it in a request, or (None, its constant value)."""
     fields: tuple[tuple[str, bool], ...]  # (response name, nullable)
 
 
@@ -118,13 +125,35 @@ def wanted(operation: OperationDefinitionNode, context: Any) -> bool:
     )
 
 
+def _shape(value: Any) -> Hashable:
+    """What of a variable's value decides the statement's shape: presence, booleans, enum
+    members, zero, list lengths, the type named by an id, a time zone. Other values become
+    parameters."""
+    if value is None or isinstance(value, bool | enum.Enum):
+        return value
+    if isinstance(value, int):
+        return ("int", value == 0)
+    if isinstance(value, str):
+        try:
+            return ("id", ids.decode(value)[0])
+        except UserError:
+            return ("str", bool(value))
+    if isinstance(value, dt.datetime):
+        return ("datetime", value.tzinfo is not None)
+    if isinstance(value, list | tuple):
+        return tuple(_shape(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _shape(v)) for k, v in value.items()))
+    return (type(value).__name__,)
+
+
 def _key(
     operation: OperationDefinitionNode, variables: VariableValues, context: Context
 ) -> Hashable:
     document = operation.loc.source.body if operation.loc is not None else repr(operation)
     name = operation.name.value if operation.name is not None else None
-    values = repr(sorted(variables.coerced.items()))
-    return (document, name, values, context.principal, context.district_id)
+    shape = _shape(dict(variables.coerced))
+    return (document, name, shape, role_class(context.principal, context.district_id))
 
 
 def plan_for(
@@ -139,13 +168,14 @@ def plan_for(
     hit = plan is not None
     if plan is None:
         try:
-            plan = _build(schema, fragments, variables, operation, context)
+            plan, reusable = _build(schema, fragments, variables, operation, context)
         except Exception:
             # A defect of the compiler must not cost the client its answer: the executor
             # answers, and the log says what to fix.
             _log.exception("compiling a read failed; the executor answers it")
-            plan = Plan(None, (), ())
-        PLANS.put(key, plan)
+            plan, reusable = Plan(None, (), ()), True
+        if reusable:
+            PLANS.put(key, plan)
     OBSERVERS.plan_looked_up(hit, len(PLANS))
     return plan
 
@@ -156,7 +186,8 @@ def _build(
     variables: VariableValues,
     operation: OperationDefinitionNode,
     context: Context,
-) -> Plan:
+) -> tuple[Plan, bool]:
+    """The plan, and whether it serves every request of the same shape."""
     query = schema.query_type
     assert isinstance(query, GraphQLObjectType)
     collected = collect_fields(schema, fragments, variables, query, operation)
@@ -177,26 +208,59 @@ def _build(
                 # Its error would null the whole answer and cancel the fields still running;
                 # which errors are then reported depends on timing. Only an answer wholly by
                 # the executor is the executor's answer.
-                return Plan(None, (), ())
+                return Plan(None, (), ()), not compiler.refused_values
             continue
         columns.append(cast(value, Text).label(f"gongzhi_{len(columns)}"))
         fields.append((name, not isinstance(definition.type, GraphQLNonNull)))
+    reusable = not compiler.refused_values
     if not columns:
-        return Plan(None, (), ())
+        return Plan(None, (), ()), reusable
     # Lists (`IN`) are spread into one parameter each: the text is final.
     compiled = select(*columns).compile(
         dialect=_DIALECT, compile_kwargs={"render_postcompile": True}
     )
-    params = compiled.construct_params()
-    order = compiled.positiontup or []
-    return Plan(str(compiled), tuple(params[name] for name in order), tuple(fields))
+    constants = compiled.construct_params()
+    params = tuple(
+        _parameter(name, compiler.getters, constants) for name in compiled.positiontup or []
+    )
+    return Plan(str(compiled), params, tuple(fields)), reusable
 
 
-async def run(plan: Plan, context: Context) -> dict[str, Any]:
+def _parameter(
+    name: str, getters: Mapping[str, Getter], constants: Mapping[str, Any]
+) -> tuple[Getter | None, Any]:
+    """How to find parameter `name` in a request: its getter; for one item of a list spread
+    by `IN` (`name_3`), that item of its list; else a constant."""
+    if name in getters:
+        return getters[name], None
+    base, _, index = name.rpartition("_")
+    if base in getters and index.isdigit():
+        listed = getters[base]
+        position = int(index) - 1
+        return (lambda r: listed(r)[position]), None
+    return None, constants[name]
+
+
+async def run(
+    plan: Plan,
+    schema: GraphQLSchema,
+    fragments: Any,
+    variables: VariableValues,
+    operation: OperationDefinitionNode,
+    context: Context,
+) -> dict[str, Any]:
     """Run the plan's statement: the spliceable value of each root field it answered."""
     if plan.sql is None:
         return {}
-    row = await context.db.driver_row(plan.sql, plan.params)
+    request = Request(
+        schema, fragments, variables, operation, context.principal, context.district_id
+    )
+    try:
+        values = [value if get is None else get(request) for get, value in plan.params]
+    except NotCompilable as reason:
+        _log.debug("read left to the executor: %s", reason)
+        return {}
+    row = await context.db.driver_row(plan.sql, values)
     answered = _splice(plan, row)
     OBSERVERS.root_fields_answered(len(answered), len(plan.fields) - len(answered))
     return answered

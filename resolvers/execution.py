@@ -82,7 +82,14 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
         async def compiled_first() -> Any:
             try:
-                self.compiled = await compiled_reads.run(plan, self.context_value)
+                self.compiled = await compiled_reads.run(
+                    plan,
+                    self.schema,
+                    self.fragments,
+                    self.variable_values,
+                    self.operation,
+                    self.context_value,
+                )
             except Exception as exc:
                 # Reported as a field's failure is: masked unless it is a `UserError`,
                 # "unavailable, retry" when the database is unreachable.

@@ -469,3 +469,22 @@ async def test_metrics_count_plans_and_the_path_of_each_root_field(diff: Diff) -
     assert found['gongzhi_read_plans_total{result="miss"}'] >= 1
     assert found["gongzhi_read_plans_cached"] >= 2
     assert found['gongzhi_read_root_fields_total{path="compiled"}'] >= 3
+
+
+async def test_one_plan_serves_every_principal_of_a_role_and_every_page(diff: Diff) -> None:
+    """Plans are cached by shape and role class: values (the principal's scope, cursors, page
+    sizes, ids) are parameters, so paging and other principals reuse the statement."""
+    order = {"field": "CREATED_AT"}
+    await _assert_same(diff, PAGES, {"first": 2, "orderBy": order}, "partner")
+    first = await diff.both(PAGES, {"first": 2, "orderBy": order}, "partner")
+    cursor = dict(dict(dict(dict(first[0][1])["data"])["cases"])["pageInfo"])["endCursor"]
+    misses = compiled_reads.PLANS.misses
+    for who in ("partner", "other_partner"):
+        for variables in (
+            {"first": 3, "orderBy": order},
+            {"first": 5, "after": cursor, "orderBy": order},
+            {"first": 1, "after": cursor, "orderBy": order},
+        ):
+            assert await _assert_same(diff, PAGES, variables, who) == 1
+    # One new shape (with `after`); the other principal and the other values reuse plans.
+    assert compiled_reads.PLANS.misses - misses == 1
