@@ -82,6 +82,10 @@ class PlanCache:
             while len(self._plans) > self.size:
                 self._plans.popitem(last=False)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._plans.clear()
+
     def __len__(self) -> int:
         return len(self._plans)
 
