@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -88,6 +88,8 @@ class Request:
     operation: OperationDefinitionNode
     principal: Principal
     district_id: int | None
+    memo: dict[int, Any] = field(default_factory=dict, compare=False)
+    """What getters worked out once for this request (a connection's arguments)."""
 
 
 @dataclass(frozen=True)
@@ -449,6 +451,12 @@ class Compiler:
     ) -> ColumnElement[Any]:
         def read(r: Request) -> tuple[PageArgs, Filter, Any, Any, Any]:
             """This connection's page, filter, ordering and cursor values in request `r`."""
+            found = r.memo.get(id(group))
+            if found is None:
+                found = r.memo[id(group)] = work(r)
+            return found
+
+        def work(r: Request) -> tuple[PageArgs, Filter, Any, Any, Any]:
             arguments = self.arguments(group, r)
             flt_, ordering_name_ = flt, ordering_name
             try:
