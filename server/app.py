@@ -5,6 +5,7 @@ sweeps)."""
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -53,6 +54,10 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         await bus.start()
         if dispatcher is not None:
             await dispatcher.start()
+        # What start-up allocated (modules, the schema, pools) lives as long as the process:
+        # moved out of the collector's sight, full collections under load stop walking it.
+        gc.collect()
+        gc.freeze()
         try:
             async with sweeping(database, settings.deadline_sweep_seconds):
                 yield
