@@ -24,6 +24,22 @@ class EventSource(Protocol):
     ) -> AsyncIterator[Any]: ...
 
 
+@dataclass(frozen=True)
+class BudgetRefusal:
+    """An operation its principal's cost budget cannot pay for now."""
+
+    message: str
+    retry_after: int
+
+
+class OperationBudget(Protocol):
+    """The cost budget of the principal of a request (`server.budgets`)."""
+
+    async def charge(self, cost: int) -> BudgetRefusal | None:
+        """Spend the operation's estimated cost; a refusal when the budget cannot pay."""
+        ...
+
+
 @dataclass
 class Context:
     """What every resolver may use: who asks, in which district, through which database handle,
@@ -40,6 +56,8 @@ class Context:
     connection_params: dict[str, Any] | None = field(default=None)
     # Entries of a comparison with a smaller sample are not ranked (GONGZHI_MINIMUM_SAMPLE).
     minimum_sample: int = 5
+    # What the operation's estimated cost is charged to (none: no budget applies).
+    budget: OperationBudget | None = None
 
 
 Info = strawberry.Info[Context, None]

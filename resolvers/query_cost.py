@@ -10,7 +10,7 @@ is not executed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from graphql import (
@@ -137,12 +137,14 @@ def estimate(
 
 
 class QueryCostLimiter(SchemaExtension):
-    """Refuses, before execution, an operation that could return more than `max_nodes`."""
+    """Refuses, before execution, an operation that could return more than `max_nodes`;
+    charges the others' cost to the principal's budget (`Context.budget`), if any, and
+    refuses them (code `RATE_LIMITED`, with `retryAfter`) when it is spent."""
 
     def __init__(self, *, max_nodes: int = DEFAULT_MAX_NODES) -> None:
         self.max_nodes = max_nodes
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
         if context.graphql_document is not None:
             cost = estimate(
@@ -152,15 +154,26 @@ class QueryCostLimiter(SchemaExtension):
                 context.variables,
             )
             if cost > self.max_nodes:
-                context.result = ExecutionResult(
-                    data=None,
-                    errors=[
-                        GraphQLError(
-                            f"this operation could return up to {cost:,} objects (page sizes "
-                            f"multiplied down the tree); at most {self.max_nodes:,} are "
-                            "allowed: ask for smaller pages or fewer levels",
-                            extensions={"code": ErrorCode.QUERY_TOO_COSTLY, "cost": cost},
-                        )
-                    ],
+                context.result = _refusal(
+                    f"this operation could return up to {cost:,} objects (page sizes "
+                    f"multiplied down the tree); at most {self.max_nodes:,} are "
+                    "allowed: ask for smaller pages or fewer levels",
+                    {"code": ErrorCode.QUERY_TOO_COSTLY, "cost": cost},
                 )
+            else:
+                budget = getattr(context.context, "budget", None)
+                refusal = None if budget is None else await budget.charge(cost)
+                if refusal is not None:
+                    context.result = _refusal(
+                        refusal.message,
+                        {
+                            "code": ErrorCode.RATE_LIMITED,
+                            "cost": max(1, cost),
+                            "retryAfter": refusal.retry_after,
+                        },
+                    )
         yield
+
+
+def _refusal(message: str, extensions: dict[str, Any]) -> ExecutionResult:
+    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions=extensions)])

@@ -15,6 +15,7 @@ from db.session import Database
 from resolvers.live.bus import EventBus
 from resolvers.workflow.deadlines import sweeping
 from server import health, photos, prometheus
+from server.cancellation import CancelOnDisconnect
 from server.context import Services
 from server.graphql_view import GraphQLApp
 from server.observability import Observability
@@ -68,7 +69,14 @@ def create_app(settings: Settings, database: Database) -> Starlette:
                             "x-district",
                             "x-request-id",
                         ],
-                        expose_headers=["x-request-id", "retry-after"],
+                        expose_headers=[
+                            "x-request-id",
+                            "retry-after",
+                            "x-ratelimit-limit",
+                            "x-ratelimit-remaining",
+                            "x-ratelimit-reset",
+                            "x-ratelimit-cost",
+                        ],
                         max_age=600,
                     )
                 ]
@@ -80,6 +88,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
                 max_body=settings.max_body_bytes,
                 max_upload=settings.max_upload_bytes,
             ),
+            # Innermost: a GraphQL request whose client went away is cancelled.
+            Middleware(CancelOnDisconnect),
         ],
         lifespan=lifespan,
     )

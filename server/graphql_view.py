@@ -1,12 +1,21 @@
 """The GraphQL endpoint: Strawberry's ASGI view (HTTP and WebSocket) with our context.
 
 Each request's context comes from `server.context.build_context`; the response media type
-from `server.negotiation`; requests refused before execution (rate limit, database outage)
+from `server.negotiation`; requests refused before execution (overload, database outage)
 are answered here as GraphQL-shaped errors.
+
+Every HTTP operation runs under a deadline (`request_timeout_seconds`): past it the work is
+cancelled and the client gets code `TIMEOUT` (504 with `application/graphql-response+json`).
+It first takes a slot of `server.admission` for its principal (503 `OVERLOADED` when there is
+none to be had soon). However it ends (answered, failed, timed out, or cancelled because the
+client went away, `server.cancellation`), its transaction is rolled back unless it was
+committed, and its slot is given back.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -24,13 +33,18 @@ from strawberry.types.unset import UNSET
 from core.context import Context
 from core.error_codes import ErrorCode
 from db.connectivity import UNAVAILABLE_MESSAGE, DatabaseUnavailable
+from resolvers.extensions import OPERATION_SCOPE_KEY, OperationRecord
 from resolvers.root import build_schema
-from server import websocket
-from server.context import Refused, Services, build_context
+from server import prometheus, websocket
+from server.admission import Overloaded
+from server.context import Refused, Services, build_context, principal_key
 from server.negotiation import GRAPHQL_RESPONSE_JSON, choose_media_type, chosen_media_type
-from server.request_limits import RateLimited, error_response
+from server.request_limits import error_body, error_response
 
 _log = logging.getLogger(__name__)
+
+_CONTEXT_KEY = "gongzhi.context"
+_SLOTS_KEY = "gongzhi.slots"
 
 
 def unavailable_response() -> Response:
@@ -73,9 +87,15 @@ class GraphQLApp(GraphQL[Context, None]):
         if isinstance(request, Request):
             choose_media_type(request)
         try:
-            return await build_context(self.services, request, response)
+            context = await build_context(self.services, request, response)
         except Refused as exc:
             raise HTTPException(exc.status, exc.message) from exc
+        slots = request.scope.get(_SLOTS_KEY)
+        if isinstance(slots, contextlib.AsyncExitStack):
+            request.scope[_CONTEXT_KEY] = context
+            key = principal_key(request, context.principal)
+            await slots.enter_async_context(self.services.admission.slot(key))
+        return context
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Authenticate a WebSocket from `connection_init` (`websocket.authenticate`)."""
@@ -83,21 +103,34 @@ class GraphQLApp(GraphQL[Context, None]):
         return UNSET
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        try:
+        if not isinstance(request, Request):
             return await super().run(request, context, root_value)
-        except RateLimited as exc:
-            return error_response(
-                429, str(exc), ErrorCode.RATE_LIMITED, {"Retry-After": str(exc.retry_after)}
-            )
-        except DatabaseUnavailable:
-            if isinstance(request, Request):
+        timeout = self.services.settings.request_timeout_seconds
+        async with contextlib.AsyncExitStack() as slots:
+            request.scope[_SLOTS_KEY] = slots
+            try:
+                async with asyncio.timeout(timeout) as deadline:
+                    return await super().run(request, context, root_value)
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
+                prometheus.TIMED_OUT.inc()
+                _log.warning("operation cancelled past its deadline of %g s", timeout)
+                record = request.scope.get(OPERATION_SCOPE_KEY)
+                if isinstance(record, OperationRecord):
+                    record.errors = max(record.errors, 1)
+                return timeout_response(timeout)
+            except Overloaded as exc:
+                prometheus.OVERLOADED.inc()
+                return error_response(
+                    503, str(exc), ErrorCode.OVERLOADED, {"Retry-After": str(exc.retry_after)}
+                )
+            except DatabaseUnavailable:
                 _log.warning("database unavailable before execution")
                 return unavailable_response()
-            raise
-        finally:
-            if isinstance(request, Request):
-                # Closes uploaded files (spooled to disk when large) of a multipart request.
-                await request.close()
+            finally:
+                await asyncio.shield(_finish(request))
+        raise AssertionError("unreachable")  # pragma: no cover (mypy: the stack may swallow)
 
     def decode_json(self, data: str | bytes) -> object:
         """Strawberry's parsing, with the two ways JSON can fail besides syntax refused
@@ -117,14 +150,55 @@ class GraphQLApp(GraphQL[Context, None]):
         sub_response: Response,
     ) -> Response:
         """GraphQL over HTTP: with `application/graphql-response+json`, a request that failed
-        before execution (no `data`) is a 400; with `application/json`, always 200."""
+        before execution (no `data`) is a 400; with `application/json`, always 200. Either
+        way, an operation its principal's cost budget could not pay is a 429 with
+        `Retry-After`."""
         response = super().create_response(response_data, sub_response)
-        if chosen_media_type() != GRAPHQL_RESPONSE_JSON or isinstance(response_data, list):
+        if isinstance(response_data, list):
             return response
         errors = cast(list[dict[str, Any]], response_data.get("errors") or [])
+        if response_data.get("data") is None and errors:
+            extensions = errors[0].get("extensions") or {}
+            if extensions.get("code") == ErrorCode.RATE_LIMITED:
+                prometheus.BUDGET_EXCEEDED.inc()
+                response.status_code = 429
+                response.headers["Retry-After"] = str(extensions.get("retryAfter", 1))
+        if chosen_media_type() != GRAPHQL_RESPONSE_JSON:
+            return response
         if response_data.get("data") is None and errors and all("path" not in e for e in errors):
             without_data = cast(GraphQLHTTPResponse, {"errors": errors})
+            status = response.status_code if response.status_code != 200 else 400
+            headers = {k: v for k, v in response.headers.items() if k == "retry-after"}
             response = super().create_response(without_data, sub_response)
-            response.status_code = 400
+            response.status_code = status
+            response.headers.update(headers)
         response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
         return response
+
+
+def timeout_response(seconds: float) -> Response:
+    """The answer to an operation cancelled past its deadline: code `TIMEOUT`; a 504 with
+    `application/graphql-response+json`, a 200 with `application/json`."""
+    body = json.loads(
+        error_body(
+            f"the operation did not finish within its deadline of {seconds:g} s and was "
+            "cancelled: ask for less, or retry later",
+            ErrorCode.TIMEOUT,
+        )
+    )
+    body["data"] = None
+    if chosen_media_type() == GRAPHQL_RESPONSE_JSON:
+        return Response(json.dumps(body), 504, media_type=f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8")
+    return Response(json.dumps(body), 200, media_type="application/json")
+
+
+async def _finish(request: Request) -> None:
+    """However the request ended: its transaction rolled back if it is still open (a
+    cancelled operation never reached `TransactionPerOperation`'s end), uploads closed."""
+    context = request.scope.get(_CONTEXT_KEY)
+    try:
+        if isinstance(context, Context):
+            await context.db.finish(commit=False)
+    finally:
+        # Closes uploaded files (spooled to disk when large) of a multipart request.
+        await request.close()

@@ -5,7 +5,10 @@
   `/graphql`; a request counts as an error when its answer has top-level errors or an HTTP
   error status);
 - `gongzhi_db_pool_connections_in_use` by pool (`app`, `platform`, `owner`);
-- `gongzhi_subscribers_connected` and `gongzhi_events_delivered_total` (live case events).
+- `gongzhi_subscribers_connected` and `gongzhi_events_delivered_total` (live case events);
+- overload: `gongzhi_operations_running` and `gongzhi_operations_queued` (admission control),
+  `gongzhi_operations_overloaded_total`, `gongzhi_operations_cancelled_total`,
+  `gongzhi_operations_timed_out_total` and `gongzhi_operations_budget_exceeded_total`.
 
 Operation names are bounded: a name counts only once its document parsed and validated
 ("invalid" otherwise, "anonymous" when unnamed, "none" when the request never reached
@@ -75,6 +78,32 @@ SUBSCRIBERS = Gauge(
 DELIVERED = Counter(
     "gongzhi_events_delivered_total", "Case events sent to subscribers (replayed or live)."
 )
+OPERATIONS_RUNNING = Gauge(
+    "gongzhi_operations_running",
+    "GraphQL operations holding an admission slot (executing).",
+    multiprocess_mode="livesum",
+)
+OPERATIONS_QUEUED = Gauge(
+    "gongzhi_operations_queued",
+    "GraphQL operations waiting for an admission slot.",
+    multiprocess_mode="livesum",
+)
+OVERLOADED = Counter(
+    "gongzhi_operations_overloaded_total",
+    "Operations refused for overload (503 OVERLOADED): no slot and no room or time to wait.",
+)
+CANCELLED = Counter(
+    "gongzhi_operations_cancelled_total",
+    "Operations cancelled because their client went away (HTTP disconnect, WebSocket close).",
+)
+TIMED_OUT = Counter(
+    "gongzhi_operations_timed_out_total",
+    "Operations cancelled past their deadline (TIMEOUT).",
+)
+BUDGET_EXCEEDED = Counter(
+    "gongzhi_operations_budget_exceeded_total",
+    "Operations refused because their principal's cost budget was spent (429 RATE_LIMITED).",
+)
 
 _names: set[str] = set()
 _names_lock = threading.Lock()
@@ -107,6 +136,11 @@ def observe_request(operation: str, kind: str, seconds: float, *, failed: bool) 
 
 def subscribers_changed(count: int) -> None:
     SUBSCRIBERS.set(count)
+
+
+def admission_changed(running: int, queued: int) -> None:
+    OPERATIONS_RUNNING.set(running)
+    OPERATIONS_QUEUED.set(queued)
 
 
 def events_delivered(count: int) -> None:

@@ -74,8 +74,8 @@ async def test_sigterm_answers_every_accepted_request_and_closes_websockets_with
             "GONGZHI_SHUTDOWN_TIMEOUT_SECONDS": "30",
             # The streams below send as fast as they are answered: on a quiet machine, more
             # than the anonymous limit a minute. Rate limits are tested on their own.
-            "GONGZHI_RATE_LIMIT": "",
-            "GONGZHI_ANONYMOUS_RATE_LIMIT": "",
+            "GONGZHI_COST_BUDGET": "",
+            "GONGZHI_ANONYMOUS_COST_BUDGET": "",
         },
     ).wait_ready()
     admin = await asyncpg.connect(asyncpg_dsn(owner_url))
