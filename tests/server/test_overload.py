@@ -1,0 +1,176 @@
+"""Overload and abuse against a real `gongzhi serve`: cancelled work stops, every operation
+has a deadline, one principal cannot starve the others, budgets hold across workers.
+
+The data: a database of its own with a small synthetic data set (two districts), so that a
+nested read of a district's cases is heavy enough to be abandoned while it runs. Bounds on
+time are generous (the machine is busy); `bench/overload.py` measures the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from core import ids
+from db.models.enums import Role
+from db.roles import APP_ROLE
+from db.seed.synthetic import load_synthetic
+from tests.conftest import asyncpg_dsn, migrated_database
+from tests.http import token
+from tests.server.running import Served
+
+HEAVY = """query Heavy { district { communities(first: 25) { nodes {
+  cases(first: 100) { nodes { id title status priority createdAt
+    events(last: 5) { nodes { kind occurredAt payload } } } } } } } }"""
+PROBE = "query Probe { cases(first: 100) { nodes { id } } }"
+GRAPHQL_RESPONSE = {"accept": "application/graphql-response+json"}
+
+
+@dataclass
+class World:
+    url: str
+    codes: list[str]
+    case_ids: dict[str, set[str]]
+
+    def bearer(self, index: int, subject: str = "admin") -> dict[str, str]:
+        principal = token(Role.DISTRICT_ADMIN, self.codes[index], subject=subject)
+        return {"Authorization": f"Bearer {principal}"}
+
+
+@pytest.fixture(scope="module")
+async def world(server_url: str) -> AsyncIterator[World]:
+    async with migrated_database(server_url, "gongzhi_overload") as url:
+        await load_synthetic(url, districts=2, communities=8, cases=6000, seed=21)
+        admin = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            rows = await admin.fetch(
+                "SELECT d.code, c.id FROM districts d JOIN cases c ON c.district_id = d.id"
+            )
+        finally:
+            await admin.close()
+        case_ids: dict[str, set[str]] = {}
+        for row in rows:
+            case_ids.setdefault(row["code"], set()).add(ids.encode("Case", row["id"]))
+        yield World(url, sorted(case_ids), case_ids)
+
+
+@contextlib.asynccontextmanager
+async def serving(world: World, tmp_path: Path, *args: str, **env: str) -> AsyncIterator[Served]:
+    quiet = {"GONGZHI_COST_BUDGET": "", "GONGZHI_ANONYMOUS_COST_BUDGET": ""}
+    server = Served(
+        world.url, tmp_path / f"serve-{uuid.uuid4().hex[:6]}.log", *args, env={**quiet, **env}
+    )
+    await asyncio.to_thread(server.wait_ready)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _backends(admin: asyncpg.Connection) -> dict[str, int]:
+    """The request path's connections by state (the app role's, on this database)."""
+    rows = await admin.fetch(
+        "SELECT state, count(*) AS n FROM pg_stat_activity "
+        "WHERE datname = current_database() AND usename = $1 GROUP BY state",
+        APP_ROLE,
+    )
+    return {str(row["state"]): int(row["n"]) for row in rows}
+
+
+async def _metric(http: httpx.AsyncClient, name: str) -> float:
+    text = (await http.get("/metrics")).text
+    match = re.search(rf"^{re.escape(name)}(?:\{{[^}}]*\}})? ([0-9.e+-]+)$", text, re.MULTILINE)
+    assert match, f"{name} not in /metrics"
+    return float(match.group(1))
+
+
+async def _probe(
+    http: httpx.AsyncClient, world: World, stop: asyncio.Event, latencies: list[float]
+) -> None:
+    """A well-behaved second principal, one read after another until `stop`."""
+    while not stop.is_set():
+        started = time.monotonic()
+        response = await http.post("/graphql", json={"query": PROBE}, headers=world.bearer(1))
+        assert response.status_code == 200, response.text
+        nodes = response.json()["data"]["cases"]["nodes"]
+        assert {n["id"] for n in nodes} <= world.case_ids[world.codes[1]]
+        latencies.append(time.monotonic() - started)
+        await asyncio.sleep(0.05)
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+async def test_aborted_heavy_requests_stop_and_leave_no_connection_in_a_transaction(
+    world: World, tmp_path: Path
+) -> None:
+    """200 heavy reads, each abandoned by its client after 0.2 s, 20 at a time: once they
+    are cancelled no connection of the request path is idle in a transaction (or still
+    active), and a probe from another token is answered throughout."""
+    async with serving(world, tmp_path) as server:
+        admin = await asyncpg.connect(asyncpg_dsn(world.url))
+        try:
+            async with httpx.AsyncClient(base_url=server.http, timeout=30) as http:
+                started = time.monotonic()
+                heavy = await http.post("/graphql", json={"query": HEAVY}, headers=world.bearer(0))
+                alone = time.monotonic() - started
+                assert heavy.status_code == 200, heavy.text
+                assert len(heavy.json()["data"]["district"]["communities"]["nodes"]) > 1
+
+                stop = asyncio.Event()
+                latencies: list[float] = []
+                probe = asyncio.create_task(_probe(http, world, stop, latencies))
+                abandoned = 0
+
+                async def abandon() -> None:
+                    nonlocal abandoned
+                    limits = httpx.Limits(max_keepalive_connections=0)
+                    async with httpx.AsyncClient(
+                        base_url=server.http, timeout=0.2, limits=limits
+                    ) as hostile:
+                        for _ in range(10):
+                            with contextlib.suppress(httpx.TimeoutException):
+                                await hostile.post(
+                                    "/graphql", json={"query": HEAVY}, headers=world.bearer(0)
+                                )
+                                continue
+                            abandoned += 1
+
+                await asyncio.gather(*(abandon() for _ in range(20)))
+                # Within a second of the last abandonment, the server has let go of it all.
+                deadline = time.monotonic() + 1.0
+                states = await _backends(admin)
+                while (
+                    states.get("idle in transaction", 0) or states.get("active", 0)
+                ) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                    states = await _backends(admin)
+                stop.set()
+                await probe
+                cancelled = await _metric(http, "gongzhi_operations_cancelled_total")
+                running = await _metric(http, "gongzhi_operations_running")
+        finally:
+            await admin.close()
+    print(f"alone {alone:.2f} abandoned {abandoned} cancelled {cancelled} states {states} probe max {max(latencies):.2f} p99 {_p99(latencies):.2f} n {len(latencies)}")
+    assert abandoned >= 150, f"only {abandoned} of 200 were abandoned (alone: {alone:.2f} s)"
+    assert states.get("idle in transaction", 0) == 0, states
+    assert states.get("active", 0) == 0, states
+    assert cancelled >= abandoned * 0.8, (cancelled, abandoned)
+    assert running == 0
+    assert latencies, "the probe was never answered"
+    assert max(latencies) < 10, f"probe latencies: max {max(latencies):.2f} s"
