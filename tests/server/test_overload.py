@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import random
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -166,7 +163,6 @@ async def test_aborted_heavy_requests_stop_and_leave_no_connection_in_a_transact
                 running = await _metric(http, "gongzhi_operations_running")
         finally:
             await admin.close()
-    print(f"alone {alone:.2f} abandoned {abandoned} cancelled {cancelled} states {states} probe max {max(latencies):.2f} p99 {_p99(latencies):.2f} n {len(latencies)}")
     assert abandoned >= 150, f"only {abandoned} of 200 were abandoned (alone: {alone:.2f} s)"
     assert states.get("idle in transaction", 0) == 0, states
     assert states.get("active", 0) == 0, states
@@ -174,3 +170,146 @@ async def test_aborted_heavy_requests_stop_and_leave_no_connection_in_a_transact
     assert running == 0
     assert latencies, "the probe was never answered"
     assert max(latencies) < 10, f"probe latencies: max {max(latencies):.2f} s"
+
+
+NOTE = """mutation Note($id: ID!, $v: Int!) {
+  addCaseNote(id: $id, expectedVersion: $v, text: "进展", internal: false) {
+    __typename ... on CaseUpdated { case { version } } } }"""
+
+
+async def _a_case(admin: asyncpg.Connection, code: str) -> tuple[int, int]:
+    row = await admin.fetchrow(
+        "SELECT c.id, c.version FROM cases c JOIN districts d ON d.id = c.district_id "
+        "WHERE d.code = $1 AND c.status NOT IN ('CLOSED', 'REJECTED', 'DUPLICATE') "
+        "ORDER BY c.id LIMIT 1",
+        code,
+    )
+    assert row is not None
+    return int(row["id"]), int(row["version"])
+
+
+@contextlib.asynccontextmanager
+async def _case_locked(url: str, case_id: int) -> AsyncIterator[None]:
+    """The case row locked by another transaction: an action on it waits."""
+    locker = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        async with locker.transaction():
+            await locker.execute("SELECT 1 FROM cases WHERE id = $1 FOR UPDATE", case_id)
+            yield
+    finally:
+        await locker.close()
+
+
+async def _lock_waiters(admin: asyncpg.Connection) -> int:
+    count = await admin.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND usename = $1 AND wait_event_type = 'Lock'",
+        APP_ROLE,
+    )
+    return int(count)
+
+
+async def _reads_fine(http: httpx.AsyncClient, world: World, times: int) -> None:
+    for _ in range(times):
+        response = await http.post("/graphql", json={"query": PROBE}, headers=world.bearer(0))
+        assert response.status_code == 200, response.text
+        assert response.json()["data"]["cases"]["nodes"]
+
+
+async def test_an_operation_past_its_deadline_gets_timeout_and_its_connection_is_reusable(
+    world: World, tmp_path: Path
+) -> None:
+    admin = await asyncpg.connect(asyncpg_dsn(world.url))
+    try:
+        case_id, version = await _a_case(admin, world.codes[0])
+        variables = {"id": ids.encode("Case", case_id), "v": version}
+        env = {
+            "GONGZHI_REQUEST_TIMEOUT_SECONDS": "1",
+            "GONGZHI_STATEMENT_TIMEOUT_MS": "30000",
+            "GONGZHI_POOL_SIZE": "2",
+            "GONGZHI_MAX_OVERFLOW": "0",
+        }
+        async with (
+            serving(world, tmp_path, **env) as server,
+            httpx.AsyncClient(base_url=server.http, timeout=30) as http,
+        ):
+            async with _case_locked(world.url, case_id):
+                for accept, status in ((GRAPHQL_RESPONSE, 504), ({}, 200)):
+                    started = time.monotonic()
+                    response = await http.post(
+                        "/graphql",
+                        json={"query": NOTE, "variables": variables},
+                        headers={**world.bearer(0), **accept},
+                    )
+                    took = time.monotonic() - started
+                    assert response.status_code == status, response.text
+                    body = response.json()
+                    assert body["data"] is None
+                    assert body["errors"][0]["extensions"] == {"code": "TIMEOUT"}
+                    assert "deadline of 1 s" in body["errors"][0]["message"]
+                    assert 0.9 <= took < 8, took
+                    # The statement it waited in was cancelled, not left waiting on the lock.
+                    for _ in range(40):
+                        if not await _lock_waiters(admin):
+                            break
+                        await asyncio.sleep(0.05)
+                    assert await _lock_waiters(admin) == 0
+                # Both connections of the pool serve the next requests, while the lock holds.
+                await _reads_fine(http, world, 4)
+            assert await _metric(http, "gongzhi_operations_timed_out_total") == 2
+            assert await _metric(http, 'gongzhi_db_pool_connections_in_use{pool="app"}') == 0
+            # Nothing of the cancelled mutations was stored.
+            assert await admin.fetchval("SELECT version FROM cases WHERE id = $1", case_id) == (
+                version
+            )
+            states = await _backends(admin)
+            assert states.get("idle in transaction", 0) == 0, states
+    finally:
+        await admin.close()
+
+
+async def test_a_statement_timeout_leaves_the_pool_healthy(world: World, tmp_path: Path) -> None:
+    admin = await asyncpg.connect(asyncpg_dsn(world.url))
+    try:
+        case_id, version = await _a_case(admin, world.codes[0])
+        variables = {"id": ids.encode("Case", case_id), "v": version}
+        env = {
+            "GONGZHI_STATEMENT_TIMEOUT_MS": "300",
+            "GONGZHI_POOL_SIZE": "2",
+            "GONGZHI_MAX_OVERFLOW": "0",
+        }
+        async with (
+            serving(world, tmp_path, **env) as server,
+            httpx.AsyncClient(base_url=server.http, timeout=30) as http,
+        ):
+            async with _case_locked(world.url, case_id):
+                answers = await asyncio.gather(
+                    *(
+                        http.post(
+                            "/graphql",
+                            json={"query": NOTE, "variables": variables},
+                            headers=world.bearer(0),
+                        )
+                        for _ in range(6)
+                    )
+                )
+                for answer in answers:
+                    assert answer.status_code == 200, answer.text
+                    assert answer.json()["data"] is None
+                    [error] = answer.json()["errors"]
+                    assert error["extensions"] == {"code": "TIMEOUT"}, error
+                    assert "statement took longer than its limit" in error["message"]
+                await _reads_fine(http, world, 4)
+            assert await _metric(http, 'gongzhi_db_pool_connections_in_use{pool="app"}') == 0
+            states = await _backends(admin)
+            assert states.get("idle in transaction", 0) == 0, states
+            assert await admin.fetchval("SELECT version FROM cases WHERE id = $1", case_id) == (
+                version
+            )
+            # Once the lock is gone the same mutation goes through on the same pool.
+            done = await http.post(
+                "/graphql", json={"query": NOTE, "variables": variables}, headers=world.bearer(0)
+            )
+            assert done.json()["data"]["addCaseNote"]["__typename"] == "CaseUpdated", done.text
+    finally:
+        await admin.close()
