@@ -1,10 +1,11 @@
 """The `Context` of a request or WebSocket connection, built in one place for every endpoint.
 
 `build_context` authenticates (a bearer token, or none: anonymous), gives the context its
-principal's cost budget (`server.budgets`), looks the district up once (the token's, or for
-anonymous visitors the one named by `X-District`) and opens the operation's database handle
-and loaders for it. A connection it will not serve raises `Refused`, which each transport
-words its own way: an HTTP error status, or a rejected `connection_init`.
+principal's admission gate and cost budget (`server.admission`, `server.budgets`), looks the
+district up once (the token's, or for anonymous visitors the one named by `X-District`) and
+opens the operation's database handle and loaders for it. A connection it will not serve
+raises `Refused`, which each transport words its own way: an HTTP error status, or a
+rejected `connection_init`.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class Services:
                 max_queued=settings.max_queued_operations,
                 queue_timeout=settings.queue_timeout_seconds,
                 max_share=settings.principal_max_share,
+                slot_nodes=settings.slot_nodes,
                 on_change=prometheus.admission_changed,
             ),
             budgets=CostBudgets(
@@ -112,6 +114,7 @@ async def build_context(
             if principal.district_code is not None:
                 raise Refused(401, f"unknown district {code!r}", reason="unknown district")
             raise Refused(400, f"X-District names no district: {code!r}")
+    key = principal_key(connection, principal)
     db = RequestDatabase(
         services.database, district_id, one_operation=not isinstance(connection, WebSocket)
     )
@@ -124,8 +127,9 @@ async def build_context(
         loaders=Loaders(db, principal),
         bus=services.bus,
         minimum_sample=services.settings.minimum_sample,
+        gate=services.admission.gate(key),
         budget=services.budgets.of(
-            principal_key(connection, principal),
+            key,
             authenticated=not principal.is_anonymous,
             response=response if isinstance(response, Response) else None,
         ),

@@ -6,16 +6,15 @@ are answered here as GraphQL-shaped errors.
 
 Every HTTP operation runs under a deadline (`request_timeout_seconds`): past it the work is
 cancelled and the client gets code `TIMEOUT` (504 with `application/graphql-response+json`).
-It first takes a slot of `server.admission` for its principal (503 `OVERLOADED` when there is
-none to be had soon). However it ends (answered, failed, timed out, or cancelled because the
-client went away, `server.cancellation`), its transaction is rolled back unless it was
-committed, and its slot is given back.
+Its execution holds slots of `server.admission` (503 `OVERLOADED` when there are none to be
+had soon; see `resolvers.query_cost`). However it ends (answered, failed, timed out, or
+cancelled because the client went away, `server.cancellation`), its transaction is rolled
+back unless it was committed, and its slots are given back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -30,13 +29,12 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
-from core.context import Context
+from core.context import Context, Overloaded
 from core.error_codes import ErrorCode
 from db.connectivity import UNAVAILABLE_MESSAGE, DatabaseUnavailable
 from resolvers.extensions import OPERATION_SCOPE_KEY, OperationRecord
 from resolvers.root import build_schema
 from server import prometheus, websocket
-from server.admission import Overloaded
 from server.context import Refused, Services, build_context, principal_key
 from server.negotiation import GRAPHQL_RESPONSE_JSON, choose_media_type, chosen_media_type
 from server.request_limits import error_body, error_response
@@ -44,7 +42,6 @@ from server.request_limits import error_body, error_response
 _log = logging.getLogger(__name__)
 
 _CONTEXT_KEY = "gongzhi.context"
-_SLOTS_KEY = "gongzhi.slots"
 
 
 def unavailable_response() -> Response:
@@ -79,7 +76,7 @@ class GraphQLApp(GraphQL[Context, None]):
             allowed_origins=settings.cors_origins,
         )
         self.graphql_transport_ws_handler_class = websocket.keep_alive_handler(
-            settings.ws_keepalive_seconds
+            settings.ws_keepalive_seconds, settings.request_timeout_seconds
         )
         self.services = services
 
@@ -90,11 +87,10 @@ class GraphQLApp(GraphQL[Context, None]):
             context = await build_context(self.services, request, response)
         except Refused as exc:
             raise HTTPException(exc.status, exc.message) from exc
-        slots = request.scope.get(_SLOTS_KEY)
-        if isinstance(slots, contextlib.AsyncExitStack):
+        if isinstance(request, Request):
             request.scope[_CONTEXT_KEY] = context
-            key = principal_key(request, context.principal)
-            await slots.enter_async_context(self.services.admission.slot(key))
+            # A principal whose queue is full is refused before its document is parsed.
+            self.services.admission.check(principal_key(request, context.principal))
         return context
 
     async def on_ws_connect(self, context: Context) -> Any:
@@ -106,31 +102,26 @@ class GraphQLApp(GraphQL[Context, None]):
         if not isinstance(request, Request):
             return await super().run(request, context, root_value)
         timeout = self.services.settings.request_timeout_seconds
-        async with contextlib.AsyncExitStack() as slots:
-            request.scope[_SLOTS_KEY] = slots
-            try:
-                async with asyncio.timeout(timeout) as deadline:
-                    return await super().run(request, context, root_value)
-            except TimeoutError:
-                if not deadline.expired():
-                    raise
-                prometheus.TIMED_OUT.inc()
-                _log.warning("operation cancelled past its deadline of %g s", timeout)
-                record = request.scope.get(OPERATION_SCOPE_KEY)
-                if isinstance(record, OperationRecord):
-                    record.errors = max(record.errors, 1)
-                return timeout_response(timeout)
-            except Overloaded as exc:
-                prometheus.OVERLOADED.inc()
-                return error_response(
-                    503, str(exc), ErrorCode.OVERLOADED, {"Retry-After": str(exc.retry_after)}
-                )
-            except DatabaseUnavailable:
-                _log.warning("database unavailable before execution")
-                return unavailable_response()
-            finally:
-                await asyncio.shield(_finish(request))
-        raise AssertionError("unreachable")  # pragma: no cover (mypy: the stack may swallow)
+        try:
+            async with asyncio.timeout(timeout) as deadline:
+                return await super().run(request, context, root_value)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            prometheus.TIMED_OUT.inc()
+            _log.warning("operation cancelled past its deadline of %g s", timeout)
+            record = request.scope.get(OPERATION_SCOPE_KEY)
+            if isinstance(record, OperationRecord):
+                record.errors = max(record.errors, 1)
+            return timeout_response(timeout)
+        except Overloaded as exc:
+            prometheus.OVERLOADED.inc()
+            return overloaded_response(str(exc), exc.retry_after)
+        except DatabaseUnavailable:
+            _log.warning("database unavailable before execution")
+            return unavailable_response()
+        finally:
+            await asyncio.shield(_finish(request))
 
     def decode_json(self, data: str | bytes) -> object:
         """Strawberry's parsing, with the two ways JSON can fail besides syntax refused
@@ -151,17 +142,21 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> Response:
         """GraphQL over HTTP: with `application/graphql-response+json`, a request that failed
         before execution (no `data`) is a 400; with `application/json`, always 200. Either
-        way, an operation its principal's cost budget could not pay is a 429 with
-        `Retry-After`."""
+        way, an operation its principal's cost budget could not pay is a 429, and one refused
+        for overload a 503, with `Retry-After`."""
         response = super().create_response(response_data, sub_response)
         if isinstance(response_data, list):
             return response
         errors = cast(list[dict[str, Any]], response_data.get("errors") or [])
         if response_data.get("data") is None and errors:
             extensions = errors[0].get("extensions") or {}
-            if extensions.get("code") == ErrorCode.RATE_LIMITED:
-                prometheus.BUDGET_EXCEEDED.inc()
-                response.status_code = 429
+            code = extensions.get("code")
+            if code in (ErrorCode.RATE_LIMITED, ErrorCode.OVERLOADED):
+                counter = prometheus.BUDGET_EXCEEDED
+                if code == ErrorCode.OVERLOADED:
+                    counter = prometheus.OVERLOADED
+                counter.inc()
+                response.status_code = 429 if code == ErrorCode.RATE_LIMITED else 503
                 response.headers["Retry-After"] = str(extensions.get("retryAfter", 1))
         if chosen_media_type() != GRAPHQL_RESPONSE_JSON:
             return response
@@ -174,6 +169,11 @@ class GraphQLApp(GraphQL[Context, None]):
             response.headers.update(headers)
         response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
         return response
+
+
+def overloaded_response(message: str, retry_after: int) -> Response:
+    """A request refused for overload before its document was parsed."""
+    return error_response(503, message, ErrorCode.OVERLOADED, {"Retry-After": str(retry_after)})
 
 
 def timeout_response(seconds: float) -> Response:

@@ -104,10 +104,12 @@ class Settings(BaseSettings):
     # Every operation's deadline, SQL and execution together (over WebSocket: each query,
     # mutation and subscription event); past it the work is cancelled (code TIMEOUT).
     request_timeout_seconds: float = Field(default=10, gt=0)
-    # Admission control per process: operations executing at once, how many may wait for a
-    # slot and for how long, and the largest share of the slots one principal may hold
-    # (fewer when others are waiting: each active principal gets an equal share).
-    max_concurrent_operations: int = Field(default=16, ge=1)
+    # Admission control per process: slots of executing operations (an operation takes one
+    # per `slot_nodes` nodes of its estimated cost, at least one), how many operations may
+    # wait for slots and for how long, and the largest share of the slots one principal may
+    # hold (less when others are active: each active principal gets an equal share).
+    max_concurrent_operations: int = Field(default=8, ge=1)
+    slot_nodes: int = Field(default=1000, ge=1)
     max_queued_operations: int = Field(default=32, ge=0)
     queue_timeout_seconds: float = Field(default=1.0, ge=0)
     principal_max_share: float = Field(default=0.5, gt=0, le=1)

@@ -90,3 +90,55 @@ async def test_no_queue_means_refusal_when_full() -> None:
         with pytest.raises(Overloaded):
             async with admission.slot("b"):
                 pass
+
+
+async def test_a_waiter_cancelled_but_not_yet_run_takes_no_slot() -> None:
+    """Its future is cancelled at once, its task leaves the queue only when it runs: a slot
+    freed in between goes to the next waiter."""
+    admission = Admission(1, max_queued=5, queue_timeout=5)
+    release = asyncio.Event()
+    order: list[str] = []
+    holder = asyncio.create_task(_hold(admission, "a", release, order))
+    await asyncio.sleep(0)
+    first = asyncio.create_task(_hold(admission, "b", release, order))
+    second = asyncio.create_task(_hold(admission, "c", release, order))
+    await asyncio.sleep(0)
+    release.set()  # the holder runs first, and gives its slot on...
+    first.cancel()  # ...while this waiter is cancelled already but its task has not run
+    await holder
+    await second
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    assert order == ["a", "c"]
+    assert (admission.total_running, admission.total_waiting) == (0, 0)
+
+
+async def test_operations_take_slots_by_their_cost() -> None:
+    """A heavy operation takes its principal's whole share (4 of 8 slots): the next heavy one
+    of the same principal waits, light ones of others run at once."""
+    admission = Admission(8, max_queued=4, queue_timeout=5, max_share=0.5, slot_nodes=1000)
+    assert [admission.weight(cost) for cost in (0, 1, 1000, 1001, 10_000)] == [1, 1, 1, 2, 10]
+    release = asyncio.Event()
+    order: list[str] = []
+    heavy = admission.gate("a")
+    assert admission.share() == 4
+
+    async def run(gate_key: str, cost: int) -> None:
+        async with admission.gate(gate_key).admit(cost):
+            order.append(f"{gate_key}{cost}")
+            await release.wait()
+
+    first = asyncio.create_task(run("a", 10_000))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(run("a", 10_000))
+    await asyncio.sleep(0)
+    assert (admission.slots_in_use, admission.total_waiting) == (4, 1)
+    light = [asyncio.create_task(run(key, 100)) for key in ("b", "c", "d")]
+    await asyncio.sleep(0)
+    assert order == ["a10000", "b100", "c100", "d100"]
+    assert admission.slots_in_use == 7
+    release.set()
+    await asyncio.gather(first, second, *light)
+    assert order[-1] == "a10000"
+    assert heavy.key == "a"
+    assert (admission.slots_in_use, admission.total_running, admission.total_waiting) == (0, 0, 0)

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
+import shutil
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -28,6 +34,9 @@ from db.seed.synthetic import load_synthetic
 from tests.conftest import asyncpg_dsn, migrated_database
 from tests.http import token
 from tests.server.running import Served
+from tests.server.test_serve import free_port
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "overload.py"
 
 HEAVY = """query Heavy { district { communities(first: 25) { nodes {
   cases(first: 100) { nodes { id title status priority createdAt
@@ -313,3 +322,170 @@ async def test_a_statement_timeout_leaves_the_pool_healthy(world: World, tmp_pat
             assert done.json()["data"]["addCaseNote"]["__typename"] == "CaseUpdated", done.text
     finally:
         await admin.close()
+
+
+async def test_a_flood_from_one_token_is_refused_while_another_token_is_served(
+    world: World, tmp_path: Path
+) -> None:
+    """40 clients of one token (5 × the capacity) ask for heavy reads as fast as they are
+    answered, from a process of their own (`bench/overload.py`'s hostile side): beyond that
+    token's share of the slots and of the queue it gets 503 OVERLOADED, at once or after the
+    short queue, and a second token's reads stay fast."""
+    async with (
+        serving(world, tmp_path) as server,
+        httpx.AsyncClient(base_url=server.http, timeout=30) as http,
+    ):
+        spec = {
+            "mode": "flood",
+            "base": server.http,
+            "token": world.bearer(0)["Authorization"].removeprefix("Bearer "),
+            "clients": 40,
+            "seconds": 8,
+            "query": HEAVY,
+        }
+        # The benchmark's hostile client, on loopback.
+        hostile = subprocess.Popen(  # noqa: S603, ASYNC220
+            [sys.executable, str(BENCH), "_hostile", json.dumps(spec)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        await asyncio.sleep(2.0)
+        stop = asyncio.Event()
+        latencies: list[float] = []
+        probe = asyncio.create_task(_probe(http, world, stop, latencies))
+        await asyncio.sleep(5.0)
+        stop.set()
+        await probe
+        out, _ = await asyncio.to_thread(hostile.communicate, timeout=120)
+        flood = json.loads(out.strip().splitlines()[-1])
+        refused = await _metric(http, "gongzhi_operations_overloaded_total")
+    statuses = flood["statuses"]
+    assert set(statuses) <= {"200", "503"}, statuses
+    assert statuses.get("503"), "the flood was never refused"
+    assert statuses.get("200"), "the flood was never served"
+    assert flood["codes"] == ["OVERLOADED"]
+    # Refused at once or after the short queue (1 s), never after a long wait.
+    assert flood["refusal_max"] < 5, flood
+    assert refused >= statuses["503"]
+    assert len(latencies) >= 5
+    assert _p99(latencies) < 2.5, f"second token p99 {_p99(latencies):.2f} s ({len(latencies)})"
+
+
+async def test_interleaved_requests_of_two_districts_on_a_pool_of_two_never_mix(
+    world: World, tmp_path: Path
+) -> None:
+    """1,000 requests of two districts, 20 at a time, one in five abandoned early (so that
+    cancelled operations put their connections back in between), over 2 connections."""
+    query = "query Mine { district { code } cases(first: 30) { nodes { id } } }"
+    env = {
+        "GONGZHI_POOL_SIZE": "2",
+        "GONGZHI_MAX_OVERFLOW": "0",
+        # Admission is not what is tested here: every request is let in to compete for the
+        # two connections.
+        "GONGZHI_MAX_CONCURRENT_OPERATIONS": "40",
+        "GONGZHI_PRINCIPAL_MAX_SHARE": "1",
+        "GONGZHI_QUEUE_TIMEOUT_SECONDS": "30",
+    }
+    seen = {code: 0 for code in world.codes}
+    abandoned = 0
+    async with serving(world, tmp_path, **env) as server:
+
+        async def client(worker: int) -> None:
+            nonlocal abandoned
+            async with httpx.AsyncClient(base_url=server.http, timeout=30) as http:
+                for i in range(50):
+                    index = (worker + i) % 2
+                    code = world.codes[index]
+                    post = http.post("/graphql", json={"query": query}, headers=world.bearer(index))
+                    if i % 5 == 4:
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(0.002 * (i % 40)):
+                                await post
+                                continue
+                        abandoned += 1
+                        continue
+                    response = await post
+                    assert response.status_code == 200, response.text
+                    data = response.json()["data"]
+                    assert data["district"]["code"] == code
+                    nodes = {n["id"] for n in data["cases"]["nodes"]}
+                    assert nodes, data
+                    assert nodes <= world.case_ids[code], "rows of the other district"
+                    seen[code] += 1
+
+        await asyncio.gather(*(client(worker) for worker in range(20)))
+    assert min(seen.values()) >= 350, seen
+    assert abandoned > 0
+
+
+CHEAP = json.dumps({"query": "query Ten { cases(first: 10) { nodes { id } } }"})
+
+
+async def _spend(base: str, world: World, requests: int) -> list[int]:
+    """`requests` reads of cost 10 from one token, each on a new connection."""
+    limits = httpx.Limits(max_keepalive_connections=0)
+    statuses: list[int] = []
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+
+        async def one() -> None:
+            response = await http.post(
+                "/graphql",
+                content=CHEAP,
+                headers={**world.bearer(0, "spender"), "content-type": "application/json"},
+            )
+            statuses.append(response.status_code)
+
+        for _ in range(requests // 4):
+            await asyncio.gather(*(one() for _ in range(4)))
+    return statuses
+
+
+async def test_the_cost_budget_holds_across_two_workers(world: World, tmp_path: Path) -> None:
+    """100 nodes a minute: at most ten reads of 10, however the connections are spread
+    over the two workers (each holds half the budget)."""
+    async with serving(world, tmp_path, "--workers", "2", GONGZHI_COST_BUDGET="100/minute") as s:
+        statuses = await _spend(s.http, world, 40)
+    assert set(statuses) <= {200, 429}, statuses
+    assert 5 <= statuses.count(200) <= 10, statuses
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Any:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("no redis-server on this machine (apt-get install redis-server)")
+    port = free_port()
+    command = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    process = subprocess.Popen(  # noqa: S603 - a test's own Redis on loopback
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def test_with_redis_the_budget_is_shared_by_workers_and_instances(
+    world: World, tmp_path: Path, redis_url: str
+) -> None:
+    env = {"GONGZHI_COST_BUDGET": "100/minute", "REDIS_URL": redis_url}
+    async with (
+        serving(world, tmp_path, "--workers", "2", **env) as one,
+        serving(world, tmp_path, **env) as two,
+    ):
+        first = await _spend(one.http, world, 8)
+        second = await _spend(two.http, world, 32)
+    statuses = first + second
+    assert set(statuses) <= {200, 429}, statuses
+    # One counter for all: ten reads of 10 (a few more if the minute turns meanwhile).
+    assert 10 <= statuses.count(200) <= 12, statuses
+    assert first.count(200) == 8
