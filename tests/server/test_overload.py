@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import websockets
 
 from core import ids
 from db.models.enums import Role
@@ -489,3 +490,84 @@ async def test_with_redis_the_budget_is_shared_by_workers_and_instances(
     # One counter for all: ten reads of 10 (a few more if the minute turns meanwhile).
     assert 10 <= statuses.count(200) <= 12, statuses
     assert first.count(200) == 8
+
+
+async def _ws(server: Served, world: World) -> Any:
+    ws = await websockets.connect(server.ws, subprotocols=["graphql-transport-ws"])
+    bearer = world.bearer(0)["Authorization"]
+    await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": bearer}}))
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    return ws
+
+
+async def _ws_messages(ws: Any, operation: str, within: float) -> list[dict[str, Any]]:
+    """The messages of one operation up to its `complete` (pings answered, others skipped)."""
+    messages: list[dict[str, Any]] = []
+    async with asyncio.timeout(within):
+        while True:
+            message = json.loads(await ws.recv())
+            if message["type"] == "ping":
+                await ws.send(json.dumps({"type": "pong"}))
+                continue
+            if message.get("id") != operation:
+                continue
+            messages.append(message)
+            if message["type"] in ("complete", "error"):
+                return messages
+
+
+async def test_over_websocket_a_mutation_past_its_deadline_gets_timeout_and_a_closed_socket_cancels(
+    world: World, tmp_path: Path
+) -> None:
+    admin = await asyncpg.connect(asyncpg_dsn(world.url))
+    try:
+        case_id, version = await _a_case(admin, world.codes[0])
+        variables = {"id": ids.encode("Case", case_id), "v": version}
+        env = {"GONGZHI_REQUEST_TIMEOUT_SECONDS": "1", "GONGZHI_STATEMENT_TIMEOUT_MS": "30000"}
+        async with (
+            serving(world, tmp_path, **env) as server,
+            httpx.AsyncClient(base_url=server.http, timeout=30) as http,
+        ):
+            async with _case_locked(world.url, case_id):
+                ws = await _ws(server, world)
+                subscribe = {"query": NOTE, "variables": variables}
+                await ws.send(json.dumps({"id": "m1", "type": "subscribe", "payload": subscribe}))
+                started = time.monotonic()
+                messages = await _ws_messages(ws, "m1", within=10)
+                assert 0.9 <= time.monotonic() - started < 8
+                assert [m["type"] for m in messages] == ["next", "complete"], messages
+                assert messages[0]["payload"]["data"] is None
+                assert messages[0]["payload"]["errors"][0]["extensions"] == {"code": "TIMEOUT"}
+                for _ in range(40):
+                    if not await _lock_waiters(admin):
+                        break
+                    await asyncio.sleep(0.05)
+                assert await _lock_waiters(admin) == 0
+                # The same connection serves the next operation.
+                probe = {"query": PROBE}
+                await ws.send(json.dumps({"id": "q1", "type": "subscribe", "payload": probe}))
+                answer = await _ws_messages(ws, "q1", within=10)
+                assert answer[0]["payload"]["data"]["cases"]["nodes"], answer
+
+                # A socket closed while its mutation waits: the mutation is cancelled.
+                await ws.send(json.dumps({"id": "m2", "type": "subscribe", "payload": subscribe}))
+                for _ in range(100):
+                    if await _lock_waiters(admin):
+                        break
+                    await asyncio.sleep(0.02)
+                assert await _lock_waiters(admin) == 1
+                await ws.close()
+                for _ in range(20):
+                    if not await _lock_waiters(admin):
+                        break
+                    await asyncio.sleep(0.05)
+                assert await _lock_waiters(admin) == 0, "still waiting 1 s after the close"
+            states = await _backends(admin)
+            assert states.get("idle in transaction", 0) == 0, states
+            assert await _metric(http, "gongzhi_operations_timed_out_total") == 1
+            assert await _metric(http, "gongzhi_operations_cancelled_total") >= 1
+            assert await admin.fetchval("SELECT version FROM cases WHERE id = $1", case_id) == (
+                version
+            )
+    finally:
+        await admin.close()
