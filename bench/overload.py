@@ -10,6 +10,7 @@ that their work does not delay the probe's measurements.
   cost limit), each abandoned by its client after 0.2 s (the case of the issue). Reports the
   probe's latencies and the request path's connections "idle in transaction" or "active" 1 s
   and 8 s after the abandonment.
+- `light×N`: the same with a page of 100 cases and their last events (cost 400, one slot).
 - `flood×N`: N × the capacity (`GONGZHI_MAX_CONCURRENT_OPERATIONS`) clients of one token ask
   for the 2,500-case page as fast as they are answered (after a refusal they wait 50 ms) for
   --seconds. Reports the share of refused requests (503 OVERLOADED) and the probe's p50/p99.
@@ -52,6 +53,8 @@ PAGE_2500 = """query Page { district { communities(first: 25) { nodes { name
   cases(first: 100) { nodes { id title status priority createdAt
     assignedPartner { name } events(last: 3) { nodes { seq kind occurredAt } } } } } } } }"""
 PROBE = "query Probe { cases(first: 100) { nodes { id title status } } }"
+PAGE_100 = """query Page100 { cases(first: 100) { nodes { id title status priority createdAt
+  assignedPartner { name } events(last: 3) { nodes { seq kind occurredAt } } } } }"""
 SECRET = "bench-overload-secret-0123456789-abcdefghij"  # noqa: S105 - a local benchmark
 
 
@@ -200,9 +203,9 @@ async def _aborted(base: str, dsn: str, flood: str, probe: str) -> dict[str, Any
 
 
 async def _flood(
-    base: str, clients: int, seconds: float, flood: str, probe: str, label: str
+    base: str, clients: int, seconds: float, flood: str, probe: str, label: str, query: str
 ) -> dict[str, Any]:
-    spec = {"mode": "flood", "base": base, "token": flood, "clients": clients}
+    spec = {"mode": "flood", "base": base, "token": flood, "clients": clients, "query": query}
     spec["seconds"] = seconds
     process = _start_hostile(spec)
     await asyncio.sleep(2)  # the flood is on
@@ -217,6 +220,7 @@ async def _flood(
     refused = statuses.get("503", 0)
     return {
         "scenario": f"{label}: {clients} clients of one token, {seconds:g} s",
+        "hostile served per second": round(statuses.get("200", 0) / seconds, 1),
         "hostile": statuses,
         "refused share": f"{refused / total:.0%}" if total else "-",
         "refusal p99": f"{hostile['refusal_p99'] * 1000:.0f} ms",
@@ -244,7 +248,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--communities", type=int, default=400)
     parser.add_argument("--cases", type=int, default=200_000)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--scenarios", default="aborted,flood2,flood5,flood10")
+    parser.add_argument("--scenarios", default="aborted,light5,flood2,flood5")
     parser.add_argument("--capacity", type=int, default=8, help="GONGZHI_MAX_CONCURRENT_OPERATIONS")
     return parser.parse_args()
 
@@ -277,11 +281,13 @@ async def _run(base: str, dsn: str, args: argparse.Namespace) -> list[dict[str, 
     for scenario in args.scenarios.split(","):
         if scenario == "aborted":
             results.append(await _aborted(base, dsn, flood, probe))
-        elif scenario.startswith("flood"):
-            times = int(scenario.removeprefix("flood"))
+        elif scenario.startswith(("flood", "light")):
+            kind = scenario[:5]
+            times = int(scenario.removeprefix(kind))
             clients = times * args.capacity
-            label = f"flood×{times}"
-            results.append(await _flood(base, clients, args.seconds, flood, probe, label))
+            label = f"{kind}×{times}"
+            query = PAGE_2500 if kind == "flood" else PAGE_100
+            results.append(await _flood(base, clients, args.seconds, flood, probe, label, query))
         else:
             raise SystemExit(f"unknown scenario {scenario!r}")
         print(json.dumps(results[-1], ensure_ascii=False), flush=True)
