@@ -14,10 +14,11 @@ waits briefly, and each principal gets at most a fair share.
   in all, and a principal at most its share of them), for at most `queue_timeout` seconds.
   Freed slots go to the waiting principals in turn (round robin), each up to its share, so
   one principal's flood cannot crowd the others out of the queue either.
-- Between its statements, a heavy operation (more than one slot) lets the light operations
-  running go first, for at most `max_defer` seconds a statement: Python work between two
-  awaits cannot be interrupted, so what keeps light operations fast beside a heavy one is that
-  the heavy one does not start its next step while they run.
+- Between its statements, an operation of a principal holding more slots than another
+  running principal lets that one go first, for at most `max_defer` seconds a statement:
+  Python work between two awaits cannot be interrupted, so what keeps a small principal's
+  operations fast beside a big one's (one heavy operation, or many light ones) is that the
+  big one's do not start their next step while the small one's run.
 - Otherwise `Overloaded`, raised at once: the server answers 503 with `Retry-After` and code
   `OVERLOADED` rather than after a long wait. `check` refuses early (before the document is
   even parsed) a principal whose queue is already full.
@@ -73,9 +74,7 @@ class Admission:
         self.slots_in_use = 0
         self.total_running = 0  # operations
         self.total_waiting = 0
-        self.light_running = 0  # operations of one slot
-        self._light_idle = asyncio.Event()
-        self._light_idle.set()
+        self._changes = asyncio.Event()  # set (and replaced) whenever slots change hands
 
     def weight(self, cost: int) -> int:
         """Slots an operation of estimated `cost` takes (before the cap of its share)."""
@@ -92,6 +91,8 @@ class Admission:
         return max(1, self.max_queued // max(1, self._active()))
 
     def _changed(self) -> None:
+        self._changes.set()
+        self._changes = asyncio.Event()
         if self._on_change is not None:
             self._on_change(self.total_running, self.total_waiting)
 
@@ -121,25 +122,24 @@ class Admission:
         block runs; raises `Overloaded`."""
         weight = min(max(1, weight), self.max_per_principal, self.capacity)
         await self._enter(key, weight)
-        light = weight == 1
-        if light:
-            self.light_running += 1
-            self._light_idle.clear()
         try:
-            yield Ticket(self, heavy=not light)
+            yield Ticket(self, key)
         finally:
-            if light:
-                self.light_running -= 1
-                if not self.light_running:
-                    self._light_idle.set()
             self._leave(key, weight)
 
-    async def defer_to_light(self) -> None:
-        """Wait while light operations run, for at most `max_defer` seconds."""
-        if self.light_running and self.max_defer > 0:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.max_defer):
-                    await self._light_idle.wait()
+    def _gives_way(self, key: str) -> bool:
+        mine = self._held.get(key, 0)
+        return any(held < mine for other, held in self._held.items() if other != key)
+
+    async def give_way(self, key: str) -> None:
+        """Wait while principals holding fewer slots than `key` run, for at most
+        `max_defer` seconds."""
+        if self.max_defer <= 0 or not self._gives_way(key):
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.max_defer):
+                while self._gives_way(key):
+                    await self._changes.wait()
 
     async def _enter(self, key: str, weight: int) -> None:
         # A principal already waiting goes behind its own earlier requests.
@@ -220,11 +220,10 @@ class Ticket:
     """An admitted operation (`core.request_db.Pacer`)."""
 
     admission: Admission
-    heavy: bool
+    key: str
 
     async def pace(self) -> None:
-        if self.heavy:
-            await self.admission.defer_to_light()
+        await self.admission.give_way(self.key)
 
 
 @dataclass(frozen=True)

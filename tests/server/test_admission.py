@@ -142,3 +142,32 @@ async def test_operations_take_slots_by_their_cost() -> None:
     assert order[-1] == "a10000"
     assert heavy.key == "a"
     assert (admission.slots_in_use, admission.total_running, admission.total_waiting) == (0, 0, 0)
+
+
+async def test_a_principal_holding_more_slots_gives_way_between_statements() -> None:
+    admission = Admission(8, max_queued=4, queue_timeout=5, max_share=0.5, max_defer=5)
+    loop = asyncio.get_running_loop()
+    async with admission.slot("a") as first, admission.slot("a"):
+        await asyncio.wait_for(first.pace(), 0.1)  # nobody smaller runs: no wait
+        release = asyncio.Event()
+
+        async def small() -> None:
+            async with admission.slot("b"):
+                await release.wait()
+
+        running = asyncio.create_task(small())
+        await asyncio.sleep(0)
+        pacing = asyncio.create_task(first.pace())
+        await asyncio.sleep(0.05)
+        assert not pacing.done(), "a (2 slots) waits while b (1 slot) runs"
+        started = loop.time()
+        release.set()
+        await asyncio.wait_for(pacing, 1)
+        assert loop.time() - started < 0.5
+        await running
+    # The wait is bounded by max_defer.
+    bounded = Admission(8, max_queued=4, queue_timeout=5, max_share=0.5, max_defer=0.1)
+    async with bounded.slot("a", 3) as heavy, bounded.slot("b"):
+        started = loop.time()
+        await heavy.pace()
+        assert 0.05 < loop.time() - started < 1
