@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -13,7 +14,7 @@ from starlette.websockets import WebSocket
 
 from core.loaders import Loaders
 from core.principal import Principal
-from core.request_db import RequestDatabase
+from core.request_db import Pacer, RequestDatabase
 from core.webhook_rules import WebhookRules
 
 
@@ -23,6 +24,40 @@ class EventSource(Protocol):
     def subscribe(
         self, district_id: int, principal: Principal, flt: Any, after: int | None
     ) -> AsyncIterator[Any]: ...
+
+
+@dataclass(frozen=True)
+class BudgetRefusal:
+    """An operation its principal's cost budget cannot pay for now."""
+
+    message: str
+    retry_after: int
+
+
+class Overloaded(Exception):
+    """No room to execute an operation now (admission control, `server.admission`): retry
+    after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OperationGate(Protocol):
+    """Admission of a request's operations to execution (`server.admission`)."""
+
+    def admit(self, cost: int) -> contextlib.AbstractAsyncContextManager[Pacer]:
+        """Hold room for an operation of estimated `cost` while it executes; entering raises
+        `Overloaded` when there is none to be had soon, else gives the operation's pacer."""
+        ...
+
+
+class OperationBudget(Protocol):
+    """The cost budget of the principal of a request (`server.budgets`)."""
+
+    async def charge(self, cost: int) -> BudgetRefusal | None:
+        """Spend the operation's estimated cost; a refusal when the budget cannot pay."""
+        ...
 
 
 @dataclass
@@ -45,6 +80,10 @@ class Context:
     compiled_reads: bool = True
     # Which webhook URLs are accepted, and the overlap of a rotated secret.
     webhooks: WebhookRules = field(default_factory=WebhookRules)
+    # What the operation's estimated cost is charged to (none: no budget applies).
+    budget: OperationBudget | None = None
+    # What admits the operation to execution, by its estimated cost (none: no limit).
+    gate: OperationGate | None = None
 
 
 Info = strawberry.Info[Context, None]

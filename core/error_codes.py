@@ -22,3 +22,7 @@ class ErrorCode(enum.StrEnum):
     DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     RATE_LIMITED = "RATE_LIMITED"
     BODY_TOO_LARGE = "BODY_TOO_LARGE"
+    # The operation ran past its deadline (GONGZHI_REQUEST_TIMEOUT_SECONDS) and was cancelled.
+    TIMEOUT = "TIMEOUT"
+    # Too many operations at once (for this principal, or for the server): retry later.
+    OVERLOADED = "OVERLOADED"

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Executable, Result, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,13 @@ async def _set_local(session: AsyncSession, planner: Sequence[tuple[str, str]]) 
         await session.execute(_SET_LOCAL, {"name": name, "value": value})
 
 
+class Pacer(Protocol):
+    """Paces a heavy operation: awaited before each of its statements (`server.admission`
+    lets lighter operations of others go first, for a moment)."""
+
+    async def pace(self) -> None: ...
+
+
 class OperationFinished(RuntimeError):
     """A statement asked for after the operation's transaction ended."""
 
@@ -55,6 +62,8 @@ class RequestDatabase:
         # nobody would close. A WebSocket's handle serves one operation after another.
         self._one_operation = one_operation
         self._finished = False
+        # Set while an admitted operation executes (`resolvers.query_cost`).
+        self.pacer: Pacer | None = None
 
     @property
     def district_id(self) -> int | None:
@@ -75,6 +84,8 @@ class RequestDatabase:
     @contextlib.asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncSession]:
         """The operation's session, held alone for one read."""
+        if self.pacer is not None:
+            await self.pacer.pace()
         async with self._lock:
             try:
                 yield self._open()

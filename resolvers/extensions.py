@@ -101,6 +101,36 @@ class TransactionPerOperation(SchemaExtension):
             self.execution_context.result = ExecutionResult(data=None, errors=[error])
 
 
+STATEMENT_TIMEOUT_MESSAGE = (
+    "a database statement took longer than its limit and was cancelled: ask for less, "
+    "or retry later"
+)
+
+
+def is_statement_timeout(error: BaseException | None) -> bool:
+    """Whether `error` comes from PostgreSQL cancelling a statement (`statement_timeout`,
+    SQLSTATE 57014)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if getattr(error, "sqlstate", None) == "57014":
+            return True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+    return False
+
+
+def timeout_error(error: GraphQLError) -> GraphQLError:
+    """The error a client gets for a statement PostgreSQL cancelled: code `TIMEOUT`."""
+    return GraphQLError(
+        STATEMENT_TIMEOUT_MESSAGE,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": ErrorCode.TIMEOUT},
+    )
+
+
 def _is_internal(error: GraphQLError) -> bool:
     """Errors from our code that are not `UserError`: bugs and infrastructure failures.
 
@@ -114,6 +144,8 @@ def _is_internal(error: GraphQLError) -> bool:
     if is_unavailable(original):
         # An outage, not a bug: one line, no traceback per request while it lasts.
         _log.warning("database unavailable in %s: %s", error.path, type(original).__name__)
+    elif is_statement_timeout(original):
+        _log.warning("statement timeout in %s", error.path)
     else:
         _log.error("internal error in %s", error.path, exc_info=original)
     return True
@@ -121,7 +153,8 @@ def _is_internal(error: GraphQLError) -> bool:
 
 class MaskErrors(_MaskErrors):
     """Internal errors reach the client as a fixed message; an unreachable database as
-    "database unavailable, retry" (code `DATABASE_UNAVAILABLE`), so clients know to retry."""
+    "database unavailable, retry" (code `DATABASE_UNAVAILABLE`), so clients know to retry;
+    a statement PostgreSQL cancelled for its `statement_timeout` with code `TIMEOUT`."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=_is_internal, error_message=INTERNAL_ERROR)
@@ -129,4 +162,6 @@ class MaskErrors(_MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         if is_unavailable(error.original_error):
             return unavailable_error(error)
+        if is_statement_timeout(error.original_error):
+            return timeout_error(error)
         return super().anonymise_error(error)

@@ -10,7 +10,7 @@ is not executed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from graphql import (
@@ -32,7 +32,9 @@ from graphql import (
 )
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
+from core.context import Overloaded
 from core.error_codes import ErrorCode
 from core.pagination import DEFAULT_PAGE_SIZE as DEFAULT_PAGE
 from core.pagination import MAX_PAGE_SIZE as MAX_PAGE
@@ -137,13 +139,18 @@ def estimate(
 
 
 class QueryCostLimiter(SchemaExtension):
-    """Refuses, before execution, an operation that could return more than `max_nodes`."""
+    """Refuses, before execution, an operation that could return more than `max_nodes`;
+    charges the others' cost to the principal's budget (`Context.budget`), if any, and
+    refuses them (code `RATE_LIMITED`, with `retryAfter`) when it is spent; then holds room
+    for them by their cost while they execute (`Context.gate`), or refuses them (code
+    `OVERLOADED`, with `retryAfter`) when there is none to be had soon."""
 
     def __init__(self, *, max_nodes: int = DEFAULT_MAX_NODES) -> None:
         self.max_nodes = max_nodes
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
+        cost = 0
         if context.graphql_document is not None:
             cost = estimate(
                 context.schema._schema,
@@ -152,15 +159,50 @@ class QueryCostLimiter(SchemaExtension):
                 context.variables,
             )
             if cost > self.max_nodes:
-                context.result = ExecutionResult(
-                    data=None,
-                    errors=[
-                        GraphQLError(
-                            f"this operation could return up to {cost:,} objects (page sizes "
-                            f"multiplied down the tree); at most {self.max_nodes:,} are "
-                            "allowed: ask for smaller pages or fewer levels",
-                            extensions={"code": ErrorCode.QUERY_TOO_COSTLY, "cost": cost},
-                        )
-                    ],
+                context.result = _refusal(
+                    f"this operation could return up to {cost:,} objects (page sizes "
+                    f"multiplied down the tree); at most {self.max_nodes:,} are "
+                    "allowed: ask for smaller pages or fewer levels",
+                    {"code": ErrorCode.QUERY_TOO_COSTLY, "cost": cost},
                 )
-        yield
+            else:
+                budget = getattr(context.context, "budget", None)
+                refusal = None if budget is None else await budget.charge(cost)
+                if refusal is not None:
+                    context.result = _refusal(
+                        refusal.message,
+                        {
+                            "code": ErrorCode.RATE_LIMITED,
+                            "cost": max(1, cost),
+                            "retryAfter": refusal.retry_after,
+                        },
+                    )
+        gate = getattr(context.context, "gate", None)
+        if (
+            gate is None
+            or context.result is not None
+            # A subscription lives long; its events are not admitted one by one here.
+            or context.operation_type is OperationType.SUBSCRIPTION
+        ):
+            yield
+            return
+        admitted = gate.admit(cost)
+        try:
+            pacer = await admitted.__aenter__()
+        except Overloaded as exc:
+            context.result = _refusal(
+                str(exc), {"code": ErrorCode.OVERLOADED, "retryAfter": exc.retry_after}
+            )
+            yield
+            return
+        db = context.context.db
+        db.pacer = pacer
+        try:
+            yield
+        finally:
+            db.pacer = None
+            await admitted.__aexit__(None, None, None)
+
+
+def _refusal(message: str, extensions: dict[str, Any]) -> ExecutionResult:
+    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions=extensions)])

@@ -19,6 +19,7 @@ from resolvers.live.bus import EventBus
 from resolvers.webhooks.dispatcher import Dispatcher, DispatchSettings
 from resolvers.workflow.deadlines import sweeping
 from server import health, photos, prometheus
+from server.cancellation import CancelOnDisconnect
 from server.context import Services
 from server.graphql_view import GraphQLApp
 from server.observability import Observability
@@ -89,7 +90,14 @@ def create_app(settings: Settings, database: Database) -> Starlette:
                             "x-district",
                             "x-request-id",
                         ],
-                        expose_headers=["x-request-id", "retry-after"],
+                        expose_headers=[
+                            "x-request-id",
+                            "retry-after",
+                            "x-ratelimit-limit",
+                            "x-ratelimit-remaining",
+                            "x-ratelimit-reset",
+                            "x-ratelimit-cost",
+                        ],
                         max_age=600,
                     )
                 ]
@@ -101,6 +109,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
                 max_body=settings.max_body_bytes,
                 max_upload=settings.max_upload_bytes,
             ),
+            # Innermost: a GraphQL request whose client went away is cancelled.
+            Middleware(CancelOnDisconnect),
         ],
         lifespan=lifespan,
     )

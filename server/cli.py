@@ -56,6 +56,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     if args.workers > 1:
         # Workers are new processes that read their settings from the environment.
         os.environ["DATABASE_URL"] = url
+        # Each worker divides the cost budgets by their number (without REDIS_URL).
+        os.environ["GONGZHI_WORKERS"] = str(args.workers)
         app = "server.serving:worker_app"
     else:
         from server.app import create_app

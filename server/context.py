@@ -1,10 +1,11 @@
 """The `Context` of a request or WebSocket connection, built in one place for every endpoint.
 
-`build_context` authenticates (a bearer token, or none: anonymous), applies the rate limit to
-HTTP requests, looks the district up once (the token's, or for anonymous visitors the one
-named by `X-District`) and opens the operation's database handle and loaders for it. A
-connection it will not serve raises `Refused`, which each transport words its own way: an
-HTTP error status, or a rejected `connection_init`.
+`build_context` authenticates (a bearer token, or none: anonymous), gives the context its
+principal's admission gate and cost budget (`server.admission`, `server.budgets`), looks the
+district up once (the token's, or for anonymous visitors the one named by `X-District`) and
+opens the operation's database handle and loaders for it. A connection it will not serve
+raises `Refused`, which each transport words its own way: an HTTP error status, or a
+rejected `connection_init`.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from core.principal import ANONYMOUS, Principal
 from core.request_db import RequestDatabase
 from db.connectivity import DatabaseUnavailable, is_unavailable
 from db.session import Database
+from server import prometheus
+from server.admission import Admission
 from server.auth import AuthError, TokenVerifier, bearer_token
-from server.request_limits import RateLimiter
+from server.budgets import CostBudgets
 from server.settings import Settings
 
 
@@ -49,7 +52,8 @@ class Services:
     database: Database
     verifier: TokenVerifier
     directory: DistrictDirectory
-    rate_limiter: RateLimiter
+    admission: Admission
+    budgets: CostBudgets
     bus: EventSource | None = None
 
     @classmethod
@@ -62,7 +66,20 @@ class Services:
             # Reads the key files and refuses settings that do not fit together, at startup.
             verifier=TokenVerifier(settings),
             directory=DistrictDirectory(database),
-            rate_limiter=RateLimiter(settings.rate_limit, settings.anonymous_rate_limit),
+            admission=Admission(
+                settings.max_concurrent_operations,
+                max_queued=settings.max_queued_operations,
+                queue_timeout=settings.queue_timeout_seconds,
+                max_share=settings.principal_max_share,
+                slot_nodes=settings.slot_nodes,
+                on_change=prometheus.admission_changed,
+            ),
+            budgets=CostBudgets(
+                settings.cost_budget,
+                settings.anonymous_cost_budget,
+                workers=settings.workers,
+                redis_url=settings.redis_url,
+            ),
             bus=bus,
         )
 
@@ -77,8 +94,8 @@ async def build_context(
     """The context of an HTTP request or a WebSocket connection.
 
     Authenticates with `token` (a WebSocket's `connection_init` carries it) or else the
-    `Authorization` header; with neither the principal is anonymous. Raises `Refused`,
-    `RateLimited` (HTTP requests only) and `DatabaseUnavailable`.
+    `Authorization` header; with neither the principal is anonymous. Raises `Refused` and
+    `DatabaseUnavailable`.
     """
     try:
         if token is None:
@@ -86,11 +103,6 @@ async def build_context(
         principal = ANONYMOUS if token is None else services.verifier.verify(token)
     except AuthError as exc:
         raise Refused(401, str(exc)) from exc
-    if isinstance(connection, Request):
-        # Before any SQL: the key comes from the verified token or the client address.
-        await services.rate_limiter.hit(
-            _rate_key(connection, principal), authenticated=not principal.is_anonymous
-        )
     code = principal.district_code
     if code is None and principal.is_anonymous:
         # Anonymous visitors read a district's public records (places, notices).
@@ -102,6 +114,7 @@ async def build_context(
             if principal.district_code is not None:
                 raise Refused(401, f"unknown district {code!r}", reason="unknown district")
             raise Refused(400, f"X-District names no district: {code!r}")
+    key = principal_key(connection, principal)
     db = RequestDatabase(
         services.database, district_id, one_operation=not isinstance(connection, WebSocket)
     )
@@ -116,12 +129,20 @@ async def build_context(
         minimum_sample=services.settings.minimum_sample,
         compiled_reads=services.settings.compiled_reads,
         webhooks=services.settings.webhook_rules,
+        gate=services.admission.gate(key),
+        budget=services.budgets.of(
+            key,
+            authenticated=not principal.is_anonymous,
+            response=response if isinstance(response, Response) else None,
+        ),
     )
 
 
-def _rate_key(request: Request, principal: Principal) -> str:
+def principal_key(connection: Request | WebSocket, principal: Principal) -> str:
+    """Who a request counts for, in budgets and admission: the token's subject, or the
+    client address when anonymous."""
     if principal.is_anonymous:
-        return f"address:{request.client.host if request.client else '?'}"
+        return f"address:{connection.client.host if connection.client else '?'}"
     return f"token:{principal.district_code}:{principal.role}:{principal.subject}"
 
 

@@ -1,12 +1,20 @@
 """The GraphQL endpoint: Strawberry's ASGI view (HTTP and WebSocket) with our context.
 
 Each request's context comes from `server.context.build_context`; the response media type
-from `server.negotiation`; requests refused before execution (rate limit, database outage)
+from `server.negotiation`; requests refused before execution (overload, database outage)
 are answered here as GraphQL-shaped errors.
+
+Every HTTP operation runs under a deadline (`request_timeout_seconds`): past it the work is
+cancelled and the client gets code `TIMEOUT` (504 with `application/graphql-response+json`).
+Its execution holds slots of `server.admission` (503 `OVERLOADED` when there are none to be
+had soon; see `resolvers.query_cost`). However it ends (answered, failed, timed out, or
+cancelled because the client went away, `server.cancellation`), its transaction is rolled
+back unless it was committed, and its slots are given back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -22,16 +30,19 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
-from core.context import Context
+from core.context import Context, Overloaded
 from core.error_codes import ErrorCode
 from db.connectivity import UNAVAILABLE_MESSAGE, DatabaseUnavailable
+from resolvers.extensions import OPERATION_SCOPE_KEY, OperationRecord
 from resolvers.root import build_schema
-from server import websocket
-from server.context import Refused, Services, build_context
+from server import prometheus, websocket
+from server.context import Refused, Services, build_context, principal_key
 from server.negotiation import GRAPHQL_RESPONSE_JSON, choose_media_type, chosen_media_type
-from server.request_limits import RateLimited, error_response
+from server.request_limits import error_body, error_response
 
 _log = logging.getLogger(__name__)
+
+_CONTEXT_KEY = "gongzhi.context"
 
 
 def unavailable_response() -> Response:
@@ -66,7 +77,7 @@ class GraphQLApp(GraphQL[Context, None]):
             allowed_origins=settings.cors_origins,
         )
         self.graphql_transport_ws_handler_class = websocket.keep_alive_handler(
-            settings.ws_keepalive_seconds
+            settings.ws_keepalive_seconds, settings.request_timeout_seconds
         )
         self.services = services
 
@@ -74,9 +85,14 @@ class GraphQLApp(GraphQL[Context, None]):
         if isinstance(request, Request):
             choose_media_type(request)
         try:
-            return await build_context(self.services, request, response)
+            context = await build_context(self.services, request, response)
         except Refused as exc:
             raise HTTPException(exc.status, exc.message) from exc
+        if isinstance(request, Request):
+            request.scope[_CONTEXT_KEY] = context
+            # A principal whose queue is full is refused before its document is parsed.
+            self.services.admission.check(principal_key(request, context.principal))
+        return context
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Authenticate a WebSocket from `connection_init` (`websocket.authenticate`)."""
@@ -84,21 +100,29 @@ class GraphQLApp(GraphQL[Context, None]):
         return UNSET
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        try:
+        if not isinstance(request, Request):
             return await super().run(request, context, root_value)
-        except RateLimited as exc:
-            return error_response(
-                429, str(exc), ErrorCode.RATE_LIMITED, {"Retry-After": str(exc.retry_after)}
-            )
+        timeout = self.services.settings.request_timeout_seconds
+        try:
+            async with asyncio.timeout(timeout) as deadline:
+                return await super().run(request, context, root_value)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            prometheus.TIMED_OUT.inc()
+            _log.warning("operation cancelled past its deadline of %g s", timeout)
+            record = request.scope.get(OPERATION_SCOPE_KEY)
+            if isinstance(record, OperationRecord):
+                record.errors = max(record.errors, 1)
+            return timeout_response(timeout)
+        except Overloaded as exc:
+            prometheus.OVERLOADED.inc()
+            return overloaded_response(str(exc), exc.retry_after)
         except DatabaseUnavailable:
-            if isinstance(request, Request):
-                _log.warning("database unavailable before execution")
-                return unavailable_response()
-            raise
+            _log.warning("database unavailable before execution")
+            return unavailable_response()
         finally:
-            if isinstance(request, Request):
-                # Closes uploaded files (spooled to disk when large) of a multipart request.
-                await request.close()
+            await asyncio.shield(_finish(request))
 
     def encode_json(self, data: object) -> str:
         """Every answer, over HTTP and WebSocket, in one pass: UTF-8 rather than `\\uXXXX`
@@ -124,14 +148,64 @@ class GraphQLApp(GraphQL[Context, None]):
         sub_response: Response,
     ) -> Response:
         """GraphQL over HTTP: with `application/graphql-response+json`, a request that failed
-        before execution (no `data`) is a 400; with `application/json`, always 200."""
+        before execution (no `data`) is a 400; with `application/json`, always 200. Either
+        way, an operation its principal's cost budget could not pay is a 429, and one refused
+        for overload a 503, with `Retry-After`."""
         response = super().create_response(response_data, sub_response)
-        if chosen_media_type() != GRAPHQL_RESPONSE_JSON or isinstance(response_data, list):
+        if isinstance(response_data, list):
             return response
         errors = cast(list[dict[str, Any]], response_data.get("errors") or [])
+        if response_data.get("data") is None and errors:
+            extensions = errors[0].get("extensions") or {}
+            code = extensions.get("code")
+            if code in (ErrorCode.RATE_LIMITED, ErrorCode.OVERLOADED):
+                counter = prometheus.BUDGET_EXCEEDED
+                if code == ErrorCode.OVERLOADED:
+                    counter = prometheus.OVERLOADED
+                counter.inc()
+                response.status_code = 429 if code == ErrorCode.RATE_LIMITED else 503
+                response.headers["Retry-After"] = str(extensions.get("retryAfter", 1))
+        if chosen_media_type() != GRAPHQL_RESPONSE_JSON:
+            return response
         if response_data.get("data") is None and errors and all("path" not in e for e in errors):
             without_data = cast(GraphQLHTTPResponse, {"errors": errors})
+            status = response.status_code if response.status_code != 200 else 400
+            headers = {k: v for k, v in response.headers.items() if k == "retry-after"}
             response = super().create_response(without_data, sub_response)
-            response.status_code = 400
+            response.status_code = status
+            response.headers.update(headers)
         response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
         return response
+
+
+def overloaded_response(message: str, retry_after: int) -> Response:
+    """A request refused for overload before its document was parsed."""
+    return error_response(503, message, ErrorCode.OVERLOADED, {"Retry-After": str(retry_after)})
+
+
+def timeout_response(seconds: float) -> Response:
+    """The answer to an operation cancelled past its deadline: code `TIMEOUT`; a 504 with
+    `application/graphql-response+json`, a 200 with `application/json`."""
+    body = json.loads(
+        error_body(
+            f"the operation did not finish within its deadline of {seconds:g} s and was "
+            "cancelled: ask for less, or retry later",
+            ErrorCode.TIMEOUT,
+        )
+    )
+    body["data"] = None
+    if chosen_media_type() == GRAPHQL_RESPONSE_JSON:
+        return Response(json.dumps(body), 504, media_type=f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8")
+    return Response(json.dumps(body), 200, media_type="application/json")
+
+
+async def _finish(request: Request) -> None:
+    """However the request ended: its transaction rolled back if it is still open (a
+    cancelled operation never reached `TransactionPerOperation`'s end), uploads closed."""
+    context = request.scope.get(_CONTEXT_KEY)
+    try:
+        if isinstance(context, Context):
+            await context.db.finish(commit=False)
+    finally:
+        # Closes uploaded files (spooled to disk when large) of a multipart request.
+        await request.close()

@@ -9,7 +9,10 @@
 - `gongzhi_read_plans_total` by result (hit, miss), `gongzhi_read_plans_cached`, and
   `gongzhi_read_root_fields_total` by path (compiled, executor): the compiled read path;
 - `gongzhi_webhook_*`: deliveries written, attempts by result, retries, deliveries given up,
-  endpoints disabled, attempt latency, and the outbox depth (events still to deliver).
+  endpoints disabled, attempt latency, and the outbox depth (events still to deliver);
+- overload: `gongzhi_operations_running` and `gongzhi_operations_queued` (admission control),
+  `gongzhi_operations_overloaded_total`, `gongzhi_operations_cancelled_total`,
+  `gongzhi_operations_timed_out_total` and `gongzhi_operations_budget_exceeded_total`.
 
 Operation names are bounded: a name counts only once its document parsed and validated
 ("invalid" otherwise, "anonymous" when unnamed, "none" when the request never reached
@@ -95,6 +98,32 @@ READ_ROOT_FIELDS = Counter(
 DELIVERED = Counter(
     "gongzhi_events_delivered_total", "Case events sent to subscribers (replayed or live)."
 )
+OPERATIONS_RUNNING = Gauge(
+    "gongzhi_operations_running",
+    "GraphQL operations holding an admission slot (executing).",
+    multiprocess_mode="livesum",
+)
+OPERATIONS_QUEUED = Gauge(
+    "gongzhi_operations_queued",
+    "GraphQL operations waiting for an admission slot.",
+    multiprocess_mode="livesum",
+)
+OVERLOADED = Counter(
+    "gongzhi_operations_overloaded_total",
+    "Operations refused for overload (503 OVERLOADED): no slot and no room or time to wait.",
+)
+CANCELLED = Counter(
+    "gongzhi_operations_cancelled_total",
+    "Operations cancelled because their client went away (HTTP disconnect, WebSocket close).",
+)
+TIMED_OUT = Counter(
+    "gongzhi_operations_timed_out_total",
+    "Operations cancelled past their deadline (TIMEOUT).",
+)
+BUDGET_EXCEEDED = Counter(
+    "gongzhi_operations_budget_exceeded_total",
+    "Operations refused because their principal's cost budget was spent (429 RATE_LIMITED).",
+)
 
 WEBHOOK_DELIVERIES = Counter(
     "gongzhi_webhook_deliveries_total",
@@ -159,6 +188,11 @@ def observe_request(operation: str, kind: str, seconds: float, *, failed: bool) 
 
 def subscribers_changed(count: int) -> None:
     SUBSCRIBERS.set(count)
+
+
+def admission_changed(running: int, queued: int) -> None:
+    OPERATIONS_RUNNING.set(running)
+    OPERATIONS_QUEUED.set(queued)
 
 
 def events_delivered(count: int) -> None:

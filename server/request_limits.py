@@ -1,4 +1,4 @@
-"""Request limits at the HTTP edge: body size and rate per principal.
+"""Request limits at the HTTP edge: body size; and the error answers of refused requests.
 
 Each refusal is a GraphQL-shaped JSON error with a `code`, sent before the request reaches
 GraphQL or the database.
@@ -7,13 +7,9 @@ GraphQL or the database.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.responses import Response
 
 from core.error_codes import ErrorCode
@@ -123,41 +119,3 @@ def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
         return {"type": "http.disconnect"}
 
     return receive
-
-
-class RateLimited(Exception):
-    """Too many requests from one principal; retry after `retry_after` seconds."""
-
-    def __init__(self, limit: RateLimitItem, retry_after: int) -> None:
-        self.retry_after = retry_after
-        per = f"{limit.multiples} {limit.GRANULARITY.name}" if limit.multiples > 1 else None
-        window = per or limit.GRANULARITY.name
-        super().__init__(
-            f"rate limit exceeded: at most {limit.amount} requests per {window}; "
-            f"retry after {retry_after} s"
-        )
-
-
-class RateLimiter:
-    """A moving window per principal and process (the `limits` library, in memory).
-
-    With several processes each keeps its own window, so an instance of N workers admits up
-    to N times the limit; the limit guards each process from one client's flood.
-    """
-
-    def __init__(self, authenticated: str, anonymous: str) -> None:
-        self.limits = {
-            True: parse(authenticated) if authenticated else None,
-            False: parse(anonymous) if anonymous else None,
-        }
-        self.strategy = MovingWindowRateLimiter(MemoryStorage())
-
-    async def hit(self, key: str, *, authenticated: bool) -> None:
-        limit = self.limits[authenticated]
-        if limit is None:
-            return
-        if await self.strategy.hit(limit, key):
-            return
-        stats = await self.strategy.get_window_stats(limit, key)
-        retry_after = max(1, int(stats.reset_time - time.time() + 0.999))
-        raise RateLimited(limit, retry_after)

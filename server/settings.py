@@ -106,10 +106,26 @@ class Settings(BaseSettings):
     # Request bodies: JSON operations, and multipart uploads (photos: 6 of at most 5 MB).
     max_body_bytes: int = Field(default=1_000_000, ge=1_000)
     max_upload_bytes: int = Field(default=32_000_000, ge=1_000)
-    # Requests per principal (token subject; anonymous: client address) and process, in the
-    # `limits` notation, e.g. "600/minute"; empty: no limit.
-    rate_limit: str = "600/minute"
-    anonymous_rate_limit: str = "120/minute"
+    # Every operation's deadline, SQL and execution together (over WebSocket: each query,
+    # mutation and subscription event); past it the work is cancelled (code TIMEOUT).
+    request_timeout_seconds: float = Field(default=10, gt=0)
+    # Admission control per process: slots of executing operations (an operation takes one
+    # per `slot_nodes` nodes of its estimated cost, at least one), how many operations may
+    # wait for slots and for how long, and the largest share of the slots one principal may
+    # hold (less when others are active: each active principal gets an equal share).
+    max_concurrent_operations: int = Field(default=8, ge=1)
+    slot_nodes: int = Field(default=1000, ge=1)
+    max_queued_operations: int = Field(default=32, ge=0)
+    queue_timeout_seconds: float = Field(default=1.0, ge=0)
+    principal_max_share: float = Field(default=0.5, gt=0, le=1)
+    # Cost budgets per principal (token subject; anonymous: client address), in the `limits`
+    # notation of nodes (the query cost estimate) per window, e.g. "2000000/minute"; empty:
+    # no budget. Without REDIS_URL each of N workers holds a budget divided by N.
+    cost_budget: str = "2000000/minute"
+    anonymous_cost_budget: str = "200000/minute"
+    # Optional shared counter store of the budgets, across workers and instances
+    # (e.g. redis://127.0.0.1:6379/0); PostgreSQL stays the only database.
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
     # Browser origins allowed to call the API (CORS) and to open WebSockets; same-origin
     # pages (GraphiQL) and clients that send no Origin are always allowed.
     cors_origins: list[str] = Field(default_factory=list)

@@ -1,24 +1,45 @@
 """The GraphQL WebSocket protocol (graphql-transport-ws) as this server speaks it.
 
 Strawberry's handler, with server pings (idle connections survive proxies, dead peers are
-noticed) and an outage at `connection_init` answered as "try again later"; and the
-authentication of a connection from the token its `connection_init` carries.
+noticed), an outage at `connection_init` answered as "try again later", a deadline for each
+query and mutation (`request_timeout_seconds`: past it the operation is cancelled and
+answered with code `TIMEOUT`), and the transaction of an operation cancelled (its client sent
+`complete`, or closed the connection) rolled back; and the authentication of a connection
+from the token its `connection_init` carries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql.utilities import get_operation_ast
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 
 from core.context import Context
+from core.error_codes import ErrorCode
 from db.connectivity import UNAVAILABLE_MESSAGE, DatabaseUnavailable
+from server import prometheus
 from server.context import Refused, Services, build_context
+
+_log = logging.getLogger(__name__)
+
+
+def _is_subscription(query: str, operation_name: str | None) -> bool:
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLError:
+        return False  # refused by the execution with its own error
+    return (
+        isinstance(operation, OperationDefinitionNode)
+        and operation.operation is OperationType.SUBSCRIPTION
+    )
 
 
 class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
@@ -26,6 +47,49 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     peers are noticed."""
 
     interval: float = 15
+    deadline: float = 10
+
+    async def run_operation(self, operation: Any) -> None:
+        """Strawberry's, with a deadline for queries and mutations (not for subscriptions,
+        which live long) and the rollback of an operation that is cancelled."""
+        if _is_subscription(operation.query, operation.operation_name):
+            # Its resolver rolls back after each event and when it ends.
+            await super().run_operation(operation)
+            return
+        deadline = None
+        try:
+            async with asyncio.timeout(self.deadline) as deadline:
+                await super().run_operation(operation)
+        except TimeoutError:
+            if deadline is None or not deadline.expired():
+                raise
+            prometheus.TIMED_OUT.inc()
+            _log.warning("operation cancelled past its deadline of %g s", self.deadline)
+            await asyncio.shield(self._roll_back())
+            error = GraphQLError(
+                f"the operation did not finish within its deadline of {self.deadline:g} s "
+                "and was cancelled: ask for less, or retry later",
+                extensions={"code": ErrorCode.TIMEOUT},
+            )
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message(
+                    {
+                        "id": operation.id,
+                        "type": "next",
+                        "payload": {"data": None, "errors": [error.formatted]},
+                    }
+                )
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+        except asyncio.CancelledError:
+            prometheus.CANCELLED.inc()
+            await asyncio.shield(self._roll_back())
+            raise
+
+    async def _roll_back(self) -> None:
+        db = getattr(self.context, "db", None)
+        if db is not None:
+            await db.finish(commit=False)
 
     async def handle_connection_init(self, message: Any) -> None:
         try:
@@ -50,9 +114,10 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         await super().shutdown()
 
 
-def keep_alive_handler(interval: float) -> type[KeepAliveTransportWS]:
-    """The handler class of a view whose connections are pinged every `interval` seconds."""
-    return type("KeepAlive", (KeepAliveTransportWS,), {"interval": interval})
+def keep_alive_handler(interval: float, deadline: float = 10) -> type[KeepAliveTransportWS]:
+    """The handler class of a view whose connections are pinged every `interval` seconds and
+    whose queries and mutations have `deadline` seconds each."""
+    return type("KeepAlive", (KeepAliveTransportWS,), {"interval": interval, "deadline": deadline})
 
 
 async def authenticate(services: Services, context: Context) -> None:
@@ -73,3 +138,4 @@ async def authenticate(services: Services, context: Context) -> None:
         raise ConnectionRejectionError({"reason": exc.reason}) from exc
     context.principal, context.district_id = fresh.principal, fresh.district_id
     context.db, context.loaders = fresh.db, fresh.loaders
+    context.gate, context.budget = fresh.gate, fresh.budget

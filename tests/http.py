@@ -13,7 +13,14 @@ from db.models.enums import Role
 from server.auth import issue_token
 from server.settings import Settings
 
-TEST_SETTINGS = Settings(jwt_secret="test-secret-0123456789-abcdefghijklmnop")
+TEST_SETTINGS = Settings(
+    jwt_secret="test-secret-0123456789-abcdefghijklmnop",
+    # Tests fire bursts of one principal's operations on a busy machine; admission control
+    # is tested on its own (tests/server/test_admission.py, test_overload.py).
+    max_concurrent_operations=64,
+    principal_max_share=1,
+    queue_timeout_seconds=30,
+)
 
 
 def token(role: Role, district_code: str | None = None, **scope: Any) -> str:

@@ -39,8 +39,8 @@ def server(owner_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         log,
         env={
             # The catalogue is not a flood: rate limits are tested on their own.
-            "GONGZHI_RATE_LIMIT": "",
-            "GONGZHI_ANONYMOUS_RATE_LIMIT": "",
+            "GONGZHI_COST_BUDGET": "",
+            "GONGZHI_ANONYMOUS_COST_BUDGET": "",
             "GONGZHI_MAX_BODY_BYTES": "200000",
             "GONGZHI_WS_CONNECTION_INIT_TIMEOUT_SECONDS": "1",
         },

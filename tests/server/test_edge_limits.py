@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -75,27 +76,48 @@ async def test_uploads_have_their_own_larger_limit(database: Database) -> None:
         assert "10,000 bytes (uploads)" in response.json()["errors"][0]["message"]
 
 
-async def test_a_principal_over_its_rate_gets_429_with_retry_after(
+CASES_PAGE = json.dumps({"query": "{ cases(first: 50) { nodes { id } } }"}).encode()
+
+
+async def test_a_principal_spends_its_cost_budget_and_then_gets_429_with_retry_after(
     database: Database, district: District
 ) -> None:
-    async with _client(database, rate_limit="5/minute", anonymous_rate_limit="3/minute") as http:
+    """Operations are charged their estimated cost (at least 1 node), not 1 per request."""
+    async with _client(
+        database, cost_budget="120/minute", anonymous_cost_budget="3/minute"
+    ) as http:
         bearer = auth(token(Role.DISTRICT_ADMIN, district.code))
-        for _ in range(5):
-            ok = await http.post("/graphql", content=VIEWER, headers={**bearer, **JSON})
-            assert ok.status_code == 200
-        limited = await http.post("/graphql", content=VIEWER, headers={**bearer, **JSON})
+        # A page of 50 costs 50; the budget holds two of them.
+        for remaining in (70, 20):
+            ok = await http.post("/graphql", content=CASES_PAGE, headers={**bearer, **JSON})
+            assert ok.status_code == 200, ok.text
+            assert ok.headers["x-ratelimit-limit"] == "120"
+            assert ok.headers["x-ratelimit-cost"] == "50"
+            assert int(ok.headers["x-ratelimit-remaining"]) == remaining
+            assert int(ok.headers["x-ratelimit-reset"]) >= time.time() - 1
+        limited = await http.post("/graphql", content=CASES_PAGE, headers={**bearer, **JSON})
         assert limited.status_code == 429
         retry_after = int(limited.headers["retry-after"])
         assert 1 <= retry_after <= 60
         error = limited.json()["errors"][0]
-        assert error["extensions"] == {"code": "RATE_LIMITED"}
+        assert error["extensions"] == {
+            "code": "RATE_LIMITED",
+            "cost": 50,
+            "retryAfter": retry_after,
+        }
         assert error["message"] == (
-            f"rate limit exceeded: at most 5 requests per minute; retry after {retry_after} s"
+            "cost budget spent: this operation costs 50 nodes, 20 remain of 120 per minute; "
+            f"retry after {retry_after} s"
         )
+        assert limited.json()["data"] is None
+        # The small read still fits (it costs 1), and nothing was executed for the refused one.
+        small = await http.post("/graphql", content=VIEWER, headers={**bearer, **JSON})
+        assert small.status_code == 200
+        assert small.headers["x-ratelimit-remaining"] == "19"
         # Someone else is not slowed down by that principal.
         other = auth(token(Role.RESIDENT, district.code, person_id=1))
         assert (
-            await http.post("/graphql", content=VIEWER, headers={**other, **JSON})
+            await http.post("/graphql", content=CASES_PAGE, headers={**other, **JSON})
         ).status_code == 200
         # Anonymous visitors are limited by address, more tightly.
         codes = [
@@ -103,6 +125,14 @@ async def test_a_principal_over_its_rate_gets_429_with_retry_after(
             for _ in range(4)
         ]
         assert codes == [200, 200, 200, 429]
+        # With `application/graphql-response+json` too.
+        refused = await http.post(
+            "/graphql",
+            content=VIEWER,
+            headers={**JSON, "accept": "application/graphql-response+json"},
+        )
+        assert refused.status_code == 429
+        assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
 
 
 @pytest.mark.parametrize("origin", ["https://app.example", "https://evil.example"])

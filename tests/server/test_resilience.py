@@ -50,8 +50,8 @@ OUTAGE_ENV = {
     "GONGZHI_DB_CONNECT_RETRIES": "3",
     "GONGZHI_DB_CONNECT_BACKOFF_SECONDS": "0.2",
     # A stream of requests as fast as they are answered; rate limits are tested on their own.
-    "GONGZHI_RATE_LIMIT": "",
-    "GONGZHI_ANONYMOUS_RATE_LIMIT": "",
+    "GONGZHI_COST_BUDGET": "",
+    "GONGZHI_ANONYMOUS_COST_BUDGET": "",
 }
 
 

@@ -74,8 +74,13 @@ async def test_sigterm_answers_every_accepted_request_and_closes_websockets_with
             "GONGZHI_SHUTDOWN_TIMEOUT_SECONDS": "30",
             # The streams below send as fast as they are answered: on a quiet machine, more
             # than the anonymous limit a minute. Rate limits are tested on their own.
-            "GONGZHI_RATE_LIMIT": "",
-            "GONGZHI_ANONYMOUS_RATE_LIMIT": "",
+            "GONGZHI_COST_BUDGET": "",
+            "GONGZHI_ANONYMOUS_COST_BUDGET": "",
+            # Six slow requests of one resident and eight streams of one address at once:
+            # more than their share of the slots (admission control is tested on its own).
+            "GONGZHI_MAX_CONCURRENT_OPERATIONS": "64",
+            "GONGZHI_PRINCIPAL_MAX_SHARE": "1",
+            "GONGZHI_QUEUE_TIMEOUT_SECONDS": "30",
         },
     ).wait_ready()
     admin = await asyncpg.connect(asyncpg_dsn(owner_url))
