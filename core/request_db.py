@@ -26,6 +26,9 @@ _log = logging.getLogger(__name__)
 # Planner settings for one statement: set for the rest of the transaction, then set back to
 # the session's value.
 _SET_LOCAL = text("SELECT set_config(:name, :value, true)")
+# Simple-protocol statements (no parameters) for `driver_row`.
+_GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = DEFAULT")
 _RESET_LOCAL = text(
     "SELECT set_config(:name, (SELECT reset_val FROM pg_settings WHERE name = :name), true)"
 )
@@ -64,6 +67,8 @@ class RequestDatabase:
         self._finished = False
         # Set while an admitted operation executes (`resolvers.query_cost`).
         self.pacer: Pacer | None = None
+        # Whether the transaction plans generically (after a compiled read, `driver_row`).
+        self._generic_plans = False
 
     @property
     def district_id(self) -> int | None:
@@ -80,6 +85,12 @@ class RequestDatabase:
                 # district-scoped query raises MissingDistrictError (db.tenancy).
                 self._session = self._database.anonymous_session()
         return self._session
+
+    async def _custom_plans_again(self, session: AsyncSession) -> None:
+        """After a compiled read, ORM statements are planned for their own values again."""
+        if self._generic_plans:
+            self._generic_plans = False
+            await session.execute(_CUSTOM_PLANS)
 
     @contextlib.asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncSession]:
@@ -99,16 +110,35 @@ class RequestDatabase:
         self, statement: Executable, params: dict[str, Any] | None = None
     ) -> Result[Any]:
         async with self._reading() as session:
+            await self._custom_plans_again(session)
             return await session.execute(statement, params)
 
     async def driver_row(self, sql: str, params: Sequence[Any]) -> Sequence[Any]:
         """The one row of an already compiled statement (SQL text with `$n` parameters), in
-        the operation's transaction: no ORM compilation on the way (the compiled read path
-        builds its statements once and caches them)."""
+        the operation's transaction, straight through the driver: no ORM compilation or
+        result machinery on the way (the compiled read path builds its statements once and
+        caches them; the driver keeps them prepared per connection).
+
+        Such a statement is planned once per connection (a generic plan): every value in it
+        is a parameter, and planning it again for each request's values (PostgreSQL's
+        default for a parameterised statement) cost more than a small read's execution. The
+        setting lasts for the transaction; an ORM statement after it puts the default back
+        (`_custom_plans_again`)."""
         async with self._reading() as session:
             connection = await session.connection()
-            result = await connection.exec_driver_sql(sql, tuple(params))
-            return tuple(result.one())
+            if self._district_id is None:
+                # No district: the session's transaction begins lazily, with the first
+                # statement through SQLAlchemy (a district's begins with its `SET LOCAL`).
+                result = await connection.exec_driver_sql(sql, tuple(params))
+                return tuple(result.one())
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            if not self._generic_plans:
+                await driver.execute(_GENERIC_PLANS)
+                self._generic_plans = True
+            row = await driver.fetchrow(sql, *params)
+            assert row is not None, "a compiled read answers one row"
+            return tuple(row)
 
     async def platform_rows(
         self,
@@ -138,6 +168,7 @@ class RequestDatabase:
         """Rows of one read in the operation's transaction, planned with the `planner`
         settings (name, value), if any, which are set back to their defaults right after."""
         async with self._reading() as session:
+            await self._custom_plans_again(session)
             await _set_local(session, planner)
             rows = list((await session.execute(statement, params)).mappings())
             # (After a failure the transaction is rolled back, and the settings with it.)
@@ -151,7 +182,9 @@ class RequestDatabase:
         if self._district_id is None:
             raise UserError("changes need a token of a district")
         async with self._lock:
-            yield self._open()
+            session = self._open()
+            await self._custom_plans_again(session)
+            yield session
 
     async def finish(self, *, commit: bool) -> None:
         """End the operation's transaction: commit on success, roll back otherwise.
@@ -163,6 +196,7 @@ class RequestDatabase:
         async with self._lock:
             session, self._session = self._session, None
             self._finished = self._one_operation
+            self._generic_plans = False
         if session is None:
             return
         try:
