@@ -29,8 +29,9 @@ from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import VariableValues
 from graphql.language import OperationDefinitionNode, OperationType
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.sql.elements import ColumnElement
 
 from core import ids
 from core.compiler import Compiler, FieldDetailsGroup, Getter, NotCompilable, Request, role_class
@@ -214,7 +215,9 @@ def _build(
                 # the executor is the executor's answer.
                 return Plan(None, (), ()), not compiler.refused_values
             continue
-        columns.append(cast(value, Text).label(f"gongzhi_{len(columns)}"))
+        # As UTF-8 bytes (`bytea`, sent as is): spliced into the answer without being
+        # decoded into a `str` and encoded back.
+        columns.append(func.convert_to(cast(value, Text), _UTF8).label(f"gongzhi_{len(columns)}"))
         fields.append((name, not isinstance(definition.type, GraphQLNonNull)))
     reusable = not compiler.refused_values
     if not columns:
@@ -228,6 +231,10 @@ def _build(
         _parameter(name, compiler.getters, constants) for name in compiled.positiontup or []
     )
     return Plan(str(compiled), params, tuple(fields)), reusable
+
+
+_UTF8: ColumnElement[str] = literal_column("'UTF8'")
+_FALLBACK_BYTES = FALLBACK_TOKEN.encode()
 
 
 def _parameter(
@@ -272,13 +279,13 @@ async def run(
 
 def _splice(plan: Plan, row: Sequence[Any]) -> dict[str, Any]:
     answered: dict[str, Any] = {}
-    for (name, nullable), text in zip(plan.fields, row, strict=True):
-        if text is None:
+    for (name, nullable), data in zip(plan.fields, row, strict=True):
+        if data is None:
             if nullable:
                 answered[name] = None
-        elif FALLBACK_TOKEN in text:
+        elif _FALLBACK_BYTES in data:
             _log.debug("root field %s left to the executor: %s", name, "a value it refuses")
         else:
-            answered[name] = orjson.Fragment(text)
+            answered[name] = orjson.Fragment(data)
             SPLICED.count += 1
     return answered

@@ -22,6 +22,7 @@ from server import health, photos, prometheus
 from server.cancellation import CancelOnDisconnect
 from server.context import Services
 from server.graphql_view import GraphQLApp
+from server.memory import return_large_buffers
 from server.observability import Observability
 from server.request_limits import BodyLimit
 from server.settings import Settings
@@ -59,6 +60,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         # moved out of the collector's sight, full collections under load stop walking it.
         gc.collect()
         gc.freeze()
+        # Large answers' buffers go back to the system when freed (`server.memory`).
+        return_large_buffers()
         try:
             async with sweeping(database, settings.deadline_sweep_seconds):
                 yield
