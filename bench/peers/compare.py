@@ -39,15 +39,18 @@ import nested_read  # noqa: E402
 
 DISTRICT_CODE = "syn-001"
 
+# The same fields as `nested_read.QUERY`, in PostGraphile's names: a global id (`nodeId`),
+# title, status, the partner's name, and each event's seq, kind and time.
 PEER_QUERY = """
 { districtById(id: "DISTRICT") {
   streetsByDistrictId(first: STREETS, orderBy: [NAME_ASC, ID_ASC]) { nodes { name
     communitiesByDistrictIdAndStreetId(first: COMMUNITIES, orderBy: [NAME_ASC, ID_ASC]) {
       nodes { name
         casesByDistrictIdAndCommunityId(first: CASES, orderBy: [CREATED_AT_DESC, ID_DESC]) {
-          nodes { title
+          nodes { nodeId title status
             partnerByDistrictIdAndAssignedPartnerId { name }
-            caseEventsByDistrictIdAndCaseId(last: 3, orderBy: [SEQ_ASC]) { nodes { seq kind } }
+            caseEventsByDistrictIdAndCaseId(last: 3, orderBy: [SEQ_ASC]) {
+              nodes { seq kind occurredAt } }
           } } } } } } } }
 """
 
