@@ -407,7 +407,7 @@ async def test_the_compiled_path_answers_these_reads() -> None:
 
 # Generated documents ---------------------------------------------------------------------
 
-GENERATED_PER_ROLE = 175
+GENERATED_PER_ROLE = 256  # × 8 principals: 2,048 generated operations
 READ_FIELDS = ["district", "districts", "cases", "node", "nodes", "viewer"]
 CONTRACT = (Path(__file__).resolve().parents[2] / "schema.graphql").read_text()
 
