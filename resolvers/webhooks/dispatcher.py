@@ -59,6 +59,7 @@ _log = logging.getLogger(__name__)
 FAN_OUT_BATCH = 500
 CLAIM_BATCH = 200
 RECORD_BATCH = 500
+RECORDERS = 3
 USER_AGENT = "gongzhi-webhooks/1"
 
 
@@ -248,6 +249,12 @@ _CLAIM_NEXT = text(
 )
 _RECORD = text(
     """
+    WITH recovered AS (
+        -- Endpoints that answered: no longer failing (in the same round trip).
+        UPDATE webhook_endpoints SET failing_since = NULL
+        WHERE district_id = :d AND id = ANY(CAST(:recovered AS bigint[]))
+          AND failing_since IS NOT NULL
+    )
     UPDATE webhook_deliveries w SET
         status = CASE WHEN o.ok THEN 'DELIVERED'
                       WHEN now() + make_interval(secs => o.delay) > w.expires_at THEN 'FAILED'
@@ -267,12 +274,6 @@ _RECORD = text(
     WHERE w.district_id = :d AND w.id = o.id AND w.attempts = o.attempts
       AND w.status = 'PENDING'
     RETURNING w.id, w.endpoint_id, w.case_id, w.status
-    """
-)
-_RECOVERED = text(
-    """
-    UPDATE webhook_endpoints SET failing_since = NULL
-    WHERE district_id = :d AND id = ANY(CAST(:ids AS bigint[])) AND failing_since IS NOT NULL
     """
 )
 _FAILING = text(
@@ -334,6 +335,7 @@ class Dispatcher:
         self._client: aiohttp.ClientSession | None = None
         self._targets = _Targets()
         self._tasks: list[asyncio.Task[None]] = []
+        self._recorders: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self._fan_out_wake = asyncio.Event()
@@ -366,16 +368,21 @@ class Dispatcher:
         self._tasks = [
             asyncio.create_task(self._fan_out_loop(), name="webhooks-fan-out"),
             asyncio.create_task(self._deliver_loop(), name="webhooks-deliver"),
-            asyncio.create_task(self._record_loop(), name="webhooks-record"),
             asyncio.create_task(self._depth_loop(), name="webhooks-depth"),
+        ]
+        # Several recorders: each records a batch and claims its successors in one
+        # transaction, so with one the chains waited on its round trips. Outcomes of one
+        # chain never meet in two batches (only a chain's head is out at a time).
+        self._recorders = [
+            asyncio.create_task(self._record_loop(), name=f"webhooks-record-{n}")
+            for n in range(RECORDERS)
         ]
 
     async def stop(self, grace_seconds: float = 5) -> None:
         """Stop claiming; let attempts in flight finish (up to `grace_seconds`) and record
         their outcomes. An attempt cut short is made again after its lease."""
         self._closing = True
-        claimers, recorder = [*self._tasks[:2], self._tasks[3]], self._tasks[2]
-        for task in claimers:
+        for task in self._tasks:
             task.cancel()
         if self._inflight:
             _done, pending = await asyncio.wait(self._inflight, timeout=grace_seconds)
@@ -384,8 +391,9 @@ class Dispatcher:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_seconds):
                 await self._outcomes.join()
-        recorder.cancel()
-        for task in self._tasks:
+        for task in self._recorders:
+            task.cancel()
+        for task in [*self._tasks, *self._recorders]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self._client is not None:
@@ -676,12 +684,15 @@ class Dispatcher:
 
     async def _record(self, district_id: int, outcomes: list[Outcome]) -> None:
         s = self.settings
+        recovered = sorted({o.claim.endpoint_id for o in outcomes if o.ok})
+        failing = sorted({o.claim.endpoint_id for o in outcomes if not o.ok} - set(recovered))
         async with self._database.tenant_session(district_id) as session, session.begin():
             recorded = (
                 await session.execute(
                     _RECORD,
                     {
                         "d": district_id,
+                        "recovered": recovered,
                         "ids": [o.claim.id for o in outcomes],
                         "attempts": [o.claim.attempts for o in outcomes],
                         "ok": [o.ok for o in outcomes],
@@ -709,10 +720,6 @@ class Dispatcher:
                     },
                 )
                 successors = [self._claim_of(district_id, row) for row in rows]
-            recovered = sorted({o.claim.endpoint_id for o in outcomes if o.ok})
-            failing = sorted({o.claim.endpoint_id for o in outcomes if not o.ok} - set(recovered))
-            if recovered:
-                await session.execute(_RECOVERED, {"d": district_id, "ids": recovered})
             disabled: list[int] = []
             if failing:
                 marked = await session.execute(
