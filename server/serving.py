@@ -42,6 +42,7 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from server.file_limit import descriptors_needed, raise_open_file_limit
 from server.logs import logging_config
 from server.settings import Settings
 
@@ -284,6 +285,13 @@ def serve(
     """Serve `app` (an ASGI app for one process; the import string of a factory for several)
     on host:port until SIGTERM or SIGINT; returns the exit status."""
     grace = settings.shutdown_grace_seconds
+    # Before any socket: workers inherit the limit. Pools: the app's, the owner's and the
+    # platform role's (2 + 4 each, `db.session.Database.connect`).
+    raise_open_file_limit(
+        descriptors_needed(
+            settings.connections_per_process, settings.pool_size + settings.max_overflow + 12
+        )
+    )
     if workers <= 1:
         config = uvicorn_config(app, settings, host=host, port=port, workers=1, log_level=log_level)
         sock = config.bind_socket()
