@@ -130,6 +130,8 @@ def dispatch_settings(settings: Settings) -> DispatchSettings:
         response_bytes=settings.webhook_response_bytes,
         concurrency=settings.webhook_concurrency,
         poll_seconds=settings.webhook_poll_seconds,
+        retention_seconds=settings.webhook_retention_days * 86400,
+        retention_sweep_seconds=settings.webhook_retention_sweep_seconds,
         allow_private_urls=settings.webhook_allow_private_urls,
         https_only=settings.is_production,
     )

@@ -141,6 +141,11 @@ WEBHOOK_EXPIRED = Counter(
     "gongzhi_webhook_failed_deliveries_total",
     "Webhook deliveries given up (FAILED) after failing until the retry horizon.",
 )
+WEBHOOK_REMOVED = Counter(
+    "gongzhi_webhook_deliveries_removed_total",
+    "Finished webhook deliveries deleted after the retention period "
+    "(GONGZHI_WEBHOOK_RETENTION_DAYS).",
+)
 WEBHOOK_DISABLED = Counter(
     "gongzhi_webhook_endpoints_disabled_total",
     "Webhook endpoints disabled because every attempt failed for too long.",
@@ -227,6 +232,7 @@ def webhook_metrics() -> DispatchMetrics:
         expired=WEBHOOK_EXPIRED.inc,
         disabled=WEBHOOK_DISABLED.inc,
         depth=WEBHOOK_DEPTH.set,
+        removed=WEBHOOK_REMOVED.inc,
     )
 
 

@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     # Attempts in flight per process, and the safety poll of the dispatcher.
     webhook_concurrency: int = Field(default=64, ge=1)
     webhook_poll_seconds: float = Field(default=5, gt=0)
+    # Delivered and failed deliveries (and bodies no delivery needs any more) are deleted
+    # this long after they were created; the sweep runs this often.
+    webhook_retention_days: float = Field(default=30, gt=0)
+    webhook_retention_sweep_seconds: float = Field(default=600, gt=0)
     # Open connections (HTTP and WebSocket) one server process should be able to hold: `serve`
     # raises its open-file limit to cover them (and its database pools), and warns when the
     # system's hard limit is lower.

@@ -160,4 +160,12 @@ class WebhookDelivery(TenantEntity, Base):
         # An endpoint's deliveries, newest first.
         Index("ix_webhook_deliveries_endpoint", "district_id", "endpoint_id", "id"),
         Index("ix_webhook_deliveries_event", "district_id", "event_seq"),
+        # Finished deliveries by age: the retention sweep's.
+        Index(
+            "ix_webhook_deliveries_finished",
+            "district_id",
+            "created_at",
+            "id",
+            postgresql_where=text("status <> 'PENDING'"),
+        ),
     )

@@ -60,6 +60,7 @@ FAN_OUT_BATCH = 500
 CLAIM_BATCH = 200
 RECORD_BATCH = 500
 RECORDERS = 3
+RETENTION_BATCH = 5000
 USER_AGENT = "gongzhi-webhooks/1"
 
 
@@ -74,6 +75,8 @@ class DispatchSettings:
     response_bytes: int = 1024
     concurrency: int = 64
     poll_seconds: float = 5
+    retention_seconds: float = 30 * 86400
+    retention_sweep_seconds: float = 600
     allow_private_urls: bool = False
     https_only: bool = False
 
@@ -98,6 +101,7 @@ class DispatchMetrics:
     expired: Callable[[int], None] = lambda n: None
     disabled: Callable[[int], None] = lambda n: None
     depth: Callable[[int], None] = lambda n: None
+    removed: Callable[[int], None] = lambda n: None
 
 
 @dataclass(frozen=True)
@@ -310,6 +314,34 @@ _BEHIND_DISTRICTS = text(
     WHERE e.enabled AND e.last_seq < c.last_event_seq
     """
 )
+_WITH_DELIVERIES = text("SELECT DISTINCT district_id FROM webhook_endpoints")
+# Finished deliveries past the retention period, oldest first, a batch at a time (through the
+# partial index of finished deliveries); what they were sent is kept while any delivery
+# still refers to it.
+_REMOVE_FINISHED = text(
+    """
+    DELETE FROM webhook_deliveries w
+    WHERE w.district_id = :d AND w.id = ANY(ARRAY(
+        SELECT f.id FROM webhook_deliveries f
+        WHERE f.district_id = :d AND f.status <> 'PENDING'
+          AND f.created_at < now() - make_interval(secs => :age)
+        ORDER BY f.created_at, f.id
+        LIMIT :n))
+      AND w.status <> 'PENDING'
+    RETURNING w.event_seq, w.audience
+    """
+)
+_REMOVE_BODIES = text(
+    """
+    DELETE FROM webhook_bodies b
+    USING unnest(CAST(:seqs AS bigint[]), CAST(:audiences AS varchar[])) AS t(s, a)
+    WHERE b.district_id = :d AND b.event_seq = t.s AND b.audience = t.a
+      AND NOT EXISTS (
+          SELECT 1 FROM webhook_deliveries w
+          WHERE w.district_id = b.district_id AND w.event_seq = b.event_seq
+            AND w.audience = b.audience)
+    """
+)
 _DEPTH = text(
     """
     SELECT (SELECT count(*) FROM webhook_deliveries d
@@ -369,6 +401,7 @@ class Dispatcher:
             asyncio.create_task(self._fan_out_loop(), name="webhooks-fan-out"),
             asyncio.create_task(self._deliver_loop(), name="webhooks-deliver"),
             asyncio.create_task(self._depth_loop(), name="webhooks-depth"),
+            asyncio.create_task(self._retention_loop(), name="webhooks-retention"),
         ]
         # Several recorders: each records a batch and claims its successors in one
         # transaction, so with one the chains waited on its round trips. Outcomes of one
@@ -763,6 +796,57 @@ class Dispatcher:
             except Exception as exc:
                 self._log_failure("measuring the outbox", exc)
             await asyncio.sleep(self.settings.poll_seconds)
+
+    # Retention ----------------------------------------------------------------------------
+
+    async def _retention_loop(self) -> None:
+        while not self._closing:
+            try:
+                await self.remove_finished()
+            except Exception as exc:
+                self._log_failure("removing old deliveries", exc)
+            await asyncio.sleep(self.settings.retention_sweep_seconds)
+
+    async def remove_finished(self) -> int:
+        """Delete finished deliveries past the retention period in every district, and the
+        bodies no delivery refers to any more; how many deliveries went. Any process may run
+        it at any time: a row is deleted once, by whichever gets it."""
+        async with self._database.platform_session() as session:
+            districts = list(await session.scalars(_WITH_DELIVERIES))
+        removed = 0
+        for district_id in districts:
+            while not self._closing:
+                count = await self._remove_batch(district_id)
+                removed += count
+                if count < RETENTION_BATCH:
+                    break
+        if removed:
+            self._metrics.removed(removed)
+        return removed
+
+    async def _remove_batch(self, district_id: int) -> int:
+        async with self._database.tenant_session(district_id) as session, session.begin():
+            gone = (
+                await session.execute(
+                    _REMOVE_FINISHED,
+                    {
+                        "d": district_id,
+                        "age": self.settings.retention_seconds,
+                        "n": RETENTION_BATCH,
+                    },
+                )
+            ).all()
+            bodies = sorted({(row.event_seq, row.audience) for row in gone})
+            if bodies:
+                await session.execute(
+                    _REMOVE_BODIES,
+                    {
+                        "d": district_id,
+                        "seqs": [seq for seq, _ in bodies],
+                        "audiences": [audience for _, audience in bodies],
+                    },
+                )
+        return len(gone)
 
     @staticmethod
     def _log_failure(what: str, exc: BaseException) -> None:

@@ -9,6 +9,7 @@ import json
 from collections import Counter
 
 import httpx
+from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from db.models.enums import Role
@@ -341,3 +342,85 @@ async def test_redirects_are_not_followed_and_refused_urls_are_not_called(
     assert receiver.received == []
     nodes = (await deliveries(api, scene, endpoint))["deliveries"]["nodes"]
     assert any("url refused" in (n["lastError"] or "") for n in nodes)
+
+
+async def _age(database: Database, district_id: int, path: str, days: int) -> None:
+    """Make the deliveries of the endpoint whose URL ends with `path` `days` old."""
+    async with database.platform_transaction() as session:
+        await session.execute(
+            text(
+                "UPDATE webhook_deliveries d SET created_at = now() - make_interval(days => :n)"
+                " FROM webhook_endpoints e WHERE e.district_id = d.district_id"
+                " AND e.id = d.endpoint_id AND d.district_id = :d AND e.url LIKE :url"
+            ),
+            {"n": days, "d": district_id, "url": f"%{path}"},
+        )
+
+
+async def _bodies(database: Database, district_id: int) -> int:
+    async with database.platform_transaction() as session:
+        found = await session.scalar(
+            text("SELECT count(*) FROM webhook_bodies WHERE district_id = :d"), {"d": district_id}
+        )
+    return int(found or 0)
+
+
+async def test_finished_deliveries_past_retention_go_with_the_bodies_nobody_needs(
+    database: Database,
+    api: httpx.AsyncClient,
+    scene: Scene,
+    receiver: Receiver,
+    create_endpoint: CreateEndpoint,
+) -> None:
+    one, _ = await create_endpoint(receiver.url + "/one")
+    two, _ = await create_endpoint(receiver.url + "/two")
+    # Nothing listens there: its deliveries stay PENDING, retried (horizon of an hour).
+    down, _ = await create_endpoint("http://127.0.0.1:9/down")
+    d = scene.district_id
+    month = dataclasses.replace(QUICK, retention_seconds=30 * 86400)
+    async with dispatching(database, month) as dispatcher:
+        await scene.events(0, 2)
+        await receiver.wait_for(4)
+
+        async def delivered() -> bool:
+            for endpoint in (one, two):
+                nodes = (await deliveries(api, scene, endpoint))["deliveries"]["nodes"]
+                if len(nodes) != 2 or any(n["status"] != "DELIVERED" for n in nodes):
+                    return False
+            pending = (await deliveries(api, scene, down))["deliveries"]["nodes"]
+            # The first is being retried; the second is held behind it (in order per case).
+            return len(pending) == 2 and any(n["attempts"] >= 1 for n in pending)
+
+        await settle(delivered)
+        bodies = await _bodies(database, d)
+        assert bodies == 2  # one per event: the three endpoints share the partner's view
+
+        # Recent rows stay, however finished.
+        assert await dispatcher.remove_finished() == 0
+        # Past the period: `one`'s finished deliveries go; the pending ones never do, and
+        # the bodies stay while `two` and `down` still refer to them.
+        await _age(database, d, "/one", 31)
+        await _age(database, d, "/down", 31)
+        assert await dispatcher.remove_finished() == 2
+        assert (await deliveries(api, scene, one))["deliveries"]["totalCount"] == 0
+        assert (await deliveries(api, scene, two))["deliveries"]["totalCount"] == 2
+        still = (await deliveries(api, scene, down))["deliveries"]["nodes"]
+        assert [n["status"] for n in still] == ["PENDING", "PENDING"]
+        assert await _bodies(database, d) == bodies
+
+        # `down` is deleted (its deliveries with it) and `two`'s age: the bodies go too.
+        deleted = await graphql(
+            api,
+            DELETE,
+            {"id": down},
+            bearer=scene.bearer(Role.PARTNER_STAFF),
+        )
+        assert deleted["deleteWebhookEndpoint"]["__typename"] == "WebhookEndpointDeleted"
+        await _age(database, d, "/two", 45)
+        assert await dispatcher.remove_finished() == 2
+        assert (await deliveries(api, scene, two))["deliveries"]["totalCount"] == 0
+        assert await _bodies(database, d) == 0
+
+
+DELETE = """mutation($id: ID!) { deleteWebhookEndpoint(id: $id) {
+  __typename ... on Error { code message field } } }"""
