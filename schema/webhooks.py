@@ -278,7 +278,7 @@ UpdateWebhookEndpointResult = Annotated[
     ),
 ]
 DeleteWebhookEndpointResult = Annotated[
-    WebhookEndpointDeleted | PermissionDenied | NotFound,
+    WebhookEndpointDeleted | PermissionDenied | ValidationFailed | NotFound,
     strawberry.union(
         "DeleteWebhookEndpointResult", description="What was deleted, or why nothing was."
     ),

@@ -75,6 +75,17 @@ def parse(url: str, *, https_only: bool) -> tuple[str, str, int]:
         raise UrlRefused("must name a host")
     if parts.fragment:
         raise UrlRefused("must not have a #fragment")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            # What the resolver will be asked: an internationalised name in ASCII form, each
+            # label 1–63 characters (a longer one broke the resolver's encoding).
+            host.encode("idna")
+        except UnicodeError:
+            raise UrlRefused(
+                "its host is not a valid name (each dot-separated part 1–63 characters)"
+            ) from None
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 
@@ -88,7 +99,7 @@ async def resolve(host: str, port: int) -> list[Address]:
     try:
         async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError, UnicodeError):
         raise UrlRefused(f"its host {host!r} cannot be resolved") from None
     found: list[Address] = []
     for *_, sockaddr in infos:

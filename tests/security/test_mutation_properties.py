@@ -44,7 +44,7 @@ from hypothesis.control import currently_in_test_context
 from sqlalchemy import text
 
 from core import ids
-from db.models.enums import CaseCategory, CasePriority, NoticeKind, Role
+from db.models.enums import CaseCategory, CaseEventKind, CasePriority, NoticeKind, Role
 from db.session import Database
 from db.tenancy import use_district
 from tests.conftest import MakeDistrict
@@ -614,6 +614,137 @@ SPECS = [
     ),
 ]
 
+# Webhook endpoints: the kept endpoint of a principal (`Harness.endpoint`), else malformed.
+ENDPOINT_ID = id_of(
+    Ref("endpoint", "staff"),
+    Ref("endpoint", "staff"),
+    Ref("endpoint", "admin"),
+    Ref("endpoint", "outsider"),
+    Ref("endpoint", "foreign_admin"),
+)
+URL = weighted(
+    (
+        4,
+        st.sampled_from(
+            [
+                # Public address literals (nothing resolves names here; nothing calls them).
+                "https://1.1.1.1/gongzhi",
+                "https://[2606:4700:4700::1111]/回调?token=x",
+                "http://8.8.8.8:8080/plain-http",
+                "https://hooks.example.org/gongzhi",
+                "https://物业.example.org/回调?token=x",
+            ]
+        ),
+    ),
+    (
+        2,
+        st.sampled_from(
+            [
+                "http://127.0.0.1:8000/",
+                "https://10.0.0.1/",
+                "https://169.254.169.254/latest/meta-data/",
+                "https://[::1]/",
+                "https://[fe80::1]/",
+                "https://0.0.0.0/",
+                "https://2130706433/",
+                "https://user:secret@hooks.example.org/",
+                "javascript:alert(1)",
+                "file:///etc/passwd",
+                "ftp://hooks.example.org/",
+                "https://",
+                "https:///path",
+                "hooks.example.org",
+                "https://hooks.example.org:99999/",
+                "https://" + "a" * 300 + ".example.org/",
+                "https://hooks.example.org/" + "x" * 5000,
+            ]
+        ),
+    ),
+    (2, STRING),
+)
+EVENT_FILTER = weighted(
+    (3, st.none()),
+    (
+        3,
+        input_object(
+            {},
+            {
+                "community": COMMUNITY_ID,
+                "street": id_of(own("Street", "street_id"), foreign("Street", "street_id")),
+                "assignedPartner": PARTNER_ID,
+                "case": CASE_ID,
+                "kinds": st.lists(enum_of(CaseEventKind), max_size=3),
+            },
+        ),
+    ),
+)
+ENDPOINT_MANAGERS = principals("staff", "admin")
+WEBHOOK_ERRORS = "__typename ... on Error { code message field }"
+
+SPECS += [
+    Spec(
+        "createWebhookEndpoint",
+        {"input": "CreateWebhookEndpointInput!"},
+        f"{WEBHOOK_ERRORS} ... on WebhookEndpointCreated {{ endpoint {{ id url }} secret }}",
+        "WebhookEndpointCreated",
+        None,
+        variables(
+            {"input": input_object({"url": URL}, {"description": STRING, "filter": EVENT_FILTER})}
+        ),
+        ENDPOINT_MANAGERS,
+    ),
+    Spec(
+        "updateWebhookEndpoint",
+        {"input": "UpdateWebhookEndpointInput!"},
+        f"{WEBHOOK_ERRORS} ... on WebhookEndpointUpdated {{ endpoint {{ id enabled }} }}",
+        "WebhookEndpointUpdated",
+        None,
+        variables(
+            {
+                "input": input_object(
+                    {"id": ENDPOINT_ID},
+                    {
+                        "url": URL,
+                        "description": OPTIONAL_STRING,
+                        "filter": EVENT_FILTER,
+                        "enabled": weighted((3, st.booleans()), (1, st.none())),
+                    },
+                )
+            }
+        ),
+        ENDPOINT_MANAGERS,
+    ),
+    Spec(
+        "deleteWebhookEndpoint",
+        {"id": "ID!"},
+        WEBHOOK_ERRORS,
+        "WebhookEndpointDeleted",
+        None,
+        variables({"id": ENDPOINT_ID}),
+        ENDPOINT_MANAGERS,
+    ),
+    Spec(
+        "rotateWebhookSecret",
+        {"id": "ID!", "overlapSeconds": "Int"},
+        f"{WEBHOOK_ERRORS} ... on WebhookSecretRotated {{ secret }}",
+        "WebhookSecretRotated",
+        None,
+        variables({"id": ENDPOINT_ID}, {"overlapSeconds": HOURS}),
+        ENDPOINT_MANAGERS,
+    ),
+    Spec(
+        "redeliverWebhook",
+        {"delivery": "ID!"},
+        f"{WEBHOOK_ERRORS} ... on WebhookRedeliveryScheduled {{ delivery {{ id status }} }}",
+        "WebhookRedeliveryScheduled",
+        None,
+        # No dispatcher runs here, so there is no delivery to name: ids of other kinds (an
+        # endpoint's among them), unknown and malformed ones.
+        variables({"delivery": id_of(Ref("endpoint", "staff"), Ref("case")) | MALFORMED_ID}),
+        ENDPOINT_MANAGERS,
+    ),
+]
+
 SPEC_OF = {spec.field: spec for spec in SPECS}
 ACCEPT = st.sampled_from(["application/json", "application/graphql-response+json"])
 
@@ -675,6 +806,9 @@ TABLES = (
     "deadline_policies",
     "deadline_alerts",
     "district_counters",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "webhook_bodies",
 )
 SNAPSHOT = " UNION ALL ".join(
     f"SELECT '{table}', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
@@ -771,6 +905,7 @@ class Harness:
         self.meeting_id: int | None = None
         self.other_case_id = 0
         self.tokens: dict[str, str | None] = {}
+        self.endpoints: dict[str, str] = {}
 
     # Principals and set-up through the API.
 
@@ -895,6 +1030,27 @@ class Harness:
         self.meeting_id = ids.decode_as(done["meeting"]["id"], "Meeting")
         return self.meeting_id
 
+    async def endpoint(self, who: str) -> str:
+        """Id of the webhook endpoint kept for `who` (its partner's, or its district's),
+        made again once a probe deleted it."""
+        kept = self.endpoints.get(who)
+        if kept is not None:
+            found = await graphql(
+                self.client,
+                "query($id: ID!) { node(id: $id) { id } }",
+                {"id": kept},
+                bearer=self.bearer(who),
+            )
+            if found["node"] is not None:
+                return kept
+        made = await self.succeed(
+            "createWebhookEndpoint",
+            {"input": {"url": f"https://1.1.1.1/gongzhi/{who}", "description": "探针"}},
+            self.bearer(who),
+        )
+        self.endpoints[who] = str(made["endpoint"]["id"])
+        return self.endpoints[who]
+
     async def resolve(self, value: Any, target: tuple[int, int]) -> Any:
         """`value` with its `Ref`s worked out."""
         if isinstance(value, dict):
@@ -916,6 +1072,8 @@ class Harness:
             return ids.encode("Case", (await self.case_in(value.arg))[0])
         if value.what == "meeting":
             return ids.encode("Meeting", await self.scheduled_meeting())
+        if value.what == "endpoint":
+            return await self.endpoint(value.arg)
         assert value.what == "from now", value
         return (dt.datetime.now(BEIJING) + dt.timedelta(hours=value.arg)).isoformat()
 
@@ -1089,3 +1247,26 @@ async def test_a_time_after_year_9999_in_utc_is_not_an_internal_error(harness: H
         "reason": "等待维修基金",
     }
     await harness.probe(spec, variables, "committee", "application/json", True)
+
+
+async def test_a_host_name_with_a_label_over_63_characters_is_refused_clearly(
+    harness: Harness,
+) -> None:
+    """The resolver's IDNA encoding raised UnicodeError ("label empty or too long"), which
+    ended as an internal error; now `ValidationFailed` naming `url`."""
+    spec = SPEC_OF["createWebhookEndpoint"]
+    variables = {"input": {"url": "https://" + "a" * 64 + ".example.org/"}}
+    await harness.probe(spec, variables, "staff", "application/json", True)
+    data = await graphql(harness.client, spec.document, variables, bearer=harness.bearer("staff"))
+    refused = data["createWebhookEndpoint"]
+    assert refused["__typename"] == "ValidationFailed"
+    assert refused["field"] == "url"
+
+
+async def test_deleting_an_endpoint_by_a_malformed_id_is_refused_clearly(harness: Harness) -> None:
+    """`ValidationFailed` was not a member of `DeleteWebhookEndpointResult`: a malformed id
+    ended as an internal error."""
+    spec = SPEC_OF["deleteWebhookEndpoint"]
+    await harness.probe(spec, {"id": ""}, "staff", "application/json", True)
+    data = await graphql(harness.client, spec.document, {"id": ""}, bearer=harness.bearer("staff"))
+    assert data["deleteWebhookEndpoint"]["__typename"] == "ValidationFailed"
