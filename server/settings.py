@@ -24,6 +24,9 @@ class JwtAlgorithm(enum.StrEnum):
 
 
 class LogFormat(enum.StrEnum):
+    # Human-readable lines when stderr is a terminal, JSON otherwise (a file, a pipe, a
+    # collector).
+    AUTO = "auto"
     JSON = "json"
     TEXT = "text"
 
@@ -72,7 +75,7 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: int = Field(default=30, ge=0)
     shutdown_grace_seconds: float = Field(default=1.0, ge=0)
     # Logs: one JSON object per line ("json") or uvicorn's plain lines ("text").
-    log_format: LogFormat = LogFormat.JSON
+    log_format: LogFormat = LogFormat.AUTO
     # The request path's pool per process: connections kept, extra ones allowed, and how long a
     # request waits for one before it fails with "database unavailable, retry".
     pool_size: int = Field(default=10, ge=1)
