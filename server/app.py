@@ -18,7 +18,7 @@ from resolvers import compiled_reads
 from resolvers.live.bus import EventBus
 from resolvers.webhooks.dispatcher import Dispatcher, DispatchSettings
 from resolvers.workflow.deadlines import sweeping
-from server import health, photos, prometheus
+from server import graphiql, health, photos, prometheus
 from server.cancellation import CancelOnDisconnect
 from server.context import Services
 from server.graphql_view import GraphQLApp
@@ -78,6 +78,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
             photos.route(services),
             *health.routes(database),
             Route("/metrics", prometheus.metrics),
+            # GraphiQL's scripts and styles (development: the page is not served in production).
+            *([] if settings.is_production else [graphiql.assets()]),
         ],
         middleware=[
             Middleware(Observability),

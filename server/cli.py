@@ -40,7 +40,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     loaded = asyncio.run(prepare(settings, url, seed_demo=not args.no_demo))
     if loaded:
         print("Loaded the demo data set (海淀区 haidian, 西城区 xicheng).", file=sys.stderr)
-    banner = f"\ngongzhi is serving on http://{args.host}:{args.port}/graphql\n"
+    banner = None  # without a development token, uvicorn's own line says where it listens
     if not settings.is_production:
         token = asyncio.run(_dev_token(settings, url))
         if token:

@@ -35,7 +35,7 @@ from core.error_codes import ErrorCode
 from db.connectivity import UNAVAILABLE_MESSAGE, DatabaseUnavailable
 from resolvers.extensions import OPERATION_SCOPE_KEY, OperationRecord
 from resolvers.root import build_schema
-from server import prometheus, websocket
+from server import graphiql, prometheus, websocket
 from server.context import Refused, Services, build_context, principal_key
 from server.negotiation import GRAPHQL_RESPONSE_JSON, choose_media_type, chosen_media_type
 from server.request_limits import error_body, error_response
@@ -54,6 +54,11 @@ def unavailable_response() -> Response:
 
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context: the principal and its district's database handle."""
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL with its scripts and styles from this server (`server.graphiql`)."""
+        return graphiql.page()
 
     def __init__(self, services: Services) -> None:
         settings = services.settings
