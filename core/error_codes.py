@@ -26,3 +26,42 @@ class ErrorCode(enum.StrEnum):
     TIMEOUT = "TIMEOUT"
     # Too many operations at once (for this principal, or for the server): retry later.
     OVERLOADED = "OVERLOADED"
+    # The document is not GraphQL (a syntax error), or not valid against the schema (an
+    # unknown field, a missing argument, a limit of depth, aliases or tokens).
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    # A variable's or argument's value is not of its type (e.g. a string for an Int).
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    # No token, or one that is not good (expired, badly signed, of an unknown district).
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    # The request itself cannot be read: not JSON, not UTF-8, no query, a bad X-District.
+    BAD_REQUEST = "BAD_REQUEST"
+    # HTTP: no such path; a method the path does not take; an Accept the server cannot
+    # answer; a Content-Type it cannot read.
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    # A fault of the server, logged there; the message says nothing more.
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+# The code of an error answered with an HTTP status before any GraphQL execution.
+HTTP_STATUS_CODES: dict[int, ErrorCode] = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.PERMISSION_DENIED,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    406: ErrorCode.NOT_ACCEPTABLE,
+    413: ErrorCode.BODY_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    429: ErrorCode.RATE_LIMITED,
+    500: ErrorCode.INTERNAL_SERVER_ERROR,
+    503: ErrorCode.DATABASE_UNAVAILABLE,
+}
+
+
+def http_status_code(status: int) -> ErrorCode:
+    return HTTP_STATUS_CODES.get(
+        status, ErrorCode.BAD_REQUEST if status < 500 else ErrorCode.INTERNAL_SERVER_ERROR
+    )

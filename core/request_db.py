@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import Executable, Result, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.user_errors import UserError
+from core.user_errors import Forbidden, UserError
 from db.session import Database
 from db.tenancy import MissingDistrictError
 
@@ -180,7 +180,7 @@ class RequestDatabase:
     async def writing(self) -> AsyncIterator[AsyncSession]:
         """The operation's session, held alone while a mutation's service runs."""
         if self._district_id is None:
-            raise UserError("changes need a token of a district")
+            raise Forbidden("changes need a token of a district")
         async with self._lock:
             session = self._open()
             await self._custom_plans_again(session)

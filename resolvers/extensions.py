@@ -164,4 +164,76 @@ class MaskErrors(_MaskErrors):
             return unavailable_error(error)
         if is_statement_timeout(error.original_error):
             return timeout_error(error)
-        return super().anonymise_error(error)
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR}
+        return masked
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [with_code(error) for error in super()._process_errors(errors)]
+
+
+# graphql-core's messages for a value that does not fit its type (a variable's or a literal
+# argument's): bad input, not an invalid document.
+_BAD_VALUE = (
+    "Variable '$",
+    "Expected value of type",
+    "Int cannot represent",
+    "Float cannot",
+    "String cannot represent",
+    "Boolean cannot",
+    "ID cannot represent",
+    "Enum '",
+    "Value '",
+)
+
+
+def code_of(error: GraphQLError) -> ErrorCode:
+    """The `extensions.code` of a top-level error that has none yet."""
+    original = error.original_error
+    if isinstance(original, UserError):
+        return original.code
+    if isinstance(original, GraphQLError) and original.extensions:
+        found = original.extensions.get("code")
+        if isinstance(found, str) and found in ErrorCode.__members__:
+            return ErrorCode(found)
+    if original is not None and not isinstance(original, GraphQLError):
+        return ErrorCode.INTERNAL_SERVER_ERROR
+    message = error.message
+    if message.startswith("Syntax Error"):
+        return ErrorCode.GRAPHQL_PARSE_FAILED
+    if (
+        error.path is not None
+        or message.startswith(_BAD_VALUE)
+        or (original is not None and original.message.startswith(_BAD_VALUE))
+    ):
+        return ErrorCode.BAD_USER_INPUT
+    return ErrorCode.GRAPHQL_VALIDATION_FAILED
+
+
+def with_code(error: GraphQLError) -> GraphQLError:
+    """`error` with `extensions.code` set (kept if it has one): every top-level error a client
+    gets carries one (`core.error_codes.ErrorCode`)."""
+    if not (error.extensions and "code" in error.extensions):
+        error.extensions = {**(error.extensions or {}), "code": code_of(error)}
+    return error
+
+
+def with_code_formatted(error: dict[str, Any]) -> dict[str, Any]:
+    """An error already formatted for the wire (a WebSocket message's) with a code, when it
+    reached the wire without one: parsing and validation errors, and protocol limits."""
+    extensions = error.get("extensions")
+    if isinstance(extensions, dict) and "code" in extensions:
+        return error
+    message = str(error.get("message", ""))
+    code = ErrorCode.GRAPHQL_VALIDATION_FAILED
+    if message.startswith("Syntax Error"):
+        code = ErrorCode.GRAPHQL_PARSE_FAILED
+    elif message == INTERNAL_ERROR:
+        code = ErrorCode.INTERNAL_SERVER_ERROR
+    elif message.startswith(_BAD_VALUE):
+        code = ErrorCode.BAD_USER_INPUT
+    elif message == "Subscription limit reached":
+        code = ErrorCode.OVERLOADED
+    elif "path" in error:
+        code = ErrorCode.VALIDATION_FAILED
+    return {**error, "extensions": {**(extensions or {}), "code": code}}

@@ -9,8 +9,11 @@ import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from db.session import Database
@@ -21,7 +24,7 @@ from resolvers.workflow.deadlines import sweeping
 from server import graphiql, health, photos, prometheus
 from server.cancellation import CancelOnDisconnect
 from server.context import Services
-from server.graphql_view import GraphQLApp
+from server.graphql_view import GraphQLApp, http_error_response
 from server.memory import return_large_buffers
 from server.observability import Observability
 from server.request_limits import BodyLimit
@@ -118,7 +121,17 @@ def create_app(settings: Settings, database: Database) -> Starlette:
             Middleware(CancelOnDisconnect),
         ],
         lifespan=lifespan,
+        # No such path (404), a method the path does not take (405): GraphQL-shaped JSON
+        # with a code, as every other refusal.
+        exception_handlers={HTTPException: _http_error},
     )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    response = http_error_response(exc.status_code, exc.detail)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def dispatch_settings(settings: Settings) -> DispatchSettings:

@@ -28,12 +28,13 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from core.context import Context, Overloaded
-from core.error_codes import ErrorCode
+from core.error_codes import ErrorCode, http_status_code
 from db.connectivity import UNAVAILABLE_MESSAGE, DatabaseUnavailable
-from resolvers.extensions import OPERATION_SCOPE_KEY, OperationRecord
+from resolvers.extensions import OPERATION_SCOPE_KEY, OperationRecord, with_code
 from resolvers.root import build_schema
 from server import graphiql, prometheus, websocket
 from server.context import Refused, Services, build_context, principal_key
@@ -126,8 +127,27 @@ class GraphQLApp(GraphQL[Context, None]):
         except DatabaseUnavailable:
             _log.warning("database unavailable before execution")
             return unavailable_response()
+        except HTTPException as exc:
+            # Strawberry would answer these in plain text; every refusal is GraphQL-shaped
+            # JSON with a code. (It says 400 for a body of a type it cannot read: 415.)
+            status = exc.status_code
+            if status == 400 and exc.reason == "Unsupported content type":
+                status = 415
+            if status == 400 and exc.reason.startswith("mutations are not allowed"):
+                # GraphQL over HTTP: a mutation in a GET request is 405 (send it by POST).
+                response = http_error_response(405, exc.reason)
+                response.headers["Allow"] = "POST"
+                return response
+            return http_error_response(status, exc.reason)
         finally:
             await asyncio.shield(_finish(request))
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """Every top-level error with its code, those of parsing included (they end the
+        operation before the error masking sees them)."""
+        for error in getattr(result, "errors", None) or ():
+            with_code(error)
+        return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> str:
         """Every answer, over HTTP and WebSocket, in one pass: UTF-8 rather than `\\uXXXX`
@@ -181,6 +201,13 @@ class GraphQLApp(GraphQL[Context, None]):
             response.headers.update(headers)
         response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
         return response
+
+
+def http_error_response(status: int, message: str) -> Response:
+    """A request refused with an HTTP status before execution, in GraphQL's shape with the
+    status's code (`core.error_codes.HTTP_STATUS_CODES`)."""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(status, message, http_status_code(status), headers)
 
 
 def overloaded_response(message: str, retry_after: int) -> Response:

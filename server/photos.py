@@ -2,21 +2,24 @@
 
 The request gets the same context as a GraphQL request (authentication, rate limit, district)
 and reads through its loaders, so the photo is visible exactly when its case is
-(`core.visibility`). Errors are JSON objects `{"error": …}`.
+(`core.visibility`). Errors are GraphQL-shaped JSON, as on `/graphql`:
+`{"errors": [{"message": …, "extensions": {"code": …}}]}`.
 """
 
 from __future__ import annotations
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from core import ids
+from core.error_codes import ErrorCode, http_status_code
 from core.user_errors import UserError
 from db.connectivity import UNAVAILABLE_MESSAGE, DatabaseUnavailable, is_unavailable
 from server.context import Refused, Services, build_context
 from server.negotiation import choose_media_type
+from server.request_limits import error_response
 
 
 def route(services: Services) -> Route:
@@ -35,17 +38,17 @@ async def serve_photo(services: Services, request: Request) -> Response:
         choose_media_type(request)
         context = await build_context(services, request)
     except HTTPException as exc:
-        return JSONResponse({"error": exc.reason}, exc.status_code)
+        return _error(exc.status_code, exc.reason)
     except Refused as exc:
-        return JSONResponse({"error": exc.message}, exc.status)
+        return _error(exc.status, exc.message)
     except DatabaseUnavailable:
         return _unavailable()
     if context.principal.is_anonymous or context.district_id is None:
-        return JSONResponse({"error": "send your token in the Authorization header"}, 401)
+        return _error(401, "send your token in the Authorization header")
     try:
         photo_id = ids.decode_as(request.path_params["id"], "CasePhoto")
     except UserError as exc:
-        return JSONResponse({"error": str(exc)}, 404)
+        return _error(404, str(exc))
     try:
         found = await context.loaders.photo_files.load(photo_id)
     except Exception as exc:
@@ -55,7 +58,7 @@ async def serve_photo(services: Services, request: Request) -> Response:
     finally:
         await context.db.finish(commit=False)
     if found is None:
-        return JSONResponse({"error": "no such photo"}, 404)
+        return _error(404, "no such photo")
     return Response(
         found.data,
         media_type=found.content_type,
@@ -63,5 +66,11 @@ async def serve_photo(services: Services, request: Request) -> Response:
     )
 
 
+def _error(status: int, message: str) -> Response:
+    return error_response(status, message, http_status_code(status))
+
+
 def _unavailable() -> Response:
-    return JSONResponse({"error": UNAVAILABLE_MESSAGE}, 503, headers={"Retry-After": "1"})
+    return error_response(
+        503, UNAVAILABLE_MESSAGE, ErrorCode.DATABASE_UNAVAILABLE, {"Retry-After": "1"}
+    )

@@ -25,6 +25,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from core.context import Context
 from core.error_codes import ErrorCode
 from db.connectivity import UNAVAILABLE_MESSAGE, DatabaseUnavailable
+from resolvers.extensions import with_code_formatted
 from server import prometheus
 from server.context import Refused, Services, build_context
 
@@ -85,6 +86,16 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             prometheus.CANCELLED.inc()
             await asyncio.shield(self._roll_back())
             raise
+
+    async def send_message(self, message: Any) -> None:
+        """Strawberry's, with a code on every error of an `error` or `next` message."""
+        payload = message.get("payload") if isinstance(message, dict) else None
+        if message.get("type") == "error" and isinstance(payload, list):
+            message = {**message, "payload": [with_code_formatted(e) for e in payload]}
+        elif message.get("type") == "next" and isinstance(payload, dict) and payload.get("errors"):
+            errors = [with_code_formatted(e) for e in payload["errors"]]
+            message = {**message, "payload": {**payload, "errors": errors}}
+        await super().send_message(message)
 
     async def _roll_back(self) -> None:
         db = getattr(self.context, "db", None)

@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from core.context import Info
+from core.error_codes import ErrorCode
 from core.loaders import Loaders
 from core.user_errors import UserError
 from resolvers.live.feed import EventFilter
@@ -69,7 +70,10 @@ class Subscription:
     ) -> AsyncGenerator[CaseEvent, None]:
         context = info.context
         if context.district_id is None or context.principal.is_anonymous:
-            raise UserError("subscribe with a token of a district (in connection_init)")
+            raise UserError(
+                "subscribe with a token of a district (in connection_init)",
+                code=ErrorCode.UNAUTHENTICATED,
+            )
         if context.bus is None:
             raise UserError("live events are not available on this server")
         flt = event_filter(filter) if filter else EventFilter()

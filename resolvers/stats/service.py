@@ -12,7 +12,7 @@ from sqlalchemy import RowMapping, text
 
 from core import ids
 from core.context import Info
-from core.user_errors import UserError
+from core.user_errors import Forbidden, UserError
 from db.metrics import CASE_METRICS, DEFINITIONS, Metric, Unit
 from db.models.enums import CaseCategory, PartnerKind, Role
 from resolvers.stats.sql import PLANNER, Scope, Selection, comparison
@@ -65,7 +65,7 @@ _GROUPS_OF_SCOPE: dict[str | None, set[str]] = {
 _NAMES = {"community": "communities", "street": "streets", "partner": "partners"}
 
 
-class StatisticsDenied(UserError):
+class StatisticsDenied(Forbidden):
     """The principal may not run this comparison."""
 
 

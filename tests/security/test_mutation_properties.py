@@ -44,6 +44,7 @@ from hypothesis.control import currently_in_test_context
 from sqlalchemy import text
 
 from core import ids
+from core.error_codes import ErrorCode
 from db.models.enums import CaseCategory, CaseEventKind, CasePriority, NoticeKind, Role
 from db.session import Database
 from db.tenancy import use_district
@@ -1161,12 +1162,12 @@ class Harness:
             m for m in LEAKS_ANY_CASE if m in answer.lower() and m not in sent.lower()
         ]
         assert not leaked, f"{leaked} in the answer {answer[:2000]}\n{where}"
-        if response.status_code != 200:
-            # Refused before execution: a GraphQL error, or Strawberry's plain-text 400 for a
-            # request it cannot read (e.g. `variables` that are not an object).
-            answered: dict[str, Any] = {}
-        else:
-            answered = response.json()
+        # Every answer is GraphQL-shaped JSON, refusals before execution included, and every
+        # top-level error in it carries a code of the one enum.
+        answered: dict[str, Any] = response.json()
+        for error in answered.get("errors") or []:
+            code = (error.get("extensions") or {}).get("code")
+            assert code in ErrorCode.__members__, f"error without a code: {error}\n{where}"
         result = (answered.get("data") or {}).get(spec.field) or {}
         # Shown by `pytest --hypothesis-show-statistics`: which answers the examples reached.
         if currently_in_test_context():  # the reproducers below run outside @given

@@ -139,7 +139,9 @@ class Server:
     async def refuses(self, bearer: str, reason: str) -> None:
         response = await self.viewer(bearer)
         assert response.status_code == 401, response.text
-        assert reason.lower() in response.text.lower()
+        [error] = response.json()["errors"]
+        assert reason.lower() in error["message"].lower()
+        assert error["extensions"]["code"] == "UNAUTHENTICATED"
         assert "Traceback" not in response.text
         assert 'File "' not in response.text
 

@@ -147,8 +147,12 @@ async def test_mutations_are_refused_over_get(
         params={"query": mutation},
         headers=auth(token(Role.DISTRICT_ADMIN, district.code)),
     )
-    assert response.status_code == 400
-    assert "mutations are not allowed when using get" in response.text.lower()
+    # GraphQL over HTTP: 405, send it by POST.
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    [error] = response.json()["errors"]
+    assert "mutations are not allowed when using get" in error["message"].lower()
+    assert error["extensions"]["code"] == "METHOD_NOT_ALLOWED"
 
 
 async def test_a_failed_operation_leaves_no_connection_checked_out(
