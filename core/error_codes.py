@@ -41,6 +41,10 @@ class ErrorCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    # Persisted documents: a hash or `documentId` this server does not know (send the
+    # document); a document that is not registered, on a server that runs only those.
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    DOCUMENT_NOT_REGISTERED = "DOCUMENT_NOT_REGISTERED"
     # A fault of the server, logged there; the message says nothing more.
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 

@@ -9,6 +9,7 @@ import logging.config
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -213,6 +214,51 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
     print(signed)
 
 
+def _documents(args: argparse.Namespace, settings: Settings) -> None:
+    from db import documents
+    from resolvers.root import build_schema
+    from server import manifests
+
+    url = owner_url(settings)
+    asyncio.run(prepare(settings, url, seed_demo=False))
+    if args.action == "add":
+        if not args.files:
+            raise CliError("documents add needs .graphql files or a .json manifest")
+        schema = build_schema(production=False, max_nodes=settings.max_query_nodes)
+        pairs: list[tuple[str, str | None]] = []
+        for name in args.files:
+            try:
+                found = manifests.read(Path(name))
+                manifests.check(schema._schema, found, name)
+            except manifests.ManifestError as exc:
+                raise CliError(str(exc)) from None
+            pairs.extend(found)
+
+        async def add() -> list[documents.Document]:
+            database = open_database(settings, url)
+            try:
+                async with database.platform_transaction() as session:
+                    return await documents.register(session, pairs)
+            finally:
+                await database.dispose()
+
+        for document in asyncio.run(add()):
+            print(f"sha256:{document.sha256}\t{document.manifest_id or ''}")
+        return
+
+    async def listed() -> Sequence[documents.Document]:
+        database = open_database(settings, url)
+        try:
+            async with database.platform_session(write=True) as session:
+                return await documents.registered(session)
+        finally:
+            await database.dispose()
+
+    for document in asyncio.run(listed()):
+        first = " ".join(document.body.split())[:70]
+        print(f"sha256:{document.sha256}\t{document.manifest_id or ''}\t{first}")
+
+
 def _schema(args: argparse.Namespace, settings: Settings) -> None:
     from resolvers.root import build_schema
 
@@ -258,6 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--person", help="person id, login or name the token speaks for")
     token.add_argument("--ttl-hours", type=float, default=None)
     token.set_defaults(handler=_token)
+
+    docs = commands.add_parser(
+        "documents", help="register trusted documents (add FILE…) or list the registered ones"
+    )
+    docs.add_argument("action", choices=["add", "list"])
+    docs.add_argument("files", nargs="*", help=".graphql files, or persisted-operations manifests")
+    docs.set_defaults(handler=_documents)
 
     sdl = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     sdl.set_defaults(handler=_schema)

@@ -28,6 +28,7 @@ from server import prometheus
 from server.admission import Admission
 from server.auth import AuthError, TokenVerifier, bearer_token
 from server.budgets import CostBudgets
+from server.documents import PersistedDocuments
 from server.settings import Settings
 
 
@@ -54,6 +55,7 @@ class Services:
     directory: DistrictDirectory
     admission: Admission
     budgets: CostBudgets
+    documents: PersistedDocuments
     bus: EventSource | None = None
 
     @classmethod
@@ -80,6 +82,7 @@ class Services:
                 workers=settings.workers,
                 redis_url=settings.redis_url,
             ),
+            documents=PersistedDocuments(database, trusted=settings.trusted_documents),
             bus=bus,
         )
 

@@ -38,6 +38,7 @@ from resolvers.extensions import OPERATION_SCOPE_KEY, OperationRecord, with_code
 from resolvers.root import build_schema
 from server import graphiql, prometheus, websocket
 from server.context import Refused, Services, build_context, principal_key
+from server.documents import DOCUMENT_ID_KEY, DocumentRefused
 from server.negotiation import GRAPHQL_RESPONSE_JSON, choose_media_type, chosen_media_type
 from server.request_limits import error_body, error_response
 
@@ -86,6 +87,7 @@ class GraphQLApp(GraphQL[Context, None]):
             settings.ws_keepalive_seconds, settings.request_timeout_seconds
         )
         self.services = services
+        self._in_query_params = False
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         if isinstance(request, Request):
@@ -127,6 +129,8 @@ class GraphQLApp(GraphQL[Context, None]):
         except DatabaseUnavailable:
             _log.warning("database unavailable before execution")
             return unavailable_response()
+        except DocumentRefused as exc:
+            return document_refused_response(exc)
         except HTTPException as exc:
             # Strawberry would answer these in plain text; every refusal is GraphQL-shaped
             # JSON with a code. (It says 400 for a body of a type it cannot read: 415.)
@@ -154,6 +158,40 @@ class GraphQLApp(GraphQL[Context, None]):
         escapes, and compiled reads (`orjson.Fragment`) copied in as they are. Text, not
         bytes: the WebSocket protocol sends text frames."""
         return orjson.dumps(data).decode()
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A GET with no `query` is GraphiQL's page, unless it names a persisted document
+        (`documentId`, or a hash in `extensions`)."""
+        params = request.query_params
+        if params.get("documentId") is not None or params.get("extensions") is not None:
+            return False
+        return bool(super().should_render_graphql_ide(request))
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """Strawberry's, keeping a body's `documentId` (persisted documents) in its
+        extensions until `parse_http_body` resolves it."""
+        parsed = super().parse_json(data)
+        if self._in_query_params or not isinstance(parsed, dict) or "documentId" not in parsed:
+            return parsed
+        return _with_document_id(parsed, parsed.pop("documentId"))
+
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        self._in_query_params = True  # its `variables` and `extensions` are JSON too
+        try:
+            parsed = super().parse_query_params(params)
+        finally:
+            self._in_query_params = False
+        if "documentId" in parsed:
+            return _with_document_id(parsed, parsed.pop("documentId"))
+        return parsed
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """The request, its document found by hash or id where it names one
+        (`server.documents`); in trusted mode, refused unless registered."""
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            return data
+        return await self.services.documents.resolve(data)
 
     def decode_json(self, data: str | bytes) -> object:
         """Strawberry's parsing, with the two ways JSON can fail besides syntax refused
@@ -201,6 +239,28 @@ class GraphQLApp(GraphQL[Context, None]):
             response.headers.update(headers)
         response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
         return response
+
+
+def _with_document_id(data: dict[str, Any], document_id: Any) -> dict[str, Any]:
+    extensions = data.get("extensions")
+    if extensions is None:
+        extensions = {}
+    if isinstance(extensions, dict):
+        data = {**data, "extensions": {**extensions, DOCUMENT_ID_KEY: document_id}}
+    return data
+
+
+def document_refused_response(refused: DocumentRefused) -> Response:
+    """A persisted document not found or not allowed: before execution, so 200 with
+    `application/json` (what APQ clients expect) and 400 with
+    `application/graphql-response+json`; a malformed request 400 either way."""
+    status = refused.status
+    if status is None:
+        status = 400 if chosen_media_type() == GRAPHQL_RESPONSE_JSON else 200
+    response = error_response(status, refused.message, refused.code)
+    if chosen_media_type() == GRAPHQL_RESPONSE_JSON:
+        response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+    return response
 
 
 def http_error_response(status: int, message: str) -> Response:

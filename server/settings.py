@@ -162,6 +162,10 @@ class Settings(BaseSettings):
     # raises its open-file limit to cover them (and its database pools), and warns when the
     # system's hard limit is lower.
     connections_per_process: int = Field(default=10_000, ge=1)
+    # Trusted documents: only documents registered with `gongzhi documents add` run; clients
+    # send their `documentId` (or hash). Off: any document runs, and clients may persist
+    # theirs (APQ).
+    trusted_documents: bool = False
 
     @property
     def is_production(self) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from graphql.utilities import get_operation_ast
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -28,6 +29,7 @@ from db.connectivity import UNAVAILABLE_MESSAGE, DatabaseUnavailable
 from resolvers.extensions import with_code_formatted
 from server import prometheus
 from server.context import Refused, Services, build_context
+from server.documents import DOCUMENT_ID_KEY, DocumentRefused
 
 _log = logging.getLogger(__name__)
 
@@ -86,6 +88,33 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             prometheus.CANCELLED.inc()
             await asyncio.shield(self._roll_back())
             raise
+
+    async def handle_subscribe(self, message: Any) -> None:
+        """Strawberry's, with the operation's document found by `documentId` or hash
+        (`server.documents`) and, in trusted mode, refused unless registered: nothing
+        unregistered reaches the executor over WebSocket either."""
+        payload = message.get("payload") if isinstance(message, dict) else None
+        documents = getattr(getattr(self.view, "services", None), "documents", None)
+        if isinstance(payload, dict) and documents is not None and self.connection_acknowledged:
+            extensions = payload.get("extensions")
+            extensions = dict(extensions) if isinstance(extensions, dict) else {}
+            if "documentId" in payload:
+                extensions[DOCUMENT_ID_KEY] = payload["documentId"]
+            query = payload.get("query")
+            request = GraphQLRequestData(
+                query=query if isinstance(query, str) else None,
+                variables=None,
+                operation_name=None,
+                extensions=extensions or None,
+            )
+            try:
+                resolved = await documents.resolve(request)
+            except DocumentRefused as refused:
+                error = {"message": refused.message, "extensions": {"code": refused.code}}
+                await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
+                return
+            message = {**message, "payload": {**payload, "query": resolved.query}}
+        await super().handle_subscribe(message)
 
     async def send_message(self, message: Any) -> None:
         """Strawberry's, with a code on every error of an `error` or `next` message."""

@@ -3,6 +3,7 @@
 from db.models.base import Base, DistrictScoped, TenantEntity
 from db.models.cases import Case, CaseEvent, Meeting, MeetingAttendee, MeetingCase
 from db.models.committees import Committee, CommitteeMember
+from db.models.documents import PersistedDocument
 from db.models.notices import Notice
 from db.models.partners import CompoundService, Partner, Partnership
 from db.models.people import Person, RoleBinding
@@ -52,6 +53,7 @@ __all__ = [
     "Notice",
     "Partner",
     "Partnership",
+    "PersistedDocument",
     "Person",
     "ReportKey",
     "RoleBinding",
