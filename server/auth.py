@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from core.principal import Principal
 from db.models.enums import Role
+from server.jwks import RemoteJwks
 from server.settings import JwtAlgorithm, Settings
 
 # The algorithm of the HS256 default, kept for callers of the former constant.
@@ -32,6 +33,10 @@ ALGORITHM = JwtAlgorithm.HS256.value
 
 _PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 _PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+class UnknownKey(Exception):
+    """The token names a `kid` the JWKS does not hold (yet)."""
 
 
 class AuthError(Exception):
@@ -104,9 +109,16 @@ def _public_key(pem: bytes, algorithm: JwtAlgorithm, setting: str) -> _PublicKey
 
 def _jwks(path: Path, algorithm: JwtAlgorithm) -> dict[str, jwt.PyJWK]:
     """The keys of a JWKS file usable for `algorithm`, by `kid`."""
-    setting = "GONGZHI_JWT_JWKS_FILE"
+    return jwks_keys(_read(path, "GONGZHI_JWT_JWKS_FILE"), algorithm, path, "GONGZHI_JWT_JWKS_FILE")
+
+
+def jwks_keys(
+    raw: bytes, algorithm: JwtAlgorithm, path: Path | str, setting: str
+) -> dict[str, jwt.PyJWK]:
+    """The keys of a JWKS document usable for `algorithm`, by `kid`; `AuthConfigError`
+    naming `setting` and `path` when it is not one."""
     try:
-        document = json.loads(_read(path, setting))
+        document = json.loads(raw)
         key_set = jwt.PyJWKSet.from_dict(document)
     except (ValueError, AttributeError, jwt.PyJWKSetError) as exc:
         raise AuthConfigError(
@@ -147,12 +159,14 @@ class TokenVerifier:
         self.audience = settings.jwt_audience
         self._key: str | _PublicKey | None = None
         self._jwks: dict[str, jwt.PyJWK] | None = None
+        self._remote: RemoteJwks | None = None
         given = [
             name
             for name, value in (
                 ("GONGZHI_JWT_PUBLIC_KEY", settings.jwt_public_key),
                 ("GONGZHI_JWT_PUBLIC_KEY_FILE", settings.jwt_public_key_file),
                 ("GONGZHI_JWT_JWKS_FILE", settings.jwt_jwks_file),
+                ("GONGZHI_JWT_JWKS_URL", settings.jwt_jwks_url),
             )
             if value
         ]
@@ -175,7 +189,15 @@ class TokenVerifier:
             )
         if len(given) > 1:
             raise AuthConfigError(f"set only one of {', '.join(given)}")
-        if settings.jwt_jwks_file:
+        if settings.jwt_jwks_url:
+            url, algorithm = settings.jwt_jwks_url, self.algorithm
+            self._remote = RemoteJwks(
+                url,
+                lambda raw: jwks_keys(raw, algorithm, url, "GONGZHI_JWT_JWKS_URL"),
+                min_refresh_seconds=settings.jwt_jwks_refresh_seconds,
+            )
+            self._remote.load_at_start()
+        elif settings.jwt_jwks_file:
             self._jwks = _jwks(settings.jwt_jwks_file, self.algorithm)
         elif settings.jwt_public_key_file:
             pem = _read(settings.jwt_public_key_file, "GONGZHI_JWT_PUBLIC_KEY_FILE")
@@ -186,16 +208,34 @@ class TokenVerifier:
             self._key = _public_key(pem, self.algorithm, "GONGZHI_JWT_PUBLIC_KEY")
 
     def _key_for(self, header: dict[str, Any]) -> str | _PublicKey | jwt.PyJWK:
-        if self._jwks is None:
+        keys = self._remote.keys if self._remote is not None else self._jwks
+        if keys is None:
             assert self._key is not None
             return self._key
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise AuthError("token header has no 'kid' naming its key")
-        key = self._jwks.get(kid)
+        key = keys.get(kid)
         if key is None:
+            if self._remote is not None:
+                raise UnknownKey(kid)
             raise AuthError(f"unknown key id (kid) {kid!r}")
         return key
+
+    async def verify_async(self, token: str) -> Principal:
+        """`verify`; with a JWKS URL, a token naming a key not fetched yet makes it fetched
+        again (at most once per `GONGZHI_JWT_JWKS_REFRESH_SECONDS`), so an identity
+        provider's new key is accepted without a restart."""
+        try:
+            return self.verify(token)
+        except UnknownKey as unknown:
+            assert self._remote is not None
+            if await self._remote.refresh():
+                try:
+                    return self.verify(token)
+                except UnknownKey:
+                    pass
+            raise AuthError(f"unknown key id (kid) {unknown.args[0]!r}") from None
 
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; `AuthError` saying what is wrong otherwise."""

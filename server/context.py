@@ -103,7 +103,7 @@ async def build_context(
     try:
         if token is None:
             token = bearer_token(connection.headers.get("authorization"))
-        principal = ANONYMOUS if token is None else services.verifier.verify(token)
+        principal = ANONYMOUS if token is None else await services.verifier.verify_async(token)
     except AuthError as exc:
         raise Refused(401, str(exc)) from exc
     code = principal.district_code

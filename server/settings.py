@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     jwt_public_key: str | None = None
     jwt_public_key_file: Path | None = None
     jwt_jwks_file: Path | None = None
+    # An identity provider's JWKS URL: fetched at start-up and again (at most once per
+    # refresh interval) when a token names a key not fetched yet, so rotation needs no restart.
+    jwt_jwks_url: str | None = None
+    jwt_jwks_refresh_seconds: float = Field(default=30, ge=0)
     jwt_private_key_file: Path | None = None
     jwt_key_id: str | None = None
     jwt_issuer: str = "gongzhi"
