@@ -191,7 +191,16 @@ class GraphQLApp(GraphQL[Context, None]):
         data = await super().parse_http_body(request)
         if isinstance(data, list):
             return data
-        return await self.services.documents.resolve(data)
+        data = await self.services.documents.resolve(data)
+        query = data.query or ""
+        # (The substring first: only a document that may be one is parsed here.)
+        if "subscription" in query and websocket.is_subscription(query, data.operation_name):
+            raise HTTPException(
+                400,
+                "subscriptions are served over WebSocket (graphql-transport-ws at this same "
+                "path), not over HTTP",
+            )
+        return data
 
     def decode_json(self, data: str | bytes) -> object:
         """Strawberry's parsing, with the two ways JSON can fail besides syntax refused

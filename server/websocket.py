@@ -34,7 +34,7 @@ from server.documents import DOCUMENT_ID_KEY, DocumentRefused
 _log = logging.getLogger(__name__)
 
 
-def _is_subscription(query: str, operation_name: str | None) -> bool:
+def is_subscription(query: str, operation_name: str | None) -> bool:
     try:
         operation = get_operation_ast(parse(query), operation_name)
     except GraphQLError:
@@ -55,7 +55,7 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Any) -> None:
         """Strawberry's, with a deadline for queries and mutations (not for subscriptions,
         which live long) and the rollback of an operation that is cancelled."""
-        if _is_subscription(operation.query, operation.operation_name):
+        if is_subscription(operation.query, operation.operation_name):
             # Its resolver rolls back after each event and when it ends.
             await super().run_operation(operation)
             return

@@ -145,3 +145,17 @@ async def test_no_top_level_error_is_without_a_code(
             code = (error.get("extensions") or {}).get("code")
             assert code in ErrorCode.__members__, (document[:200], error)
     assert errors > 50  # the sweep did reach errors of many kinds
+
+
+async def test_a_subscription_over_http_is_refused_clearly(
+    client: httpx.AsyncClient, make_district: MakeDistrict
+) -> None:
+    district = await make_district()
+    admin = {"Authorization": f"Bearer {token(Role.DISTRICT_ADMIN, district.code)}"}
+    answer = await client.post(
+        "/graphql", json={"query": "subscription { caseEvents { seq } }"}, headers=admin
+    )
+    assert answer.status_code == 400
+    [error] = answer.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "WebSocket" in error["message"]
