@@ -3,11 +3,16 @@ is caught (`scripts/lock.py check`, which `scripts/dev` runs before installing).
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+
+from packaging.markers import Marker
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,3 +58,26 @@ def test_every_locked_requirement_carries_a_hash() -> None:
     blocks = text.split("\n\n")
     assert all("--hash=sha256:" in block for block in blocks if "==" in block)
     assert all(" \\" in pin for pin in pins), [p for p in pins if " \\" not in p][:3]
+
+
+# A pinned line of the lock: `name==version`, maybe with `; marker`, then ` \` and hashes.
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$")
+
+
+def test_the_installed_versions_are_the_locked_ones() -> None:
+    """What `scripts/dev` installed is exactly what the lock pins (a fresh clone included:
+    CI runs this in one)."""
+    differ, checked = {}, 0
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        match = PIN.match(line)
+        if match is None:
+            continue
+        name, version, marker = canonicalize_name(match[1]), match[2], match[3]
+        if marker and not Marker(marker).evaluate():
+            continue
+        installed = importlib.metadata.version(name)
+        checked += 1
+        if installed != version:
+            differ[name] = (installed, version)
+    assert checked > 50, checked
+    assert differ == {}, f"installed ≠ locked: {differ}; run scripts/dev again"
