@@ -5,7 +5,8 @@
 --   psql "$COORDINATOR_URL" -v ON_ERROR_STOP=1 -f deploy/citus/distribute.sql
 --
 -- * `districts` has no district_id: a reference table, copied to every node, so that the
---   foreign key of every tenant table to it holds on every shard.
+--   foreign key of every tenant table to it holds on every shard. So is
+--   `persisted_documents` (GraphQL documents are code, the same for every district).
 -- * Every other table has district_id first in its primary key, its unique constraints and
 --   its foreign keys: it is hash-distributed by district_id, all in one co-location group
 --   anchored on `district_counters` (one row per district). A district's rows of every table
@@ -29,8 +30,9 @@ SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
 -- than a copy that silently leaves rows behind.
 SET LOCAL row_security TO off;
 
--- Reference table: the tenants themselves.
+-- Reference tables: the tenants themselves, and the platform's persisted documents.
 SELECT create_reference_table('districts');
+SELECT create_reference_table('persisted_documents');
 
 -- The anchor of the co-location group: one row per district (its event counter).
 SELECT create_distributed_table('district_counters', 'district_id', colocate_with => 'none');
