@@ -40,6 +40,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         poll_seconds=settings.event_poll_seconds,
         on_subscribers=prometheus.subscribers_changed,
         on_delivered=prometheus.events_delivered,
+        on_dropped=prometheus.SUBSCRIBERS_DROPPED.inc,
+        on_queue_depth=prometheus.SUBSCRIBER_QUEUE_DEPTH.set,
     )
     prometheus.instrument_pools(database)
     compiled_reads.OBSERVERS.plan_looked_up = prometheus.read_plan_looked_up

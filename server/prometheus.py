@@ -95,6 +95,16 @@ READ_ROOT_FIELDS = Counter(
     "Root fields of queries, by the path that answered them (compiled, executor).",
     ["path"],
 )
+SUBSCRIBERS_DROPPED = Counter(
+    "gongzhi_subscribers_dropped_total",
+    "Subscriptions ended because their queue overflowed (GONGZHI_SUBSCRIBER_QUEUE_SIZE events "
+    "waiting): the client resubscribes with its cursor.",
+)
+SUBSCRIBER_QUEUE_DEPTH = Gauge(
+    "gongzhi_subscriber_queue_depth_max",
+    "Events waiting in the fullest subscriber queue of a process, after each read of events.",
+    multiprocess_mode="max",
+)
 DELIVERED = Counter(
     "gongzhi_events_delivered_total", "Case events sent to subscribers (replayed or live)."
 )

@@ -86,6 +86,8 @@ class EventBus:
         poll_seconds: float = 5.0,
         on_subscribers: Callable[[int], None] | None = None,
         on_delivered: Callable[[int], None] | None = None,
+        on_dropped: Callable[[int], None] | None = None,
+        on_queue_depth: Callable[[int], None] | None = None,
         max_backoff_seconds: float = 5.0,
         check_seconds: float = 10.0,
     ) -> None:
@@ -96,6 +98,9 @@ class EventBus:
         # Observers for metrics: the number of subscribers, and events handed to them.
         self._on_subscribers = on_subscribers
         self._on_delivered = on_delivered
+        # Subscribers dropped for falling behind, and the deepest queue after each read.
+        self._on_dropped = on_dropped
+        self._on_queue_depth = on_queue_depth
         self._max_backoff = max_backoff_seconds
         self._check_seconds = check_seconds
         self._feeds: dict[int, DistrictFeed] = {}
@@ -213,6 +218,8 @@ class EventBus:
                             subscriber.offer(row)
                         feed.last_seq = row.seq
                     self.delivered += len(rows)
+                    if rows and self._on_queue_depth is not None:
+                        self._on_queue_depth(self.deepest_queue)
                     if len(rows) == 0:
                         break
             except Exception as exc:
@@ -266,6 +273,8 @@ class EventBus:
             while True:
                 row = await subscriber.queue.get()
                 if subscriber.overflowed:
+                    if self._on_dropped is not None:
+                        self._on_dropped(1)
                     raise SubscriberTooSlow(
                         f"more than {self._queue_size} events waiting; resubscribe with "
                         f"after: {last}"
@@ -285,6 +294,13 @@ class EventBus:
     def _delivered(self) -> None:
         if self._on_delivered is not None:
             self._on_delivered(1)
+
+    @property
+    def deepest_queue(self) -> int:
+        """Events waiting in the fullest subscriber queue of this process."""
+        return max(
+            (s.queue.qsize() for f in self._feeds.values() for s in f.subscribers), default=0
+        )
 
     @property
     def subscriber_count(self) -> int:

@@ -55,7 +55,16 @@ async def test_a_subscriber_that_falls_too_far_behind_is_dropped_with_its_cursor
     database: Database, world: WorkflowWorld
 ) -> None:
     dsn = database.app.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    bus = EventBus(database, dsn, queue_size=10, poll_seconds=3600)
+    dropped: list[int] = []
+    depths: list[int] = []
+    bus = EventBus(
+        database,
+        dsn,
+        queue_size=10,
+        poll_seconds=3600,
+        on_dropped=dropped.append,
+        on_queue_depth=depths.append,
+    )
     await bus.start()
     try:
         await asyncio.wait_for(bus.connected.wait(), 10)
@@ -67,6 +76,9 @@ async def test_a_subscriber_that_falls_too_far_behind_is_dropped_with_its_cursor
         with pytest.raises(SubscriberTooSlow, match="resubscribe with after: "):
             await asyncio.wait_for(waiting, 10)
         assert bus.subscriber_count == 0
+        # What /metrics shows: one subscriber dropped; its queue had filled up (10).
+        assert dropped == [1]
+        assert max(depths) == 10
     finally:
         await bus.stop()
 
