@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,12 @@ ALGORITHM = JwtAlgorithm.HS256.value
 
 _PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 _PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+# A verified token is taken again without its signature checked for this long at most (and
+# never past its `exp`); at most this many are remembered.
+VERIFIED_FOR_SECONDS = 60.0
+VERIFIED_MAX = 10_000
 
 
 class UnknownKey(Exception):
@@ -160,6 +168,8 @@ class TokenVerifier:
         self._key: str | _PublicKey | None = None
         self._jwks: dict[str, jwt.PyJWK] | None = None
         self._remote: RemoteJwks | None = None
+        # Tokens already verified: (principal, until when to take it without checking).
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         given = [
             name
             for name, value in (
@@ -223,22 +233,38 @@ class TokenVerifier:
         return key
 
     async def verify_async(self, token: str) -> Principal:
-        """`verify`; with a JWKS URL, a token naming a key not fetched yet makes it fetched
-        again (at most once per `GONGZHI_JWT_JWKS_REFRESH_SECONDS`), so an identity
-        provider's new key is accepted without a restart."""
+        """`verify`, remembered: a token verified once is taken again without its signature
+        checked, until it expires or for `VERIFIED_FOR_SECONDS` at most (so a key an
+        identity provider withdraws stops being accepted within that time). With a JWKS URL,
+        a token naming a key not fetched yet makes it fetched again (at most once per
+        `GONGZHI_JWT_JWKS_REFRESH_SECONDS`), so a new key is accepted without a restart."""
+        now = time.time()
+        known = self._verified.get(token)
+        if known is not None:
+            if now < known[1]:
+                return known[0]
+            del self._verified[token]
         try:
-            return self.verify(token)
+            principal, expires = self._verify(token)
         except UnknownKey as unknown:
             assert self._remote is not None
-            if await self._remote.refresh():
-                try:
-                    return self.verify(token)
-                except UnknownKey:
-                    pass
-            raise AuthError(f"unknown key id (kid) {unknown.args[0]!r}") from None
+            if not await self._remote.refresh():
+                raise AuthError(f"unknown key id (kid) {unknown.args[0]!r}") from None
+            try:
+                principal, expires = self._verify(token)
+            except UnknownKey:
+                raise AuthError(f"unknown key id (kid) {unknown.args[0]!r}") from None
+        self._verified[token] = (principal, min(expires, now + VERIFIED_FOR_SECONDS))
+        while len(self._verified) > VERIFIED_MAX:
+            self._verified.popitem(last=False)
+        return principal
 
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; `AuthError` saying what is wrong otherwise."""
+        return self._verify(token)[0]
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
+        """The principal of a valid token and when the token expires (epoch seconds)."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -262,7 +288,7 @@ class TokenVerifier:
             raise AuthError("token has expired") from exc
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
-        return _principal(claims)
+        return _principal(claims), float(claims["exp"])
 
 
 def verify_token(settings: Settings, token: str) -> Principal:
