@@ -32,6 +32,8 @@ import httpx
 import websockets
 
 ROOT = Path(__file__).resolve().parent.parent
+# Whether subscribers offer permessage-deflate (browsers always do); `--no-compression`.
+COMPRESSION: str | None = "deflate"
 SUBSCRIBE = "subscription { caseEvents { seq kind } }"
 NOTE = """mutation($id: ID!, $v: Int!, $text: String!) {
   addCaseNote(id: $id, expectedVersion: $v, text: $text, internal: true) {
@@ -58,7 +60,9 @@ async def _subscriber(
     arrivals: dict[int, list[float]],
 ) -> None:
     """One subscriber; reads until cancelled. Counts itself ready at its first event."""
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"], max_queue=None) as ws:
+    async with websockets.connect(
+        url, subprotocols=["graphql-transport-ws"], max_queue=None, compression=COMPRESSION
+    ) as ws:
         await ws.send(
             json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
         )
@@ -162,7 +166,10 @@ def main() -> None:
     parser.add_argument("--subscribers", default="100,1000")
     parser.add_argument("--rate", type=float, default=20, help="mutations per second")
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--no-compression", action="store_true")
     args = parser.parse_args()
+    global COMPRESSION
+    COMPRESSION = None if args.no_compression else "deflate"
     data = Path(tempfile.mkdtemp(prefix="gongzhi-bench-live-"))
     env = {
         **os.environ,

@@ -147,6 +147,7 @@ def uvicorn_config(
         port=port,
         workers=workers,
         ws=GoingAwayWebSocketsProtocol,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
         log_config=logging_config(settings.log_format, log_level),
         log_level=log_level,
         access_log=False,

@@ -170,6 +170,11 @@ class Settings(BaseSettings):
     # send their `documentId` (or hash). Off: any document runs, and clients may persist
     # theirs (APQ).
     trusted_documents: bool = False
+    # permessage-deflate on WebSockets: off, because case events are small (little to save on
+    # the wire) while each compressing connection keeps ~41 KB of zlib state and 1,000
+    # subscribers took ~7 % more time per delivery (bench/README.md, "What an idle
+    # subscription costs").
+    ws_per_message_deflate: bool = False
 
     @property
     def is_production(self) -> bool:
