@@ -62,7 +62,7 @@ def provider() -> Iterator[Provider]:
     served.server.server_close()
 
 
-def _token(key: rsa.RSAPrivateKey, kid: str) -> str:
+def _token(key: rsa.RSAPrivateKey, kid: str, subject: str = "someone") -> str:
     now = dt.datetime.now(dt.UTC)
     claims = {
         "iss": "gongzhi",
@@ -70,7 +70,7 @@ def _token(key: rsa.RSAPrivateKey, kid: str) -> str:
         "exp": now + dt.timedelta(minutes=5),
         "role": "district_admin",
         "district": "haidian",
-        "sub": "someone",
+        "sub": subject,
     }
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
@@ -98,10 +98,11 @@ async def test_a_rotated_key_is_fetched_when_a_token_names_it(provider: Provider
     principal = await verifier.verify_async(_token(new, "2026-12"))
     assert principal.role is not None
     assert provider.served == 2
-    # The withdrawn key is no longer accepted.
+    # The withdrawn key is no longer accepted. (A token verified before stays remembered
+    # for up to a minute: `VERIFIED_FOR_SECONDS`.)
     await asyncio.sleep(0.3)
     with pytest.raises(AuthError, match="unknown key id"):
-        await verifier.verify_async(_token(old, "2026-11"))
+        await verifier.verify_async(_token(old, "2026-11", subject="not seen before"))
 
 
 async def test_unknown_key_ids_fetch_at_most_once_per_interval(provider: Provider) -> None:
