@@ -25,6 +25,12 @@ class EventSource(Protocol):
         self, district_id: int, principal: Principal, flt: Any, after: int | None
     ) -> AsyncIterator[Any]: ...
 
+    @property
+    def groups(self) -> Any:
+        """Subscribers who see the same, executed once per event
+        (`resolvers.live.groups.ExecutionGroups`)."""
+        ...
+
 
 @dataclass(frozen=True)
 class BudgetRefusal:

@@ -74,6 +74,10 @@ class RequestDatabase:
     def district_id(self) -> int | None:
         return self._district_id
 
+    def sibling(self) -> RequestDatabase:
+        """Another handle on the same database and district, with a session of its own."""
+        return RequestDatabase(self._database, self._district_id)
+
     def _open(self) -> AsyncSession:
         if self._finished:
             raise OperationFinished("the operation has finished; its database handle is closed")

@@ -182,3 +182,28 @@ def event_row_visible(p: Principal, row: Any) -> bool:
         return False
     internal = row.kind is CaseEventKind.NOTE_ADDED and bool((row.payload or {}).get("internal"))
     return not (p.role is Role.RESIDENT and internal)
+
+
+def visibility_class(
+    p: Principal, district_id: int, *, own_person_matters: bool
+) -> tuple[Any, ...]:
+    """Every fact that decides what `p` may see, with the principal's identity left out where
+    it decides nothing: principals with the same class see the same rows and fields, so one
+    execution of a selection can serve them all (live events, `resolvers.live.groups`).
+
+    District-wide roles see all of the district alike. The others see by their scope (street,
+    community, partner); a resident by its own person (its own cases). The person of any
+    other role matters only to person details (`person_details`: one's own phone), so it is
+    part of the class only when the selection reaches people (`own_person_matters`).
+    """
+    base = (district_id, p.district_code, p.role)
+    if p.role in DISTRICT_WIDE:
+        return base
+    own_person = p.role is Role.RESIDENT or own_person_matters
+    return (
+        *base,
+        p.street_id,
+        p.community_id,
+        p.partner_id,
+        p.person_id if own_person else None,
+    )

@@ -42,6 +42,8 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         on_delivered=prometheus.events_delivered,
         on_dropped=prometheus.SUBSCRIBERS_DROPPED.inc,
         on_queue_depth=prometheus.SUBSCRIBER_QUEUE_DEPTH.set,
+        on_events_read=prometheus.LIVE_EVENTS_READ.inc,
+        on_execution=prometheus.live_executed,
     )
     prometheus.instrument_pools(database)
     compiled_reads.OBSERVERS.plan_looked_up = prometheus.read_plan_looked_up

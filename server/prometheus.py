@@ -105,6 +105,21 @@ SUBSCRIBER_QUEUE_DEPTH = Gauge(
     "Events waiting in the fullest subscriber queue of a process, after each read of events.",
     multiprocess_mode="max",
 )
+LIVE_EXECUTIONS = Counter(
+    "gongzhi_live_executions_total",
+    "Executions of a subscription's selection: one per event for each group of subscribers "
+    "who see the same (document, variables, visibility); divide by "
+    "gongzhi_live_events_read_total for executions per event.",
+)
+LIVE_EVENTS_READ = Counter(
+    "gongzhi_live_events_read_total",
+    "Case events the live feed read for its subscribers (each once per process).",
+)
+LIVE_GROUP_SIZE = Histogram(
+    "gongzhi_live_group_size",
+    "Subscribers sharing each execution of a subscription's selection.",
+    buckets=(1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000),
+)
 DELIVERED = Counter(
     "gongzhi_events_delivered_total", "Case events sent to subscribers (replayed or live)."
 )
@@ -212,6 +227,11 @@ def admission_changed(running: int, queued: int) -> None:
 
 def events_delivered(count: int) -> None:
     DELIVERED.inc(count)
+
+
+def live_executed(group_size: int) -> None:
+    LIVE_EXECUTIONS.inc()
+    LIVE_GROUP_SIZE.observe(group_size)
 
 
 def read_plan_looked_up(hit: bool, cached: int) -> None:

@@ -15,6 +15,7 @@ import contextlib
 import logging
 from typing import Any
 
+import orjson
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from graphql.utilities import get_operation_ast
 from strawberry.exceptions import ConnectionRejectionError
@@ -27,6 +28,7 @@ from core.context import Context
 from core.error_codes import ErrorCode
 from db.connectivity import UNAVAILABLE_MESSAGE, DatabaseUnavailable
 from resolvers.extensions import with_code_formatted
+from resolvers.live.outlet import OUTLET
 from server import prometheus
 from server.context import Refused, Services, build_context
 from server.documents import DOCUMENT_ID_KEY, DocumentRefused
@@ -45,6 +47,44 @@ def is_subscription(query: str, operation_name: str | None) -> bool:
     )
 
 
+class OperationOutlet:
+    """The outlet (`resolvers.live.outlet`) of one subscription of a connection: its `next`
+    messages are the group's shared payload in an envelope with the operation's own id."""
+
+    __slots__ = ("_operation", "_prefix", "_socket")
+
+    # How long a subscription whose client has gone waits for the connection's end to cancel
+    # it before it ends itself.
+    GONE_SECONDS = 30.0
+
+    def __init__(self, handler: BaseGraphQLTransportWSHandler[Context, None], operation: Any):
+        self._operation = operation
+        self._socket = handler.websocket.ws  # type: ignore[attr-defined]  # Starlette's WebSocket
+        self._prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
+
+    @property
+    def query(self) -> str:
+        return str(self._operation.query)
+
+    @property
+    def operation_name(self) -> str | None:
+        return self._operation.operation_name  # type: ignore[no-any-return]
+
+    @property
+    def variables(self) -> dict[str, Any] | None:
+        return self._operation.variables  # type: ignore[no-any-return]
+
+    async def send_next(self, payload: str) -> None:
+        if self._operation.completed:
+            return
+        try:
+            await self._socket.send_text(self._prefix + payload + "}")
+        except Exception:
+            # The client has gone; the end of its connection cancels this subscription.
+            await asyncio.sleep(self.GONE_SECONDS)
+            raise
+
+
 class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws with server pings, so idle connections survive proxies and dead
     peers are noticed."""
@@ -56,7 +96,9 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         """Strawberry's, with a deadline for queries and mutations (not for subscriptions,
         which live long) and the rollback of an operation that is cancelled."""
         if is_subscription(operation.query, operation.operation_name):
-            # Its resolver rolls back after each event and when it ends.
+            # Its resolver sends each event's shared message through the outlet (this task's
+            # own context), and rolls back after each event and when it ends.
+            OUTLET.set(OperationOutlet(self, operation))
             await super().run_operation(operation)
             return
         deadline = None

@@ -39,6 +39,7 @@ from db.events import NOTIFY_CHANNEL
 from db.models import DistrictCounter
 from db.session import Database
 from resolvers.live.feed import EventFilter, events_after, wanted
+from resolvers.live.groups import ExecutionGroups
 
 _log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class EventBus:
         on_delivered: Callable[[int], None] | None = None,
         on_dropped: Callable[[int], None] | None = None,
         on_queue_depth: Callable[[int], None] | None = None,
+        on_events_read: Callable[[int], None] | None = None,
+        on_execution: Callable[[int], None] | None = None,
         max_backoff_seconds: float = 5.0,
         check_seconds: float = 10.0,
     ) -> None:
@@ -101,9 +104,13 @@ class EventBus:
         # Subscribers dropped for falling behind, and the deepest queue after each read.
         self._on_dropped = on_dropped
         self._on_queue_depth = on_queue_depth
+        self._on_events_read = on_events_read
         self._max_backoff = max_backoff_seconds
         self._check_seconds = check_seconds
         self._feeds: dict[int, DistrictFeed] = {}
+        # Subscribers who see the same share one execution per event (`on_execution` is told
+        # the group's size at each).
+        self.groups = ExecutionGroups(on_execution)
         self._listener: asyncpg.Connection | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -218,6 +225,8 @@ class EventBus:
                             subscriber.offer(row)
                         feed.last_seq = row.seq
                     self.delivered += len(rows)
+                    if rows and self._on_events_read is not None:
+                        self._on_events_read(len(rows))
                     if rows and self._on_queue_depth is not None:
                         self._on_queue_depth(self.deepest_queue)
                     if len(rows) == 0:

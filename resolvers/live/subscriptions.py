@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
-from typing import Annotated
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Annotated, Any
 
 import strawberry
 
@@ -13,6 +13,8 @@ from core.error_codes import ErrorCode
 from core.loaders import Loaders
 from core.user_errors import UserError
 from resolvers.live.feed import EventFilter
+from resolvers.live.groups import ExecutionGroups, group_key
+from resolvers.live.outlet import OUTLET, Outlet
 from resolvers.mutation_kit import InputIdError, optional_input_id
 from schema.cases import CaseEvent
 from schema.live import CaseEventFilter
@@ -40,6 +42,29 @@ def _cursor(after: str | None) -> int | None:
     if not after.isdigit() or len(after) > 19:
         raise UserError(f"`after` must be the cursor of an event (its seq), got {after!r}")
     return int(after)
+
+
+async def _send_shared(info: Info, outlet: Outlet, stream: AsyncIterator[Any]) -> None:
+    """Send each event of `stream` to `outlet` as its group's shared message."""
+    context = info.context
+    groups: ExecutionGroups = context.bus.groups  # type: ignore[union-attr]
+    key = group_key(
+        info.schema._schema,
+        outlet.query,
+        outlet.operation_name,
+        outlet.variables,
+        context,
+    )
+    group = groups.join(key, info.schema._schema, context)
+    try:
+        async for row in stream:
+            task = group.message(row)
+            await outlet.send_next(task.result() if task.done() else await asyncio.shield(task))
+    finally:
+        groups.leave(group)
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
 
 
 @strawberry.type(description="Live updates.")
@@ -78,6 +103,11 @@ class Subscription:
             raise UserError("live events are not available on this server")
         flt = event_filter(filter) if filter else EventFilter()
         stream = context.bus.subscribe(context.district_id, context.principal, flt, _cursor(after))
+        outlet = OUTLET.get()
+        if outlet is not None:
+            # Executed once per group of subscribers who see the same, sent as it is.
+            await _send_shared(info, outlet, stream)
+            return
         try:
             async for row in stream:
                 # Each event is resolved with loaders of its own (what an earlier event loaded

@@ -1,0 +1,35 @@
+"""Where a subscription's messages go when its transport takes them ready-made.
+
+A WebSocket operation (`server.websocket`) runs each subscription in a task of its own and
+sets `OUTLET` there to itself: the subscription's resolver, running in that task, then sends
+each event's message text (executed once for its group, `resolvers.live.groups`) straight to
+the client, and graphql-core's per-subscriber execution is never reached. Without an outlet
+(another transport, a test calling the schema) the resolver yields events as usual.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any, Protocol
+
+
+class Outlet(Protocol):
+    """One subscription's way to its client: its operation, and a send for a `next` payload."""
+
+    @property
+    def query(self) -> str:
+        """The operation's document, as the client sent it (or as its `documentId` named it)."""
+        ...
+
+    @property
+    def operation_name(self) -> str | None: ...
+
+    @property
+    def variables(self) -> dict[str, Any] | None: ...
+
+    async def send_next(self, payload: str) -> None:
+        """Send a `next` message whose payload (`{"data": …}`, JSON text) is `payload`."""
+        ...
+
+
+OUTLET: ContextVar[Outlet | None] = ContextVar("gongzhi_live_outlet", default=None)
