@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,8 +22,22 @@ class EventSource(Protocol):
     """The district event feed subscriptions read (`resolvers.live.bus.EventBus`)."""
 
     def subscribe(
-        self, district_id: int, principal: Principal, flt: Any, after: int | None
+        self,
+        district_id: int,
+        principal: Principal,
+        flt: Any,
+        after: int | None,
     ) -> AsyncIterator[Any]: ...
+
+    async def serve(
+        self,
+        district_id: int,
+        principal: Principal,
+        flt: Any,
+        after: int | None,
+        group: Any,
+        send: Callable[[str], Coroutine[Any, Any, None]],
+    ) -> None: ...
 
     @property
     def groups(self) -> Any:

@@ -28,7 +28,7 @@ from core.context import Context
 from core.error_codes import ErrorCode
 from db.connectivity import UNAVAILABLE_MESSAGE, DatabaseUnavailable
 from resolvers.extensions import with_code_formatted
-from resolvers.live.outlet import OUTLET
+from resolvers.live.outlet import OUTLET, ClientGone
 from server import prometheus
 from server.context import Refused, Services, build_context
 from server.documents import DOCUMENT_ID_KEY, DocumentRefused
@@ -53,10 +53,6 @@ class OperationOutlet:
 
     __slots__ = ("_operation", "_prefix", "_socket")
 
-    # How long a subscription whose client has gone waits for the connection's end to cancel
-    # it before it ends itself.
-    GONE_SECONDS = 30.0
-
     def __init__(self, handler: BaseGraphQLTransportWSHandler[Context, None], operation: Any):
         self._operation = operation
         self._socket = handler.websocket.ws  # type: ignore[attr-defined]  # Starlette's WebSocket
@@ -79,10 +75,8 @@ class OperationOutlet:
             return
         try:
             await self._socket.send_text(self._prefix + payload + "}")
-        except Exception:
-            # The client has gone; the end of its connection cancels this subscription.
-            await asyncio.sleep(self.GONE_SECONDS)
-            raise
+        except Exception as exc:
+            raise ClientGone from exc
 
 
 class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,27 +39,25 @@ from db.events import NOTIFY_CHANNEL
 from db.models import DistrictCounter
 from db.session import Database
 from resolvers.live.feed import EventFilter, events_after, wanted
-from resolvers.live.groups import ExecutionGroups
+from resolvers.live.groups import ExecutionGroups, Group
+from resolvers.live.members import Member, Rule, Rules, SubscriberTooSlow
 
 _log = logging.getLogger(__name__)
 
 
-class SubscriberTooSlow(Exception):
-    """A subscriber's queue overflowed; it must resubscribe from its cursor."""
-
-
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscriber:
-    principal: Principal
-    filter: EventFilter
+    """A subscriber that takes the rows of the events it wants from a queue (`subscribe`)."""
+
+    rule: Rule
     queue: asyncio.Queue[Any]
     overflowed: bool = False
 
-    def offer(self, row: Any) -> None:
-        if self.overflowed or not wanted(self.principal, self.filter, row):
+    def hand(self, seq: int, row: Any) -> None:
+        if self.overflowed:
             return
         try:
-            self.queue.put_nowait(row)
+            self.queue.put_nowait((seq, row))
         except asyncio.QueueFull:
             self.overflowed = True
             # Wake the reader so that it notices at once.
@@ -67,12 +65,17 @@ class Subscriber:
                 self.queue.get_nowait()
                 self.queue.put_nowait(None)
 
+    @property
+    def depth(self) -> int:
+        return self.queue.qsize()
+
 
 @dataclass(eq=False)
 class DistrictFeed:
     district_id: int
     last_seq: int
     subscribers: set[Subscriber] = field(default_factory=set)
+    members: set[Member] = field(default_factory=set)
     wanted: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
@@ -111,6 +114,7 @@ class EventBus:
         # Subscribers who see the same share one execution per event (`on_execution` is told
         # the group's size at each).
         self.groups = ExecutionGroups(on_execution)
+        self._rules = Rules()
         self._listener: asyncpg.Connection | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -214,16 +218,13 @@ class EventBus:
     # Reading and handing out --------------------------------------------------------------
 
     async def _pump(self, feed: DistrictFeed) -> None:
-        while feed.wanted.is_set() and feed.subscribers:
+        while feed.wanted.is_set() and (feed.subscribers or feed.members):
             feed.wanted.clear()
             try:
                 while True:
                     async with self._database.tenant_session(feed.district_id) as session:
                         rows = await events_after(session, feed.last_seq)
-                    for row in rows:
-                        for subscriber in list(feed.subscribers):
-                            subscriber.offer(row)
-                        feed.last_seq = row.seq
+                    await self._hand_out(feed, rows)
                     self.delivered += len(rows)
                     if rows and self._on_events_read is not None:
                         self._on_events_read(len(rows))
@@ -242,6 +243,41 @@ class EventBus:
                 await asyncio.sleep(1)
                 feed.wanted.set()
 
+    async def _hand_out(self, feed: DistrictFeed, rows: Sequence[Any]) -> None:
+        """Each row, in order, to every subscriber that wants it: the row to a `Subscriber`,
+        its group's message to a `Member` (executed once per group, the groups' executions
+        side by side).
+
+        Handing out a row and moving `last_seq` past it happen together, with no wait in
+        between: a subscriber joining meanwhile either replays the row or is handed it."""
+        for row in rows:
+            while True:
+                # Decided again after every wait: whoever joined meanwhile gets the row too.
+                # One decision per rule: subscribers with equal rules would each get the same.
+                decided: dict[Rule, bool] = {}
+                members = [m for m in feed.members if _wants(decided, m.rule, row)]
+                subscribers = [s for s in feed.subscribers if _wants(decided, s.rule, row)]
+                running = {
+                    task
+                    for group in {m.group for m in members}
+                    if not (task := group.message(row)).done()
+                }
+                if not running:
+                    break
+                await asyncio.wait(running)
+            messages: dict[Group, str] = {}
+            for member in members:
+                message = messages.get(member.group)
+                if message is None:
+                    message = messages[member.group] = member.group.message(row).result()
+                member.hand(row.seq, message)
+            for subscriber in subscribers:
+                subscriber.hand(row.seq, row)
+            feed.last_seq = row.seq
+            receivers = len(members) + len(subscribers)
+            if receivers and self._on_delivered is not None:
+                self._on_delivered(receivers)
+
     async def _head(self, district_id: int) -> int:
         async with self._database.tenant_session(district_id) as session:
             seq = await session.scalar(
@@ -251,36 +287,51 @@ class EventBus:
             )
         return int(seq or 0)
 
-    async def subscribe(
-        self, district_id: int, principal: Principal, flt: EventFilter, after: int | None
-    ) -> AsyncIterator[Any]:
-        """Events after `after` (None: from now on) that `principal` may see and `flt` wants."""
+    async def _feed(self, district_id: int) -> DistrictFeed:
         feed = self._feeds.get(district_id)
         if feed is None:
             head = await self._head(district_id)
             # Another subscriber may have created the feed while we read the head.
             feed = self._feeds.setdefault(district_id, DistrictFeed(district_id, head))
-        subscriber = Subscriber(principal, flt, asyncio.Queue(self._queue_size))
+        return feed
+
+    async def _missed(
+        self, district_id: int, rule: Rule, after: int, until: int
+    ) -> AsyncIterator[Any]:
+        """Rows of the events after `after` up to `until` that `rule` wants, from the table."""
+        last = after
+        while last < until:
+            async with self._database.tenant_session(district_id) as session:
+                rows = await events_after(session, last)
+            rows = [r for r in rows if r.seq <= until]
+            if not rows:
+                return
+            for row in rows:
+                last = row.seq
+                if wanted(rule.principal, rule.filter, row):
+                    if self._on_delivered is not None:
+                        self._on_delivered(1)
+                    yield row
+
+    async def subscribe(
+        self, district_id: int, principal: Principal, flt: EventFilter, after: int | None
+    ) -> AsyncIterator[Any]:
+        """Rows of the events after `after` (None: from now on) that `principal` may see and
+        `flt` wants, taken from a queue."""
+        feed = await self._feed(district_id)
+        rule = self._rules.of(principal, flt)
+        subscriber = Subscriber(rule, asyncio.Queue(self._queue_size))
         feed.subscribers.add(subscriber)
         self._subscribers_changed()
         live_from = feed.last_seq
         last = live_from if after is None else after
         try:
-            # Missed events, read from the table up to where the live feed takes over.
-            while last < live_from:
-                async with self._database.tenant_session(district_id) as session:
-                    rows = await events_after(session, last)
-                rows = [r for r in rows if r.seq <= live_from]
-                if not rows:
-                    break
-                for row in rows:
-                    last = row.seq
-                    if wanted(principal, flt, row):
-                        self._delivered()
-                        yield row
+            async for row in self._missed(district_id, rule, last, live_from):
+                last = row.seq
+                yield row
             last = max(last, live_from)
             while True:
-                row = await subscriber.queue.get()
+                item = await subscriber.queue.get()
                 if subscriber.overflowed:
                     if self._on_dropped is not None:
                         self._on_dropped(1)
@@ -288,29 +339,71 @@ class EventBus:
                         f"more than {self._queue_size} events waiting; resubscribe with "
                         f"after: {last}"
                     )
-                if row.seq > last:
-                    last = row.seq
-                    self._delivered()
+                seq, row = item
+                if seq > last:
+                    last = seq
                     yield row
         finally:
             feed.subscribers.discard(subscriber)
+            self._rules.release(rule)
+            self._subscribers_changed()
+
+    async def serve(
+        self,
+        district_id: int,
+        principal: Principal,
+        flt: EventFilter,
+        after: int | None,
+        group: Group,
+        send: Callable[[str], Coroutine[Any, Any, None]],
+    ) -> None:
+        """Send through `send` the message of `group` for each event after `after` (None:
+        from now on) that `principal` may see and `flt` wants, the feed sending live ones
+        itself (`resolvers.live.members`). Returns never: raises `SubscriberTooSlow` when
+        the subscriber falls too far behind, or what `send` raised."""
+        feed = await self._feed(district_id)
+        rule = self._rules.of(principal, flt)
+        live_from = feed.last_seq
+        member = Member(rule, group, send, self._queue_size, live_from if after is None else after)
+        feed.members.add(member)
+        self._subscribers_changed()
+        try:
+            async for row in self._missed(district_id, rule, member.last, live_from):
+                task = group.message(row)
+                await send(task.result() if task.done() else await asyncio.shield(task))
+                member.last = row.seq
+            member.last = max(member.last, live_from)
+            member.live()
+            try:
+                await member.ended
+            except SubscriberTooSlow:
+                if self._on_dropped is not None:
+                    self._on_dropped(1)
+                raise
+        finally:
+            member.close()
+            feed.members.discard(member)
+            self._rules.release(rule)
             self._subscribers_changed()
 
     def _subscribers_changed(self) -> None:
         if self._on_subscribers is not None:
             self._on_subscribers(self.subscriber_count)
 
-    def _delivered(self) -> None:
-        if self._on_delivered is not None:
-            self._on_delivered(1)
-
     @property
     def deepest_queue(self) -> int:
         """Events waiting in the fullest subscriber queue of this process."""
-        return max(
-            (s.queue.qsize() for f in self._feeds.values() for s in f.subscribers), default=0
-        )
+        queues = (s.depth for f in self._feeds.values() for s in f.subscribers)
+        backlogs = (m.depth for f in self._feeds.values() for m in f.members)
+        return max((*queues, *backlogs), default=0)
 
     @property
     def subscriber_count(self) -> int:
-        return sum(len(f.subscribers) for f in self._feeds.values())
+        return sum(len(f.subscribers) + len(f.members) for f in self._feeds.values())
+
+
+def _wants(decided: dict[Rule, bool], rule: Rule, row: Any) -> bool:
+    found = decided.get(rule)
+    if found is None:
+        found = decided[rule] = wanted(rule.principal, rule.filter, row)
+    return found

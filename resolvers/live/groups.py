@@ -185,6 +185,10 @@ class Group:
                 )
                 result = await executed if isinstance(executed, Awaitable) else executed
                 return encode_result(result.data, result.errors)
+            except Exception as exc:
+                # Every member receives the failure as the executor would report it to one
+                # (masked, or "unavailable, retry"), and the feed goes on.
+                return encode_result(None, [GraphQLError(str(exc), original_error=exc)])
             finally:
                 # The event's transaction ends as soon as its message is made: an idle group
                 # holds no connection.

@@ -28,8 +28,18 @@ class Outlet(Protocol):
     def variables(self) -> dict[str, Any] | None: ...
 
     async def send_next(self, payload: str) -> None:
-        """Send a `next` message whose payload (`{"data": …}`, JSON text) is `payload`."""
+        """Send a `next` message whose payload (`{"data": …}`, JSON text) is `payload`;
+        `ClientGone` if the connection is closed."""
         ...
+
+
+class ClientGone(Exception):
+    """The subscription's connection is closed: nothing more can be sent."""
+
+
+CLIENT_GONE_SECONDS = 30.0
+"""How long a subscription whose client has gone waits for the end of its connection to
+cancel it, before it ends itself."""
 
 
 OUTLET: ContextVar[Outlet | None] = ContextVar("gongzhi_live_outlet", default=None)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 
@@ -14,7 +14,7 @@ from core.loaders import Loaders
 from core.user_errors import UserError
 from resolvers.live.feed import EventFilter
 from resolvers.live.groups import ExecutionGroups, group_key
-from resolvers.live.outlet import OUTLET, Outlet
+from resolvers.live.outlet import CLIENT_GONE_SECONDS, OUTLET, ClientGone, Outlet
 from resolvers.mutation_kit import InputIdError, optional_input_id
 from schema.cases import CaseEvent
 from schema.live import CaseEventFilter
@@ -44,27 +44,25 @@ def _cursor(after: str | None) -> int | None:
     return int(after)
 
 
-async def _send_shared(info: Info, outlet: Outlet, stream: AsyncIterator[Any]) -> None:
-    """Send each event of `stream` to `outlet` as its group's shared message."""
+async def _send_shared(info: Info, outlet: Outlet, flt: EventFilter, after: int | None) -> None:
+    """Send each event the subscriber may see and asked for to `outlet`: the message its
+    group's one execution made. Returns when the client has gone."""
     context = info.context
-    groups: ExecutionGroups = context.bus.groups  # type: ignore[union-attr]
-    key = group_key(
-        info.schema._schema,
-        outlet.query,
-        outlet.operation_name,
-        outlet.variables,
-        context,
-    )
-    group = groups.join(key, info.schema._schema, context)
+    assert context.bus is not None
+    assert context.district_id is not None
+    groups: ExecutionGroups = context.bus.groups
+    schema = info.schema._schema
+    key = group_key(schema, outlet.query, outlet.operation_name, outlet.variables, context)
+    group = groups.join(key, schema, context)
     try:
-        async for row in stream:
-            task = group.message(row)
-            await outlet.send_next(task.result() if task.done() else await asyncio.shield(task))
+        await context.bus.serve(
+            context.district_id, context.principal, flt, after, group, outlet.send_next
+        )
+    except ClientGone:
+        # The end of the connection cancels this subscription; it ends itself if not.
+        await asyncio.sleep(CLIENT_GONE_SECONDS)
     finally:
         groups.leave(group)
-        close = getattr(stream, "aclose", None)
-        if close is not None:
-            await close()
 
 
 @strawberry.type(description="Live updates.")
@@ -102,12 +100,13 @@ class Subscription:
         if context.bus is None:
             raise UserError("live events are not available on this server")
         flt = event_filter(filter) if filter else EventFilter()
-        stream = context.bus.subscribe(context.district_id, context.principal, flt, _cursor(after))
+        cursor = _cursor(after)
         outlet = OUTLET.get()
         if outlet is not None:
             # Executed once per group of subscribers who see the same, sent as it is.
-            await _send_shared(info, outlet, stream)
+            await _send_shared(info, outlet, flt, cursor)
             return
+        stream = context.bus.subscribe(context.district_id, context.principal, flt, cursor)
         try:
             async for row in stream:
                 # Each event is resolved with loaders of its own (what an earlier event loaded
