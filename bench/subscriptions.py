@@ -75,8 +75,14 @@ def _cpu_seconds(pid: int) -> float:
 
 
 async def _subscriber(
-    url: str, token: str, compression: str | None, arrivals: dict[int, list[float]], warm: list[int]
+    url: str,
+    token: str,
+    compression: str | None,
+    arrivals: dict[int, list[float]],
+    warm: list[int],
+    opening: asyncio.Semaphore,
 ) -> None:
+    await opening.acquire()
     async with websockets.connect(
         url,
         subprotocols=["graphql-transport-ws"],
@@ -88,6 +94,7 @@ async def _subscriber(
         await ws.send(json.dumps(init))
         await ws.recv()
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+        opening.release()
         first = True
         async for raw in ws:
             at = _now()
@@ -111,11 +118,13 @@ async def _subscribers(url: str, token: str, count: int, compression: str | None
     _raise_file_limit()
     arrivals: dict[int, list[float]] = {}
     warm = [0]
-    tasks = []
-    for i in range(count):
-        tasks.append(asyncio.create_task(_subscriber(url, token, compression, arrivals, warm)))
-        if i % 200 == 199:
-            await asyncio.sleep(0.05)  # do not flood the accept queue
+    # At most 50 handshakes under way at once: a server accepts a burst of thousands no
+    # faster, and refuses what overflows its accept queue.
+    opening = asyncio.Semaphore(50)
+    tasks = [
+        asyncio.create_task(_subscriber(url, token, compression, arrivals, warm, opening))
+        for _ in range(count)
+    ]
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)

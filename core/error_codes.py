@@ -26,6 +26,9 @@ class ErrorCode(enum.StrEnum):
     TIMEOUT = "TIMEOUT"
     # Too many operations at once (for this principal, or for the server): retry later.
     OVERLOADED = "OVERLOADED"
+    # A subscription fell more events behind than its queue holds (GONGZHI_SUBSCRIBER_QUEUE_SIZE)
+    # and ended: subscribe again with `after:` the cursor its message names.
+    SUBSCRIBER_TOO_SLOW = "SUBSCRIBER_TOO_SLOW"
     # The document is not GraphQL (a syntax error), or not valid against the schema (an
     # unknown field, a missing argument, a limit of depth, aliases or tokens).
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"

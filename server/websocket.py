@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 import orjson
@@ -28,6 +29,7 @@ from core.context import Context
 from core.error_codes import ErrorCode
 from db.connectivity import UNAVAILABLE_MESSAGE, DatabaseUnavailable
 from resolvers.extensions import with_code_formatted
+from resolvers.live.groups import encode_result
 from resolvers.live.outlet import OUTLET, ClientGone
 from server import prometheus
 from server.context import Refused, Services, build_context
@@ -51,12 +53,16 @@ class OperationOutlet:
     """The outlet (`resolvers.live.outlet`) of one subscription of a connection: its `next`
     messages are the group's shared payload in an envelope with the operation's own id."""
 
-    __slots__ = ("_operation", "_prefix", "_socket")
+    __slots__ = ("_operation", "_prefix", "_socket", "serving")
 
     def __init__(self, handler: BaseGraphQLTransportWSHandler[Context, None], operation: Any):
         self._operation = operation
         self._socket = handler.websocket.ws  # type: ignore[attr-defined]  # Starlette's WebSocket
         self._prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
+        self.serving: Coroutine[Any, Any, None] | None = None
+
+    def detach(self, serving: Coroutine[Any, Any, None]) -> None:
+        self.serving = serving
 
     @property
     def query(self) -> str:
@@ -86,14 +92,16 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     interval: float = 15
     deadline: float = 10
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Ids of subscriptions whose execution is ending while their serving goes on.
+        self._detaching: set[str] = set()
+
     async def run_operation(self, operation: Any) -> None:
         """Strawberry's, with a deadline for queries and mutations (not for subscriptions,
         which live long) and the rollback of an operation that is cancelled."""
         if is_subscription(operation.query, operation.operation_name):
-            # Its resolver sends each event's shared message through the outlet (this task's
-            # own context), and rolls back after each event and when it ends.
-            OUTLET.set(OperationOutlet(self, operation))
-            await super().run_operation(operation)
+            await self._run_subscription(operation)
             return
         deadline = None
         try:
@@ -125,6 +133,48 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             await asyncio.shield(self._roll_back())
             raise
 
+    async def _run_subscription(self, operation: Any) -> None:
+        """Strawberry's execution, up to where the resolver hands the subscription to the
+        outlet (`resolvers.live.outlet`); the operation then stays open, served by a task of
+        its own, and the execution is over. (A resolver that does not hand it over — an
+        error, another subscription — is executed to its end as usual.)"""
+        outlet = OperationOutlet(self, operation)
+        OUTLET.set(outlet)
+        self._detaching.add(operation.id)
+        try:
+            await super().run_operation(operation)
+        except BaseException:
+            if outlet.serving is not None:
+                outlet.serving.close()
+            raise
+        finally:
+            self._detaching.discard(operation.id)
+        if outlet.serving is None:
+            return
+        # Strawberry forgot the operation when the execution ended (its `complete` was not
+        # sent): it is open again, until its serving ends or it is completed or cancelled.
+        operation.completed = False
+        self.operations[operation.id] = operation
+        operation.task = asyncio.create_task(self._serve(operation, outlet, outlet.serving))
+
+    async def _serve(
+        self, operation: Any, outlet: OperationOutlet, serving: Coroutine[Any, Any, None]
+    ) -> None:
+        try:
+            await serving
+        except Exception as exc:
+            # As an error of the execution would reach the client: its message if it is the
+            # client's to know (with its code), else masked; then `complete`.
+            with contextlib.suppress(Exception):
+                await outlet.send_next(
+                    encode_result(None, [GraphQLError(str(exc), original_error=exc)])
+                )
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        finally:
+            key = str(operation.id)
+            if self.operations.get(key) is operation:
+                del self.operations[key]
+
     async def handle_subscribe(self, message: Any) -> None:
         """Strawberry's, with the operation's document found by `documentId` or hash
         (`server.documents`) and, in trusted mode, refused unless registered: nothing
@@ -153,7 +203,10 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_subscribe(message)
 
     async def send_message(self, message: Any) -> None:
-        """Strawberry's, with a code on every error of an `error` or `next` message."""
+        """Strawberry's, with a code on every error of an `error` or `next` message; not the
+        `complete` of an execution whose subscription goes on (`_run_subscription`)."""
+        if message.get("type") == "complete" and message.get("id") in self._detaching:
+            return
         payload = message.get("payload") if isinstance(message, dict) else None
         if message.get("type") == "error" and isinstance(payload, list):
             message = {**message, "payload": [with_code_formatted(e) for e in payload]}

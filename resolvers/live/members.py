@@ -23,13 +23,17 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from core.error_codes import ErrorCode
 from core.principal import Principal
+from core.user_errors import UserError
 from resolvers.live.feed import EventFilter
 from resolvers.live.groups import Group
 
 
-class SubscriberTooSlow(Exception):
+class SubscriberTooSlow(UserError):
     """A subscriber's queue overflowed; it must resubscribe from its cursor."""
+
+    code = ErrorCode.SUBSCRIBER_TOO_SLOW
 
 
 @dataclass(frozen=True, eq=False, slots=True)

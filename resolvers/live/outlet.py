@@ -1,14 +1,18 @@
 """Where a subscription's messages go when its transport takes them ready-made.
 
 A WebSocket operation (`server.websocket`) runs each subscription in a task of its own and
-sets `OUTLET` there to itself: the subscription's resolver, running in that task, then sends
-each event's message text (executed once for its group, `resolvers.live.groups`) straight to
-the client, and graphql-core's per-subscriber execution is never reached. Without an outlet
-(another transport, a test calling the schema) the resolver yields events as usual.
+sets `OUTLET` there to itself. The subscription's resolver, running in that task, checks what
+it was asked (its errors are answered as any resolver's), then hands the serving of the
+subscription to the outlet (`detach`) and returns: the execution (Strawberry's, graphql-core's)
+ends and is freed, while the operation stays open and each event's message text (executed
+once for its group, `resolvers.live.groups`) goes straight to the client. An open
+subscription then costs its connection, its place in the feed, and one small task. Without
+an outlet (another transport, a test calling the schema) the resolver yields events as usual.
 """
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from contextvars import ContextVar
 from typing import Any, Protocol
 
@@ -30,6 +34,12 @@ class Outlet(Protocol):
     async def send_next(self, payload: str) -> None:
         """Send a `next` message whose payload (`{"data": …}`, JSON text) is `payload`;
         `ClientGone` if the connection is closed."""
+        ...
+
+    def detach(self, serving: Coroutine[Any, Any, None]) -> None:
+        """Run `serving` (which sends the subscription's messages until it ends) apart from
+        the operation's execution, which ends now; the operation stays open meanwhile. What
+        `serving` raises ends the subscription with that error."""
         ...
 
 

@@ -7,8 +7,9 @@ from collections.abc import AsyncGenerator
 from typing import Annotated
 
 import strawberry
+from graphql import GraphQLSchema
 
-from core.context import Info
+from core.context import Context, Info
 from core.error_codes import ErrorCode
 from core.loaders import Loaders
 from core.user_errors import UserError
@@ -44,16 +45,17 @@ def _cursor(after: str | None) -> int | None:
     return int(after)
 
 
-async def _send_shared(info: Info, outlet: Outlet, flt: EventFilter, after: int | None) -> None:
+async def _serve_shared(
+    schema: GraphQLSchema, context: Context, outlet: Outlet, flt: EventFilter, after: int | None
+) -> None:
     """Send each event the subscriber may see and asked for to `outlet`: the message its
     group's one execution made. Returns when the client has gone."""
-    context = info.context
     assert context.bus is not None
     assert context.district_id is not None
     groups: ExecutionGroups = context.bus.groups
-    schema = info.schema._schema
     key = group_key(schema, outlet.query, outlet.operation_name, outlet.variables, context)
     group = groups.join(key, schema, context)
+    del key
     try:
         await context.bus.serve(
             context.district_id, context.principal, flt, after, group, outlet.send_next
@@ -103,8 +105,9 @@ class Subscription:
         cursor = _cursor(after)
         outlet = OUTLET.get()
         if outlet is not None:
-            # Executed once per group of subscribers who see the same, sent as it is.
-            await _send_shared(info, outlet, flt, cursor)
+            # Executed once per group of subscribers who see the same, sent as it is, by the
+            # outlet's own task: this execution ends here.
+            outlet.detach(_serve_shared(info.schema._schema, context, outlet, flt, cursor))
             return
         stream = context.bus.subscribe(context.district_id, context.principal, flt, cursor)
         try:
