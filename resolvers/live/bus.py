@@ -1,18 +1,22 @@
-"""The event bus of a process: PostgreSQL LISTEN/NOTIFY in, subscriber queues out.
+"""The event bus of a process: PostgreSQL LISTEN/NOTIFY in, messages to subscribers out.
 
 Writers call `pg_notify` inside the transaction that appends an event (`db.events`), so a
 notification exists only once the event is committed. Each process keeps one LISTEN
 connection. A notification is only a wake-up: the bus then reads the district's events after
 the last one it has seen, once for all its subscribers, and hands each subscriber the ones it
-may see and asked for. Because it reads from the table by sequence number, nothing is lost
+may see and asked for (decided once per distinct principal and filter). A WebSocket
+subscription is a `Member` (`serve`): it is handed its group's message for the event, executed
+once for every subscriber who sees the same (`resolvers.live.groups`), and sent at once
+(`resolvers.live.members`). Any other is a `Subscriber` (`subscribe`) that takes the event's row
+from a queue. Because it reads from the table by sequence number, nothing is lost
 when notifications are (the listening connection dropped, the database restarted): after
 reconnecting, and every `poll_seconds` anyway, it reads again from where it was.
 
 A subscriber first replays what it missed (events after its cursor, up to where the bus
-stood when it joined), then takes live events from its queue; sequence numbers make the seam
-exact: no gap, no duplicate.
+stood when it joined), then takes live events; sequence numbers make the seam exact: no gap,
+no duplicate.
 
-A subscriber whose queue (`queue_size` events) is full is dropped with `SubscriberTooSlow`;
+A subscriber with more than `queue_size` events waiting is dropped with `SubscriberTooSlow`;
 its subscription ends with that error and the client resubscribes with its last cursor.
 
 While PostgreSQL is down (restarting), subscriptions stay open: the listening connection is

@@ -87,6 +87,9 @@ async def _finish(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
             if waiting is None:  # a bare yield: the coroutine let others run
                 await asyncio.sleep(0)
             else:
+                # Taken over from the coroutine's own await, as a task takes it: the flag
+                # it set says "being awaited", and awaiting it again would refuse.
+                waiting._asyncio_future_blocking = False
                 await waiting
         except BaseException as exc:
             error = exc

@@ -75,8 +75,8 @@ class Subscription:
             "With `after` (an event's `cursor`), first every event after it that you missed, "
             "then live ones: no gap, no duplicate. A partner unit receives the events of cases "
             "it leads, co-handles, was whistled for or was asked to help with. If you fall "
-            "more than 1,000 events behind, the subscription ends with an error naming your "
-            "cursor: subscribe again with it."
+            "more than 1,000 events behind, the subscription ends with an error (code "
+            "`SUBSCRIBER_TOO_SLOW`) naming your cursor: subscribe again with it."
         )
     )
     async def case_events(

@@ -266,3 +266,43 @@ def test_the_visibility_class_leaves_out_only_what_decides_nothing() -> None:
       fragment C on Case { id reporter { name } }"""
     assert key(plain, member) == key(plain, other_member)
     assert key(personal, member) != key(personal, other_member)
+
+
+async def _connected(http: httpx.AsyncClient, count: float) -> None:
+    async with asyncio.timeout(10):
+        while True:
+            if _metric(await _metrics(http), "gongzhi_subscribers_connected") == count:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_complete_ends_a_subscription_and_its_id_can_be_used_again(
+    server: Server, http: httpx.AsyncClient, world: WorkflowWorld
+) -> None:
+    """The client's `complete` reaches a subscription that the execution handed over."""
+    driver = Driver(http, world)
+    await driver.report(key="shared-complete")
+    admin = token(Role.DISTRICT_ADMIN, world.district.code)
+    start = _metric(await _metrics(http), "gongzhi_subscribers_connected")
+    subscribe = {"type": "subscribe", "payload": {"query": DOCUMENT, "variables": VARIABLES}}
+    async with websockets.connect(server.ws, subprotocols=["graphql-transport-ws"]) as ws:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {admin}"}}
+        await ws.send(json.dumps(init))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({**subscribe, "id": "a"}))
+        await ws.send(json.dumps({**subscribe, "id": "b"}))
+        await _connected(http, start + 2)
+        await ws.send(json.dumps({"id": "a", "type": "complete"}))
+        await _connected(http, start + 1)
+        await ws.send(json.dumps({**subscribe, "id": "a"}))  # no 4409: "a" is free again
+        await _connected(http, start + 2)
+        await driver.act("addCaseNote", Role.COMMITTEE_MEMBER, text="两个订阅", internal=False)
+        received = []
+        async with asyncio.timeout(10):
+            while len(received) < 2:
+                message = json.loads(await ws.recv())
+                if message["type"] == "next":
+                    received.append(message)
+        assert sorted(m["id"] for m in received) == ["a", "b"]
+        assert received[0]["payload"] == received[1]["payload"]
+    await _connected(http, start)
