@@ -26,17 +26,32 @@ from typing import Any
 
 import orjson
 from graphql import (
+    ArgumentNode,
     DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
+    InlineFragmentNode,
+    NamedTypeNode,
+    NameNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
     TypeInfo,
     TypeInfoVisitor,
+    VariableDefinitionNode,
+    VariableNode,
     Visitor,
+    execute,
     execute_subscription_event,
     parse,
     visit,
 )
+from graphql.utilities import get_operation_ast
 
+from core import ids
 from core.context import Context
 from core.loaders import Loaders
 from core.visibility import visibility_class
@@ -112,6 +127,61 @@ def _selects_field_of(schema: GraphQLSchema, document: DocumentNode, types: froz
     return found
 
 
+EVENT_VARIABLE = "gongzhiEvent"
+"""The variable of the event's id in `as_query`'s document."""
+
+
+def as_query(document: DocumentNode, operation_name: str | None) -> DocumentNode | None:
+    """The subscription's selection as a query of its event by id, so that the compiled read
+    path can answer it: `caseEvents(…) { … }` becomes `caseEvents: node(id: $gongzhiEvent) {
+    ... on CaseEvent { … } }`, under the same response key, with the same variables and
+    fragments (the field's own arguments are the feed's business, not the selection's).
+    None when the document is not one `caseEvents` field, or already has that variable."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
+        return None
+    [field, *others] = operation.selection_set.selections
+    if others or not isinstance(field, FieldNode) or field.name.value != "caseEvents":
+        return None
+    if field.selection_set is None:
+        return None
+    variables = tuple(operation.variable_definitions or ())
+    if any(v.variable.name.value == EVENT_VARIABLE for v in variables):
+        return None
+    event = VariableNode(name=NameNode(value=EVENT_VARIABLE))
+    node = FieldNode(
+        alias=NameNode(value=(field.alias or field.name).value),
+        name=NameNode(value="node"),
+        arguments=(ArgumentNode(name=NameNode(value="id"), value=event),),
+        directives=field.directives or (),
+        selection_set=SelectionSetNode(
+            selections=(
+                InlineFragmentNode(
+                    type_condition=NamedTypeNode(name=NameNode(value="CaseEvent")),
+                    directives=(),
+                    selection_set=field.selection_set,
+                ),
+            )
+        ),
+    )
+    query = OperationDefinitionNode(
+        operation=OperationType.QUERY,
+        name=operation.name,
+        variable_definitions=(
+            *variables,
+            VariableDefinitionNode(
+                variable=event,
+                type=NonNullTypeNode(type=NamedTypeNode(name=NameNode(value="ID"))),
+                directives=(),
+            ),
+        ),
+        directives=operation.directives or (),
+        selection_set=SelectionSetNode(selections=(node,)),
+    )
+    fragments = tuple(d for d in document.definitions if isinstance(d, FragmentDefinitionNode))
+    return DocumentNode(definitions=(query, *fragments))
+
+
 _MASK = MaskErrors()
 
 
@@ -146,6 +216,9 @@ class Group:
             context, db=db, loaders=Loaders(db, context.principal), connection_params=None
         )
         self._document = parse(key.document)
+        # The same selection as a query of the event by id: the compiled read path answers it
+        # in one statement where it can (else the executor, as for a query).
+        self._query = as_query(self._document, key.operation_name)
         self._variables = orjson.loads(key.variables)
         self._on_execution = on_execution
         self._messages: OrderedDict[int, asyncio.Task[str]] = OrderedDict()
@@ -171,6 +244,18 @@ class Group:
             if self._on_execution is not None:
                 self._on_execution(self.members)
             try:
+                if self._query is not None:
+                    variables = {**self._variables, EVENT_VARIABLE: ids.encode("CaseEvent", row.id)}
+                    queried = execute(
+                        self._schema,
+                        self._query,
+                        context_value=context,
+                        variable_values=variables,
+                        operation_name=self.key.operation_name,
+                        executor_class=ExecutionContext,
+                    )
+                    result = await queried if isinstance(queried, Awaitable) else queried
+                    return encode_result(result.data, result.errors)
                 built = ExecutionContext.build(
                     self._schema,
                     self._document,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 from collections.abc import AsyncIterator, Iterator
@@ -227,6 +228,9 @@ async def test_each_visibility_class_is_executed_once_and_sees_only_its_own(
         before, 'gongzhi_live_group_size_bucket{le="1.0"}'
     )
     assert shared == 5 + 4 - 2  # the two administrators' executions served a group of 2
+    # Each by the compiled read path: the selection as a query of the event by id.
+    compiled = 'gongzhi_read_root_fields_total{path="compiled"}'
+    assert _metric(after, compiled) - _metric(before, compiled) == 5 + 4
 
 
 def test_the_visibility_class_leaves_out_only_what_decides_nothing() -> None:
@@ -306,3 +310,70 @@ async def test_complete_ends_a_subscription_and_its_id_can_be_used_again(
         assert sorted(m["id"] for m in received) == ["a", "b"]
         assert received[0]["payload"] == received[1]["payload"]
     await _connected(http, start)
+
+
+RICH = """
+subscription Rich($after: String) {
+  caseEvents(after: $after) {
+    __typename id seq cursor kind occurredAt payload
+    actor { name } actorPartner { name }
+    case { id title status version priority createdAt
+      assignedPartner { id name } community { name street { name } } }
+  }
+}"""
+
+
+async def test_the_compiled_message_equals_the_executors(
+    server: Server,
+    http: httpx.AsyncClient,
+    world: WorkflowWorld,
+    owner_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A server that executes every selection (compiled reads off) sends the same message
+    for the same event (replayed with `after:`)."""
+    os.environ["GONGZHI_COMPILED_READS"] = "false"
+    try:
+        plain = _start(owner_url, tmp_path_factory.mktemp("plain"))
+    finally:
+        del os.environ["GONGZHI_COMPILED_READS"]
+    try:
+        _wait_ready(plain)
+        driver = Driver(http, world)
+        await driver.report(key="shared-rich")
+        await driver.act("acceptCase", Role.COMMITTEE_MEMBER)
+        lead = {"partner": driver.partner("property_company_id")}
+        await driver.act("assignCase", Role.COMMITTEE_MEMBER, lead=lead)
+        noted = await driver.act("addCaseNote", Role.COMMITTEE_MEMBER, text="比较", internal=True)
+        after = str(noted["event"]["seq"] - 1)
+        bearer = token(Role.DISTRICT_ADMIN, world.district.code)
+        compiled_reads = 'gongzhi_read_root_fields_total{path="compiled"}'
+        before = _metric(await _metrics(http), compiled_reads)
+        messages = []
+        for target in (server, plain):
+            async with websockets.connect(target.ws, subprotocols=["graphql-transport-ws"]) as ws:
+                init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {bearer}"}}
+                await ws.send(json.dumps(init))
+                assert json.loads(await ws.recv())["type"] == "connection_ack"
+                payload = {"query": RICH, "variables": {"after": after}}
+                await ws.send(json.dumps({"id": "r", "type": "subscribe", "payload": payload}))
+                async with asyncio.timeout(10):
+                    while True:
+                        message = json.loads(await ws.recv())
+                        assert message["type"] in ("next", "ping"), message
+                        if message["type"] == "next":
+                            messages.append(message["payload"])
+                            break
+        compiled, executed = messages
+        assert "errors" not in compiled, compiled
+        event = compiled["data"]["caseEvents"]
+        assert event["kind"] == "NOTE_ADDED"
+        assert event["seq"] == noted["event"]["seq"]
+        assert event["case"]["assignedPartner"] is not None
+        assert event["actor"] is not None
+        assert compiled == executed
+        # The first really took the compiled path.
+        assert _metric(await _metrics(http), compiled_reads) == before + 1
+    finally:
+        plain.process.send_signal(signal.SIGINT)
+        plain.process.wait(timeout=30)
