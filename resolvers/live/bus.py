@@ -48,6 +48,9 @@ from resolvers.live.members import Member, Rule, Rules, SubscriberTooSlow
 
 _log = logging.getLogger(__name__)
 
+HAND_OUT_PASS = 500
+"""Members sent to between two turns of the event loop."""
+
 
 @dataclass(eq=False, slots=True)
 class Subscriber:
@@ -252,8 +255,8 @@ class EventBus:
         its group's message to a `Member` (executed once per group, the groups' executions
         side by side).
 
-        Handing out a row and moving `last_seq` past it happen together, with no wait in
-        between: a subscriber joining meanwhile either replays the row or is handed it."""
+        `last_seq` moves past a row when the receivers are known, before it is handed out:
+        a subscriber joining after that replays the row, one joining before is handed it."""
         for row in rows:
             while True:
                 # Decided again after every wait: whoever joined meanwhile gets the row too.
@@ -269,15 +272,20 @@ class EventBus:
                 if not running:
                     break
                 await asyncio.wait(running)
+            # From here the row is handed out: whoever joins from now on replays it.
+            feed.last_seq = row.seq
+            for subscriber in subscribers:
+                subscriber.hand(row.seq, row)
             messages: dict[Group, str] = {}
-            for member in members:
+            for i, member in enumerate(members, 1):
                 message = messages.get(member.group)
                 if message is None:
                     message = messages[member.group] = member.group.message(row).result()
                 member.hand(row.seq, message)
-            for subscriber in subscribers:
-                subscriber.hand(row.seq, row)
-            feed.last_seq = row.seq
+                if i % HAND_OUT_PASS == 0:
+                    # Let the process's other work in between (ten thousand sends take a
+                    # few hundred milliseconds); members wait their turn in order.
+                    await asyncio.sleep(0)
             receivers = len(members) + len(subscribers)
             if receivers and self._on_delivered is not None:
                 self._on_delivered(receivers)

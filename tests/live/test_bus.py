@@ -158,3 +158,69 @@ async def test_every_subscriber_of_a_district_receives_every_event(
         assert received[0] == list(range(received[0][0], received[0][0] + 3))
     finally:
         await bus.stop()
+
+
+class _Group:
+    """A group whose message for an event is its sequence number (no execution)."""
+
+    members = 0
+
+    def message(self, row: Any) -> asyncio.Future[str]:
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        done.set_result(str(row.seq))
+        return done
+
+
+async def test_a_member_joining_while_an_event_goes_out_gets_every_event_once(
+    database: Database, world: WorkflowWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feed lets other work in between sends (every HAND_OUT_PASS members): a member
+    that joins then, with a cursor before that event, replays it and takes the rest live."""
+    from resolvers.live import bus as bus_module
+
+    monkeypatch.setattr(bus_module, "HAND_OUT_PASS", 2)
+    dsn = database.app.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    bus = EventBus(database, dsn, queue_size=100, poll_seconds=3600)
+    await bus.start()
+    admin = Principal(role=Role.DISTRICT_ADMIN, district_code=world.district.code)
+    received: dict[str, list[int]] = {}
+    joined: list[asyncio.Task[None]] = []
+
+    def sender(name: str) -> Any:
+        async def send(message: str) -> None:
+            received.setdefault(name, []).append(int(message))
+            if name == "m1" and not joined:
+                # Mid-way through handing out the first event: a newcomer arrives.
+                after = int(message) - 1
+                serving = bus.serve(
+                    world.district.id, admin, EventFilter(), after, _Group(), sender("late")
+                )  # type: ignore[arg-type]
+                joined.append(asyncio.create_task(serving))
+
+        return send
+
+    try:
+        await asyncio.wait_for(bus.connected.wait(), 10)
+        members = [
+            asyncio.create_task(
+                bus.serve(world.district.id, admin, EventFilter(), None, _Group(), sender(f"m{i}"))  # type: ignore[arg-type]
+            )
+            for i in range(5)
+        ]
+        await asyncio.sleep(0.2)
+        await _case_with_events(database, world, 4)
+        async with asyncio.timeout(10):
+            while True:
+                if len(received.get("late", [])) >= 4 and len(received.get("m4", [])) >= 4:
+                    break
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
+        first = received["m0"][0]
+        for name in ("m0", "m1", "m2", "m3", "m4", "late"):
+            assert received[name] == [first, first + 1, first + 2, first + 3], name
+        for task in (*members, *joined):
+            task.cancel()
+        await asyncio.gather(*members, *joined, return_exceptions=True)
+        assert bus.subscriber_count == 0
+    finally:
+        await bus.stop()
