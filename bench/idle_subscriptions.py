@@ -19,7 +19,6 @@ import json
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,29 +27,12 @@ from pathlib import Path
 
 import httpx
 import websockets
+from processes import cpu_seconds, free_port, gongzhi, rss_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPRESSION: str | None = "deflate"
 TOKEN = ["token", "--district", "haidian", "--role", "district_admin"]
 SUBSCRIBE = "subscription { caseEvents { seq kind case { id title status version } } }"
-
-
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _subscribe(url: str, token: str, opened: list[object]) -> None:
@@ -95,14 +77,7 @@ def _start(env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], str
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    token = subprocess.run(
-        [sys.executable, "-m", "server.cli", *TOKEN],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    token = gongzhi(*TOKEN, env=env)
     return server, token
 
 
@@ -111,18 +86,18 @@ async def _measure(args: argparse.Namespace, pid: int, url: str, token: str) -> 
     warm: list[object] = []
     await _subscribe(url, token, warm)
     await asyncio.sleep(2)
-    before = _rss_kb(pid)
+    before = rss_kb(pid)
     opened: list[object] = []
     for start in range(0, args.subscriptions, 100):
         batch = min(100, args.subscriptions - start)
         await asyncio.gather(*(_subscribe(url, token, opened) for _ in range(batch)))
     readers = [asyncio.create_task(_keep_reading(ws)) for ws in [*warm, *opened]]
     await asyncio.sleep(3)
-    settled = _rss_kb(pid)
-    cpu_before, started = _cpu_seconds(pid), time.monotonic()
+    settled = rss_kb(pid)
+    cpu_before, started = cpu_seconds(pid), time.monotonic()
     await asyncio.sleep(args.idle)
-    cpu = (_cpu_seconds(pid) - cpu_before) / (time.monotonic() - started)
-    after = _rss_kb(pid)
+    cpu = (cpu_seconds(pid) - cpu_before) / (time.monotonic() - started)
+    after = rss_kb(pid)
     for reader in readers:
         reader.cancel()
     for ws in [*warm, *opened]:
@@ -152,7 +127,7 @@ def main() -> None:
     COMPRESSION = None if args.no_compression else "deflate"
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    port = _free_port()
+    port = free_port()
     data = Path(tempfile.mkdtemp(prefix="gongzhi-idle-"))
     env = {**os.environ, "GONGZHI_DATA_DIR": str(data), "GONGZHI_DEADLINE_SWEEP_SECONDS": "0"}
     server, token = _start(env, port)

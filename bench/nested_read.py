@@ -30,6 +30,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from processes import gongzhi  # noqa: E402
+
 from db import embedded, migrate  # noqa: E402
 from db.seed.synthetic import load_synthetic  # noqa: E402
 
@@ -157,23 +159,7 @@ def main() -> None:
         # The read path alone: no deadline sweep working off a year of synthetic backlog.
         "GONGZHI_DEADLINE_SWEEP_SECONDS": "0",
     }
-    token = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "token",
-            "--district",
-            "syn-001",
-            "--role",
-            "district_admin",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    token = gongzhi("token", "--district", "syn-001", "--role", "district_admin", env=env)
     port = _free_port()
     server = subprocess.Popen(
         [

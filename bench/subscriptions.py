@@ -27,7 +27,6 @@ import json
 import os
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ import httpx
 import orjson
 import uvloop
 import websockets
+from processes import cpu_seconds, free_port, gongzhi, rss_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIBE = """subscription Watch { caseEvents { seq kind
@@ -57,18 +57,6 @@ def _now() -> float:
 def _raise_file_limit() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # The subscriber process ----------------------------------------------------------------------
@@ -245,7 +233,7 @@ def _run(
 ) -> dict[str, Any]:
     compression = "none" if args.no_compression else "deflate"
     ws_url = base.replace("http", "ws") + "/graphql"
-    rss_before = _rss_kb(server_pid)
+    rss_before = rss_kb(server_pid)
     shares = [
         subscribers // args.clients + (i < subscribers % args.clients) for i in range(args.clients)
     ]
@@ -256,14 +244,14 @@ def _run(
         _wait_for(client, "open")
     _warm_up(base, token, clients)
     time.sleep(2)
-    rss_open = _rss_kb(server_pid)
-    cpu_before = _cpu_seconds(server_pid)
+    rss_open = rss_kb(server_pid)
+    cpu_before = cpu_seconds(server_pid)
     driver = _spawn("--as", "driver", base, token, str(args.rate), str(args.seconds))
     assert driver.stdout is not None
     sent = {int(k): v for k, v in orjson.loads(driver.stdout.readline()).items()}
     driver.wait(timeout=60)
     time.sleep(3)
-    cpu = _cpu_seconds(server_pid) - cpu_before
+    cpu = cpu_seconds(server_pid) - cpu_before
     arrivals: dict[int, list[float]] = {}
     for client in clients:
         for seq, times in _stop(client).items():
@@ -301,23 +289,6 @@ def _run(
     }
 
 
-def _cli(*args: str, env: dict[str, str]) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--as":
         role, *rest = sys.argv[2:]
@@ -352,7 +323,7 @@ def main() -> None:
     env.pop("DATABASE_URL", None)
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -378,7 +349,7 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise SystemExit("server did not start")
             time.sleep(0.3)
-        token = _cli("token", "--district", "haidian", "--role", "district_admin", env=env)
+        token = gongzhi("token", "--district", "haidian", "--role", "district_admin", env=env)
         for count in (int(c) for c in args.subscribers.split(",")):
             print(
                 json.dumps(_run(base, server.pid, token, count, args), ensure_ascii=False),

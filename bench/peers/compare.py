@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import nested_read  # noqa: E402
+import processes  # noqa: E402
 
 DISTRICT_CODE = "syn-001"
 
@@ -136,14 +137,9 @@ def main() -> None:
         "GONGZHI_MAX_CONCURRENT_OPERATIONS": "64",
     }
     cli = [sys.executable, "-m", "server.cli"]
-    token = subprocess.run(
-        [*cli, "token", "--district", DISTRICT_CODE, "--role", "district_admin"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    token = processes.gongzhi(
+        "token", "--district", DISTRICT_CODE, "--role", "district_admin", env=env
+    )
     district_id = int(
         subprocess.run(
             # A constant code: nothing from outside reaches this statement.
