@@ -28,6 +28,14 @@ def overdue_clause() -> ColumnElement[bool]:
     )
 
 
+def sign_for_overdue_clause() -> ColumnElement[bool]:
+    """A dispatched case some partner has not signed for (签收) by its deadline."""
+    return and_(
+        Case.status.in_((CaseStatus.ASSIGNED, CaseStatus.RETURNED)),
+        Case.sign_for_due_at < func.now(),
+    )
+
+
 def whistle_blown_clause() -> ColumnElement[bool]:
     return exists().where(
         CaseEvent.district_id == Case.district_id,
@@ -70,6 +78,7 @@ class CaseQuery:
     overdue: bool | None = None
     whistle_blown: bool | None = None
     report_in_overdue: bool | None = None
+    sign_for_overdue: bool | None = None
     search: str | None = None
 
     def __post_init__(self) -> None:
@@ -114,6 +123,7 @@ class CaseQuery:
             (self.overdue, overdue_clause()),
             (self.whistle_blown, whistle_blown_clause()),
             (self.report_in_overdue, report_in_overdue_clause()),
+            (self.sign_for_overdue, sign_for_overdue_clause()),
         ):
             if flag is not None:
                 clauses.append(clause if flag else ~clause)

@@ -88,6 +88,8 @@ _TABLES: tuple[tuple[str, type[Any], Rule | None], ...] = (
     ("CaseAssignment", models.CaseAssignment, _of_visible_cases(models.CaseAssignment.case_id)),
     ("CaseWhistle", models.CaseWhistle, _of_visible_cases(models.CaseWhistle.case_id)),
     ("HelpingHand", models.HelpingHand, _of_visible_cases(models.HelpingHand.case_id)),
+    ("CaseReturn", models.CaseReturn, _of_visible_cases(models.CaseReturn.case_id)),
+    ("CaseFollowUp", models.CaseFollowUp, _of_visible_cases(models.CaseFollowUp.case_id)),
     ("CasePhoto", models.CasePhoto, _of_visible_cases(models.CasePhoto.case_id)),
     ("Meeting", models.Meeting, visibility.meetings),
     ("MeetingAttendee", models.MeetingAttendee, None),

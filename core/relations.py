@@ -19,7 +19,9 @@ from db.models import (
     Case,
     CaseAssignment,
     CaseEvent,
+    CaseFollowUp,
     CasePhoto,
+    CaseReturn,
     CaseWhistle,
     Committee,
     CommitteeMember,
@@ -188,6 +190,8 @@ CASE_ASSIGNMENTS = _by_id("Case.assignments", CaseAssignment, CaseAssignment.cas
 CASE_WHISTLES = _by_id("Case.whistles", CaseWhistle, CaseWhistle.case_id)
 CASE_PHOTOS = _by_id("Case.photos", CasePhoto, CasePhoto.case_id)
 CASE_HELPING_HANDS = _by_id("Case.helpingHands", HelpingHand, HelpingHand.case_id)
+CASE_RETURNS = _by_id("Case.returns", CaseReturn, CaseReturn.case_id)
+CASE_FOLLOW_UPS = _by_id("Case.followUps", CaseFollowUp, CaseFollowUp.case_id)
 MEETING_ATTENDEES = _by_id("Meeting.attendees", MeetingAttendee, MeetingAttendee.meeting_id)
 WEBHOOK_DELIVERIES = Relation(
     "WebhookEndpoint.deliveries",
@@ -227,6 +231,9 @@ WHISTLE_DEPARTMENT = ToOne("CaseWhistle.department", "Partner", "department_id")
 WHISTLE_CASE = ToOne("CaseWhistle.case", "Case", "case_id")
 HELPING_HAND_HELPER = ToOne("HelpingHand.helper", "Partner", "helper_id")
 HELPING_HAND_CASE = ToOne("HelpingHand.case", "Case", "case_id")
+RETURN_PARTNER = ToOne("CaseReturn.partner", "Partner", "partner_id")
+RETURN_CASE = ToOne("CaseReturn.case", "Case", "case_id")
+FOLLOW_UP_CASE = ToOne("CaseFollowUp.case", "Case", "case_id")
 COMMITTEE_COMMUNITY = ToOne("Committee.community", "Community", "community_id")
 MEMBER_COMMITTEE = ToOne("CommitteeMember.committee", "Committee", "committee_id")
 MEMBER_PERSON = ToOne("CommitteeMember.person", "Person", "person_id")

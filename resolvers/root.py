@@ -34,6 +34,7 @@ from resolvers.stats.query import Statistics
 from resolvers.webhooks.mutations import WebhookMutation, WebhookQuery
 from resolvers.workflow.mutations import CaseMutation, MeetingAndDeadlineMutation
 from resolvers.workflow.policies import PolicyMutation
+from resolvers.workflow.respond_mutations import RespondMutation
 from schema.cases import Case, CaseFilterArg, CaseOrderArg, case_connection
 from schema.committees import Committee, CommitteeMember  # noqa: F401 - Node types
 from schema.node import NODE_TYPES, Connection, Node, connection_field, load_node
@@ -145,7 +146,12 @@ class Query(WebhookQuery):
 
 @strawberry.type(description="Entry points for changing things.")
 class Mutation(
-    CaseMutation, MeetingAndDeadlineMutation, NoticeMutation, PolicyMutation, WebhookMutation
+    CaseMutation,
+    RespondMutation,
+    MeetingAndDeadlineMutation,
+    NoticeMutation,
+    PolicyMutation,
+    WebhookMutation,
 ):
     pass
 

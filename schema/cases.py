@@ -21,8 +21,14 @@ from db.models.enums import (
     CaseEventKind,
     CasePriority,
     CaseStatus,
+    CaseUrgency,
+    ExclusionReason,
+    FollowUpChannel,
     HelpingHandStatus,
     MeetingStatus,
+    ReturnOutcome,
+    ReturnReason,
+    Satisfaction,
 )
 from schema.node import Connection, Node, connection_field, converter, node_field
 
@@ -117,6 +123,13 @@ class CaseFilter:
             "deadline; false: all others."
         ),
     )
+    sign_for_overdue: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "true: dispatched cases (ASSIGNED or RETURNED) that a partner has not signed for "
+            "(签收) by its sign-for deadline; false: all others."
+        ),
+    )
     search: str | None = strawberry.field(
         default=None, description="Text the title contains (case-insensitive, up to 100 chars)."
     )
@@ -138,6 +151,7 @@ class CaseFilter:
             overdue=self.overdue,
             whistle_blown=self.whistle_blown,
             report_in_overdue=self.report_in_overdue,
+            sign_for_overdue=self.sign_for_overdue,
             search=self.search,
         )
 
@@ -178,7 +192,36 @@ class Case(Node):
     title: str = strawberry.field(description="Short summary.")
     description: str = strawberry.field(description="The resident's account.")
     status: CaseStatus = strawberry.field(description="Where the case is on its path.")
-    priority: CasePriority = strawberry.field(description="Urgency.")
+    priority: CasePriority = strawberry.field(
+        description="The committee's order of work (apart from `urgency`)."
+    )
+    urgency: CaseUrgency = strawberry.field(
+        description=(
+            "Urgency tier (接诉即办): EMERGENCY (risk to life or property, resolve within "
+            "2 h), UTILITIES (water, power, gas, heating: 24 h), GENERAL (7 days), COMPLEX "
+            "(15 days). Sets the default resolve deadline unless the district set one for "
+            "the category."
+        )
+    )
+    external_order_no: str | None = strawberry.field(
+        name="externalOrderNumber",
+        description="The 12345 hotline's work order number (派单), if it came from there.",
+    )
+    sign_for_due_at: dt.datetime | None = strawberry.field(
+        description=(
+            "The earliest sign-for deadline (签收) still open among the partners it is "
+            "dispatched to; null once all have signed for it."
+        )
+    )
+    excluded_at: dt.datetime | None = strawberry.field(
+        description=(
+            "When a district administrator left it out of assessments (分级分类); null if "
+            "it counts."
+        )
+    )
+    exclusion_reason: ExclusionReason | None = strawberry.field(
+        description="Why it is left out of assessments."
+    )
     latitude: float | None = strawberry.field(description="Where, if the reporter shared it.")
     longitude: float | None = strawberry.field(description="Where, if the reporter shared it.")
     accept_due_at: dt.datetime | None = strawberry.field(
@@ -294,6 +337,14 @@ class Case(Node):
     @connection_field("Helping hands asked for (大手拉小手), earliest first.")
     def helping_hands(self) -> Connection[HelpingHand]:
         return Connection.of(rel.CASE_HELPING_HANDS, self.db_id, converter("HelpingHand"))
+
+    @connection_field("Returns of the case by its partners (退单), earliest first.")
+    def returns(self) -> Connection[CaseReturn]:
+        return Connection.of(rel.CASE_RETURNS, self.db_id, converter("CaseReturn"))
+
+    @connection_field("Follow-ups with the reporter (回访), earliest first.")
+    def follow_ups(self) -> Connection[CaseFollowUp]:
+        return Connection.of(rel.CASE_FOLLOW_UPS, self.db_id, converter("CaseFollowUp"))
 
 
 @strawberry.type(
@@ -435,6 +486,12 @@ class CaseAssignment(Node):
     ended_at: dt.datetime | None = strawberry.field(
         description="When a reassignment ended it; null while in force."
     )
+    sign_for_due_at: dt.datetime | None = strawberry.field(
+        description="By when the partner must sign for it (签收)."
+    )
+    signed_for_at: dt.datetime | None = strawberry.field(
+        description="When the partner signed for it; null until it does."
+    )
     case_id: strawberry.Private[int]
     partner_id: strawberry.Private[int]
 
@@ -510,6 +567,65 @@ class HelpingHand(Node):
         Case | None,
         "The case.",
     )
+
+
+@strawberry.type(
+    description=(
+        "A partner's return of a case (退单) and what became of it: re-dispatched (accepted, "
+        "not counted), upheld by the district (not counted) or refused (back to the partner, "
+        "counted against it)."
+    )
+)
+class CaseReturn(Node):
+    reason: ReturnReason = strawberry.field(description="Why the partner returned it.")
+    explanation: str = strawberry.field(description="The partner's explanation.")
+    returned_at: dt.datetime = strawberry.field(description="When it was returned.")
+    outcome: ReturnOutcome = strawberry.field(
+        description="PENDING, REDISPATCHED, UPHELD or REFUSED."
+    )
+    escalated_at: dt.datetime | None = strawberry.field(
+        description="When the committee or street disputed it before the district."
+    )
+    escalation_note: str | None = strawberry.field(description="Why they disputed it.")
+    ruled_at: dt.datetime | None = strawberry.field(description="When the district ruled.")
+    ruling_reason: str | None = strawberry.field(description="The district's reason.")
+    settled_at: dt.datetime | None = strawberry.field(
+        description="When it was settled: re-dispatched, or refused back to the partner."
+    )
+    case_id: strawberry.Private[int]
+    partner_id: strawberry.Private[int]
+
+    @strawberry.field(
+        description="Whether it counts against the partner: only a return the district refused."
+    )
+    def counted(self) -> bool:
+        return self.outcome is ReturnOutcome.REFUSED
+
+    partner = node_field(rel.RETURN_PARTNER, PartnerT | None, "The partner that returned it.")
+
+    case = node_field(rel.RETURN_CASE, Case | None, "The case.")
+
+
+@strawberry.type(
+    description=(
+        "A follow-up with the reporter after resolution (回访): whether they were reached, "
+        "and if so whether it is resolved and how satisfied they are (kept apart)."
+    )
+)
+class CaseFollowUp(Node):
+    channel: FollowUpChannel = strawberry.field(description="PHONE, SMS, VISIT or ONLINE.")
+    reached: bool = strawberry.field(description="Whether the reporter was reached.")
+    resolved: bool | None = strawberry.field(
+        description="Whether the reporter considers it resolved; null if not reached."
+    )
+    satisfaction: Satisfaction | None = strawberry.field(
+        description="How satisfied the reporter is; null if not reached."
+    )
+    comment: str | None = strawberry.field(description="What the reporter said.")
+    recorded_at: dt.datetime = strawberry.field(description="When it was recorded.")
+    case_id: strawberry.Private[int]
+
+    case = node_field(rel.FOLLOW_UP_CASE, Case | None, "The case.")
 
 
 @strawberry.type(description="A photo of a case; fetch its bytes from `url` with your token.")

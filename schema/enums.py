@@ -28,9 +28,28 @@ ENUM_DESCRIPTIONS = {
     enums.CaseCategory: "What a case is about.",
     enums.CaseStatus: (
         "Where a case is on its path: REPORTED → ACCEPTED → ASSIGNED → RESOLVED → CONFIRMED "
-        "→ CLOSED; REJECTED and DUPLICATE end it early."
+        "→ CLOSED; REJECTED and DUPLICATE end it early; RETURNED: its lead partner returned "
+        "it (退单) and stays responsible until it is re-dispatched."
     ),
-    enums.CasePriority: "Urgency of a case.",
+    enums.CasePriority: "The committee's order of work on a case.",
+    enums.CaseUrgency: (
+        "Urgency tier (接诉即办), with its default resolve deadline: EMERGENCY 2 h, "
+        "UTILITIES 24 h, GENERAL 7 days, COMPLEX 15 days."
+    ),
+    enums.ReturnReason: (
+        "Why a partner returns a case: NOT_OUR_AREA (属地不符), UNCLEAR_OWNERSHIP (权属不清), "
+        "OVERLAPPING_DUTIES (职能交叉), OUTSIDE_REMIT, OTHER."
+    ),
+    enums.ReturnOutcome: (
+        "What became of a return: PENDING, REDISPATCHED (accepted, not counted), UPHELD by "
+        "the district (not counted), REFUSED (back to the partner, counted against it)."
+    ),
+    enums.FollowUpChannel: "How the reporter was followed up (回访).",
+    enums.Satisfaction: (
+        "A reporter's satisfaction as assessments count it; a confirmation's rating maps "
+        "onto it: 4–5 SATISFIED, 3 BASICALLY_SATISFIED, 1–2 UNSATISFIED."
+    ),
+    enums.ExclusionReason: "Why a case is left out of assessments (分级分类).",
     enums.CaseDeadline: "Which deadline of a case.",
     enums.CaseEventKind: "What happened in one step of a case's history.",
     enums.MeetingStatus: "State of a coordination meeting.",

@@ -89,6 +89,13 @@ class ReportCaseInput:
     priority: CasePriority = strawberry.field(
         default=CasePriority.NORMAL, description="Urgency as the reporter sees it."
     )
+    emergency: bool = strawberry.field(
+        default=False,
+        description=(
+            "A risk to life or property (urgency EMERGENCY: to be resolved within 2 hours); "
+            "otherwise the urgency follows the category."
+        ),
+    )
     photos: list[Upload] | None = strawberry.field(
         default=None,
         description=(
@@ -171,6 +178,9 @@ class DeadlinePolicy:
     approaching_hours: int = strawberry.field(
         description="DEADLINE_APPROACHING is appended this many hours before a deadline."
     )
+    sign_for_hours: int = strawberry.field(
+        description="Hours for a dispatched partner to sign for the case (签收)."
+    )
 
     @classmethod
     def from_row(cls, row: Any) -> DeadlinePolicy:
@@ -180,6 +190,7 @@ class DeadlinePolicy:
             resolve_hours=row.resolve_hours,
             report_in_hours=row.report_in_hours,
             approaching_hours=row.approaching_hours,
+            sign_for_hours=row.sign_for_hours,
         )
 
     @classmethod
@@ -187,7 +198,18 @@ class DeadlinePolicy:
         """The stored policies, with the built-in default first when none is stored."""
         found = [cls.from_row(r) for r in rows]
         if not any(p.category is None for p in found):
-            found.insert(0, cls(category=None, **vars(DEFAULT_POLICY)))
+            d = DEFAULT_POLICY
+            found.insert(
+                0,
+                cls(
+                    category=None,
+                    accept_hours=d.accept_hours,
+                    resolve_hours=d.resolve_hours,
+                    report_in_hours=d.report_in_hours,
+                    approaching_hours=d.approaching_hours,
+                    sign_for_hours=d.sign_for_hours,
+                ),
+            )
         return found
 
 

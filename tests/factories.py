@@ -19,10 +19,13 @@ from db.models.enums import (
     CommitteeKind,
     CommitteeRole,
     FacilityKind,
+    FollowUpChannel,
     NoticeKind,
     PartnerKind,
     PartnershipRole,
+    ReturnReason,
     Role,
+    Satisfaction,
     SeatSource,
     WebhookDeliveryStatus,
 )
@@ -174,6 +177,25 @@ async def build_world(database: Database, district_id: int) -> World:
             ),
         )
         add(s, m.HelpingHand(case_id=case.id, helper_id=department.id, reason="人手不足"))
+        add(
+            s,
+            m.CaseReturn(
+                case_id=case.id,
+                partner_id=partner.id,
+                reason=ReturnReason.UNCLEAR_OWNERSHIP,
+                explanation="电梯产权不清",
+            ),
+        )
+        add(
+            s,
+            m.CaseFollowUp(
+                case_id=case.id,
+                channel=FollowUpChannel.PHONE,
+                reached=True,
+                resolved=True,
+                satisfaction=Satisfaction.BASICALLY_SATISFIED,
+            ),
+        )
         add(
             s,
             m.ReportKey(

@@ -19,7 +19,9 @@ from db.models.places import (
 from db.models.webhooks import WebhookBody, WebhookDelivery, WebhookEndpoint
 from db.models.workflow import (
     CaseAssignment,
+    CaseFollowUp,
     CasePhoto,
+    CaseReturn,
     CaseWhistle,
     DeadlineAlert,
     DeadlinePolicy,
@@ -33,7 +35,9 @@ __all__ = [
     "Case",
     "CaseAssignment",
     "CaseEvent",
+    "CaseFollowUp",
     "CasePhoto",
+    "CaseReturn",
     "CaseWhistle",
     "Committee",
     "CommitteeMember",

@@ -20,12 +20,21 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base, DistrictScoped, TenantEntity, created_at_column, str_enum
-from db.models.enums import CaseCategory, CaseEventKind, CasePriority, CaseStatus, MeetingStatus
+from db.models.enums import (
+    CaseCategory,
+    CaseEventKind,
+    CasePriority,
+    CaseStatus,
+    CaseUrgency,
+    ExclusionReason,
+    MeetingStatus,
+)
 
 HOURS_TO_ACCEPT = "date_part('epoch', accepted_at - created_at) / 3600.0"
 """Hours from the report to the acceptance: a column PostgreSQL keeps (`hours_to_accept`)."""
@@ -66,6 +75,18 @@ class Case(TenantEntity, Base):
     priority: Mapped[CasePriority] = mapped_column(
         str_enum(CasePriority), default=CasePriority.NORMAL, server_default="NORMAL"
     )
+    # 接诉即办's tier: sets the default resolve deadline (db.models.enums.URGENCY_RESOLVE_HOURS).
+    urgency: Mapped[CaseUrgency] = mapped_column(
+        str_enum(CaseUrgency), default=CaseUrgency.GENERAL, server_default="GENERAL"
+    )
+    # The earliest sign-for deadline (签收) still open among the partners it is dispatched to;
+    # null once all have signed for it (kept by the assign and sign-for actions).
+    sign_for_due_at: Mapped[dt.datetime | None]
+    # The 12345 hotline's work order number (派单), unique in the district.
+    external_order_no: Mapped[str | None] = mapped_column(String(64))
+    # Left out of assessments (分级分类) by a district administrator, and why.
+    excluded_at: Mapped[dt.datetime | None]
+    exclusion_reason: Mapped[ExclusionReason | None] = mapped_column(str_enum(ExclusionReason))
     assigned_partner_id: Mapped[int | None] = mapped_column(BigInteger)
     duplicate_of_id: Mapped[int | None] = mapped_column(BigInteger)
     latitude: Mapped[float | None] = mapped_column(Double)
@@ -122,6 +143,16 @@ class Case(TenantEntity, Base):
         ),
         ForeignKeyConstraint(["district_id", "duplicate_of_id"], ["cases.district_id", "cases.id"]),
         CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
+        CheckConstraint(
+            "(excluded_at IS NULL) = (exclusion_reason IS NULL)", name="exclusion_has_reason"
+        ),
+        Index(
+            "uq_cases_external_order_no",
+            "district_id",
+            "external_order_no",
+            unique=True,
+            postgresql_where=text("external_order_no IS NOT NULL"),
+        ),
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
         CheckConstraint(

@@ -81,6 +81,9 @@ class CaseCategory(enum.StrEnum):
     PROPERTY_SERVICE = "PROPERTY_SERVICE"
     FACILITY_REPAIR = "FACILITY_REPAIR"
     MAINTENANCE_FUND = "MAINTENANCE_FUND"
+    WATER_SUPPLY = "WATER_SUPPLY"
+    POWER_SUPPLY = "POWER_SUPPLY"
+    GAS_SUPPLY = "GAS_SUPPLY"
     OTHER = "OTHER"
 
 
@@ -93,10 +96,13 @@ class CaseStatus(enum.StrEnum):
     CLOSED = "CLOSED"
     REJECTED = "REJECTED"
     DUPLICATE = "DUPLICATE"
+    # The lead partner returned it (退单); it stays the partner's until re-dispatched.
+    RETURNED = "RETURNED"
 
 
-AWAITING_RESOLUTION = (CaseStatus.ACCEPTED, CaseStatus.ASSIGNED)
-"""The open statuses after acceptance: the case's resolve deadline runs."""
+AWAITING_RESOLUTION = (CaseStatus.ACCEPTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED)
+"""The open statuses after acceptance: the case's resolve deadline runs (a returned case's
+too: the first unit stays responsible until it is re-dispatched, 首接负责)."""
 
 OPEN_STATUSES = (CaseStatus.REPORTED, *AWAITING_RESOLUTION)
 """The statuses of an open case: still to be accepted (REPORTED: the accept deadline runs) or
@@ -116,6 +122,90 @@ class CasePriority(enum.StrEnum):
     NORMAL = "NORMAL"
     HIGH = "HIGH"
     URGENT = "URGENT"
+
+
+class CaseUrgency(enum.StrEnum):
+    """How urgent a case is (接诉即办's tiers), apart from the committee's `CasePriority`; each
+    tier has its default resolve deadline (`URGENCY_RESOLVE_HOURS`)."""
+
+    EMERGENCY = "EMERGENCY"  # risk to life or property: 2 hours
+    UTILITIES = "UTILITIES"  # water, power, gas, heating: 24 hours
+    GENERAL = "GENERAL"  # 7 days
+    COMPLEX = "COMPLEX"  # needs owners' decisions or several units: 15 days
+
+
+URGENCY_RESOLVE_HOURS = {
+    CaseUrgency.EMERGENCY: 2,
+    CaseUrgency.UTILITIES: 24,
+    CaseUrgency.GENERAL: 7 * 24,
+    CaseUrgency.COMPLEX: 15 * 24,
+}
+"""Each tier's default resolve deadline, in hours (the tiers' feedback deadlines)."""
+
+URGENCY_OF_CATEGORY = {
+    CaseCategory.HEATING: CaseUrgency.UTILITIES,
+    CaseCategory.WATER_SUPPLY: CaseUrgency.UTILITIES,
+    CaseCategory.POWER_SUPPLY: CaseUrgency.UTILITIES,
+    CaseCategory.GAS_SUPPLY: CaseUrgency.UTILITIES,
+    CaseCategory.MAINTENANCE_FUND: CaseUrgency.COMPLEX,
+}
+"""The tier a category's cases get unless marked EMERGENCY: utilities are UTILITIES, the
+maintenance fund (owners must decide) COMPLEX, every other category GENERAL."""
+
+
+def urgency_of(category: CaseCategory) -> CaseUrgency:
+    return URGENCY_OF_CATEGORY.get(category, CaseUrgency.GENERAL)
+
+
+class ReturnReason(enum.StrEnum):
+    """Why a partner returns a case (退单)."""
+
+    NOT_OUR_AREA = "NOT_OUR_AREA"  # 属地不符
+    UNCLEAR_OWNERSHIP = "UNCLEAR_OWNERSHIP"  # 权属不清
+    OVERLAPPING_DUTIES = "OVERLAPPING_DUTIES"  # 职能交叉
+    OUTSIDE_REMIT = "OUTSIDE_REMIT"  # 不属于职责范围
+    OTHER = "OTHER"
+
+
+class ReturnOutcome(enum.StrEnum):
+    """What became of a return."""
+
+    PENDING = "PENDING"  # awaiting re-dispatch or a ruling
+    REDISPATCHED = "REDISPATCHED"  # accepted: the case went to another unit; not counted
+    UPHELD = "UPHELD"  # the district upheld it: not counted, awaiting re-dispatch
+    REFUSED = "REFUSED"  # the district refused it: back to the partner, counted against it
+
+
+class FollowUpChannel(enum.StrEnum):
+    PHONE = "PHONE"
+    SMS = "SMS"
+    VISIT = "VISIT"
+    ONLINE = "ONLINE"
+
+
+class Satisfaction(enum.StrEnum):
+    """A resident's answer on satisfaction (满意度), as assessments count it."""
+
+    SATISFIED = "SATISFIED"
+    BASICALLY_SATISFIED = "BASICALLY_SATISFIED"
+    UNSATISFIED = "UNSATISFIED"
+
+
+def satisfaction_of_rating(rating: int) -> Satisfaction:
+    """A reporter's own rating (1–5) on the same scale: 4–5 satisfied, 3 basically satisfied,
+    1–2 unsatisfied."""
+    if rating >= 4:
+        return Satisfaction.SATISFIED
+    return Satisfaction.BASICALLY_SATISFIED if rating == 3 else Satisfaction.UNSATISFIED
+
+
+class ExclusionReason(enum.StrEnum):
+    """Why a case is left out of assessments (分级分类)."""
+
+    UNREASONABLE_DEMAND = "UNREASONABLE_DEMAND"
+    OUTSIDE_REMIT = "OUTSIDE_REMIT"
+    REPEATED_REQUEST = "REPEATED_REQUEST"
+    OTHER = "OTHER"
 
 
 class CaseEventKind(enum.StrEnum):
@@ -144,6 +234,14 @@ class CaseEventKind(enum.StrEnum):
     CONFIRMED = "CONFIRMED"
     REOPENED = "REOPENED"
     CLOSED = "CLOSED"
+    SIGNED_FOR = "SIGNED_FOR"
+    RETURNED = "RETURNED"
+    RETURN_ESCALATED = "RETURN_ESCALATED"
+    RETURN_RULED = "RETURN_RULED"
+    URGENCY_CHANGED = "URGENCY_CHANGED"
+    FOLLOW_UP_RECORDED = "FOLLOW_UP_RECORDED"
+    EXCLUDED_FROM_ASSESSMENT = "EXCLUDED_FROM_ASSESSMENT"
+    EXCLUSION_REVERSED = "EXCLUSION_REVERSED"
 
 
 class MeetingStatus(enum.StrEnum):

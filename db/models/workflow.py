@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKeyConstraint,
     Index,
@@ -20,7 +21,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base, DistrictScoped, TenantEntity, created_at_column, str_enum
-from db.models.enums import AssignmentRole, CaseCategory, HelpingHandStatus
+from db.models.enums import (
+    AssignmentRole,
+    CaseCategory,
+    FollowUpChannel,
+    HelpingHandStatus,
+    ReturnOutcome,
+    ReturnReason,
+    Satisfaction,
+)
 
 
 def _case_fk() -> ForeignKeyConstraint:
@@ -51,11 +60,16 @@ class CaseAssignment(TenantEntity, Base):
     assigned_by_id: Mapped[int | None] = mapped_column(BigInteger)
     assigned_at: Mapped[dt.datetime] = created_at_column()
     ended_at: Mapped[dt.datetime | None]
+    # Sign-for (签收): by when the partner must acknowledge the order, and when it did.
+    sign_for_due_at: Mapped[dt.datetime | None]
+    signed_for_at: Mapped[dt.datetime | None]
+    signed_for_by_id: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         _case_fk(),
         _partner_fk("partner_id"),
         _person_fk("assigned_by_id"),
+        _person_fk("signed_for_by_id"),
         Index("ix_case_assignments_case", "district_id", "case_id"),
         Index("ix_case_assignments_partner", "district_id", "partner_id"),
         Index(
@@ -95,6 +109,74 @@ class CaseWhistle(TenantEntity, Base):
             "district_id",
             "report_in_due_at",
             postgresql_where=text("reported_in_at IS NULL"),
+        ),
+    )
+
+
+class CaseReturn(TenantEntity, Base):
+    """A partner's return of a case (退单), and what became of it: re-dispatched (accepted,
+    not counted), or disputed by the committee or street and ruled on by the district
+    (upheld: not counted; refused: back to the partner, counted against it)."""
+
+    __tablename__ = "case_returns"
+
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    partner_id: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[ReturnReason] = mapped_column(str_enum(ReturnReason))
+    explanation: Mapped[str] = mapped_column(Text)
+    returned_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    returned_at: Mapped[dt.datetime] = created_at_column()
+    outcome: Mapped[ReturnOutcome] = mapped_column(
+        str_enum(ReturnOutcome), default=ReturnOutcome.PENDING, server_default="PENDING"
+    )
+    escalated_at: Mapped[dt.datetime | None]
+    escalated_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    escalation_note: Mapped[str | None] = mapped_column(Text)
+    ruled_at: Mapped[dt.datetime | None]
+    ruled_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    ruling_reason: Mapped[str | None] = mapped_column(Text)
+    settled_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        _case_fk(),
+        _partner_fk("partner_id"),
+        _person_fk("returned_by_id"),
+        _person_fk("escalated_by_id"),
+        _person_fk("ruled_by_id"),
+        Index("ix_case_returns_case", "district_id", "case_id"),
+        Index("ix_case_returns_partner", "district_id", "partner_id", "returned_at"),
+        Index(
+            "uq_case_returns_one_pending",
+            "district_id",
+            "case_id",
+            unique=True,
+            postgresql_where=text("outcome = 'PENDING'"),
+        ),
+    )
+
+
+class CaseFollowUp(TenantEntity, Base):
+    """A follow-up with the reporter after resolution (回访): whether they were reached, and
+    if so whether the problem is resolved and how satisfied they are (kept apart)."""
+
+    __tablename__ = "case_follow_ups"
+
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[FollowUpChannel] = mapped_column(str_enum(FollowUpChannel))
+    reached: Mapped[bool] = mapped_column(Boolean)
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+    satisfaction: Mapped[Satisfaction | None] = mapped_column(str_enum(Satisfaction))
+    comment: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    recorded_at: Mapped[dt.datetime] = created_at_column()
+
+    __table_args__ = (
+        _case_fk(),
+        _person_fk("recorded_by_id"),
+        Index("ix_case_follow_ups_case", "district_id", "case_id", "recorded_at"),
+        CheckConstraint(
+            "reached OR (resolved IS NULL AND satisfaction IS NULL)",
+            name="answers_only_when_reached",
         ),
     )
 
@@ -154,6 +236,8 @@ class DeadlinePolicy(TenantEntity, Base):
     report_in_hours: Mapped[int] = mapped_column(Integer)
     # DEADLINE_APPROACHING is appended this many hours before a deadline.
     approaching_hours: Mapped[int] = mapped_column(Integer)
+    # A dispatched partner must sign for the order (签收) within this many hours.
+    sign_for_hours: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
 
     __table_args__ = (
         Index(
@@ -165,7 +249,7 @@ class DeadlinePolicy(TenantEntity, Base):
         ),
         CheckConstraint(
             "accept_hours > 0 AND resolve_hours > 0 AND report_in_hours > 0 "
-            "AND approaching_hours >= 0",
+            "AND approaching_hours >= 0 AND sign_for_hours > 0",
             name="positive_hours",
         ),
     )
@@ -179,10 +263,21 @@ class Policy:
     resolve_hours: int = 72
     report_in_hours: int = 48
     approaching_hours: int = 4
+    sign_for_hours: int = 2
+    category_specific: bool = False
+    """Whether the district set it for this category (its resolve hours then win over the
+    urgency tier's)."""
 
     @classmethod
     def of(cls, row: DeadlinePolicy) -> Policy:
-        return cls(row.accept_hours, row.resolve_hours, row.report_in_hours, row.approaching_hours)
+        return cls(
+            row.accept_hours,
+            row.resolve_hours,
+            row.report_in_hours,
+            row.approaching_hours,
+            row.sign_for_hours,
+            row.category is not None,
+        )
 
 
 DEFAULT_POLICY = Policy()

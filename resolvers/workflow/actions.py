@@ -25,7 +25,8 @@ from db.models.enums import (
 )
 from resolvers.refusals import ValidationError
 from resolvers.validators import moment_of, row_exists, serves, text_of
-from resolvers.workflow.steps import Change, begin, finish, policy_for, stamp
+from resolvers.workflow.dispatch import settle_return
+from resolvers.workflow.steps import Change, begin, finish, policy_for, resolve_hours, stamp
 from resolvers.workflow.transitions import Action, Party
 
 REOPEN_WINDOW = dt.timedelta(days=30)
@@ -40,7 +41,7 @@ async def accept(
     policy = await policy_for(session, case.category)
     case.accepted_at = step.now
     if case.deadline_paused_at is None:
-        case.resolve_due_at = step.now + dt.timedelta(hours=policy.resolve_hours)
+        case.resolve_due_at = step.now + dt.timedelta(hours=resolve_hours(policy, case.urgency))
     return await finish(session, step, {"note": note, "resolve_due_at": stamp(case.resolve_due_at)})
 
 
@@ -109,6 +110,13 @@ async def assign(
                 "a task's deadline must lie in the future", field.replace("partner", "dueAt")
             )
     reassigned = case.status is CaseStatus.ASSIGNED
+    policy = await policy_for(session, case.category)
+    sign_for_due_at = step.now + dt.timedelta(hours=policy.sign_for_hours)
+    redispatched = None
+    if case.status is CaseStatus.RETURNED:
+        # Re-dispatch: a return still pending is accepted (it does not count against the
+        # partner); one the district upheld is settled.
+        redispatched = await settle_return(session, case.id, step.now)
     await session.execute(
         update(CaseAssignment)
         .where(CaseAssignment.case_id == case.id, CaseAssignment.ended_at.is_(None))
@@ -123,6 +131,7 @@ async def assign(
             due_at=h.due_at,
             assigned_by_id=p.person_id,
             assigned_at=step.now,
+            sign_for_due_at=sign_for_due_at,
         )
         for i, h in enumerate(handlers)
     ]
@@ -130,6 +139,7 @@ async def assign(
     await session.flush()
     case.assigned_partner_id = lead.partner_id
     case.assigned_at = step.now
+    case.sign_for_due_at = sign_for_due_at
     return await finish(
         session,
         step,
@@ -137,8 +147,10 @@ async def assign(
             "partner_id": lead.partner_id,
             "assignment_id": rows[0].id,
             "co_handlers": [{"partner_id": h.partner_id, "task": h.task} for h in co_handlers],
+            "sign_for_due_at": stamp(sign_for_due_at),
+            "return_id": redispatched,
         },
-        kind=CaseEventKind.REASSIGNED if reassigned else CaseEventKind.ASSIGNED,
+        kind=CaseEventKind.REASSIGNED if reassigned or redispatched else CaseEventKind.ASSIGNED,
     )
 
 
@@ -370,7 +382,7 @@ async def reopen(
     case.reopen_count += 1
     case.resolved_at = case.confirmed_at = case.closed_at = None
     case.satisfaction = None
-    case.resolve_due_at = step.now + dt.timedelta(hours=policy.resolve_hours)
+    case.resolve_due_at = step.now + dt.timedelta(hours=resolve_hours(policy, case.urgency))
     return await finish(
         session, step, {"reason": reason_text, "resolve_due_at": stamp(case.resolve_due_at)}
     )

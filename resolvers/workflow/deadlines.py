@@ -1,5 +1,6 @@
 """Case deadlines: the actions that move them (extend, pause, resume), and the sweep that
-appends DEADLINE_APPROACHING and DEADLINE_MISSED events, on time, once each.
+appends DEADLINE_APPROACHING and DEADLINE_MISSED events, on time, once each (for a sign-for,
+only the missed one, naming the partners that had not signed for it).
 
 Any number of server processes may sweep at once. Each alert is first claimed by inserting
 its row into `deadline_alerts` (`ON CONFLICT DO NOTHING`); only the transaction whose insert
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.principal import Principal
 from db.events import append_event
-from db.models import Case, CaseWhistle, DeadlineAlert, DeadlinePolicy
+from db.models import Case, CaseAssignment, CaseWhistle, DeadlineAlert, DeadlinePolicy
 from db.models.enums import OPEN_STATUSES, CaseCategory, CaseDeadline, CaseEventKind, CaseStatus
 from db.models.workflow import DEFAULT_POLICY, Policy
 from db.session import Database
@@ -123,7 +124,7 @@ class Due:
     district_id: int
     case_id: int
     category: CaseCategory
-    deadline: str  # ACCEPT, RESOLVE or REPORT_IN
+    deadline: str  # ACCEPT, RESOLVE, REPORT_IN or SIGN_FOR
     due_at: dt.datetime
     whistle_id: int | None
 
@@ -191,7 +192,21 @@ async def due_deadlines(session: AsyncSession, horizon: dt.datetime) -> list[Due
             _missed_already("REPORT_IN", Case.id, CaseWhistle.report_in_due_at),
         )
     )
-    result: Result[Any] = await session.execute(union_all(accept, resolve, report_in))
+    # Sign-for (签收): reported once when missed (a 2-hour deadline has no "approaching").
+    sign_for = select(
+        Case.district_id,
+        Case.id,
+        Case.category,
+        literal("SIGN_FOR"),
+        Case.sign_for_due_at,
+        null().cast(BigInteger),
+    ).where(
+        *running,
+        Case.status.in_((CaseStatus.ASSIGNED, CaseStatus.RETURNED)),
+        Case.sign_for_due_at < horizon,
+        _missed_already("SIGN_FOR", Case.id, Case.sign_for_due_at),
+    )
+    result: Result[Any] = await session.execute(union_all(accept, resolve, report_in, sign_for))
     return [Due(*tuple(row)) for row in result.all()]
 
 
@@ -209,6 +224,21 @@ async def _claim(session: AsyncSession, due: Due, alert: str) -> bool:
         .returning(DeadlineAlert.case_id)
     )
     return claimed.first() is not None
+
+
+async def _not_signed_for(session: AsyncSession, due: Due) -> list[int]:
+    """The partners of the case that had not signed for it by `due.due_at`."""
+    rows = await session.scalars(
+        select(CaseAssignment.partner_id)
+        .where(
+            CaseAssignment.case_id == due.case_id,
+            CaseAssignment.ended_at.is_(None),
+            CaseAssignment.signed_for_at.is_(None),
+            CaseAssignment.sign_for_due_at <= due.due_at,
+        )
+        .order_by(CaseAssignment.id)
+    )
+    return list(rows)
 
 
 CHUNK = 200
@@ -237,6 +267,8 @@ async def _sweep_chunk(
                 policy = policies[due.category] = await policy_for(session, due.category)
             if now >= due.due_at:
                 alert = "MISSED"
+            elif due.deadline == "SIGN_FOR":
+                continue
             elif now >= due.due_at - dt.timedelta(hours=policy.approaching_hours):
                 alert = "APPROACHING"
             else:
@@ -249,6 +281,8 @@ async def _sweep_chunk(
             }
             if due.whistle_id is not None:
                 payload["whistle_id"] = due.whistle_id
+            if due.deadline == "SIGN_FOR":
+                payload["partner_ids"] = await _not_signed_for(session, due)
             await append_event(
                 session, case_id=due.case_id, kind=EVENT[alert], payload=payload, occurred_at=now
             )

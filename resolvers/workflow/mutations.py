@@ -52,7 +52,7 @@ def _updated(change: steps.Change) -> CaseUpdated:
     return CaseUpdated(case=Case.from_row(change.case), event=CaseEvent.from_row(change.event))
 
 
-async def _act(
+async def act(
     info: Info,
     action: Callable[..., Awaitable[steps.Change]],
     case_id: str,
@@ -94,6 +94,7 @@ class CaseMutation:
                 latitude=input.latitude,
                 longitude=input.longitude,
                 priority=input.priority,
+                emergency=input.emergency,
                 on_behalf_of_id=optional_input_id(input.on_behalf_of, "Person", "onBehalfOf"),
                 photos=tuple(
                     [await read_upload(u, reporting.MAX_PHOTO_BYTES) for u in input.photos or []]
@@ -114,13 +115,13 @@ class CaseMutation:
     async def accept_case(
         self, info: Info, id: CaseId, expected_version: Version, note: OptionalNote = None
     ) -> CaseMutationResult:
-        return await _act(info, actions.accept, id, expected_version, note)
+        return await act(info, actions.accept, id, expected_version, note)
 
     @strawberry.mutation(description="Reject a REPORTED case with a reason (committee).")
     async def reject_case(
         self, info: Info, id: CaseId, expected_version: Version, reason: Reason
     ) -> CaseMutationResult:
-        return await _act(info, actions.reject, id, expected_version, reason)
+        return await act(info, actions.reject, id, expected_version, reason)
 
     @strawberry.mutation(description="Mark a case as a duplicate of another case (committee).")
     async def mark_duplicate(
@@ -132,7 +133,7 @@ class CaseMutation:
             strawberry.ID, strawberry.argument(description="Id of the Case it duplicates.")
         ],
     ) -> CaseMutationResult:
-        return await _act(
+        return await act(
             info,
             actions.mark_duplicate,
             id,
@@ -163,7 +164,7 @@ class CaseMutation:
                 input_id(value.partner, "Partner", field), value.task, value.due_at
             )
 
-        return await _act(
+        return await act(
             info,
             actions.assign,
             id,
@@ -196,7 +197,7 @@ class CaseMutation:
             strawberry.argument(description="When the department must have reported in."),
         ] = None,
     ) -> CaseMutationResult:
-        return await _act(
+        return await act(
             info,
             actions.blow_whistle,
             id,
@@ -214,7 +215,7 @@ class CaseMutation:
         expected_version: Version,
         response: Annotated[str, strawberry.argument(description="What the department will do.")],
     ) -> CaseMutationResult:
-        return await _act(info, actions.report_in, id, expected_version, response)
+        return await act(info, actions.report_in, id, expected_version, response)
 
     @strawberry.mutation(
         description="Ask another partner of the community to send help (大手拉小手)."
@@ -227,7 +228,7 @@ class CaseMutation:
         helper: Annotated[strawberry.ID, strawberry.argument(description="Id of the Partner.")],
         reason: Reason,
     ) -> CaseMutationResult:
-        return await _act(
+        return await act(
             info,
             actions.request_helping_hand,
             id,
@@ -240,13 +241,13 @@ class CaseMutation:
     async def accept_helping_hand(
         self, info: Info, id: CaseId, expected_version: Version, response: OptionalNote = None
     ) -> CaseMutationResult:
-        return await _act(info, actions.answer_helping_hand, id, expected_version, True, response)
+        return await act(info, actions.answer_helping_hand, id, expected_version, True, response)
 
     @strawberry.mutation(description="The asked partner declines, saying why.")
     async def decline_helping_hand(
         self, info: Info, id: CaseId, expected_version: Version, response: Reason
     ) -> CaseMutationResult:
-        return await _act(info, actions.answer_helping_hand, id, expected_version, False, response)
+        return await act(info, actions.answer_helping_hand, id, expected_version, False, response)
 
     @strawberry.mutation(
         description="Add a note to the case's history: internal (staff and partners) or public."
@@ -261,7 +262,7 @@ class CaseMutation:
             bool, strawberry.argument(description="Hidden from residents when true.")
         ] = True,
     ) -> CaseMutationResult:
-        return await _act(info, actions.add_note, id, expected_version, text, internal)
+        return await act(info, actions.add_note, id, expected_version, text, internal)
 
     @strawberry.mutation(description="Change the priority of an open case (committee).")
     async def update_case_priority(
@@ -272,7 +273,7 @@ class CaseMutation:
         priority: CasePriority,
         reason: OptionalNote = None,
     ) -> CaseMutationResult:
-        return await _act(info, actions.update_priority, id, expected_version, priority, reason)
+        return await act(info, actions.update_priority, id, expected_version, priority, reason)
 
     @strawberry.mutation(description="The assigned partner reports the case resolved.")
     async def resolve_case(
@@ -282,7 +283,7 @@ class CaseMutation:
         expected_version: Version,
         summary: Annotated[str, strawberry.argument(description="What was done.")],
     ) -> CaseMutationResult:
-        return await _act(info, actions.resolve, id, expected_version, summary)
+        return await act(info, actions.resolve, id, expected_version, summary)
 
     @strawberry.mutation(description="The reporter confirms the resolution with a 1–5 rating.")
     async def confirm_resolution(
@@ -293,7 +294,7 @@ class CaseMutation:
         rating: Annotated[int, strawberry.argument(description="1 (bad) to 5 (very good).")],
         comment: OptionalNote = None,
     ) -> CaseMutationResult:
-        return await _act(info, actions.confirm, id, expected_version, rating, comment)
+        return await act(info, actions.confirm, id, expected_version, rating, comment)
 
     @strawberry.mutation(
         description=(
@@ -303,13 +304,13 @@ class CaseMutation:
     async def reopen_case(
         self, info: Info, id: CaseId, expected_version: Version, reason: Reason
     ) -> CaseMutationResult:
-        return await _act(info, actions.reopen, id, expected_version, reason)
+        return await act(info, actions.reopen, id, expected_version, reason)
 
     @strawberry.mutation(description="Close a resolved or confirmed case (committee).")
     async def close_case(
         self, info: Info, id: CaseId, expected_version: Version, note: OptionalNote = None
     ) -> CaseMutationResult:
-        return await _act(info, actions.close, id, expected_version, note)
+        return await act(info, actions.close, id, expected_version, note)
 
 
 def _meeting_changed(change: meetings.MeetingChange) -> MeetingChanged:
@@ -403,7 +404,7 @@ class MeetingAndDeadlineMutation:
         until: Annotated[dt.datetime, strawberry.argument(description="The new deadline.")],
         reason: Reason,
     ) -> CaseMutationResult:
-        return await _act(
+        return await act(
             info, deadlines.extend_deadline, id, expected_version, deadline, until, reason
         )
 
@@ -420,7 +421,7 @@ class MeetingAndDeadlineMutation:
         expected_version: Version,
         reason: Reason,
     ) -> CaseMutationResult:
-        return await _act(info, deadlines.pause_deadlines, id, expected_version, reason)
+        return await act(info, deadlines.pause_deadlines, id, expected_version, reason)
 
     @strawberry.mutation(description="Restart the clock of a paused case.")
     async def resume_case_deadlines(
@@ -430,4 +431,4 @@ class MeetingAndDeadlineMutation:
         expected_version: Version,
         reason: Reason,
     ) -> CaseMutationResult:
-        return await _act(info, deadlines.resume_deadlines, id, expected_version, reason)
+        return await act(info, deadlines.resume_deadlines, id, expected_version, reason)

@@ -52,7 +52,9 @@ class PolicyMutation:
     @strawberry.mutation(
         description=(
             "Set the deadlines of one category (or, with `category` omitted, the district's "
-            "default). District administrators only; applies to deadlines set from now on."
+            "default). District administrators only; applies to deadlines set from now on. "
+            "A category's own `resolveHours` wins over the case's urgency tier; the default's "
+            "does not (the tier's applies)."
         )
     )
     async def set_deadline_policy(
@@ -66,6 +68,12 @@ class PolicyMutation:
             CaseCategory | None,
             strawberry.argument(description="The category; omit for the default."),
         ] = None,
+        sign_for_hours: Annotated[
+            int,
+            strawberry.argument(
+                description="Hours for a dispatched partner to sign for the case (签收)."
+            ),
+        ] = 2,
     ) -> DeadlinePolicyResult:
         p = info.context.principal
         hours = {
@@ -73,6 +81,7 @@ class PolicyMutation:
             "resolve_hours": resolve_hours,
             "report_in_hours": report_in_hours,
             "approaching_hours": approaching_hours,
+            "sign_for_hours": sign_for_hours,
         }
 
         async def run(session: AsyncSession) -> DeadlinePolicySet:

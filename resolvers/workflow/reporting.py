@@ -17,7 +17,15 @@ from core import visibility
 from core.principal import Principal
 from db.events import append_event
 from db.models import Building, Case, CaseEvent, CasePhoto, Compound, Facility, Person, ReportKey
-from db.models.enums import OPEN_STATUSES, CaseCategory, CaseEventKind, CasePriority, Role
+from db.models.enums import (
+    OPEN_STATUSES,
+    CaseCategory,
+    CaseEventKind,
+    CasePriority,
+    CaseUrgency,
+    Role,
+    urgency_of,
+)
 from resolvers.refusals import ForbiddenError, ValidationError
 from resolvers.validators import MAX_TITLE, row_exists, text_of
 from resolvers.workflow.steps import policy_for
@@ -40,6 +48,7 @@ class Report:
     priority: CasePriority = CasePriority.NORMAL
     on_behalf_of_id: int | None = None
     photos: tuple[bytes, ...] = ()
+    emergency: bool = False
 
     def fingerprint(self) -> str:
         fields: dict[str, Any] = {
@@ -47,6 +56,9 @@ class Report:
             for k, v in vars(self).items()
             if k != "photos"
         }
+        if not self.emergency:
+            # Keys stored before the field existed hash the same input the same way.
+            del fields["emergency"]
         fields["photos"] = [hashlib.sha256(p).hexdigest() for p in self.photos]
         raw = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()
@@ -237,6 +249,7 @@ async def report_case(
         description=description,
         reporter_id=reporter.id,
         priority=report.priority,
+        urgency=CaseUrgency.EMERGENCY if report.emergency else urgency_of(report.category),
         latitude=report.latitude,
         longitude=report.longitude,
         accept_due_at=now + dt.timedelta(hours=policy.accept_hours),

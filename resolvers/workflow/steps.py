@@ -22,7 +22,7 @@ from core import visibility
 from core.principal import Principal
 from db.events import append_event
 from db.models import Case, CaseEvent, DeadlinePolicy
-from db.models.enums import CaseCategory, CaseEventKind, Role
+from db.models.enums import URGENCY_RESOLVE_HOURS, CaseCategory, CaseEventKind, CaseUrgency, Role
 from db.models.workflow import DEFAULT_POLICY, Policy
 from resolvers.refusals import (
     ForbiddenError,
@@ -54,6 +54,14 @@ EVENT_OF = {
     Action.EXTEND_DEADLINE: CaseEventKind.DEADLINE_EXTENDED,
     Action.PAUSE_DEADLINES: CaseEventKind.DEADLINE_PAUSED,
     Action.RESUME_DEADLINES: CaseEventKind.DEADLINE_RESUMED,
+    Action.SIGN_FOR: CaseEventKind.SIGNED_FOR,
+    Action.RETURN: CaseEventKind.RETURNED,
+    Action.ESCALATE_RETURN: CaseEventKind.RETURN_ESCALATED,
+    Action.RULE_ON_RETURN: CaseEventKind.RETURN_RULED,
+    Action.SET_URGENCY: CaseEventKind.URGENCY_CHANGED,
+    Action.RECORD_FOLLOW_UP: CaseEventKind.FOLLOW_UP_RECORDED,
+    Action.EXCLUDE: CaseEventKind.EXCLUDED_FROM_ASSESSMENT,
+    Action.REVERSE_EXCLUSION: CaseEventKind.EXCLUSION_REVERSED,
 }
 
 
@@ -76,6 +84,12 @@ async def policy_for(session: AsyncSession, category: CaseCategory) -> Policy:
     if not found:
         return DEFAULT_POLICY
     return Policy.of(found[0])
+
+
+def resolve_hours(policy: Policy, urgency: CaseUrgency) -> int:
+    """Hours to resolve a case: the district's policy for its category if it set one, else
+    its urgency tier's (`URGENCY_RESOLVE_HOURS`)."""
+    return policy.resolve_hours if policy.category_specific else URGENCY_RESOLVE_HOURS[urgency]
 
 
 @dataclass

@@ -34,6 +34,14 @@ class Action(enum.StrEnum):
     EXTEND_DEADLINE = "EXTEND_DEADLINE"
     PAUSE_DEADLINES = "PAUSE_DEADLINES"
     RESUME_DEADLINES = "RESUME_DEADLINES"
+    SIGN_FOR = "SIGN_FOR"
+    RETURN = "RETURN"
+    ESCALATE_RETURN = "ESCALATE_RETURN"
+    RULE_ON_RETURN = "RULE_ON_RETURN"
+    SET_URGENCY = "SET_URGENCY"
+    RECORD_FOLLOW_UP = "RECORD_FOLLOW_UP"
+    EXCLUDE = "EXCLUDE"
+    REVERSE_EXCLUSION = "REVERSE_EXCLUSION"
 
 
 class Party(enum.StrEnum):
@@ -85,13 +93,39 @@ TRANSITIONS: dict[tuple[CaseStatus, Action], Rule] = {
     (S.CLOSED, Action.REOPEN): Rule(S.ASSIGNED, frozenset({Party.REPORTER}) | STAFF),
     (S.RESOLVED, Action.CLOSE): Rule(S.CLOSED, STAFF),
     (S.CONFIRMED, Action.CLOSE): Rule(S.CLOSED, STAFF),
+    # 接诉即办: the dispatched partners sign for the order (签收); the lead may return it
+    # (退单) and stays responsible until it is re-dispatched (首接负责): by the committee or
+    # street (the return is accepted), or after they dispute it, by the district's ruling
+    # (RULE_ON_RETURN: upheld, the case stays RETURNED for re-dispatch; refused, it goes back
+    # to ASSIGNED, to the same partner).
+    (S.ASSIGNED, Action.SIGN_FOR): _same(frozenset({Party.ASSIGNED_PARTNER, Party.CO_HANDLER})),
+    (S.ASSIGNED, Action.RETURN): Rule(S.RETURNED, frozenset({Party.ASSIGNED_PARTNER})),
+    (S.RETURNED, Action.ASSIGN): Rule(S.ASSIGNED, STAFF | {Party.STREET}),
+    (S.RETURNED, Action.ESCALATE_RETURN): _same(frozenset({Party.COMMITTEE, Party.STREET})),
+    (S.RETURNED, Action.RULE_ON_RETURN): _same(frozenset({Party.DISTRICT})),
+    # Follow-up with the reporter after resolution (回访); an unsatisfied answer may reopen
+    # the case (to ASSIGNED).
+    **{
+        (status, Action.RECORD_FOLLOW_UP): _same(frozenset({Party.COMMITTEE}))
+        for status in (S.RESOLVED, S.CONFIRMED, S.CLOSED)
+    },
+    # Assessments leave a case out, or count it again (分级分类), whatever its status.
+    **{
+        (status, action): _same(frozenset({Party.DISTRICT}))
+        for status in S
+        for action in (Action.EXCLUDE, Action.REVERSE_EXCLUSION)
+    },
+    **{
+        (status, Action.SET_URGENCY): _same(STAFF | {Party.STREET})
+        for status in (S.REPORTED, S.ACCEPTED, S.ASSIGNED, S.RETURNED)
+    },
     **{
         (status, Action.ADD_NOTE): _same(frozenset(Party))
-        for status in (S.REPORTED, S.ACCEPTED, S.ASSIGNED, S.RESOLVED, S.CONFIRMED)
+        for status in (S.REPORTED, S.ACCEPTED, S.ASSIGNED, S.RETURNED, S.RESOLVED, S.CONFIRMED)
     },
     **{
         (status, action): _same(STAFF)
-        for status in (S.REPORTED, S.ACCEPTED, S.ASSIGNED)
+        for status in (S.REPORTED, S.ACCEPTED, S.ASSIGNED, S.RETURNED)
         for action in (
             Action.UPDATE_PRIORITY,
             Action.EXTEND_DEADLINE,

@@ -23,8 +23,10 @@ from db.models.enums import (
     AssignmentRole,
     CaseCategory,
     CaseStatus,
+    ExclusionReason,
     PartnerKind,
     PartnershipRole,
+    ReturnReason,
     Role,
 )
 from db.session import Database
@@ -58,6 +60,14 @@ MUTATION_OF = {
     Action.EXTEND_DEADLINE: "extendCaseDeadline",
     Action.PAUSE_DEADLINES: "pauseCaseDeadlines",
     Action.RESUME_DEADLINES: "resumeCaseDeadlines",
+    Action.SIGN_FOR: "signForCase",
+    Action.RETURN: "returnCase",
+    Action.ESCALATE_RETURN: "escalateReturn",
+    Action.RULE_ON_RETURN: "ruleOnReturn",
+    Action.SET_URGENCY: "setCaseUrgency",
+    Action.RECORD_FOLLOW_UP: "recordFollowUp",
+    Action.EXCLUDE: "excludeFromAssessment",
+    Action.REVERSE_EXCLUSION: "reverseExclusion",
 }
 DEADLINE_MUTATIONS = {
     "extendCaseDeadline": (
@@ -85,6 +95,7 @@ WHO = [
     Who("lead partner", Role.PARTNER_STAFF, Party.ASSIGNED_PARTNER, "property_company_id"),
     Who("department", Role.PARTNER_STAFF, Party.WHISTLED_DEPARTMENT, "department_id"),
     Who("helper", Role.PARTNER_STAFF, Party.HELPER, "helper_id"),
+    Who("co-handler", Role.PARTNER_STAFF, Party.CO_HANDLER, "outsider_partner_id"),
 ]
 
 
@@ -115,6 +126,19 @@ def _variables(action: Action, extra: dict[str, int]) -> dict[str, Any]:
         Action.EXTEND_DEADLINE: {"deadline": "RESOLVE", "until": future, "reason": "等配件"},
         Action.PAUSE_DEADLINES: {"reason": "申请维修基金"},
         Action.RESUME_DEADLINES: {"reason": "基金已批"},
+        Action.SIGN_FOR: {},
+        Action.RETURN: {"reason": "NOT_OUR_AREA", "explanation": "不在服务范围"},
+        Action.ESCALATE_RETURN: {"note": "属于该单位职责"},
+        Action.RULE_ON_RETURN: {"upheld": False, "reason": "应由物业负责"},
+        Action.SET_URGENCY: {"urgency": "EMERGENCY", "reason": "有安全隐患"},
+        Action.RECORD_FOLLOW_UP: {
+            "channel": "PHONE",
+            "reached": True,
+            "resolved": True,
+            "satisfaction": "SATISFIED",
+        },
+        Action.EXCLUDE: {"reason": "REPEATED_REQUEST", "explanation": "重复诉求"},
+        Action.REVERSE_EXCLUSION: {"reason": "误判"},
     }[action]
 
 
@@ -150,6 +174,10 @@ async def _cases(
                 if status in {CaseStatus.RESOLVED, CaseStatus.CONFIRMED, CaseStatus.CLOSED}
                 else None,
                 deadline_paused_at=now if action is Action.RESUME_DEADLINES else None,
+                excluded_at=now if action is Action.REVERSE_EXCLUSION else None,
+                exclusion_reason=ExclusionReason.OTHER
+                if action is Action.REVERSE_EXCLUSION
+                else None,
             )
             for status, action, who in cells
         ]
@@ -170,8 +198,25 @@ async def _cases(
                         report_in_due_at=now + dt.timedelta(days=1),
                     ),
                     m.HelpingHand(case_id=row.id, helper_id=world.helper_id, reason="x"),
+                    m.CaseAssignment(
+                        case_id=row.id,
+                        partner_id=world.outsider_partner_id,
+                        role=AssignmentRole.CO_HANDLER,
+                        task="协助",
+                    ),
                 ]
             )
+            if row.status is CaseStatus.RETURNED:
+                # A pending return, disputed before the district where a ruling is asked.
+                session.add(
+                    m.CaseReturn(
+                        case_id=row.id,
+                        partner_id=world.property_company_id,
+                        reason=ReturnReason.NOT_OUR_AREA,
+                        explanation="x",
+                        escalated_at=now if "RULE_ON_RETURN" in row.title else None,
+                    )
+                )
         await session.flush()
     return {cell: row.id for cell, row in zip(cells, rows, strict=True)}
 

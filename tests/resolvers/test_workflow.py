@@ -60,6 +60,28 @@ MUTATIONS = {
     "confirmResolution": ("$rating: Int!, $comment: String", "rating: $rating, comment: $comment"),
     "reopenCase": ("$reason: String!", "reason: $reason"),
     "closeCase": ("$note: String", "note: $note"),
+    "signForCase": ("", ""),
+    "returnCase": (
+        "$reason: ReturnReason!, $explanation: String!",
+        "reason: $reason, explanation: $explanation",
+    ),
+    "escalateReturn": ("$note: String!", "note: $note"),
+    "ruleOnReturn": ("$upheld: Boolean!, $reason: String!", "upheld: $upheld, reason: $reason"),
+    "setCaseUrgency": (
+        "$urgency: CaseUrgency!, $reason: String!",
+        "urgency: $urgency, reason: $reason",
+    ),
+    "recordFollowUp": (
+        "$channel: FollowUpChannel!, $reached: Boolean!, $resolved: Boolean, "
+        "$satisfaction: Satisfaction, $comment: String, $reopen: Boolean! = false",
+        "channel: $channel, reached: $reached, resolved: $resolved, "
+        "satisfaction: $satisfaction, comment: $comment, reopen: $reopen",
+    ),
+    "excludeFromAssessment": (
+        "$reason: ExclusionReason!, $explanation: String!",
+        "reason: $reason, explanation: $explanation",
+    ),
+    "reverseExclusion": ("$reason: String!", "reason: $reason"),
 }
 
 
