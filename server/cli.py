@@ -8,6 +8,7 @@ import datetime as dt
 import logging.config
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -259,6 +260,54 @@ def _documents(args: argparse.Namespace, settings: Settings) -> None:
         print(f"sha256:{document.sha256}\t{document.manifest_id or ''}\t{first}")
 
 
+def _import_orders(args: argparse.Namespace, settings: Settings) -> None:
+    """`gongzhi import-orders --district CODE FILE`: the 12345 hotline's work orders."""
+    from tqdm import tqdm
+
+    from db import work_orders
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"no file {path}")
+    url = owner_url(settings)
+    asyncio.run(prepare(settings, url, seed_demo=False))
+    # A progress bar on a terminal (tqdm, as `seed --synthetic` shows its own).
+    bar = tqdm(unit="order", disable=not sys.stderr.isatty())
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    async def run() -> work_orders.Outcome:
+        database = open_database(settings, url)
+        try:
+            async with database.platform_session() as session:
+                district = await session.scalar(
+                    select(District.id).where(District.code == args.district)
+                )
+            if district is None:
+                raise CliError(f"no district with code {args.district!r}")
+            return await work_orders.import_orders(database, district, path, progress)
+        finally:
+            await database.dispose()
+
+    started = time.monotonic()
+    try:
+        outcome = asyncio.run(run())
+    finally:
+        bar.close()
+    print(
+        f"{outcome.accepted:,} orders accepted ({outcome.created:,} new, "
+        f"{outcome.dispatched:,} of them dispatched to a partner; {outcome.updated:,} updated; "
+        f"{outcome.unchanged:,} unchanged), {len(outcome.refused):,} refused, "
+        f"in {time.monotonic() - started:.1f} s"
+    )
+    for refusal in outcome.refused:
+        print(f"line {refusal.line}: {refusal.order_no or '-'}: {refusal.reason}")
+    if outcome.refused:
+        raise SystemExit(1)
+
+
 def _schema(args: argparse.Namespace, settings: Settings) -> None:
     from resolvers.root import build_schema
 
@@ -311,6 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("action", choices=["add", "list"])
     docs.add_argument("files", nargs="*", help=".graphql files, or persisted-operations manifests")
     docs.set_defaults(handler=_documents)
+
+    orders = commands.add_parser(
+        "import-orders",
+        help="import 12345 hotline work orders (CSV or JSON lines) into a district",
+    )
+    orders.add_argument("--district", required=True, help="district code, e.g. haidian")
+    orders.add_argument("file", help="the orders: .csv with a header row, or .jsonl")
+    orders.set_defaults(handler=_import_orders)
 
     sdl = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     sdl.set_defaults(handler=_schema)

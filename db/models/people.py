@@ -44,6 +44,8 @@ class Person(TenantEntity, Base):
             ["buildings.district_id", "buildings.community_id", "buildings.id"],
         ),
         UniqueConstraint("district_id", "login"),
+        # Reporters of hotline work orders are matched by phone (`db.work_orders`).
+        Index("ix_people_phone", "district_id", "phone"),
         CheckConstraint(
             "home_building_id IS NULL OR home_community_id IS NOT NULL",
             name="building_needs_community",

@@ -63,6 +63,8 @@ SELECT create_distributed_table('case_photos', 'district_id', colocate_with => '
 SELECT create_distributed_table('case_whistles', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('deadline_alerts', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('helping_hands', 'district_id', colocate_with => 'district_counters');
+SELECT create_distributed_table('case_returns', 'district_id', colocate_with => 'district_counters');
+SELECT create_distributed_table('case_follow_ups', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('meeting_cases', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('report_keys', 'district_id', colocate_with => 'district_counters');
 

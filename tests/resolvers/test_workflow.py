@@ -336,6 +336,7 @@ async def test_invalid_transition_names_the_state_and_the_allowed_actions(driver
         "EXTEND_DEADLINE",
         "PAUSE_DEADLINES",
         "RESUME_DEADLINES",
+        "SET_URGENCY",
     }
 
 

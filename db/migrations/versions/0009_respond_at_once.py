@@ -6,6 +6,7 @@
   status RETURNED; categories WATER_SUPPLY, POWER_SUPPLY, GAS_SUPPLY.
 - case_assignments: the sign-for deadline and when (and by whom) the partner signed for it.
 - deadline_policies: `sign_for_hours` (default 2).
+- people: an index by phone (hotline reporters are matched by it).
 - case_returns, case_follow_ups: new, under row-level security like every tenant table.
 - case_events: the new kinds.
 
@@ -171,6 +172,8 @@ def upgrade() -> None:
         postgresql_where=sa.text("external_order_no IS NOT NULL"),
     )
 
+    op.create_index("ix_people_phone", "people", ["district_id", "phone"])
+
     op.add_column(
         "case_assignments",
         sa.Column("sign_for_due_at", sa.DateTime(timezone=True), nullable=True),
@@ -309,6 +312,7 @@ def downgrade() -> None:
     )
     for column in ("signed_for_by_id", "signed_for_at", "sign_for_due_at"):
         op.drop_column("case_assignments", column)
+    op.drop_index("ix_people_phone", table_name="people")
     op.drop_index("uq_cases_external_order_no", table_name="cases")
     op.drop_constraint("ck_cases_exclusion_has_reason", "cases")
     for column in (
