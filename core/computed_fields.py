@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from core import sql_json, visibility
 from core.not_compilable import NotCompilable
 from db import models
-from db.models.enums import AWAITING_RESOLUTION, CaseStatus
+from db.models.enums import AWAITING_RESOLUTION, CaseStatus, ReturnOutcome
 from db.models.workflow import DEFAULT_POLICY
 
 if TYPE_CHECKING:
@@ -71,6 +71,21 @@ def case_overdue(compiler: Compiler, source: Source, group: FieldDetailsGroup) -
         ),
     )
     return sql_json.boolean(func.coalesce(overdue, False))
+
+
+def case_sign_for_overdue(compiler: Compiler, source: Source, group: FieldDetailsGroup) -> Any:
+    """`schema.cases.Case.signForOverdue`."""
+    c = source.c
+    late = and_(
+        c.status.in_([CaseStatus.ASSIGNED.value, CaseStatus.RETURNED.value]),
+        c.sign_for_due_at < func.now(),
+    )
+    return sql_json.boolean(func.coalesce(late, False))
+
+
+def return_counted(compiler: Compiler, source: Source, group: FieldDetailsGroup) -> Any:
+    """`schema.cases.CaseReturn.counted`."""
+    return sql_json.boolean(source.c.outcome == ReturnOutcome.REFUSED.value)
 
 
 def whistle_overdue(compiler: Compiler, source: Source, group: FieldDetailsGroup) -> Any:
@@ -230,6 +245,8 @@ Special = Callable[["Compiler", "Source", "FieldDetailsGroup"], ColumnElement[An
 
 SPECIAL: dict[tuple[str, str], Special] = {
     ("Case", "overdue"): case_overdue,
+    ("Case", "signForOverdue"): case_sign_for_overdue,
+    ("CaseReturn", "counted"): return_counted,
     ("CaseWhistle", "overdue"): whistle_overdue,
     ("CaseEvent", "cursor"): event_cursor,
     ("CasePhoto", "url"): photo_url,

@@ -270,6 +270,19 @@ class Case(Node):
             return self.resolve_due_at is not None and self.resolve_due_at < now
         return False
 
+    @strawberry.field(
+        description=(
+            "Whether a partner it is dispatched to has not signed for it (签收) by its "
+            "sign-for deadline (`signForDueAt`), while ASSIGNED or RETURNED."
+        )
+    )
+    def sign_for_overdue(self) -> bool:
+        return (
+            self.status in (CaseStatus.ASSIGNED, CaseStatus.RETURNED)
+            and self.sign_for_due_at is not None
+            and self.sign_for_due_at < dt.datetime.now(dt.UTC)
+        )
+
     community = node_field(
         rel.CASE_COMMUNITY,
         CommunityT,

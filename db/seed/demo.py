@@ -9,6 +9,12 @@
   years before 2019, and the six partners (六方) led by the community Party organisation,
   with an application to the public maintenance fund (公共维修基金) to replace old elevators.
 
+Its later cases walk 接诉即办: an order from the 12345 hotline, partners signing for their
+orders (签收) and one that did not in time, returns (退单) pending, disputed before the
+district, refused by it and upheld and re-dispatched, an urgency raised to EMERGENCY,
+follow-ups with the reporter (回访: not reached, satisfied, unresolved and unsatisfied) and a
+case left out of assessments (分级分类).
+
 西城区 (`xicheng`) is a smaller second tenant, so that district isolation is visible; its
 elevator case shows what 海淀's cases do not: a declined helping hand, a missed deadline to
 resolve answered by a whistle, and a reassignment.
@@ -20,8 +26,16 @@ every step appending its event through `db.events.append_event`, so that the cas
 not change the case), and the steps of all cases of a district run in
 chronological order, so that event `seq` numbers follow `occurred_at`. The steps also write the
 workflow rows beside the case, and the event payloads name them:
-- ASSIGNED / REASSIGNED: the lead's and the co-handlers' `CaseAssignment` rows (a reassignment
-  ends the rows of the partners handling the case so far);
+- ASSIGNED / REASSIGNED: the lead's and the co-handlers' `CaseAssignment` rows, each with its
+  sign-for deadline (a reassignment ends the rows of the partners handling the case so far;
+  re-dispatching a RETURNED case settles its return);
+- SIGNED_FOR: the partner's assignment signed for; the case keeps the earliest sign-for
+  deadline still open (`sign_for_due_at`), none once all have signed;
+- RETURNED / RETURN_ESCALATED / RETURN_RULED: the lead's `CaseReturn`, disputed by the
+  committee or street, ruled on by the district (refused: the case is ASSIGNED again);
+- FOLLOW_UP_RECORDED: a `CaseFollowUp` (the demo's do not reopen the case);
+- URGENCY_CHANGED, EXCLUDED_FROM_ASSESSMENT / EXCLUSION_REVERSED: the case's `urgency`, and
+  `excluded_at` with `exclusion_reason`;
 - WHISTLE_BLOWN / REPORTED_IN: the department's `CaseWhistle`, opened and reported in;
 - HELPING_HAND_REQUESTED / _ACCEPTED / _DECLINED: the helper's `HelpingHand` and its answer;
 - DEADLINE_APPROACHING / DEADLINE_MISSED: the `DeadlineAlert` that keeps the sweep from
@@ -31,7 +45,11 @@ workflow rows beside the case, and the event payloads name them:
 
 Deadlines follow the district's `DeadlinePolicy` rows (the case category's, else the district's
 default): accepting counts from the report, resolving from the acceptance, reporting in from
-the whistle. A deadline that passes while its step is still to do has a DEADLINE_MISSED step.
+the whistle, signing for from the dispatch. A case's urgency is its category's tier
+(`db.models.enums.urgency_of`) unless raised to EMERGENCY; as in the workflow, the time to
+resolve is the category's own policy if the district set one, else the tier's
+(`URGENCY_RESOLVE_HOURS`). A deadline that passes while its step is still to do has a
+DEADLINE_MISSED step.
 
 Conventions of the demo data (nothing in the schema requires them):
 - people and organisations are fictional; places and the organisations' roles follow the
@@ -67,7 +85,9 @@ from db.models import (
     Building,
     Case,
     CaseAssignment,
+    CaseFollowUp,
     CasePhoto,
+    CaseReturn,
     CaseWhistle,
     Committee,
     CommitteeMember,
@@ -92,21 +112,29 @@ from db.models import (
     WebhookEndpoint,
 )
 from db.models.enums import (
+    URGENCY_RESOLVE_HOURS,
     AssignmentRole,
     CaseCategory,
     CaseEventKind,
     CasePriority,
     CaseStatus,
+    CaseUrgency,
     CommitteeKind,
     CommitteeRole,
+    ExclusionReason,
     FacilityKind,
+    FollowUpChannel,
     HelpingHandStatus,
     MeetingStatus,
     NoticeKind,
     PartnerKind,
     PartnershipRole,
+    ReturnOutcome,
+    ReturnReason,
     Role,
+    Satisfaction,
     SeatSource,
+    urgency_of,
 )
 from db.session import Database
 from db.tenancy import current_district
@@ -224,7 +252,7 @@ class MeetingSpec:
     attendees: tuple[tuple[str | None, str | None, bool], ...]
 
 
-Deadline = Literal["ACCEPT", "RESOLVE", "REPORT_IN"]
+Deadline = Literal["ACCEPT", "RESOLVE", "REPORT_IN", "SIGN_FOR"]
 """The deadlines of a case, as `DeadlineAlert.deadline` and the alert events name them."""
 
 
@@ -232,7 +260,8 @@ Deadline = Literal["ACCEPT", "RESOLVE", "REPORT_IN"]
 class PolicySpec:
     """A district's deadlines, in hours, for one case category or (category None) the others.
 
-    A department must report in (报到) within `report_in_hours` after the whistle is blown.
+    A department must report in (报到) within `report_in_hours` after the whistle is blown; a
+    dispatched partner must sign for the case (签收) within `sign_for_hours`.
     """
 
     category: CaseCategory | None = None
@@ -240,14 +269,24 @@ class PolicySpec:
     resolve_hours: int = 72
     report_in_hours: int = 48
     approaching_hours: int = 4
+    sign_for_hours: int = 2
 
-    def due(self, deadline: Deadline, start: dt.datetime) -> dt.datetime:
+    def due(
+        self, deadline: Literal["ACCEPT", "REPORT_IN", "SIGN_FOR"], start: dt.datetime
+    ) -> dt.datetime:
         hours = {
             "ACCEPT": self.accept_hours,
-            "RESOLVE": self.resolve_hours,
             "REPORT_IN": self.report_in_hours,
+            "SIGN_FOR": self.sign_for_hours,
         }
         return start + dt.timedelta(hours=hours[deadline])
+
+    def resolve_due(self, start: dt.datetime, urgency: CaseUrgency) -> dt.datetime:
+        """The deadline to resolve, as the workflow counts it (`resolve_hours` of
+        `resolvers.workflow.steps`): a category's own policy wins; the default's gives way to
+        the case's urgency tier (`URGENCY_RESOLVE_HOURS`)."""
+        hours = self.resolve_hours if self.category is not None else URGENCY_RESOLVE_HOURS[urgency]
+        return start + dt.timedelta(hours=hours)
 
 
 DEFAULT_POLICY = PolicySpec()
@@ -261,6 +300,15 @@ class CoHandler(NamedTuple):
     partner: str
     task: str
     due: str | None = None  # 'YYYY-MM-DD HH:MM', after the assignment
+
+
+class FollowUp(NamedTuple):
+    """How the reporter was followed up (回访) and, if reached, their answers (kept apart)."""
+
+    channel: FollowUpChannel
+    reached: bool
+    resolved: bool | None = None
+    satisfaction: Satisfaction | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +326,11 @@ class Step:
     # ASSIGNED / REASSIGNED: the co-handlers; the note is the lead's task.
     co_handlers: tuple[CoHandler, ...] = ()
     deadline: Deadline | None = None  # DEADLINE_APPROACHING / DEADLINE_MISSED
+    return_reason: ReturnReason | None = None  # RETURNED; the note is the explanation
+    upheld: bool | None = None  # RETURN_RULED; the note is the ruling's reason
+    urgency: CaseUrgency | None = None  # URGENCY_CHANGED: the new tier
+    follow_up: FollowUp | None = None  # FOLLOW_UP_RECORDED; the note is the reporter's comment
+    exclusion: ExclusionReason | None = None  # EXCLUDED_FROM_ASSESSMENT
 
     @property
     def when(self) -> dt.datetime:
@@ -296,6 +349,12 @@ class CaseSpec:
     channel: str = "app"  # how it reached the committee: app, phone, visit, conversation...
     meeting: MeetingSpec | None = None
     report_key: str | None = None  # the idempotency key the reporter's app sent
+    order_no: str | None = None  # the 12345 hotline's work order number (派单)
+
+    @property
+    def urgency(self) -> CaseUrgency:
+        """The tier at report: the category's (URGENCY_CHANGED may mark it EMERGENCY later)."""
+        return urgency_of(self.category)
 
 
 @dataclass(frozen=True)
@@ -432,6 +491,11 @@ SHC_PM = "北京上河物业管理有限公司"
 HOUSING = "海淀区住房和城乡建设委员会"
 HOUSING_ADMIN = "海淀区房屋管理局"
 SHC_LIFT = "北京安泰电梯工程有限公司"  # co-builder: the elevator company of 上河村
+WATER = "海淀区水务局"  # keeps the municipal storm drains outside the compounds
+XINGUI_PM = "北京星规物业管理有限公司"
+HETAI_PM = "北京和泰物业管理有限公司"
+JIAYUAN_PM = "北京嘉园物业服务有限公司"
+HENGAN_PM = "北京恒安物业管理有限公司"
 
 
 def _haidian_partners() -> tuple[PartnerSpec, ...]:
@@ -443,12 +507,12 @@ def _haidian_partners() -> tuple[PartnerSpec, ...]:
     xigema_companies = (
         (BIG_PM, ("知春路甲48号院",), "2008-03-01", "2019-01-08"),
         (SMALL_PM, ("知春路50号院",), "2012-07-01", "2019-01-08"),
-        ("北京星规物业管理有限公司", ("星规路1号院",), "2010-05-01", "2019-01-09"),
-        ("北京和泰物业管理有限公司", ("星规路3号院",), "2014-01-01", "2019-01-09"),
-        ("北京嘉园物业服务有限公司", ("希格玛北院",), "2009-10-01", "2019-01-10"),
+        (XINGUI_PM, ("星规路1号院",), "2010-05-01", "2019-01-09"),
+        (HETAI_PM, ("星规路3号院",), "2014-01-01", "2019-01-09"),
+        (JIAYUAN_PM, ("希格玛北院",), "2009-10-01", "2019-01-10"),
         ("北京鑫诚物业管理有限公司", ("希格玛南院",), "2015-04-01", "2019-01-10"),
         ("北京润泽物业服务有限公司", ("中关村东路18号院",), "2011-06-01", "2019-01-11"),
-        ("北京恒安物业管理有限公司", ("知春里12号院",), "2013-09-01", "2019-01-11"),
+        (HENGAN_PM, ("知春里12号院",), "2013-09-01", "2019-01-11"),
         ("北京康居物业服务有限公司", ("知春里14号院",), "2016-03-01", "2019-01-14"),
         ("北京佳盛物业管理有限公司", (), "2017-01-01", "2019-01-14"),
         ("北京安居物业服务有限公司", (), "2018-06-01", None),
@@ -501,6 +565,12 @@ def _haidian_partners() -> tuple[PartnerSpec, ...]:
             PartnerKind.ENTERPRISE,
             (ServeSpec(SHC, PartnershipRole.CO_BUILDER, since="2018-10-01"),),
         ),
+        # Last, so that the partners above keep their contact numbers.
+        PartnerSpec(
+            WATER,
+            PartnerKind.GOVERNMENT_DEPARTMENT,
+            tuple(ServeSpec(c, PartnershipRole.GOVERNMENT_DEPARTMENT) for c in (XGM, SHC)),
+        ),
     )
 
 
@@ -545,12 +615,16 @@ HAIDIAN_PEOPLE = (
     _resident("hd-resident-8", "曹磊", f"{SHC_YARD}/6号楼", "1983-05-09"),
     _staff("hd-staff-1", "罗刚", SMALL_PM),
     _staff("hd-staff-2", "梁永", BIG_PM),
-    _staff("hd-staff-3", "彭军", "北京嘉园物业服务有限公司"),
+    _staff("hd-staff-3", "彭军", JIAYUAN_PM),
     _staff("hd-staff-4", "袁芳", "北京康居物业服务有限公司"),
     _staff("hd-staff-5", "孔德明", "北京鑫诚物业管理有限公司"),
     _staff("hd-staff-6", "程丽", SHC_PM),
     _staff("hd-staff-7", "潘勇", HOUSING_ADMIN),
     _staff("hd-staff-8", "田静", HOUSING),
+    _staff("hd-staff-9", "蔡文涛", XINGUI_PM),
+    _staff("hd-staff-10", "邵建华", HETAI_PM),
+    _staff("hd-staff-11", "贾晓东", WATER),
+    _staff("hd-staff-12", "龚平", SHC_LIFT),
 )
 
 
@@ -664,6 +738,9 @@ HAIDIAN_CASES = (
                     ),
                 ),
             ),
+            # Each dispatched partner signs for its part (签收) within the policy's 2 hours.
+            Step(K.SIGNED_FOR, "2026-09-18 10:40", "hd-staff-6", SHC_PM),
+            Step(K.SIGNED_FOR, "2026-09-18 11:20", "hd-staff-12", SHC_LIFT),
             Step(
                 K.NOTE_ADDED,
                 "2026-10-20 16:00",
@@ -686,6 +763,7 @@ HAIDIAN_CASES = (
             Step(K.REPORTED, "2026-10-12 07:20", "hd-resident-7"),
             Step(K.ACCEPTED, "2026-10-12 07:35", "hd-worker-4", SHC_RC),
             Step(K.ASSIGNED, "2026-10-12 07:40", "hd-worker-4", SHC_RC, target=SHC_PM),
+            Step(K.SIGNED_FOR, "2026-10-12 07:45", "hd-staff-6", SHC_PM),
             Step(K.RESOLVED, "2026-10-12 11:30", "hd-staff-6", SHC_PM, note="更换门机板"),
             Step(K.REOPENED, "2026-10-13 08:10", "hd-resident-7", note="电梯再次困停"),
             Step(
@@ -727,6 +805,7 @@ HAIDIAN_CASES = (
             Step(K.REPORTED, "2026-11-02 08:40", "hd-resident-1"),
             Step(K.ACCEPTED, "2026-11-02 09:15", "hd-worker-2"),
             Step(K.ASSIGNED, "2026-11-02 09:20", "hd-worker-2", target=SMALL_PM),
+            Step(K.SIGNED_FOR, "2026-11-02 09:30", "hd-staff-1", SMALL_PM),
             Step(
                 K.HELPING_HAND_REQUESTED,
                 "2026-11-02 14:30",
@@ -779,8 +858,9 @@ HAIDIAN_CASES = (
             ),
             # The department did not report in: the overdue whistle the district sees.
             Step(K.DEADLINE_MISSED, "2026-11-12 09:30", target=HOUSING, deadline="REPORT_IN"),
-            # Nor could the case be resolved without it, 72 hours after it was accepted.
-            Step(K.DEADLINE_MISSED, "2026-11-13 09:00", deadline="RESOLVE"),
+            # Nor could the case be resolved without it, within the general tier's seven days
+            # after it was accepted.
+            Step(K.DEADLINE_MISSED, "2026-11-17 09:00", deadline="RESOLVE"),
         ),
     ),
     CaseSpec(
@@ -792,12 +872,14 @@ HAIDIAN_CASES = (
         (
             Step(K.REPORTED, "2026-11-16 07:50", "hd-resident-3"),
             Step(K.ACCEPTED, "2026-11-16 08:30", "hd-worker-2"),
-            Step(K.ASSIGNED, "2026-11-16 08:35", "hd-worker-2", target="北京嘉园物业服务有限公司"),
+            Step(K.ASSIGNED, "2026-11-16 08:35", "hd-worker-2", target=JIAYUAN_PM),
+            Step(K.SIGNED_FOR, "2026-11-16 08:50", "hd-staff-3", JIAYUAN_PM),
+            # Heating is a utility: 24 hours to resolve (the UTILITIES tier).
             Step(
                 K.RESOLVED,
-                "2026-11-17 16:00",
+                "2026-11-16 19:30",
                 "hd-staff-3",
-                "北京嘉园物业服务有限公司",
+                JIAYUAN_PM,
                 note="调整循环泵并排气，室温达到20°C",
             ),
             Step(K.CONFIRMED, "2026-11-18 09:00", "hd-resident-3", rating=4),
@@ -815,6 +897,7 @@ HAIDIAN_CASES = (
             Step(K.REPORTED, "2026-11-18 19:30", "hd-owner-3"),
             Step(K.ACCEPTED, "2026-11-19 08:45", "hd-worker-2"),
             Step(K.ASSIGNED, "2026-11-19 08:50", "hd-worker-2", target="北京鑫诚物业管理有限公司"),
+            Step(K.SIGNED_FOR, "2026-11-19 09:20", "hd-staff-5", "北京鑫诚物业管理有限公司"),
             Step(
                 K.RESOLVED,
                 "2026-11-20 11:00",
@@ -835,6 +918,7 @@ HAIDIAN_CASES = (
             Step(K.REPORTED, "2026-11-23 18:10", "hd-resident-4"),
             Step(K.ACCEPTED, "2026-11-24 09:00", "hd-worker-2"),
             Step(K.ASSIGNED, "2026-11-24 09:10", "hd-worker-2", target="北京康居物业服务有限公司"),
+            Step(K.SIGNED_FOR, "2026-11-24 09:40", "hd-staff-4", "北京康居物业服务有限公司"),
             Step(
                 K.NOTE_ADDED,
                 "2026-11-25 10:00",
@@ -882,6 +966,301 @@ HAIDIAN_CASES = (
         (Step(K.REPORTED, "2026-11-26 08:15", "hd-resident-6"),),
         priority=CasePriority.LOW,
         report_key="app-7f3c2a9e51d84b06",
+    ),
+    # 接诉即办: the hotline's orders, sign-for, returns and rulings, urgency, follow-ups and
+    # exclusions from assessments.
+    CaseSpec(
+        "xingui-water",
+        f"{XGM}/星规路1号院/1号楼",
+        CaseCategory.WATER_SUPPLY,
+        "1号楼停水",
+        "早上起1号楼全楼停水，事先没有接到停水通知。",
+        (
+            Step(K.REPORTED, "2026-11-19 06:40", "hd-owner-2"),
+            Step(K.ACCEPTED, "2026-11-19 07:05", "hd-worker-2"),
+            Step(
+                K.ASSIGNED,
+                "2026-11-19 07:10",
+                "hd-worker-2",
+                target=XINGUI_PM,
+                note="排查二次供水设备，尽快恢复供水",
+            ),
+            Step(K.SIGNED_FOR, "2026-11-19 07:25", "hd-staff-9", XINGUI_PM),
+            # Water is a utility: 24 hours to resolve (the UTILITIES tier).
+            Step(
+                K.RESOLVED,
+                "2026-11-19 11:40",
+                "hd-staff-9",
+                XINGUI_PM,
+                note="二次供水泵房水泵故障，更换水泵后恢复供水，并清洗消毒水箱",
+            ),
+            Step(
+                K.FOLLOW_UP_RECORDED,
+                "2026-11-20 10:00",
+                "hd-worker-3",
+                follow_up=FollowUp(FollowUpChannel.PHONE, True, True, Satisfaction.SATISFIED),
+                note="中午就来水了，物业师傅很负责",
+            ),
+        ),
+        channel="hotline_12345",
+        order_no="12345-20261119-0127",
+    ),
+    CaseSpec(
+        "xingui3-drain",
+        f"{XGM}/星规路3号院",
+        CaseCategory.DRAINAGE,
+        "院门口雨水井堵塞积水",
+        "院门口的雨水篦子被落叶和泥沙堵死，一下雨门口就积水，进出要蹚水。",
+        (
+            Step(K.REPORTED, "2026-11-18 08:10", "hd-resident-6"),
+            Step(K.ACCEPTED, "2026-11-18 09:00", "hd-worker-2"),
+            Step(K.ASSIGNED, "2026-11-18 09:10", "hd-worker-2", target=HETAI_PM, note="清掏雨水井"),
+            Step(K.SIGNED_FOR, "2026-11-18 09:40", "hd-staff-10", HETAI_PM),
+            Step(
+                K.RETURNED,
+                "2026-11-18 14:30",
+                "hd-staff-10",
+                HETAI_PM,
+                return_reason=ReturnReason.NOT_OUR_AREA,
+                note="雨水井在院门外的市政道路上，接入市政雨水管网，不属于小区",
+            ),
+            Step(
+                K.RETURN_ESCALATED,
+                "2026-11-18 16:00",
+                "hd-worker-2",
+                note="雨水井紧贴院门，居民一直认为由物业清掏，请区里审定",
+            ),
+            # Upheld: the return does not count against the company; the street re-dispatches.
+            Step(
+                K.RETURN_RULED,
+                "2026-11-19 11:00",
+                "hd-admin-1",
+                upheld=True,
+                note="经现场核实，雨水井位于院门外市政道路，属区水务局管理的市政雨水管网",
+            ),
+            Step(
+                K.REASSIGNED,
+                "2026-11-19 14:00",
+                "hd-street-1",
+                target=WATER,
+                note="清掏院门外市政雨水井，疏通雨水管线",
+            ),
+            Step(K.SIGNED_FOR, "2026-11-19 14:30", "hd-staff-11", WATER),
+            Step(
+                K.RESOLVED,
+                "2026-11-20 10:00",
+                "hd-staff-11",
+                WATER,
+                note="清掏雨水井并疏通雨水管线，积水已排净",
+            ),
+            Step(
+                K.FOLLOW_UP_RECORDED,
+                "2026-11-21 10:00",
+                "hd-worker-3",
+                follow_up=FollowUp(FollowUpChannel.PHONE, False),
+                note="电话两次无人接听，改日再回访",
+            ),
+        ),
+    ),
+    CaseSpec(
+        "zhichun50-lights",
+        f"{XGM}/知春路50号院/2号楼",
+        CaseCategory.FACILITY_REPAIR,
+        "楼道灯不亮",
+        "2号楼3至6层楼道灯都不亮，老人晚上上下楼看不清台阶。",
+        (
+            Step(K.REPORTED, "2026-11-20 18:30", "hd-resident-1"),
+            Step(K.ACCEPTED, "2026-11-21 08:40", "hd-worker-2"),
+            Step(
+                K.ASSIGNED, "2026-11-21 08:50", "hd-worker-2", target=SMALL_PM, note="维修楼道照明"
+            ),
+            Step(K.SIGNED_FOR, "2026-11-21 09:05", "hd-staff-1", SMALL_PM),
+            Step(
+                K.RETURNED,
+                "2026-11-21 14:00",
+                "hd-staff-1",
+                SMALL_PM,
+                return_reason=ReturnReason.OUTSIDE_REMIT,
+                note="楼道照明线路老化需要整体改造，超出物业日常维修范围",
+            ),
+            Step(
+                K.RETURN_ESCALATED,
+                "2026-11-21 16:30",
+                "hd-street-1",
+                note="现场查看只需更换灯具和损坏的开关线路，属于日常维修",
+            ),
+            # Refused: back to the company, which keeps the case; the return counts against it.
+            Step(
+                K.RETURN_RULED,
+                "2026-11-23 10:00",
+                "hd-admin-1",
+                upheld=False,
+                note="楼道照明维修属物业服务合同约定的日常维修，由知春物业办理",
+            ),
+        ),
+        channel="visit",
+    ),
+    CaseSpec(
+        "xigema-shed",
+        f"{XGM}/希格玛北院",
+        CaseCategory.FACILITY_REPAIR,
+        "院内自行车棚顶棚破损漏雨",
+        "车棚顶棚有几块板被大风刮掉了，一下雨车都淋湿。",
+        (
+            Step(K.REPORTED, "2026-11-22 10:20", "hd-owner-3"),
+            Step(K.ACCEPTED, "2026-11-22 11:00", "hd-worker-2"),
+            Step(
+                K.ASSIGNED,
+                "2026-11-22 11:10",
+                "hd-worker-2",
+                target=JIAYUAN_PM,
+                note="修复车棚顶棚",
+            ),
+            Step(K.SIGNED_FOR, "2026-11-22 11:40", "hd-staff-3", JIAYUAN_PM),
+            Step(
+                K.RETURNED,
+                "2026-11-22 16:00",
+                "hd-staff-3",
+                JIAYUAN_PM,
+                return_reason=ReturnReason.UNCLEAR_OWNERSHIP,
+                note="车棚由街道出资建设，未移交我司，产权和维修责任不清",
+            ),
+            # Disputed before the district, which has not ruled yet.
+            Step(
+                K.RETURN_ESCALATED,
+                "2026-11-23 09:30",
+                "hd-worker-2",
+                note="车棚建成后已随院内公共设施移交物业管理，有交接记录",
+            ),
+        ),
+    ),
+    CaseSpec(
+        "shanghe-greenbelt",
+        SHC_YARD,
+        CaseCategory.GREENING,
+        "北门外绿地堆放建筑垃圾",
+        "北门外围墙边的绿地上堆了大量装修垃圾，绿植被压坏了。",
+        (
+            Step(K.REPORTED, "2026-11-23 17:30", "hd-owner-8"),
+            Step(K.ACCEPTED, "2026-11-24 09:00", "hd-worker-4", SHC_RC),
+            Step(
+                K.ASSIGNED,
+                "2026-11-24 09:10",
+                "hd-worker-4",
+                SHC_RC,
+                target=SHC_PM,
+                note="清运建筑垃圾，恢复绿地",
+            ),
+            Step(K.SIGNED_FOR, "2026-11-24 09:30", "hd-staff-6", SHC_PM),
+            # Returned, and still the company's until the committee re-dispatches or disputes it.
+            Step(
+                K.RETURNED,
+                "2026-11-24 15:00",
+                "hd-staff-6",
+                SHC_PM,
+                return_reason=ReturnReason.NOT_OUR_AREA,
+                note="现场核实，垃圾堆在围墙外的市政绿地上，不在小区物业管理区域内",
+            ),
+        ),
+    ),
+    CaseSpec(
+        "shanghe-facade",
+        f"{SHC_YARD}/6号楼",
+        CaseCategory.FACILITY_REPAIR,
+        "6号楼外墙瓷砖脱落",
+        "6号楼北侧外墙瓷砖成片脱落，砸在楼下停放的电动车上。",
+        (
+            Step(K.REPORTED, "2026-11-21 15:40", "hd-resident-8"),
+            Step(K.ACCEPTED, "2026-11-21 15:50", "hd-worker-4", SHC_RC),
+            # A risk to life: two hours to resolve, counted from the acceptance.
+            Step(
+                K.URGENCY_CHANGED,
+                "2026-11-21 15:55",
+                "hd-worker-4",
+                SHC_RC,
+                urgency=CaseUrgency.EMERGENCY,
+                note="瓷砖仍在坠落，危及楼下行人安全",
+            ),
+            Step(
+                K.ASSIGNED,
+                "2026-11-21 16:00",
+                "hd-worker-4",
+                SHC_RC,
+                target=SHC_PM,
+                note="设置警戒区，清除松动瓷砖",
+            ),
+            Step(K.SIGNED_FOR, "2026-11-21 16:05", "hd-staff-6", SHC_PM),
+            Step(
+                K.RESOLVED,
+                "2026-11-21 17:40",
+                "hd-staff-6",
+                SHC_PM,
+                note="拉设警戒线，清除北侧外墙松动瓷砖，在单元门口搭设防护棚",
+            ),
+            Step(
+                K.FOLLOW_UP_RECORDED,
+                "2026-11-23 10:30",
+                "hd-worker-4",
+                SHC_RC,
+                follow_up=FollowUp(FollowUpChannel.VISIT, True, False, Satisfaction.UNSATISFIED),
+                note="只清掉了松动的瓷砖，外墙没有修，防护棚挡着单元门，进出不方便",
+            ),
+        ),
+        priority=CasePriority.URGENT,
+        channel="phone",
+    ),
+    CaseSpec(
+        "xigema-fire-lane",
+        f"{XGM}/知春路甲48号院",
+        CaseCategory.PARKING,
+        "要求在消防通道划专用车位",
+        "楼前消防通道很宽，要求物业给我家划一个固定车位。",
+        (
+            Step(K.REPORTED, "2026-11-20 20:15", "hd-resident-5"),
+            Step(K.ACCEPTED, "2026-11-21 09:10", "hd-worker-2"),
+            Step(
+                K.ASSIGNED,
+                "2026-11-21 09:20",
+                "hd-worker-2",
+                target=BIG_PM,
+                note="向住户解释消防通道管理规定，协助解决停车",
+            ),
+            Step(K.SIGNED_FOR, "2026-11-21 09:35", "hd-staff-2", BIG_PM),
+            Step(
+                K.RESOLVED,
+                "2026-11-21 15:00",
+                "hd-staff-2",
+                BIG_PM,
+                note="消防通道依法不得占用，已上门向住户解释，并推荐周边错时共享停车场",
+            ),
+            Step(
+                K.EXCLUDED_FROM_ASSESSMENT,
+                "2026-11-24 10:00",
+                "hd-admin-1",
+                exclusion=ExclusionReason.UNREASONABLE_DEMAND,
+                note="诉求要求占用消防通道停车，违反消防法规，不纳入考核",
+            ),
+        ),
+    ),
+    CaseSpec(
+        "zhichunli-garage",
+        f"{XGM}/知春里12号院",
+        CaseCategory.FACILITY_REPAIR,
+        "地下车库照明损坏",
+        "地下车库东侧一排灯全部不亮，晚上停车看不清。",
+        (
+            Step(K.REPORTED, "2026-11-24 21:10", "hd-owner-4"),
+            Step(K.ACCEPTED, "2026-11-25 08:30", "hd-worker-2"),
+            Step(
+                K.ASSIGNED,
+                "2026-11-25 08:40",
+                "hd-worker-2",
+                target=HENGAN_PM,
+                note="检修地下车库照明线路",
+            ),
+            # Nobody at the company signed for it within two hours: the sweep's alert.
+            Step(K.DEADLINE_MISSED, "2026-11-25 10:40", deadline="SIGN_FOR"),
+        ),
     ),
 )
 
@@ -1089,6 +1468,7 @@ XICHENG = DistrictSpec(
                 Step(K.REPORTED, "2026-11-03 09:00", "xc-resident-1"),
                 Step(K.ACCEPTED, "2026-11-03 10:00", "xc-worker-1"),
                 Step(K.ASSIGNED, "2026-11-03 10:10", "xc-worker-1", target=DS_PM),
+                Step(K.SIGNED_FOR, "2026-11-03 10:30", "xc-staff-1", DS_PM),
                 Step(
                     K.RESOLVED, "2026-11-03 16:00", "xc-staff-1", DS_PM, note="已清运并加密清运频次"
                 ),
@@ -1138,6 +1518,7 @@ XICHENG = DistrictSpec(
                     target=DS_PM,
                     note="排查停梯原因，尽快恢复运行",
                 ),
+                Step(K.SIGNED_FOR, "2026-11-16 08:10", "xc-staff-1", DS_PM),
                 Step(
                     K.HELPING_HAND_REQUESTED,
                     "2026-11-16 11:00",
@@ -1181,6 +1562,8 @@ XICHENG = DistrictSpec(
                     note="更换故障部件，检测合格后恢复运行",
                     co_handlers=(CoHandler(DS_PM, "停梯期间张贴通知，协助行动不便的住户上下楼"),),
                 ),
+                Step(K.SIGNED_FOR, "2026-11-17 15:10", "xc-staff-3", XC_LIFT),
+                Step(K.SIGNED_FOR, "2026-11-17 15:20", "xc-staff-1", DS_PM),  # its new task
                 Step(
                     K.RESOLVED,
                     "2026-11-17 20:30",
@@ -1260,6 +1643,7 @@ class _Loader:
     assignments: dict[str, list[CaseAssignment]] = field(default_factory=dict)
     whistles: dict[tuple[str, int], CaseWhistle] = field(default_factory=dict)
     helping_hands: dict[tuple[str, int], HelpingHand] = field(default_factory=dict)
+    returns: dict[str, CaseReturn] = field(default_factory=dict)  # by case key: the latest
     bindings: set[tuple[int, Role, int | None, int | None, int | None]] = field(default_factory=set)
 
     async def add(self, rows: Iterable[Base]) -> None:
@@ -1498,6 +1882,7 @@ async def _load_policies(w: _Loader, spec: DistrictSpec) -> None:
             resolve_hours=p.resolve_hours,
             report_in_hours=p.report_in_hours,
             approaching_hours=p.approaching_hours,
+            sign_for_hours=p.sign_for_hours,
         )
         for p in spec.policies
     )
@@ -1520,7 +1905,15 @@ NOTE_KEYS = {
     K.NOTE_ADDED: "text",
     K.RESOLVED: "summary",
     K.CONFIRMED: "comment",
+    K.RETURNED: "explanation",
+    K.RETURN_RULED: "reason",
+    K.URGENCY_CHANGED: "reason",
+    K.EXCLUDED_FROM_ASSESSMENT: "explanation",
+    K.EXCLUSION_REVERSED: "reason",
 }
+NOTES_IN_ROWS = frozenset({K.FOLLOW_UP_RECORDED})
+"""Kinds whose text the service keeps in its row only, not in the event (a follow-up's
+comment is `CaseFollowUp.comment`)."""
 
 
 async def _load_cases(w: _Loader, spec: DistrictSpec) -> None:
@@ -1545,7 +1938,7 @@ async def _load_cases(w: _Loader, spec: DistrictSpec) -> None:
             # alerts are the system's, as the sweep appends them, and leave it alone.
             if step.kind not in (K.DEADLINE_APPROACHING, K.DEADLINE_MISSED):
                 case.updated_at = step.when
-        if step.note:
+        if step.note and step.kind not in NOTES_IN_ROWS:
             payload[NOTE_KEYS.get(step.kind, "note")] = step.note
         await append_event(
             w.session,
@@ -1571,6 +1964,8 @@ async def _open_case(w: _Loader, spec: CaseSpec, step: Step) -> Case:
         reporter_id=w.person(step.actor),
         status=CaseStatus.REPORTED,
         priority=spec.priority,
+        urgency=spec.urgency,
+        external_order_no=spec.order_no,
         accept_due_at=w.policy(spec.category).due("ACCEPT", step.when),
         reopen_count=0,
         created_at=step.when,
@@ -1650,7 +2045,7 @@ async def _apply_step(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict
     at = step.when
     match step.kind:
         case K.ACCEPTED:
-            due = w.policy(spec.category).due("RESOLVE", at)
+            due = w.policy(spec.category).resolve_due(at, row.urgency)
             row.status, row.accepted_at, row.resolve_due_at = CaseStatus.ACCEPTED, at, due
             return {"resolve_due_at": due.isoformat()}
         case K.ASSIGNED | K.REASSIGNED:
@@ -1690,7 +2085,7 @@ async def _apply_step(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict
             reopened = CaseStatus.ASSIGNED if row.assigned_partner_id else CaseStatus.ACCEPTED
             row.status, row.reopen_count = reopened, row.reopen_count + 1
             row.resolved_at = row.confirmed_at = row.closed_at = row.satisfaction = None
-            row.resolve_due_at = w.policy(spec.category).due("RESOLVE", at)
+            row.resolve_due_at = w.policy(spec.category).resolve_due(at, row.urgency)
             return {
                 "status": reopened,
                 "reopen_count": row.reopen_count,
@@ -1709,6 +2104,37 @@ async def _apply_step(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict
             return _hold_meeting(w, spec)
         case K.NOTE_ADDED:
             return {"internal": False}
+        case K.SIGNED_FOR:
+            return await _sign_for(w, spec, row, step)
+        case K.RETURNED:
+            return await _return(w, spec, row, step)
+        case K.RETURN_ESCALATED:
+            ret = _pending_return(w, spec, step)
+            if ret.escalated_at is not None:
+                raise ValueError(f"case {spec.key!r}: its return is before the district already")
+            ret.escalated_at, ret.escalation_note = at, _reason(spec, step)
+            ret.escalated_by_id = w.person(step.actor)
+            return {"return_id": ret.id, "partner_id": ret.partner_id}
+        case K.RETURN_RULED:
+            return _rule_on_return(w, spec, row, step)
+        case K.URGENCY_CHANGED:
+            return _set_urgency(w, spec, row, step)
+        case K.FOLLOW_UP_RECORDED:
+            return await _follow_up(w, spec, row, step)
+        case K.EXCLUDED_FROM_ASSESSMENT:
+            if step.exclusion is None or row.excluded_at is not None:
+                raise ValueError(f"case {spec.key!r}: an exclusion needs a reason, once")
+            row.excluded_at, row.exclusion_reason = at, step.exclusion
+            return {"reason": step.exclusion.value}
+        case K.EXCLUSION_REVERSED:
+            if row.excluded_at is None or row.exclusion_reason is None:
+                raise ValueError(f"case {spec.key!r}: reverses an exclusion it does not have")
+            payload = {
+                "excluded_at": row.excluded_at.isoformat(),
+                "exclusion_reason": row.exclusion_reason.value,
+            }
+            row.excluded_at = row.exclusion_reason = None
+            return payload
     raise ValueError(f"case {spec.key!r}: the demo does not script {step.kind}")
 
 
@@ -1726,11 +2152,21 @@ def _reason(spec: CaseSpec, step: Step) -> str:
 
 
 async def _assign(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str, Any]:
-    """Hand the case to the step's target as lead (主办), with the step's co-handlers (协办).
+    """Hand the case to the step's target as lead (主办), with the step's co-handlers (协办),
+    each to sign for it (签收) within the policy's hours.
 
-    A reassignment first ends the assignments in force; the case names the lead.
+    A reassignment first ends the assignments in force; the case names the lead. Re-dispatching
+    a RETURNED case (a REASSIGNED step) settles its return: one still pending is accepted
+    (REDISPATCHED), one the district upheld is settled.
     """
     lead = _target(w, spec, step)
+    sign_for_due = w.policy(spec.category).due("SIGN_FOR", step.when)
+    settled = None
+    if row.status is CaseStatus.RETURNED:
+        settled = w.returns[spec.key]
+        if settled.outcome is ReturnOutcome.PENDING:
+            settled.outcome = ReturnOutcome.REDISPATCHED
+        settled.settled_at = step.when
     ended = w.assignments.pop(spec.key, [])
     if (step.kind is K.REASSIGNED) != bool(ended):
         raise ValueError(f"case {spec.key!r}: REASSIGNED, and only it, follows an assignment")
@@ -1754,18 +2190,22 @@ async def _assign(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str
             due_at=due,
             assigned_by_id=w.person(step.actor),
             assigned_at=step.when,
+            sign_for_due_at=sign_for_due,
         )
         for partner, role, task, due in handlers
     ]
     await w.add(rows)  # one flush: the ended lead is updated before the new one is inserted
     w.assignments[spec.key] = rows
     row.status, row.assigned_at, row.assigned_partner_id = CaseStatus.ASSIGNED, step.when, lead
+    row.sign_for_due_at = sign_for_due
     payload: dict[str, Any] = {
         "partner_id": lead,
         "assignment_id": rows[0].id,
         "co_handlers": [
             {"partner_id": r.partner_id, "assignment_id": r.id, "task": r.task} for r in rows[1:]
         ],
+        "sign_for_due_at": sign_for_due.isoformat(),
+        "return_id": settled.id if settled else None,
     }
     if ended:
         payload["previous_partner_id"] = ended[0].partner_id
@@ -1824,15 +2264,25 @@ def _helping_hand_ids(hand: HelpingHand) -> dict[str, Any]:
 async def _alert(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str, Any]:
     """A deadline approaching or missed, recorded once as the sweep would (`DeadlineAlert`)."""
     payload: dict[str, Any] = {"deadline": step.deadline}
+    missed = step.kind is K.DEADLINE_MISSED
     if step.deadline == "REPORT_IN":
         whistle = w.whistles[spec.key, _target(w, spec, step)]
         due: dt.datetime | None = whistle.report_in_due_at
         payload.update(_whistle_ids(whistle))
+    elif step.deadline == "SIGN_FOR":
+        # Only missed: the sweep gives a sign-for no warning.
+        due = row.sign_for_due_at if missed else None
     else:
         due = row.accept_due_at if step.deadline == "ACCEPT" else row.resolve_due_at
-    missed = step.kind is K.DEADLINE_MISSED
     if step.deadline is None or due is None or missed != (step.when >= due):
         raise ValueError(f"case {spec.key!r}: {step.kind} at {step.at} names no such deadline")
+    if step.deadline == "SIGN_FOR":
+        # The partners that had not signed for it by then, as the sweep names them.
+        payload["partner_ids"] = [
+            a.partner_id
+            for a in w.assignments[spec.key]
+            if a.signed_for_at is None and a.sign_for_due_at and a.sign_for_due_at <= due
+        ]
     alert = step.kind.removeprefix("DEADLINE_")
     await w.add(
         [
@@ -1846,6 +2296,129 @@ async def _alert(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str,
         ]
     )
     return {**payload, "due_at": due.isoformat()}
+
+
+def _in_force(w: _Loader, spec: CaseSpec, partner: int) -> CaseAssignment:
+    """The partner's assignment in force on the case: its lead's, else its co-handler's."""
+    rows = [a for a in w.assignments.get(spec.key, []) if a.partner_id == partner]
+    if not rows:
+        raise ValueError(f"case {spec.key!r}: partner {partner} is not dispatched to it")
+    return min(rows, key=lambda a: a.role is not AssignmentRole.LEAD)
+
+
+async def _sign_for(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str, Any]:
+    """The actor's partner signs for its order (签收): the lead for the case, a co-handler for
+    its task. The case keeps the earliest sign-for deadline still open, if any."""
+    if step.actor_partner is None:
+        raise ValueError(f"case {spec.key!r}: SIGNED_FOR at {step.at} names no partner")
+    assignment = _in_force(w, spec, w.partners[step.actor_partner])
+    if assignment.signed_for_at is not None:
+        raise ValueError(f"case {spec.key!r}: {step.actor_partner} signed for it already")
+    assignment.signed_for_at, assignment.signed_for_by_id = step.when, w.person(step.actor)
+    row.sign_for_due_at = min(
+        (
+            a.sign_for_due_at
+            for a in w.assignments[spec.key]
+            if a.signed_for_at is None and a.sign_for_due_at is not None
+        ),
+        default=None,
+    )
+    due = assignment.sign_for_due_at
+    return {
+        "assignment_id": assignment.id,
+        "partner_id": assignment.partner_id,
+        "role": str(assignment.role),
+        "sign_for_due_at": due.isoformat() if due else None,
+        "on_time": due is None or step.when <= due,
+    }
+
+
+async def _return(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str, Any]:
+    """The lead returns the case (退单); it stays the lead's until re-dispatched or ruled on."""
+    partner = w.partner(step.actor_partner)
+    if step.return_reason is None or partner is None or partner != row.assigned_partner_id:
+        raise ValueError(f"case {spec.key!r}: only its lead returns it, with a reason")
+    ret = CaseReturn(
+        case_id=row.id,
+        partner_id=partner,
+        reason=step.return_reason,
+        explanation=_reason(spec, step),
+        returned_by_id=w.person(step.actor),
+        returned_at=step.when,
+        outcome=ReturnOutcome.PENDING,
+    )
+    await w.add([ret])
+    w.returns[spec.key] = ret
+    row.status = CaseStatus.RETURNED
+    return {"return_id": ret.id, "partner_id": partner, "reason": step.return_reason.value}
+
+
+def _pending_return(w: _Loader, spec: CaseSpec, step: Step) -> CaseReturn:
+    ret = w.returns.get(spec.key)
+    if ret is None or ret.outcome is not ReturnOutcome.PENDING:
+        raise ValueError(f"case {spec.key!r}: {step.kind} at {step.at} needs a pending return")
+    return ret
+
+
+def _rule_on_return(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str, Any]:
+    """The district rules on a disputed return (审定): upheld, the case waits for re-dispatch;
+    refused, it goes back to the partner (ASSIGNED) and the return counts against it."""
+    ret = _pending_return(w, spec, step)
+    if step.upheld is None or ret.escalated_at is None:
+        raise ValueError(f"case {spec.key!r}: a ruling says upheld or not, on a disputed return")
+    ret.ruled_at, ret.ruled_by_id = step.when, w.person(step.actor)
+    ret.ruling_reason = _reason(spec, step)
+    if step.upheld:
+        ret.outcome = ReturnOutcome.UPHELD
+    else:
+        ret.outcome, ret.settled_at = ReturnOutcome.REFUSED, step.when
+        row.status = CaseStatus.ASSIGNED
+    return {"return_id": ret.id, "partner_id": ret.partner_id, "upheld": step.upheld}
+
+
+def _set_urgency(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str, Any]:
+    """A new urgency tier; an accepted case's deadline to resolve follows it (counted from the
+    acceptance) unless the district set one for the category."""
+    if step.urgency is None or step.urgency is row.urgency:
+        raise ValueError(f"case {spec.key!r}: URGENCY_CHANGED at {step.at} needs a new tier")
+    before, row.urgency = row.urgency, step.urgency
+    policy = w.policy(spec.category)
+    moved = None
+    if row.accepted_at is not None and policy.category is None:
+        row.resolve_due_at = policy.resolve_due(row.accepted_at, row.urgency)
+        moved = row.resolve_due_at.isoformat()
+    return {"from": before.value, "to": row.urgency.value, "resolve_due_at": moved}
+
+
+async def _follow_up(w: _Loader, spec: CaseSpec, row: Case, step: Step) -> dict[str, Any]:
+    """A follow-up with the reporter (回访); the demo's never reopen the case."""
+    answer = step.follow_up
+    if answer is None:
+        raise ValueError(f"case {spec.key!r}: FOLLOW_UP_RECORDED at {step.at} needs its answers")
+    answered = (answer.resolved is not None, answer.satisfaction is not None)
+    if answered != (answer.reached, answer.reached):
+        raise ValueError(f"case {spec.key!r}: a follow-up has answers if and only if reached")
+    if row.status not in (CaseStatus.RESOLVED, CaseStatus.CONFIRMED, CaseStatus.CLOSED):
+        raise ValueError(f"case {spec.key!r}: follow-ups come after the resolution")
+    follow_up = CaseFollowUp(
+        case_id=row.id,
+        channel=answer.channel,
+        reached=answer.reached,
+        resolved=answer.resolved,
+        satisfaction=answer.satisfaction,
+        comment=step.note,
+        recorded_by_id=w.person(step.actor),
+        recorded_at=step.when,
+    )
+    await w.add([follow_up])
+    return {
+        "follow_up_id": follow_up.id,
+        "channel": answer.channel.value,
+        "reached": answer.reached,
+        "resolved": answer.resolved,
+        "satisfaction": answer.satisfaction.value if answer.satisfaction else None,
+        "reopened": False,
+    }
 
 
 async def _schedule_meeting(w: _Loader, spec: CaseSpec, case: Case, step: Step) -> dict[str, Any]:

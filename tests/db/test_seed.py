@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select, text
 
 from db import migrate
-from db.models import Base, Building, CommitteeMember, Community, Facility, Partnership
+from db.models import (
+    Base,
+    Building,
+    Case,
+    CaseAssignment,
+    CaseEvent,
+    CaseFollowUp,
+    CaseReturn,
+    CommitteeMember,
+    Community,
+    DeadlineAlert,
+    Facility,
+    Partnership,
+)
 from db.models.enums import (
+    CaseCategory,
     CaseEventKind,
+    CaseStatus,
+    CaseUrgency,
     CommitteeRole,
     FacilityKind,
     PartnershipRole,
+    ReturnOutcome,
+    Satisfaction,
     SeatSource,
+    urgency_of,
 )
 from db.seed.demo import NOTE_KEYS, load_demo
 from db.session import Database
 from db.tenancy import use_district
+from resolvers.workflow.deadlines import due_deadlines
 
 
 @pytest.fixture
@@ -119,3 +141,88 @@ async def test_demo_histories_keep_free_text_where_the_services_do(demo_db: Data
         assert "note" not in payload, (kind, payload)
     texts = {kind for kind, payload in rows if NOTE_KEYS[CaseEventKind(kind)] in payload}
     assert {"REJECTED", "REPORTED_IN", "NOTE_ADDED"} <= texts
+
+
+async def test_demo_world_has_a_case_in_each_respond_at_once_state(demo_db: Database) -> None:
+    """接诉即办 in the demo: sign-for done and missed, returns in each state, urgency tiers,
+    follow-ups with each answer, an exclusion from assessments."""
+    await load_demo(demo_db)
+    async with demo_db.platform_session() as session:
+        district_id = await session.scalar(text("SELECT id FROM districts WHERE code = 'haidian'"))
+        await use_district(session, district_id)
+        cases = {c.id: c for c in await session.scalars(select(Case))}
+        assignments = list(await session.scalars(select(CaseAssignment)))
+        returns = list(await session.scalars(select(CaseReturn)))
+        follow_ups = list(await session.scalars(select(CaseFollowUp)))
+        events = (await session.execute(select(CaseEvent.case_id, CaseEvent.kind))).all()
+        alerts = list(await session.scalars(select(DeadlineAlert)))
+        dues = await due_deadlines(session, dt.datetime.now(dt.UTC))
+
+    # Every step by a person changed its case once: the version counts them (not the alerts).
+    by_people = Counter(case_id for case_id, kind in events if not kind.startswith("DEADLINE_"))
+    assert {c.id: c.version for c in cases.values()} == dict(by_people)
+
+    # Dispatched and signed for: the assignment's row and the event.
+    signed = {a.case_id for a in assignments if a.signed_for_at and a.signed_for_by_id}
+    signed_events = {case_id for case_id, kind in events if kind is CaseEventKind.SIGNED_FOR}
+    assert signed
+    assert signed == signed_events
+    # Signing for missed: a dispatch past its deadline, not signed, its alert recorded, so the
+    # sweep has no sign-for left to report (every other dispatch was signed for).
+    now = dt.datetime.now(dt.UTC)
+    late = [c for c in cases.values() if c.sign_for_due_at and c.sign_for_due_at < now]
+    assert late
+    assert all(c.status is CaseStatus.ASSIGNED for c in late)
+    for case in late:
+        assert any(a.case_id == case.id and a.signed_for_at is None for a in assignments)
+        assert any(
+            (a.case_id, a.deadline, a.alert, a.due_at)
+            == (case.id, "SIGN_FOR", "MISSED", case.sign_for_due_at)
+            for a in alerts
+        )
+    assert not [d for d in dues if d.deadline == "SIGN_FOR"]
+
+    def returned(outcome: ReturnOutcome, *, escalated: bool) -> list[tuple[CaseReturn, Case]]:
+        return [
+            (r, cases[r.case_id])
+            for r in returns
+            if r.outcome is outcome and (r.escalated_at is not None) == escalated
+        ]
+
+    pending = returned(ReturnOutcome.PENDING, escalated=False)
+    assert pending
+    assert all(c.status is CaseStatus.RETURNED for _r, c in pending)
+    disputed = returned(ReturnOutcome.PENDING, escalated=True)
+    assert disputed
+    assert all(c.status is CaseStatus.RETURNED for _r, c in disputed)
+    refused = returned(ReturnOutcome.REFUSED, escalated=True)
+    assert refused
+    for ret, case in refused:
+        assert case.status is CaseStatus.ASSIGNED
+        assert case.assigned_partner_id == ret.partner_id  # back to the partner
+        assert ret.ruled_at
+        assert ret.settled_at
+    upheld = returned(ReturnOutcome.UPHELD, escalated=True)
+    assert upheld
+    for ret, case in upheld:
+        assert ret.ruled_at
+        assert ret.settled_at
+        assert case.assigned_partner_id not in (None, ret.partner_id)  # re-dispatched
+
+    assert any(c.urgency is CaseUrgency.EMERGENCY for c in cases.values())
+    assert any(
+        c.urgency is CaseUrgency.UTILITIES and c.category is CaseCategory.WATER_SUPPLY
+        for c in cases.values()
+    )
+    assert all(c.urgency in (urgency_of(c.category), CaseUrgency.EMERGENCY) for c in cases.values())
+
+    answers = {(f.reached, f.resolved, f.satisfaction) for f in follow_ups}
+    assert {
+        (False, None, None),
+        (True, True, Satisfaction.SATISFIED),
+        (True, False, Satisfaction.UNSATISFIED),
+    } <= answers
+    resolved = (CaseStatus.RESOLVED, CaseStatus.CONFIRMED, CaseStatus.CLOSED)
+    assert all(cases[f.case_id].status in resolved for f in follow_ups)
+
+    assert any(c.excluded_at and c.exclusion_reason for c in cases.values())

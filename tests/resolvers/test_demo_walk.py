@@ -1,8 +1,8 @@
-"""The README's walk through the demo world: one case from report to close, step by step."""
+"""The README's walk through the demo world: one case from report to close, step by step,
+with 接诉即办 on the way: urgency, sign-for, two returns (one upheld and re-dispatched, one
+refused), a follow-up, and an exclusion from assessments reversed."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from db.session import Database
 from db.tenancy import use_district
 from tests.http import graphql, token
 
-COMMUNITIES = "{ district { communities { nodes { id name } } } }"
+COMMUNITIES = "{ district { communities { nodes { id name } } streets { nodes { id name } } } }"
 PARTNERS = """query($id: ID!) { node(id: $id) { ... on Community {
   partnerships(first: 50) { nodes { role partner { id name } } } } } }"""
 DEPARTMENTS = "{ district { partners(first: 100) { nodes { id name kind } } } }"
@@ -23,6 +23,10 @@ REPORT = """mutation($input: ReportCaseInput!) { reportCase(input: $input) {
 STEP = """mutation($id: ID!, $v: Int!) {{ {call} {{
   __typename ... on CaseUpdated {{ case {{ version status }} event {{ kind }} }}
   ... on Error {{ message }} }} }}"""
+HISTORY = """query($id: ID!) { node(id: $id) { ... on Case { status urgency excludedAt
+  assignedPartner { name }
+  returns { nodes { outcome counted partner { name } } }
+  followUps { nodes { reached resolved satisfaction } } } } }"""
 
 
 async def _ids(database: Database, *logins: str) -> dict[str, int]:
@@ -33,16 +37,24 @@ async def _ids(database: Database, *logins: str) -> dict[str, int]:
         rows = await session.execute(
             select(m.Person.login, m.Person.id).where(m.Person.login.in_(logins))
         )
-        return {login: person_id for login, person_id in rows.all()}
+        return {login: person_id for login, person_id in rows.all() if login is not None}
 
 
 async def test_demo_walk_from_report_to_close(client: httpx.AsyncClient, demo: Database) -> None:
     people = await _ids(
-        demo, "hd-resident-2", "hd-worker-2", "hd-staff-1", "hd-staff-2", "hd-staff-8"
+        demo,
+        "hd-resident-2",
+        "hd-worker-2",
+        "hd-staff-1",
+        "hd-staff-2",
+        "hd-staff-8",
+        "hd-street-1",
+        "hd-admin-1",
     )
-    admin = token(Role.DISTRICT_ADMIN, "haidian")
-    communities = (await graphql(client, COMMUNITIES, bearer=admin))["district"]["communities"]
-    xigema = next(c["id"] for c in communities["nodes"] if c["name"] == "希格玛社区")
+    admin = token(Role.DISTRICT_ADMIN, "haidian", person_id=people["hd-admin-1"])
+    district = (await graphql(client, COMMUNITIES, bearer=admin))["district"]
+    xigema = next(c["id"] for c in district["communities"]["nodes"] if c["name"] == "希格玛社区")
+    zhongguancun = next(s["id"] for s in district["streets"]["nodes"] if s["name"] == "中关村街道")
     partners = {
         p["name"]: p["id"]
         for p in (await graphql(client, DEPARTMENTS, bearer=admin))["district"]["partners"]["nodes"]
@@ -66,6 +78,12 @@ async def test_demo_walk_from_report_to_close(client: httpx.AsyncClient, demo: D
     small = partner_token("北京知春物业服务有限公司", "hd-staff-1")
     big = partner_token("北京希格玛物业管理有限公司", "hd-staff-2")
     housing = partner_token("海淀区住房和城乡建设委员会", "hd-staff-8")
+    street = token(
+        Role.STREET_OFFICER,
+        "haidian",
+        street_id=ids.decode_as(zhongguancun, "Street"),
+        person_id=people["hd-street-1"],
+    )
 
     reported = await graphql(
         client,
@@ -87,10 +105,59 @@ async def test_demo_walk_from_report_to_close(client: httpx.AsyncClient, demo: D
         (committee, "acceptCase", 'acceptCase(id: $id, expectedVersion: $v, note: "已受理")'),
         (
             committee,
+            "setCaseUrgency",
+            "setCaseUrgency(id: $id, expectedVersion: $v, urgency: EMERGENCY, "
+            'reason: "污水倒灌进屋")',
+        ),
+        (
+            committee,
+            "assignCase",
+            'assignCase(id: $id, expectedVersion: $v, lead: {partner: "'
+            + partners["北京希格玛物业管理有限公司"]
+            + '", task: "疏通下水道"})',
+        ),
+        (big, "signForCase", "signForCase(id: $id, expectedVersion: $v)"),
+        (
+            big,
+            "returnCase",
+            "returnCase(id: $id, expectedVersion: $v, reason: NOT_OUR_AREA, "
+            'explanation: "堵的是知春路50号院的管道，不归我司")',
+        ),
+        (
+            committee,
+            "escalateReturn",
+            'escalateReturn(id: $id, expectedVersion: $v, note: "住户住在希格玛物业服务的院子")',
+        ),
+        (
+            admin,
+            "ruleOnReturn",
+            "ruleOnReturn(id: $id, expectedVersion: $v, upheld: true, "
+            'reason: "经核实在知春路50号院，属地不符")',
+        ),
+        (
+            committee,
             "assignCase",
             'assignCase(id: $id, expectedVersion: $v, lead: {partner: "'
             + partners["北京知春物业服务有限公司"]
             + '", task: "疏通下水道"})',
+        ),
+        (small, "signForCase", "signForCase(id: $id, expectedVersion: $v)"),
+        (
+            small,
+            "returnCase",
+            "returnCase(id: $id, expectedVersion: $v, reason: OUTSIDE_REMIT, "
+            'explanation: "主管道老化，超出日常维修范围")',
+        ),
+        (
+            street,
+            "escalateReturn",
+            'escalateReturn(id: $id, expectedVersion: $v, note: "楼内排水管道属物业维修范围")',
+        ),
+        (
+            admin,
+            "ruleOnReturn",
+            "ruleOnReturn(id: $id, expectedVersion: $v, upheld: false, "
+            'reason: "由知春物业负责，需要时吹哨")',
         ),
         (
             committee,
@@ -114,16 +181,71 @@ async def test_demo_walk_from_report_to_close(client: httpx.AsyncClient, demo: D
             "confirmResolution",
             'confirmResolution(id: $id, expectedVersion: $v, rating: 5, comment: "谢谢")',
         ),
+        (
+            committee,
+            "recordFollowUp",
+            "recordFollowUp(id: $id, expectedVersion: $v, channel: PHONE, reached: true, "
+            'resolved: true, satisfaction: SATISFIED, comment: "已经通畅")',
+        ),
         (committee, "closeCase", "closeCase(id: $id, expectedVersion: $v)"),
+        (
+            admin,
+            "excludeFromAssessment",
+            "excludeFromAssessment(id: $id, expectedVersion: $v, reason: REPEATED_REQUEST, "
+            'explanation: "与另一工单诉求相同")',
+        ),
+        (
+            admin,
+            "reverseExclusion",
+            'reverseExclusion(id: $id, expectedVersion: $v, reason: "核实并非重复诉求")',
+        ),
     ]
-    statuses: list[Any] = []
+    walked: list[tuple[str, str]] = []
     for bearer, name, call in steps:
         data = await graphql(
             client, STEP.format(call=call), {"id": case_id, "v": version}, bearer=bearer
         )
         result = data[name]
         assert result["__typename"] == "CaseUpdated", (name, result)
+        assert result["case"]["version"] == version + 1, (name, result)
         version = result["case"]["version"]
-        statuses.append(result["case"]["status"])
-    assert statuses[-1] == "CLOSED"
-    assert version == 10
+        walked.append((result["event"]["kind"], result["case"]["status"]))
+    assert walked == [
+        ("ACCEPTED", "ACCEPTED"),
+        ("URGENCY_CHANGED", "ACCEPTED"),
+        ("ASSIGNED", "ASSIGNED"),
+        ("SIGNED_FOR", "ASSIGNED"),
+        ("RETURNED", "RETURNED"),
+        ("RETURN_ESCALATED", "RETURNED"),
+        ("RETURN_RULED", "RETURNED"),  # upheld: waits for re-dispatch
+        ("REASSIGNED", "ASSIGNED"),
+        ("SIGNED_FOR", "ASSIGNED"),
+        ("RETURNED", "RETURNED"),
+        ("RETURN_ESCALATED", "RETURNED"),
+        ("RETURN_RULED", "ASSIGNED"),  # refused: back to the company
+        ("WHISTLE_BLOWN", "ASSIGNED"),
+        ("REPORTED_IN", "ASSIGNED"),
+        ("HELPING_HAND_REQUESTED", "ASSIGNED"),
+        ("HELPING_HAND_ACCEPTED", "ASSIGNED"),
+        ("RESOLVED", "RESOLVED"),
+        ("CONFIRMED", "CONFIRMED"),
+        ("FOLLOW_UP_RECORDED", "CONFIRMED"),
+        ("CLOSED", "CLOSED"),
+        ("EXCLUDED_FROM_ASSESSMENT", "CLOSED"),
+        ("EXCLUSION_REVERSED", "CLOSED"),
+    ]
+    assert version == 23
+
+    # The history the README reads: both returns, the follow-up, the exclusion gone.
+    case = (await graphql(client, HISTORY, {"id": case_id}, bearer=admin))["node"]
+    assert (case["status"], case["urgency"], case["excludedAt"]) == ("CLOSED", "EMERGENCY", None)
+    assert case["assignedPartner"]["name"] == "北京知春物业服务有限公司"
+    assert [
+        (r["outcome"], r["counted"], r["partner"]["name"]) for r in case["returns"]["nodes"]
+    ] == [
+        ("UPHELD", False, "北京希格玛物业管理有限公司"),
+        ("REFUSED", True, "北京知春物业服务有限公司"),
+    ]
+    assert [
+        (f["reached"], f["resolved"], f["satisfaction"]) for f in case["followUps"]["nodes"]
+    ] == [(True, True, "SATISFIED")]

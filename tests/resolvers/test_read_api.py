@@ -256,6 +256,8 @@ NODE_MODELS = {
     "CasePhoto": m.CasePhoto,
     "CaseWhistle": m.CaseWhistle,
     "HelpingHand": m.HelpingHand,
+    "CaseReturn": m.CaseReturn,
+    "CaseFollowUp": m.CaseFollowUp,
     "CaseEvent": m.CaseEvent,
     "Meeting": m.Meeting,
     "Notice": m.Notice,

@@ -23,7 +23,7 @@ from tests.http import graphql
 from tests.resolvers.test_workflow import Driver
 
 CASE = """query($id: ID!) { node(id: $id) { ... on Case {
-  status urgency resolveDueAt acceptedAt signForDueAt excludedAt exclusionReason
+  status urgency resolveDueAt acceptedAt signForDueAt signForOverdue excludedAt exclusionReason
   assignedPartner { name }
   assignments(first: 10) { nodes { role signForDueAt signedForAt partner { name } } }
   returns(first: 10) { nodes { reason outcome counted escalatedAt ruledAt settledAt
@@ -76,6 +76,7 @@ async def test_sign_for_by_lead_and_co_handler_then_a_return_the_district_refuse
     await _dispatched(driver, "respond-0001")
     case = await _case(driver)
     assert case["status"] == "ASSIGNED"
+    assert case["signForOverdue"] is False
     due = dt.datetime.fromisoformat(case["signForDueAt"])
     assigned = [a for a in case["assignments"]["nodes"]]
     assert {a["role"] for a in assigned} == {"LEAD", "CO_HANDLER"}
@@ -340,6 +341,7 @@ async def test_an_overdue_sign_for_is_filterable_and_swept_once_by_racing_sweepe
         )
     listed = await graphql(driver.client, OVERDUE, overdue, bearer=admin)
     assert [n["id"] for n in listed["cases"]["nodes"]] == [driver.case_id]
+    assert (await _case(driver))["signForOverdue"] is True
     not_overdue = await graphql(
         driver.client, OVERDUE, {"f": {"signForOverdue": False}}, bearer=admin
     )
