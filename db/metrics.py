@@ -178,7 +178,7 @@ DEFINITIONS: dict[Metric, Definition] = {
             Unit.COUNT,
             "{open}",
             "{cases}",
-            f"Of {_COHORT}, those open now (REPORTED, ACCEPTED or ASSIGNED). "
+            f"Of {_COHORT}, those open now (REPORTED, ACCEPTED, ASSIGNED or RETURNED). "
             "Sample: the cases reported in the period.",
         ),
         Definition(

@@ -109,7 +109,7 @@ class CaseFilter:
         default=None,
         description=(
             "true: open cases past their current deadline (REPORTED past `acceptDueAt`, "
-            "ACCEPTED or ASSIGNED past `resolveDueAt`); false: all others."
+            "ACCEPTED, ASSIGNED or RETURNED past `resolveDueAt`); false: all others."
         ),
     )
     whistle_blown: bool | None = strawberry.field(
@@ -259,7 +259,7 @@ class Case(Node):
     @strawberry.field(
         description=(
             "Whether the case is open and past its current deadline: REPORTED past "
-            "`acceptDueAt`, or ACCEPTED/ASSIGNED past `resolveDueAt`."
+            "`acceptDueAt`, or ACCEPTED/ASSIGNED/RETURNED past `resolveDueAt`."
         )
     )
     def overdue(self) -> bool:
