@@ -1,0 +1,240 @@
+"""The monthly assessment's three rates (三率), each defined once, computed from scratch.
+
+Beijing assesses every street, community and partner monthly on its 响应率, 解决率 and 满意率.
+This module counts, for one month and one level, every entry's numerators and denominators
+straight from the cases and their workflow rows: the reference any faster path (rollups) must
+equal. A case counts in the month it was **reported** (its `created_at`, in China time), as
+comparisons count by period; cases left out of assessments (分级分类: `excluded_at` set) count
+nowhere.
+
+- **Response rate (响应率)** = dispatches signed for (签收) at or before their sign-for deadline
+  / dispatches decided. A dispatch is an assignment of a partner to a case (the lead, or a
+  co-handler for its own task); it is decided once it was signed for or its deadline passed
+  (one still within its deadline is not counted yet). A return the district refused counts as
+  not responded; one it upheld, or that was accepted by re-dispatching, leaves the returning
+  partner's dispatch out. A place (community, street) counts its cases' lead dispatches; a
+  partner every dispatch of its own (双派双考).
+- **Resolution rate (解决率)** = cases whose latest answer says resolved / cases with an answer.
+  The answer is the latest follow-up that reached the reporter (回访), else the reporter's own
+  confirmation (which says resolved). A partner is scored on the cases it leads.
+- **Satisfaction rate (满意率)** = weighted answers / cases with a satisfaction answer: the
+  latest reached follow-up's, else the confirmation's rating mapped (4–5 satisfied, 3 basically
+  satisfied, 1–2 unsatisfied). Weights by default 1 (satisfied), 1 (basically satisfied), 0
+  (unsatisfied): (satisfied + basically satisfied) / answers.
+- **Refused returns**: returns the district refused, on cases of the month, as a figure of its
+  own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.metrics import TIME_ZONE
+
+
+class Level(enum.StrEnum):
+    STREET = "STREET"
+    COMMUNITY = "COMMUNITY"
+    PARTNER = "PARTNER"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """What each satisfaction answer is worth in the satisfaction rate."""
+
+    satisfied: float = 1.0
+    basically_satisfied: float = 1.0
+    unsatisfied: float = 0.0
+
+
+@dataclass(frozen=True)
+class Counts:
+    """One entry's counts for one month: each rate's numerator and denominator."""
+
+    entry_id: int
+    cases: int
+    dispatches: int
+    responded: int
+    answered: int
+    resolved: int
+    satisfaction_answers: int
+    satisfaction_points: float
+    refused_returns: int
+
+    def rate(self, numerator: float, denominator: int) -> float | None:
+        return None if denominator == 0 else 100.0 * numerator / denominator
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.rate(self.responded, self.dispatches)
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return self.rate(self.resolved, self.answered)
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return self.rate(self.satisfaction_points, self.satisfaction_answers)
+
+
+# The month's cases that count, with each one's answer (latest reached follow-up, else the
+# confirmation) and its place.
+_CASES = """
+month_cases AS (
+  SELECT c.id, c.community_id, cm.street_id, c.assigned_partner_id,
+         coalesce(f.resolved, CASE WHEN c.confirmed_at IS NOT NULL THEN true END) AS resolved,
+         coalesce(f.satisfaction, CASE
+           WHEN c.satisfaction >= 4 THEN 'SATISFIED'
+           WHEN c.satisfaction = 3 THEN 'BASICALLY_SATISFIED'
+           WHEN c.satisfaction IS NOT NULL THEN 'UNSATISFIED' END) AS satisfaction
+  FROM cases c
+  JOIN communities cm ON cm.district_id = c.district_id AND cm.id = c.community_id
+  LEFT JOIN LATERAL (
+    SELECT fu.resolved, fu.satisfaction FROM case_follow_ups fu
+    WHERE fu.district_id = c.district_id AND fu.case_id = c.id AND fu.reached
+    ORDER BY fu.recorded_at DESC, fu.id DESC LIMIT 1
+  ) f ON true
+  WHERE c.created_at >= :start AND c.created_at < :end AND c.excluded_at IS NULL
+),
+-- Every dispatch of those cases with its outcome: responded (true), not (false), or not
+-- decided yet / left out (null).
+dispatches AS (
+  SELECT a.case_id, a.partner_id, a.role, mc.community_id, mc.street_id,
+         CASE
+           WHEN EXISTS (SELECT 1 FROM case_returns r
+                        WHERE r.district_id = a.district_id AND r.case_id = a.case_id
+                          AND r.partner_id = a.partner_id
+                          AND r.outcome IN ('UPHELD', 'REDISPATCHED')) THEN NULL
+           WHEN EXISTS (SELECT 1 FROM case_returns r
+                        WHERE r.district_id = a.district_id AND r.case_id = a.case_id
+                          AND r.partner_id = a.partner_id AND r.outcome = 'REFUSED') THEN false
+           WHEN a.signed_for_at IS NOT NULL
+             THEN a.signed_for_at <= coalesce(a.sign_for_due_at, a.signed_for_at)
+           WHEN a.sign_for_due_at < now() THEN false
+         END AS responded
+  FROM case_assignments a
+  JOIN month_cases mc ON mc.id = a.case_id
+)
+"""
+
+_PLACE_KEY = {Level.COMMUNITY: "community_id", Level.STREET: "street_id"}
+
+
+def _statement(level: Level) -> str:
+    if level is Level.PARTNER:
+        return f"""
+WITH {_CASES},
+per_dispatch AS (
+  SELECT partner_id AS entry_id, count(responded) AS dispatches,
+         count(*) FILTER (WHERE responded) AS responded
+  FROM dispatches GROUP BY partner_id
+),
+per_case AS (
+  SELECT assigned_partner_id AS entry_id, count(*) AS cases,
+         count(resolved) AS answered, count(*) FILTER (WHERE resolved) AS resolved,
+         count(satisfaction) AS satisfaction_answers,
+         coalesce(sum(CASE satisfaction
+                      WHEN 'SATISFIED' THEN CAST(:w_satisfied AS float8)
+                      WHEN 'BASICALLY_SATISFIED' THEN CAST(:w_basic AS float8)
+                      WHEN 'UNSATISFIED' THEN CAST(:w_unsatisfied AS float8) END), 0)
+           AS satisfaction_points
+  FROM month_cases WHERE assigned_partner_id IS NOT NULL GROUP BY assigned_partner_id
+),
+refused AS (
+  SELECT r.partner_id AS entry_id, count(*) AS refused_returns
+  FROM case_returns r JOIN month_cases mc ON mc.id = r.case_id
+  WHERE r.outcome = 'REFUSED' GROUP BY r.partner_id
+)
+SELECT coalesce(d.entry_id, pc.entry_id, rf.entry_id) AS entry_id,
+       coalesce(pc.cases, 0) AS cases, coalesce(d.dispatches, 0) AS dispatches,
+       coalesce(d.responded, 0) AS responded, coalesce(pc.answered, 0) AS answered,
+       coalesce(pc.resolved, 0) AS resolved,
+       coalesce(pc.satisfaction_answers, 0) AS satisfaction_answers,
+       coalesce(pc.satisfaction_points, 0) AS satisfaction_points,
+       coalesce(rf.refused_returns, 0) AS refused_returns
+FROM per_dispatch d
+FULL JOIN per_case pc ON pc.entry_id = d.entry_id
+FULL JOIN refused rf ON rf.entry_id = coalesce(d.entry_id, pc.entry_id)
+ORDER BY 1
+"""  # noqa: S608 - fixed fragments of this module only
+    key = _PLACE_KEY[level]
+    return f"""
+WITH {_CASES},
+per_dispatch AS (
+  SELECT {key} AS entry_id, count(responded) AS dispatches,
+         count(*) FILTER (WHERE responded) AS responded
+  FROM dispatches WHERE role = 'LEAD' GROUP BY {key}
+),
+per_case AS (
+  SELECT {key} AS entry_id, count(*) AS cases,
+         count(resolved) AS answered, count(*) FILTER (WHERE resolved) AS resolved,
+         count(satisfaction) AS satisfaction_answers,
+         coalesce(sum(CASE satisfaction
+                      WHEN 'SATISFIED' THEN CAST(:w_satisfied AS float8)
+                      WHEN 'BASICALLY_SATISFIED' THEN CAST(:w_basic AS float8)
+                      WHEN 'UNSATISFIED' THEN CAST(:w_unsatisfied AS float8) END), 0)
+           AS satisfaction_points
+  FROM month_cases GROUP BY {key}
+),
+refused AS (
+  SELECT mc.{key} AS entry_id, count(*) AS refused_returns
+  FROM case_returns r JOIN month_cases mc ON mc.id = r.case_id
+  WHERE r.outcome = 'REFUSED' GROUP BY mc.{key}
+)
+SELECT pc.entry_id, pc.cases, coalesce(d.dispatches, 0) AS dispatches,
+       coalesce(d.responded, 0) AS responded, pc.answered, pc.resolved,
+       pc.satisfaction_answers, pc.satisfaction_points,
+       coalesce(rf.refused_returns, 0) AS refused_returns
+FROM per_case pc
+LEFT JOIN per_dispatch d ON d.entry_id = pc.entry_id
+LEFT JOIN refused rf ON rf.entry_id = pc.entry_id
+ORDER BY 1
+"""  # noqa: S608 - fixed fragments of this module only
+
+
+def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The first moment of `month` and of the next, in China time (as comparisons count)."""
+    zone = ZoneInfo(TIME_ZONE)
+    start = dt.datetime(month.year, month.month, 1, tzinfo=zone)
+    following = dt.datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=zone)
+    return start, following
+
+
+DEFAULT_WEIGHTS = Weights()
+
+
+async def counts(
+    session: AsyncSession, month: dt.date, level: Level, weights: Weights = DEFAULT_WEIGHTS
+) -> list[Counts]:
+    """Every entry's counts for `month` in the session's district (from scratch)."""
+    start, end = month_bounds(month)
+    rows = await session.execute(
+        text(_statement(level)),
+        {
+            "start": start,
+            "end": end,
+            "w_satisfied": weights.satisfied,
+            "w_basic": weights.basically_satisfied,
+            "w_unsatisfied": weights.unsatisfied,
+        },
+    )
+    return [
+        Counts(
+            entry_id=int(r.entry_id),
+            cases=int(r.cases),
+            dispatches=int(r.dispatches),
+            responded=int(r.responded),
+            answered=int(r.answered),
+            resolved=int(r.resolved),
+            satisfaction_answers=int(r.satisfaction_answers),
+            satisfaction_points=float(r.satisfaction_points),
+            refused_returns=int(r.refused_returns),
+        )
+        for r in rows
+    ]

@@ -1,0 +1,214 @@
+"""The three rates of the monthly assessment, from scratch, against a hand count.
+
+A small world in November 2026 (China time): dispatches signed on time, late, never (past the
+deadline, and still within it); a return refused, one upheld and re-dispatched; answers from
+follow-ups (the latest reached one counts) and from confirmations; an excluded case; cases
+just outside and just inside the month.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from db import models as m
+from db.assessment import Counts, Level, Weights, counts
+from db.models.enums import (
+    AssignmentRole,
+    CaseCategory,
+    CaseStatus,
+    ExclusionReason,
+    FollowUpChannel,
+    ReturnOutcome,
+    ReturnReason,
+    Satisfaction,
+)
+from db.session import Database
+from db.tenancy import use_district
+from tests.conftest import MakeDistrict
+from tests.factories import WorkflowWorld, build_workflow_world
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+NOVEMBER = dt.date(2026, 11, 1)
+DEFAULT = Weights()
+
+
+def _at(day: int, hour: int, month: int = 11) -> dt.datetime:
+    return dt.datetime(2026, month, day, hour, tzinfo=CHINA)
+
+
+@pytest.fixture
+async def world(database: Database, make_district: MakeDistrict) -> WorkflowWorld:
+    world = await build_workflow_world(database, await make_district())
+    company, helper = world.property_company_id, world.helper_id
+    async with database.platform_transaction() as s:
+        await use_district(s, world.district.id)
+
+        def case(title: str, created: dt.datetime, lead: int | None, **fields: object) -> m.Case:
+            row = m.Case(
+                community_id=fields.pop("community_id", world.community_id),
+                category=CaseCategory.ELEVATOR,
+                title=title,
+                reporter_id=world.resident_id,
+                status=fields.pop("status", CaseStatus.ASSIGNED if lead else CaseStatus.REPORTED),
+                assigned_partner_id=lead,
+                created_at=created,
+                updated_at=created,
+                **fields,
+            )
+            s.add(row)
+            return row
+
+        c1 = case("c1", _at(1, 9), company, confirmed_at=_at(5, 9), satisfaction=5)
+        c2 = case("c2", _at(2, 9), company)
+        c3 = case("c3", _at(3, 9), company, confirmed_at=_at(6, 9), satisfaction=3)
+        c4 = case("c4", _at(4, 9), helper)
+        c5 = case(
+            "c5 excluded",
+            _at(5, 9),
+            company,
+            excluded_at=_at(6, 9),
+            exclusion_reason=ExclusionReason.REPEATED_REQUEST,
+            confirmed_at=_at(6, 9),
+            satisfaction=5,
+        )
+        case("c6 October", dt.datetime(2026, 10, 31, 23, tzinfo=CHINA), None)
+        case("c7 last hour", dt.datetime(2026, 11, 30, 23, 30, tzinfo=CHINA), None)
+        c8 = case("c8 within its deadline", _at(8, 9), company)
+        c9 = case(
+            "c9",
+            _at(9, 9),
+            company,
+            community_id=world.other_community_id,
+            confirmed_at=_at(10, 9),
+            satisfaction=1,
+        )
+        await s.flush()
+
+        def dispatch(
+            row: m.Case,
+            partner: int,
+            role: AssignmentRole,
+            due: dt.datetime,
+            signed: dt.datetime | None = None,
+            ended: dt.datetime | None = None,
+        ) -> None:
+            s.add(
+                m.CaseAssignment(
+                    case_id=row.id,
+                    partner_id=partner,
+                    role=role,
+                    task="协助" if role is AssignmentRole.CO_HANDLER else None,
+                    assigned_at=row.created_at,
+                    sign_for_due_at=due,
+                    signed_for_at=signed,
+                    ended_at=ended,
+                )
+            )
+
+        lead, co = AssignmentRole.LEAD, AssignmentRole.CO_HANDLER
+        dispatch(c1, company, lead, _at(1, 11), signed=_at(1, 10))  # on time
+        dispatch(c1, helper, co, _at(1, 11), signed=_at(1, 12))  # late
+        dispatch(c2, company, lead, _at(2, 11))  # never, deadline passed
+        dispatch(c3, company, lead, _at(3, 11), signed=_at(3, 10))  # on time, but refused
+        dispatch(c4, company, lead, _at(4, 11), ended=_at(4, 15))  # returned, upheld
+        dispatch(c4, helper, lead, _at(4, 17), signed=_at(4, 16))  # re-dispatched, on time
+        dispatch(c5, company, lead, _at(5, 11), signed=_at(5, 10))
+        dispatch(c8, company, lead, dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+        dispatch(c9, company, lead, _at(9, 11), signed=_at(9, 10))
+
+        def returned(row: m.Case, outcome: ReturnOutcome) -> None:
+            s.add(
+                m.CaseReturn(
+                    case_id=row.id,
+                    partner_id=company,
+                    reason=ReturnReason.NOT_OUR_AREA,
+                    explanation="x",
+                    outcome=outcome,
+                )
+            )
+
+        returned(c3, ReturnOutcome.REFUSED)
+        returned(c4, ReturnOutcome.UPHELD)
+
+        def follow_up(row: m.Case, at: dt.datetime, **answer: object) -> None:
+            s.add(
+                m.CaseFollowUp(
+                    case_id=row.id,
+                    channel=FollowUpChannel.PHONE,
+                    recorded_at=at,
+                    reached=bool(answer),
+                    **answer,
+                )
+            )
+
+        # c2: a satisfied answer, then a later unsatisfied one (which counts), then not reached.
+        follow_up(c2, _at(10, 9), resolved=True, satisfaction=Satisfaction.SATISFIED)
+        follow_up(c2, _at(11, 9), resolved=False, satisfaction=Satisfaction.UNSATISFIED)
+        follow_up(c2, _at(12, 9))
+        # c3: not reached: its confirmation (rating 3) is the answer.
+        follow_up(c3, _at(7, 9))
+    return world
+
+
+def _by_id(rows: list[Counts]) -> dict[int, Counts]:
+    return {r.entry_id: r for r in rows}
+
+
+async def _counts(
+    database: Database, world: WorkflowWorld, level: Level, weights: Weights = DEFAULT
+) -> dict[int, Counts]:
+    async with database.platform_session() as s:
+        await use_district(s, world.district.id)
+        return _by_id(await counts(s, NOVEMBER, level, weights))
+
+
+async def test_communities_and_their_street_against_a_hand_count(
+    database: Database, world: WorkflowWorld
+) -> None:
+    rows = await _counts(database, world, Level.COMMUNITY)
+    a, b = rows[world.community_id], rows[world.other_community_id]
+    # A: c1, c2, c3, c4, c7, c8 (c5 excluded, c6 in October).
+    assert a.cases == 6
+    # Lead dispatches decided: c1 on time, c2 never, c3 refused return, c4's new lead on time
+    # (the upheld return leaves the first lead out); c8 still within its deadline.
+    assert (a.dispatches, a.responded) == (4, 2)
+    # Answers: c1 confirmed, c2's latest reached follow-up (unresolved), c3 confirmed.
+    assert (a.answered, a.resolved) == (3, 2)
+    assert (a.satisfaction_answers, a.satisfaction_points) == (3, 2.0)
+    assert a.refused_returns == 1
+    assert a.response_rate == 50.0
+    assert a.resolution_rate == pytest.approx(66.667, abs=0.001)
+    assert a.satisfaction_rate == pytest.approx(66.667, abs=0.001)
+    assert (b.cases, b.dispatches, b.responded, b.answered, b.resolved) == (1, 1, 1, 1, 1)
+    assert (b.satisfaction_answers, b.satisfaction_points, b.refused_returns) == (1, 0.0, 0)
+    # The street (both communities) is their sum.
+    [street] = (await _counts(database, world, Level.STREET)).values()
+    assert street.entry_id == world.street_id
+    assert (street.cases, street.dispatches, street.responded) == (7, 5, 3)
+    assert (street.answered, street.resolved, street.satisfaction_answers) == (4, 3, 4)
+    assert (street.satisfaction_points, street.refused_returns) == (2.0, 1)
+
+
+async def test_partners_are_scored_on_each_of_their_dispatches(
+    database: Database, world: WorkflowWorld
+) -> None:
+    rows = await _counts(database, world, Level.PARTNER)
+    company, helper = rows[world.property_company_id], rows[world.helper_id]
+    # Company: c1 on time, c2 never, c3 refused, c9 on time; c4 (upheld) and c8 (pending) out.
+    assert (company.dispatches, company.responded) == (4, 2)
+    # The cases it leads now: c1, c2, c3, c8, c9; answers on c1, c2, c3, c9.
+    assert (company.cases, company.answered, company.resolved) == (5, 4, 3)
+    assert (company.satisfaction_answers, company.satisfaction_points) == (4, 2.0)
+    assert company.refused_returns == 1
+    # Helper: late on its c1 task, on time as c4's new lead.
+    assert (helper.dispatches, helper.responded, helper.cases, helper.answered) == (2, 1, 1, 0)
+
+
+async def test_the_weight_of_each_answer_is_configurable(
+    database: Database, world: WorkflowWorld
+) -> None:
+    half = Weights(satisfied=1.0, basically_satisfied=0.5, unsatisfied=0.0)
+    rows = await _counts(database, world, Level.COMMUNITY, half)
+    assert rows[world.community_id].satisfaction_points == 1.5
