@@ -29,13 +29,39 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.metrics import TIME_ZONE
+from db.models import AssessmentWeights, DistrictAssessmentWeights
+
+RATE_DEFINITIONS = {
+    "response": (
+        "Response rate (响应率), percent: dispatches signed for (签收) at or before their "
+        "sign-for deadline, among dispatches decided (signed for, or past the deadline). A "
+        "return the district refused counts as not responded; one it upheld, or accepted by "
+        "re-dispatching, leaves the returning partner's dispatch out. A place counts its "
+        "cases' lead dispatches; a partner each of its own (lead or co-handler)."
+    ),
+    "resolution": (
+        "Resolution rate (解决率), percent: cases whose latest answer says resolved, among "
+        "cases with an answer. The answer is the latest follow-up that reached the reporter "
+        "(回访), else the reporter's confirmation (resolved). A partner: the cases it leads."
+    ),
+    "satisfaction": (
+        "Satisfaction rate (满意率), percent: the weighted satisfaction answers (satisfied 1, "
+        "basically satisfied 1, unsatisfied 0) over the cases with an answer: the latest "
+        "reached follow-up's, else the confirmation's rating (4–5 satisfied, 3 basically, "
+        "1–2 unsatisfied)."
+    ),
+    "refused_returns": "Returns (退单) of these cases that the district refused (审定).",
+}
+"""Each figure's wording, as the API describes it."""
 
 
 class Level(enum.StrEnum):
@@ -51,6 +77,9 @@ class Weights:
     satisfied: float = 1.0
     basically_satisfied: float = 1.0
     unsatisfied: float = 0.0
+
+
+DEFAULT_WEIGHTS = Weights()
 
 
 @dataclass(frozen=True)
@@ -101,6 +130,8 @@ month_cases AS (
     ORDER BY fu.recorded_at DESC, fu.id DESC LIMIT 1
   ) f ON true
   WHERE c.created_at >= :start AND c.created_at < :end AND c.excluded_at IS NULL
+    AND (CAST(:street AS bigint) IS NULL OR cm.street_id = CAST(:street AS bigint))
+    AND (CAST(:community AS bigint) IS NULL OR c.community_id = CAST(:community AS bigint))
 ),
 -- Every dispatch of those cases with its outcome: responded (true), not (false), or not
 -- decided yet / left out (null).
@@ -198,6 +229,11 @@ ORDER BY 1
 """  # noqa: S608 - fixed fragments of this module only
 
 
+def statement(level: Level) -> str:
+    """The SQL of `counts` (parameters: `parameters`)."""
+    return _statement(level)
+
+
 def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """The first moment of `month` and of the next, in China time (as comparisons count)."""
     zone = ZoneInfo(TIME_ZONE)
@@ -206,35 +242,115 @@ def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, following
 
 
-DEFAULT_WEIGHTS = Weights()
+def previous_month(month: dt.date) -> dt.date:
+    return dt.date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
+
+
+def parameters(
+    month: dt.date,
+    weights: Weights = DEFAULT_WEIGHTS,
+    street_id: int | None = None,
+    community_id: int | None = None,
+) -> dict[str, Any]:
+    """The parameters of `statement` for a month, the answers' weights and a narrowing to a
+    street or a community (their cases only)."""
+    start, end = month_bounds(month)
+    return {
+        "start": start,
+        "end": end,
+        "w_satisfied": weights.satisfied,
+        "w_basic": weights.basically_satisfied,
+        "w_unsatisfied": weights.unsatisfied,
+        "street": street_id,
+        "community": community_id,
+    }
+
+
+def read_counts(rows: Sequence[Mapping[str, Any]]) -> list[Counts]:
+    return [
+        Counts(
+            entry_id=int(r["entry_id"]),
+            cases=int(r["cases"]),
+            dispatches=int(r["dispatches"]),
+            responded=int(r["responded"]),
+            answered=int(r["answered"]),
+            resolved=int(r["resolved"]),
+            satisfaction_answers=int(r["satisfaction_answers"]),
+            satisfaction_points=float(r["satisfaction_points"]),
+            refused_returns=int(r["refused_returns"]),
+        )
+        for r in rows
+    ]
 
 
 async def counts(
     session: AsyncSession, month: dt.date, level: Level, weights: Weights = DEFAULT_WEIGHTS
 ) -> list[Counts]:
     """Every entry's counts for `month` in the session's district (from scratch)."""
-    start, end = month_bounds(month)
-    rows = await session.execute(
-        text(_statement(level)),
-        {
-            "start": start,
-            "end": end,
-            "w_satisfied": weights.satisfied,
-            "w_basic": weights.basically_satisfied,
-            "w_unsatisfied": weights.unsatisfied,
-        },
+    rows = await session.execute(text(statement(level)), parameters(month, weights))
+    return read_counts([dict(r) for r in rows.mappings()])
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """The composite score's weights (percent) in force for a month, and where they come from:
+    the district's own (DISTRICT), the platform's (PLATFORM), or the built-in default
+    (DEFAULT: 30 / 35 / 35, a published county scheme, to be changed)."""
+
+    response: float
+    resolution: float
+    satisfaction: float
+    source: str
+    effective_month: dt.date | None = None
+
+    def score(self, c: Counts) -> float | None:
+        """Σ weight × rate over the rates the entry has (a rate without a sample drops out
+        and the others' weights are scaled up); None if it has none."""
+        pairs = [
+            (self.response, c.response_rate),
+            (self.resolution, c.resolution_rate),
+            (self.satisfaction, c.satisfaction_rate),
+        ]
+        present = [(w, r) for w, r in pairs if r is not None and w > 0]
+        total = sum(w for w, _ in present)
+        return None if not present or total == 0 else sum(w * r for w, r in present) / total
+
+
+DEFAULT_SCORE_WEIGHTS = ScoreWeights(30.0, 35.0, 35.0, "DEFAULT")
+
+
+WEIGHT_SOURCES: tuple[tuple[Any, str], ...] = (
+    (DistrictAssessmentWeights, "DISTRICT"),
+    (AssessmentWeights, "PLATFORM"),
+)
+"""Where weights come from, in order of precedence: the district's own, the platform's."""
+
+
+def weights_query(model: Any, month: dt.date) -> Any:
+    """The latest weights of `model` taking effect in `month` or before."""
+    return (
+        select(model)
+        .where(model.effective_month <= month)
+        .order_by(model.effective_month.desc())
+        .limit(1)
     )
-    return [
-        Counts(
-            entry_id=int(r.entry_id),
-            cases=int(r.cases),
-            dispatches=int(r.dispatches),
-            responded=int(r.responded),
-            answered=int(r.answered),
-            resolved=int(r.resolved),
-            satisfaction_answers=int(r.satisfaction_answers),
-            satisfaction_points=float(r.satisfaction_points),
-            refused_returns=int(r.refused_returns),
-        )
-        for r in rows
-    ]
+
+
+def weights_of(row: Any, source: str) -> ScoreWeights:
+    return ScoreWeights(
+        float(row.response),
+        float(row.resolution),
+        float(row.satisfaction),
+        source,
+        row.effective_month,
+    )
+
+
+async def weights_in_force(session: AsyncSession, month: dt.date) -> ScoreWeights:
+    """The weights a month is scored under: the district's own latest from that month or
+    before, else the platform's, else the default."""
+    for model, source in WEIGHT_SOURCES:
+        row = await session.scalar(weights_query(model, month))
+        if row is not None:
+            return weights_of(row, source)
+    return DEFAULT_SCORE_WEIGHTS

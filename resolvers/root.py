@@ -30,6 +30,7 @@ from resolvers.live.subscriptions import Subscription
 from resolvers.notices import NoticeMutation
 from resolvers.query_cost import DEFAULT_MAX_NODES, QueryCostLimiter
 from resolvers.stats import query as stats
+from resolvers.stats.assessment import AssessmentMutation
 from resolvers.stats.query import Statistics
 from resolvers.webhooks.mutations import WebhookMutation, WebhookQuery
 from resolvers.workflow.mutations import CaseMutation, MeetingAndDeadlineMutation
@@ -151,6 +152,7 @@ class Mutation(
     MeetingAndDeadlineMutation,
     NoticeMutation,
     PolicyMutation,
+    AssessmentMutation,
     WebhookMutation,
 ):
     pass

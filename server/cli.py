@@ -308,6 +308,54 @@ def _import_orders(args: argparse.Namespace, settings: Settings) -> None:
         raise SystemExit(1)
 
 
+def _assessment_weights(args: argparse.Namespace, settings: Settings) -> None:
+    """`gongzhi assessment-weights`: the platform-wide weights of the monthly assessment from a
+    month on (districts may override them with `setAssessmentWeights`), or list them."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    from db.models import AssessmentWeights
+
+    url = owner_url(settings)
+    asyncio.run(prepare(settings, url, seed_demo=False))
+    values = {"response": args.response, "resolution": args.resolution}
+    values["satisfaction"] = args.satisfaction
+    given = [v for v in values.values() if v is not None]
+    if given and (len(given) != 3 or args.effective is None):
+        raise CliError("give --from and all of --response, --resolution, --satisfaction")
+    if given and abs(sum(given) - 100) > 1e-9:
+        raise CliError("the three weights add up to 100")
+    month = None
+    if args.effective is not None:
+        try:
+            year, number = (int(x) for x in args.effective.split("-"))
+            month = dt.date(year, number, 1)
+        except ValueError:
+            raise CliError(f"--from is a month written YYYY-MM, got {args.effective!r}") from None
+
+    async def run() -> list[AssessmentWeights]:
+        database = open_database(settings, url)
+        try:
+            async with database.platform_transaction() as session:
+                if given:
+                    await session.execute(
+                        insert(AssessmentWeights)
+                        .values(effective_month=month, **values)
+                        .on_conflict_do_update(index_elements=["effective_month"], set_=values)
+                    )
+                rows = await session.scalars(
+                    select(AssessmentWeights).order_by(AssessmentWeights.effective_month)
+                )
+                return list(rows)
+        finally:
+            await database.dispose()
+
+    for row in asyncio.run(run()):
+        print(
+            f"from {row.effective_month:%Y-%m}: response {row.response}, "
+            f"resolution {row.resolution}, satisfaction {row.satisfaction}"
+        )
+
+
 def _schema(args: argparse.Namespace, settings: Settings) -> None:
     from resolvers.root import build_schema
 
@@ -368,6 +416,16 @@ def build_parser() -> argparse.ArgumentParser:
     orders.add_argument("--district", required=True, help="district code, e.g. haidian")
     orders.add_argument("file", help="the orders: .csv with a header row, or .jsonl")
     orders.set_defaults(handler=_import_orders)
+
+    weights = commands.add_parser(
+        "assessment-weights",
+        help="set (or, without values, list) the platform-wide assessment weights",
+    )
+    weights.add_argument("--from", dest="effective", help="the first month, YYYY-MM")
+    weights.add_argument("--response", type=float, help="percent")
+    weights.add_argument("--resolution", type=float, help="percent")
+    weights.add_argument("--satisfaction", type=float, help="percent")
+    weights.set_defaults(handler=_assessment_weights)
 
     sdl = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     sdl.set_defaults(handler=_schema)

@@ -1,5 +1,6 @@
 """All mapped models; importing this package registers every table on `Base.metadata`."""
 
+from db.models.assessment import AssessmentWeights, DistrictAssessmentWeights
 from db.models.base import Base, DistrictScoped, TenantEntity
 from db.models.cases import Case, CaseEvent, Meeting, MeetingAttendee, MeetingCase
 from db.models.committees import Committee, CommitteeMember
@@ -30,6 +31,7 @@ from db.models.workflow import (
 )
 
 __all__ = [
+    "AssessmentWeights",
     "Base",
     "Building",
     "Case",
@@ -47,6 +49,7 @@ __all__ = [
     "DeadlineAlert",
     "DeadlinePolicy",
     "District",
+    "DistrictAssessmentWeights",
     "DistrictCounter",
     "DistrictScoped",
     "Facility",

@@ -6,7 +6,8 @@
 --
 -- * `districts` has no district_id: a reference table, copied to every node, so that the
 --   foreign key of every tenant table to it holds on every shard. So is
---   `persisted_documents` (GraphQL documents are code, the same for every district).
+--   `persisted_documents` (GraphQL documents are code, the same for every district) and
+--   `assessment_weights` (the platform-wide weights of the monthly assessment).
 -- * Every other table has district_id first in its primary key, its unique constraints and
 --   its foreign keys: it is hash-distributed by district_id, all in one co-location group
 --   anchored on `district_counters` (one row per district). A district's rows of every table
@@ -33,6 +34,7 @@ SET LOCAL row_security TO off;
 -- Reference tables: the tenants themselves, and the platform's persisted documents.
 SELECT create_reference_table('districts');
 SELECT create_reference_table('persisted_documents');
+SELECT create_reference_table('assessment_weights');
 
 -- The anchor of the co-location group: one row per district (its event counter).
 SELECT create_distributed_table('district_counters', 'district_id', colocate_with => 'none');
@@ -65,6 +67,7 @@ SELECT create_distributed_table('deadline_alerts', 'district_id', colocate_with 
 SELECT create_distributed_table('helping_hands', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('case_returns', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('case_follow_ups', 'district_id', colocate_with => 'district_counters');
+SELECT create_distributed_table('district_assessment_weights', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('meeting_cases', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('report_keys', 'district_id', colocate_with => 'district_counters');
 

@@ -11,10 +11,12 @@ from typing import Annotated, cast
 import strawberry
 
 from core.context import Info
+from db.assessment import Level
 from db.metrics import Metric
 from db.models.enums import CaseCategory, PartnerKind
-from resolvers.stats import service
+from resolvers.stats import assessment, service
 from resolvers.stats.sql import Scope
+from schema.assessment import Assessment
 from schema.stats import (
     CommunityComparison,
     DistrictComparison,
@@ -39,6 +41,23 @@ from schema.stats import (
 )
 class Statistics:
     scope: strawberry.Private[Scope]
+
+    @strawberry.field(
+        description=(
+            "The monthly assessment (三率): streets, communities or partners ranked on the "
+            "response, resolution and satisfaction rates of the cases reported in the month, "
+            "with the composite score, the movement since the month before, and each rate's "
+            "numerator and denominator."
+        )
+    )
+    async def assessment(
+        self,
+        info: Info,
+        month: Annotated[str, strawberry.argument(description="The month, YYYY-MM.")],
+        level: Annotated[Level, strawberry.argument(description="What to rank.")],
+        minimum_sample: MinimumSample = None,
+    ) -> Assessment:
+        return await assessment.league(info, self.scope, month, level, minimum_sample)
 
     @strawberry.field(description="Communities compared, with the totals beside.")
     async def communities(

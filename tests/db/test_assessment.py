@@ -9,9 +9,12 @@ just outside and just inside the month.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+import httpx
 import pytest
 
+from core import ids
 from db import models as m
 from db.assessment import Counts, Level, Weights, counts
 from db.models.enums import (
@@ -22,12 +25,14 @@ from db.models.enums import (
     FollowUpChannel,
     ReturnOutcome,
     ReturnReason,
+    Role,
     Satisfaction,
 )
 from db.session import Database
 from db.tenancy import use_district
 from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world
+from tests.http import graphql, token
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 NOVEMBER = dt.date(2026, 11, 1)
@@ -212,3 +217,129 @@ async def test_the_weight_of_each_answer_is_configurable(
     half = Weights(satisfied=1.0, basically_satisfied=0.5, unsatisfied=0.0)
     rows = await _counts(database, world, Level.COMMUNITY, half)
     assert rows[world.community_id].satisfaction_points == 1.5
+
+
+LEAGUE = """query($month: String!, $level: AssessmentLevel!, $min: Int) {
+  statistics { assessment(month: $month, level: $level, minimumSample: $min) {
+    month level minimumSample
+    weights { response resolution satisfaction source effectiveMonth }
+    entries { rank belowMinimumSample entryId name cases score refusedReturns
+              previousRank movement
+              responseRate { value numerator denominator sampleSize }
+              resolutionRate { value numerator denominator }
+              satisfactionRate { value numerator denominator } } } } }"""
+WEIGHTS = """mutation($m: String!, $a: Float!, $b: Float!, $c: Float!) {
+  setAssessmentWeights(effectiveMonth: $m, response: $a, resolution: $b, satisfaction: $c) {
+    __typename ... on AssessmentWeightsSet { weights { source effectiveMonth response } }
+    ... on Error { code message field } } }"""
+
+
+async def _league(
+    client: httpx.AsyncClient,
+    bearer: str,
+    level: str = "COMMUNITY",
+    month: str = "2026-11",
+    minimum: int | None = 0,
+) -> dict[str, Any]:
+    data = await graphql(
+        client, LEAGUE, {"month": month, "level": level, "min": minimum}, bearer=bearer
+    )
+    result: dict[str, Any] = data["statistics"]["assessment"]
+    return result
+
+
+async def test_the_league_table_scores_ranks_and_shows_each_rate(
+    client: httpx.AsyncClient, world: WorkflowWorld
+) -> None:
+    admin = token(Role.DISTRICT_ADMIN, world.district.code)
+    league = await _league(client, admin)
+    assert league["weights"] == {
+        "response": 30.0,
+        "resolution": 35.0,
+        "satisfaction": 35.0,
+        "source": "DEFAULT",
+        "effectiveMonth": None,
+    }
+    a, b = (
+        next(e for e in league["entries"] if e["entryId"] == ids.encode("Community", i))
+        for i in (world.community_id, world.other_community_id)
+    )
+    assert a["responseRate"] == {"value": 50.0, "numerator": 2.0, "denominator": 4, "sampleSize": 4}
+    assert a["resolutionRate"]["numerator"] == 2.0
+    assert a["resolutionRate"]["denominator"] == 3
+    assert a["satisfactionRate"]["denominator"] == 3
+    assert a["refusedReturns"] == 1
+    # 30 % × 50 + 35 % × 66.7 + 35 % × 66.7 = 61.7; B: 30 % × 100 + 35 % × 100 + 35 % × 0 = 65.
+    assert a["score"] == pytest.approx(61.667, abs=0.001)
+    assert b["score"] == pytest.approx(65.0)
+    assert (b["rank"], a["rank"]) == (1, 2)
+    assert (a["previousRank"], a["movement"]) == (None, None)  # nothing scored in October
+    # The minimum sample: B has one case, so with 5 it is listed but not ranked.
+    five = await _league(client, admin, minimum=5)
+    ranks = {e["entryId"]: (e["rank"], e["belowMinimumSample"]) for e in five["entries"]}
+    assert ranks[a["entryId"]] == (1, False)
+    assert ranks[b["entryId"]] == (None, True)
+    # Partners and the street, from the same counts.
+    partners = await _league(client, admin, "PARTNER")
+    company = next(
+        e
+        for e in partners["entries"]
+        if e["entryId"] == ids.encode("Partner", world.property_company_id)
+    )
+    assert (company["responseRate"]["numerator"], company["responseRate"]["denominator"]) == (
+        2.0,
+        4,
+    )
+    [street] = (await _league(client, admin, "STREET"))["entries"]
+    assert street["cases"] == 7
+
+
+async def test_a_weight_change_applies_from_its_month_on(
+    client: httpx.AsyncClient, world: WorkflowWorld
+) -> None:
+    admin = token(Role.DISTRICT_ADMIN, world.district.code)
+    variables = {"m": "2026-11", "a": 100.0, "b": 0.0, "c": 0.0}
+    done = await graphql(client, WEIGHTS, variables, bearer=admin)
+    assert done["setAssessmentWeights"]["weights"] == {
+        "source": "DISTRICT",
+        "effectiveMonth": "2026-11",
+        "response": 100.0,
+    }
+    refused = await graphql(client, WEIGHTS, {**variables, "a": 90.0}, bearer=admin)
+    assert refused["setAssessmentWeights"]["code"] == "VALIDATION_FAILED"
+    street = token(Role.STREET_OFFICER, world.district.code, street_id=world.street_id)
+    denied = await graphql(client, WEIGHTS, variables, bearer=street)
+    assert denied["setAssessmentWeights"]["__typename"] == "PermissionDenied"
+    november = await _league(client, admin)
+    assert november["weights"]["source"] == "DISTRICT"
+    scores = {e["entryId"]: e["score"] for e in november["entries"]}
+    # Response only: A 50, B 100.
+    assert scores[ids.encode("Community", world.community_id)] == 50.0
+    assert scores[ids.encode("Community", world.other_community_id)] == 100.0
+    # October keeps the weights in force then.
+    october = await _league(client, admin, month="2026-10")
+    assert october["weights"]["source"] == "DEFAULT"
+
+
+async def test_each_role_sees_its_own_entries(
+    client: httpx.AsyncClient, world: WorkflowWorld
+) -> None:
+    committee = token(Role.COMMITTEE_MEMBER, world.district.code, community_id=world.community_id)
+    mine = await _league(client, committee)
+    assert [e["entryId"] for e in mine["entries"]] == [ids.encode("Community", world.community_id)]
+    partner = token(Role.PARTNER_STAFF, world.district.code, partner_id=world.helper_id)
+    own = await _league(client, partner, "PARTNER")
+    assert [e["entryId"] for e in own["entries"]] == [ids.encode("Partner", world.helper_id)]
+    response = await client.post(
+        "/graphql",
+        json={"query": LEAGUE, "variables": {"month": "2026-11", "level": "STREET", "min": 0}},
+        headers={"Authorization": f"Bearer {committee}"},
+    )
+    [error] = response.json()["errors"]
+    assert "wider role" in error["message"]
+    bad = await client.post(
+        "/graphql",
+        json={"query": LEAGUE, "variables": {"month": "November", "level": "STREET"}},
+        headers={"Authorization": f"Bearer {token(Role.DISTRICT_ADMIN, world.district.code)}"},
+    )
+    assert "YYYY-MM" in bad.json()["errors"][0]["message"]

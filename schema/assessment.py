@@ -1,0 +1,131 @@
+"""The monthly assessment (三率) as GraphQL: a league table of streets, communities or
+partners on their response, resolution and satisfaction rates and a composite score."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Annotated
+
+import strawberry
+
+from db.assessment import RATE_DEFINITIONS, Level
+from schema.errors import PermissionDenied, ValidationFailed
+
+strawberry.enum(
+    Level,
+    name="AssessmentLevel",
+    description="What the monthly assessment ranks: streets, communities or partners.",
+)
+
+
+@strawberry.enum(description="Where the weights in force for a month come from.")
+class WeightsSource(enum.Enum):
+    DISTRICT = "DISTRICT"
+    PLATFORM = "PLATFORM"
+    DEFAULT = "DEFAULT"
+
+
+@strawberry.type(description="One rate of the assessment for one entry and month.")
+class RateFigure:
+    value: float | None = strawberry.field(
+        description="The rate in percent (0–100); null without a sample (denominator 0)."
+    )
+    numerator: float = strawberry.field(
+        description="What the rate counts (for satisfaction: the answers' weighted sum)."
+    )
+    denominator: int = strawberry.field(description="What it is counted among.")
+    sample_size: int = strawberry.field(description="The denominator, as the sample size.")
+
+
+@strawberry.type(description="The composite score's weights (percent) in force for a month.")
+class ScoreWeightsType:
+    response: float = strawberry.field(description="Weight of the response rate (响应率).")
+    resolution: float = strawberry.field(description="Weight of the resolution rate (解决率).")
+    satisfaction: float = strawberry.field(description="Weight of the satisfaction rate (满意率).")
+    source: WeightsSource = strawberry.field(
+        description="The district's own, the platform's, or the built-in default (30/35/35)."
+    )
+    effective_month: str | None = strawberry.field(
+        description="The month (YYYY-MM) they took effect; null for the default."
+    )
+
+
+@strawberry.type(description="One entry of the league table.")
+class AssessmentEntry:
+    rank: int | None = strawberry.field(
+        description=(
+            "1 for the highest score, then 2, 3 … (ties broken by name, then id); null for an "
+            "entry below the minimum sample or without any rate."
+        )
+    )
+    below_minimum_sample: bool = strawberry.field(
+        description="Whether it had fewer cases in the month than the minimum sample."
+    )
+    entry_id: strawberry.ID = strawberry.field(
+        description="Global id of the street, community or partner."
+    )
+    name: str = strawberry.field(description="Its name.")
+    cases: int = strawberry.field(
+        description=(
+            "Its cases reported in the month that count (not excluded); for a partner, those "
+            "it leads."
+        )
+    )
+    score: float | None = strawberry.field(
+        description=(
+            "Composite score: the weighted mean of its rates (a rate without a sample drops "
+            "out, the other weights scaled up); null without any rate."
+        )
+    )
+    response_rate: RateFigure = strawberry.field(description=RATE_DEFINITIONS["response"])
+    resolution_rate: RateFigure = strawberry.field(description=RATE_DEFINITIONS["resolution"])
+    satisfaction_rate: RateFigure = strawberry.field(description=RATE_DEFINITIONS["satisfaction"])
+    refused_returns: int = strawberry.field(description=RATE_DEFINITIONS["refused_returns"])
+    previous_rank: int | None = strawberry.field(
+        description="Its rank the month before (null if it was not ranked)."
+    )
+    movement: int | None = strawberry.field(
+        description=(
+            "Places gained since the month before (previous rank − rank: positive is up); "
+            "null if unranked either month."
+        )
+    )
+    previous_score: float | None = strawberry.field(
+        description="Its score the month before, under that month's weights."
+    )
+
+
+@strawberry.type(
+    description=(
+        "The monthly assessment (三率): every street, community or partner you may see, "
+        "ranked on its composite score of the response, resolution and satisfaction rates of "
+        "the cases reported in the month (China time). Cases left out of assessments "
+        "(分级分类) count nowhere."
+    )
+)
+class Assessment:
+    month: str = strawberry.field(description="The month, YYYY-MM.")
+    level: Level = strawberry.field(description="What is ranked.")
+    weights: ScoreWeightsType = strawberry.field(description="The weights it is scored under.")
+    minimum_sample: int = strawberry.field(
+        description="Entries with fewer cases in the month are listed but not ranked."
+    )
+    entries: list[AssessmentEntry] = strawberry.field(
+        description="Ranked entries by rank, then the unranked by name."
+    )
+
+
+@strawberry.type(description="The district's weights from a month on were set.")
+class AssessmentWeightsSet:
+    weights: ScoreWeightsType = strawberry.field(description="The weights now in force then.")
+
+
+AssessmentWeightsResult = Annotated[
+    AssessmentWeightsSet | PermissionDenied | ValidationFailed,
+    strawberry.union("AssessmentWeightsResult", description="The weights, or why nothing changed."),
+]
+
+
+def month_text(month: dt.date) -> str:
+    return f"{month.year:04d}-{month.month:02d}"
