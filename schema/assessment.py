@@ -116,6 +116,47 @@ class Assessment:
     )
 
 
+@strawberry.enum(description="Why an entry is on the watch-list.")
+class WatchReason(enum.Enum):
+    BELOW_THRESHOLD = "BELOW_THRESHOLD"
+    LOWEST_SHARE = "LOWEST_SHARE"
+
+
+@strawberry.type(description="An entry on the month's watch-list (治理类).")
+class WatchEntry:
+    entry_id: strawberry.ID = strawberry.field(
+        description="Global id of the street, community or partner."
+    )
+    name: str = strawberry.field(description="Its name.")
+    rank: int | None = strawberry.field(description="Its rank in the month's league table.")
+    score: float | None = strawberry.field(description="Its composite score.")
+    reasons: list[WatchReason] = strawberry.field(
+        description="Below the threshold, among the lowest share, or both."
+    )
+    consecutive_months: int = strawberry.field(
+        description=(
+            "Months in a row it has been on the watch-list, this one included (counted back "
+            "at most 12 months, each under its own weights)."
+        )
+    )
+
+
+@strawberry.type(
+    description=(
+        "The month's watch-list (治理类街乡): ranked entries whose score is below the "
+        "threshold or among the lowest share, lowest score first."
+    )
+)
+class WatchList:
+    month: str = strawberry.field(description="The month, YYYY-MM.")
+    level: Level = strawberry.field(description="What is watched.")
+    threshold: float | None = strawberry.field(description="The score threshold, if any.")
+    lowest_share: float = strawberry.field(
+        description="The share of the ranked entries at the bottom that is watched."
+    )
+    entries: list[WatchEntry] = strawberry.field(description="Lowest score first.")
+
+
 @strawberry.type(description="The district's weights from a month on were set.")
 class AssessmentWeightsSet:
     weights: ScoreWeightsType = strawberry.field(description="The weights now in force then.")

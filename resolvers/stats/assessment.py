@@ -9,7 +9,9 @@ month before.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
 import strawberry
@@ -35,6 +37,9 @@ from schema.assessment import (
     AssessmentWeightsSet,
     RateFigure,
     ScoreWeightsType,
+    WatchEntry,
+    WatchList,
+    WatchReason,
     WeightsSource,
     month_text,
 )
@@ -110,9 +115,17 @@ def _ranking(
     return places
 
 
-async def league(
-    info: Info, scope: Scope, month_value: str, level: a.Level, minimum_sample: int | None
-) -> Assessment:
+@dataclass
+class Standings:
+    """One month's entries of a level, scored and ranked, as the principal may see them."""
+
+    month: dt.date
+    weights: a.ScoreWeights
+    rows: list[a.Counts]
+    places: dict[int, tuple[int | None, float | None]]
+
+
+def _check(info: Info, scope: Scope, level: a.Level, minimum_sample: int | None) -> int:
     if scope.district_id is None:
         raise StatisticsDenied("the monthly assessment is a district's: ask `statistics`")
     if level not in _LEVELS_OF_SCOPE[scope.kind]:
@@ -120,32 +133,53 @@ async def league(
             f"your statistics cover your own {scope.kind}: ranking {level.value.lower()} "
             "entries needs a wider role"
         )
-    month = parse_month(month_value)
     minimum = info.context.minimum_sample if minimum_sample is None else minimum_sample
     if not 0 <= minimum <= 10_000:
         raise UserError("`minimumSample` must be between 0 and 10000")
-    street = scope.scope_id if scope.kind == "street" else None
-    community = scope.scope_id if scope.kind == "community" else None
-    weights, rows = await _month(info, month, level, street, community)
-    before_weights, before = await _month(info, a.previous_month(month), level, street, community)
-    if scope.kind == "partner":
-        rows = [r for r in rows if r.entry_id == scope.scope_id]
-        before = [r for r in before if r.entry_id == scope.scope_id]
-    if level is a.Level.STREET and street is not None:
-        rows = [r for r in rows if r.entry_id == street]
-    model, type_name = _NAMES[level]
-    entry_ids = {r.entry_id for r in rows} | {r.entry_id for r in before}
+    return minimum
+
+
+async def _names(info: Info, level: a.Level, entry_ids: set[int]) -> dict[int, str]:
+    model, _ = _NAMES[level]
     found = await info.context.db.execute(
         select(model.id, model.name).where(model.id.in_(entry_ids))
     )
     listed: list[Any] = list(found.all())
-    names = {int(row.id): str(row.name) for row in listed}
-    now = _ranking(weights, rows, names, minimum)
-    then = _ranking(before_weights, before, names, minimum)
+    return {int(row.id): str(row.name) for row in listed}
+
+
+async def _standings(
+    info: Info, scope: Scope, month: dt.date, level: a.Level, minimum: int, names: dict[int, str]
+) -> Standings:
+    """Ranked among everything the scope's cases reach (a partner sees its place among all
+    partners); only the entries the principal may see are kept."""
+    street = scope.scope_id if scope.kind == "street" else None
+    community = scope.scope_id if scope.kind == "community" else None
+    weights, rows = await _month(info, month, level, street, community)
+    missing = {r.entry_id for r in rows} - names.keys()
+    if missing:
+        names.update(await _names(info, level, missing))
+    places = _ranking(weights, rows, names, minimum)
+    if scope.kind == "partner":
+        rows = [r for r in rows if r.entry_id == scope.scope_id]
+    if level is a.Level.STREET and street is not None:
+        rows = [r for r in rows if r.entry_id == street]
+    return Standings(month, weights, rows, places)
+
+
+async def league(
+    info: Info, scope: Scope, month_value: str, level: a.Level, minimum_sample: int | None
+) -> Assessment:
+    minimum = _check(info, scope, level, minimum_sample)
+    month = parse_month(month_value)
+    names: dict[int, str] = {}
+    now = await _standings(info, scope, month, level, minimum, names)
+    then = await _standings(info, scope, a.previous_month(month), level, minimum, names)
+    _, type_name = _NAMES[level]
     entries = []
-    for r in rows:
-        rank, score = now[r.entry_id]
-        previous_rank, previous_score = then.get(r.entry_id, (None, None))
+    for r in now.rows:
+        rank, score = now.places[r.entry_id]
+        previous_rank, previous_score = then.places.get(r.entry_id, (None, None))
         entries.append(
             AssessmentEntry(
                 rank=rank,
@@ -167,8 +201,91 @@ async def league(
     return Assessment(
         month=month_text(month),
         level=level,
-        weights=weights_type(weights),
+        weights=weights_type(now.weights),
         minimum_sample=minimum,
+        entries=entries,
+    )
+
+
+MONTHS_BACK = 12
+"""How far back a watch-list counts consecutive months."""
+
+
+def _watched(
+    standings: Standings, threshold: float | None, lowest_share: float
+) -> dict[int, list[WatchReason]]:
+    """The entries on the month's watch-list, with why."""
+    ranked = sorted(
+        (rank, entry_id) for entry_id, (rank, _) in standings.places.items() if rank is not None
+    )
+    lowest = {
+        entry_id for _, entry_id in ranked[len(ranked) - math.ceil(lowest_share * len(ranked)) :]
+    }
+    found: dict[int, list[WatchReason]] = {}
+    for entry_id, (rank, score) in standings.places.items():
+        if rank is None or score is None:
+            continue
+        reasons = []
+        if threshold is not None and score < threshold:
+            reasons.append(WatchReason.BELOW_THRESHOLD)
+        if lowest_share > 0 and entry_id in lowest:
+            reasons.append(WatchReason.LOWEST_SHARE)
+        if reasons:
+            found[entry_id] = reasons
+    return found
+
+
+async def watch_list(
+    info: Info,
+    scope: Scope,
+    month_value: str,
+    level: a.Level,
+    threshold: float | None,
+    lowest_share: float,
+    minimum_sample: int | None,
+) -> WatchList:
+    minimum = _check(info, scope, level, minimum_sample)
+    if not 0 <= lowest_share <= 1:
+        raise UserError("`lowestShare` is a fraction from 0 to 1 (0.1: the lowest tenth)")
+    if threshold is not None and not 0 <= threshold <= 100:
+        raise UserError("`threshold` is a score from 0 to 100")
+    month = parse_month(month_value)
+    names: dict[int, str] = {}
+    now = await _standings(info, scope, month, level, minimum, names)
+    visible = {r.entry_id for r in now.rows}
+    watched = {k: v for k, v in _watched(now, threshold, lowest_share).items() if k in visible}
+    streak = dict.fromkeys(watched, 1)
+    still = set(watched)
+    earlier = month
+    for _ in range(MONTHS_BACK - 1):
+        if not still:
+            break
+        earlier = a.previous_month(earlier)
+        before = await _standings(info, scope, earlier, level, minimum, names)
+        on_it = _watched(before, threshold, lowest_share)
+        for entry_id in list(still):
+            if entry_id in on_it:
+                streak[entry_id] += 1
+            else:
+                still.discard(entry_id)
+    _, type_name = _NAMES[level]
+    entries = [
+        WatchEntry(
+            entry_id=strawberry_id(type_name, entry_id),
+            name=names.get(entry_id, ""),
+            rank=now.places[entry_id][0],
+            score=now.places[entry_id][1],
+            reasons=reasons,
+            consecutive_months=streak[entry_id],
+        )
+        for entry_id, reasons in watched.items()
+    ]
+    entries.sort(key=lambda e: (e.score if e.score is not None else 0.0, e.name))
+    return WatchList(
+        month=month_text(month),
+        level=level,
+        threshold=threshold,
+        lowest_share=lowest_share,
         entries=entries,
     )
 

@@ -16,7 +16,7 @@ from db.metrics import Metric
 from db.models.enums import CaseCategory, PartnerKind
 from resolvers.stats import assessment, service
 from resolvers.stats.sql import Scope
-from schema.assessment import Assessment
+from schema.assessment import Assessment, WatchList
 from schema.stats import (
     CommunityComparison,
     DistrictComparison,
@@ -58,6 +58,34 @@ class Statistics:
         minimum_sample: MinimumSample = None,
     ) -> Assessment:
         return await assessment.league(info, self.scope, month, level, minimum_sample)
+
+    @strawberry.field(
+        description=(
+            "The month's watch-list (治理类): ranked entries with a score below `threshold`, "
+            "or among the lowest `lowestShare` of the ranked ones, with how many months in a "
+            "row each has been on it."
+        )
+    )
+    async def watch_list(
+        self,
+        info: Info,
+        month: Annotated[str, strawberry.argument(description="The month, YYYY-MM.")],
+        level: Annotated[Level, strawberry.argument(description="What to watch.")],
+        threshold: Annotated[
+            float | None,
+            strawberry.argument(description="A score (0–100) below which an entry is watched."),
+        ] = None,
+        lowest_share: Annotated[
+            float,
+            strawberry.argument(
+                description="The share (0–1) of ranked entries at the bottom that is watched."
+            ),
+        ] = 0.1,
+        minimum_sample: MinimumSample = None,
+    ) -> WatchList:
+        return await assessment.watch_list(
+            info, self.scope, month, level, threshold, lowest_share, minimum_sample
+        )
 
     @strawberry.field(description="Communities compared, with the totals beside.")
     async def communities(

@@ -343,3 +343,59 @@ async def test_each_role_sees_its_own_entries(
         headers={"Authorization": f"Bearer {token(Role.DISTRICT_ADMIN, world.district.code)}"},
     )
     assert "YYYY-MM" in bad.json()["errors"][0]["message"]
+
+
+WATCH = """query($month: String!, $t: Float, $share: Float!) {
+  statistics { watchList(month: $month, level: COMMUNITY, threshold: $t, lowestShare: $share,
+                         minimumSample: 0) {
+    month threshold lowestShare
+    entries { entryId name rank score reasons consecutiveMonths } } } }"""
+
+
+async def test_the_watch_list_counts_consecutive_months_and_movement_is_shown(
+    client: httpx.AsyncClient, database: Database, world: WorkflowWorld
+) -> None:
+    # October: A's case never signed for and rated 1 (score 35); B's signed on time, rated 5.
+    async with database.platform_transaction() as s:
+        await use_district(s, world.district.id)
+        for community, signed, rating in (
+            (world.community_id, None, 1),
+            (world.other_community_id, _at(2, 10, month=10), 5),
+        ):
+            row = m.Case(
+                community_id=community,
+                category=CaseCategory.NOISE,
+                title="十月",
+                reporter_id=world.resident_id,
+                status=CaseStatus.CONFIRMED,
+                assigned_partner_id=world.property_company_id,
+                created_at=_at(2, 9, month=10),
+                updated_at=_at(2, 9, month=10),
+                confirmed_at=_at(4, 9, month=10),
+                satisfaction=rating,
+            )
+            s.add(row)
+            await s.flush()
+            s.add(
+                m.CaseAssignment(
+                    case_id=row.id,
+                    partner_id=world.property_company_id,
+                    role=AssignmentRole.LEAD,
+                    assigned_at=row.created_at,
+                    sign_for_due_at=_at(2, 11, month=10),
+                    signed_for_at=signed,
+                )
+            )
+    admin = token(Role.DISTRICT_ADMIN, world.district.code)
+    a_id = ids.encode("Community", world.community_id)
+    league = await _league(client, admin)
+    a = next(e for e in league["entries"] if e["entryId"] == a_id)
+    assert (a["rank"], a["previousRank"], a["movement"]) == (2, 2, 0)
+    data = await graphql(client, WATCH, {"month": "2026-11", "t": 62.0, "share": 0.1}, bearer=admin)
+    [watched] = data["statistics"]["watchList"]["entries"]
+    assert watched["entryId"] == a_id
+    assert set(watched["reasons"]) == {"BELOW_THRESHOLD", "LOWEST_SHARE"}
+    assert watched["consecutiveMonths"] == 2
+    # A threshold only, below both: nobody; a share of zero and no threshold: nobody.
+    none = await graphql(client, WATCH, {"month": "2026-11", "t": 30.0, "share": 0.0}, bearer=admin)
+    assert none["statistics"]["watchList"]["entries"] == []
