@@ -354,3 +354,56 @@ async def weights_in_force(session: AsyncSession, month: dt.date) -> ScoreWeight
         if row is not None:
             return weights_of(row, source)
     return DEFAULT_SCORE_WEIGHTS
+
+
+class HotspotPlace(enum.StrEnum):
+    COMMUNITY = "COMMUNITY"
+    COMPOUND = "COMPOUND"
+    FACILITY = "FACILITY"
+
+
+_PLACE_COLUMN = {
+    HotspotPlace.COMMUNITY: "c.community_id",
+    HotspotPlace.COMPOUND: "c.compound_id",
+    HotspotPlace.FACILITY: "c.facility_id",
+}
+
+_SCOPED_CASES = """
+  FROM cases c
+  JOIN communities cm ON cm.district_id = c.district_id AND cm.id = c.community_id
+  WHERE c.excluded_at IS NULL
+    AND (CAST(:street AS bigint) IS NULL OR cm.street_id = CAST(:street AS bigint))
+    AND (CAST(:community AS bigint) IS NULL OR c.community_id = CAST(:community AS bigint))
+    AND (CAST(:partner AS bigint) IS NULL OR c.assigned_partner_id = CAST(:partner AS bigint))
+"""
+
+
+def hotspots_statement(place: HotspotPlace) -> str:
+    """Categories × places of a month: cases, and the mean of the three months before.
+    Parameters: start, end, before (three months before start), street, community, partner."""
+    column = _PLACE_COLUMN[place]
+    return f"""
+WITH now AS (
+  SELECT c.category, {column} AS place_id, count(*) AS cases {_SCOPED_CASES}
+    AND c.created_at >= :start AND c.created_at < :end AND {column} IS NOT NULL
+  GROUP BY 1, 2
+), earlier AS (
+  SELECT c.category, {column} AS place_id, count(*) / 3.0 AS mean {_SCOPED_CASES}
+    AND c.created_at >= :before AND c.created_at < :start AND {column} IS NOT NULL
+  GROUP BY 1, 2
+)
+SELECT now.category, now.place_id, now.cases, coalesce(earlier.mean, 0) AS previous_mean
+FROM now LEFT JOIN earlier USING (category, place_id)
+"""  # noqa: S608 - fixed fragments of this module only
+
+
+REPEATED_FACILITIES = f"""
+SELECT c.facility_id AS place_id, count(*) AS cases, min(c.created_at) AS first_at,
+       max(c.created_at) AS last_at {_SCOPED_CASES}
+  AND c.facility_id IS NOT NULL
+  AND c.created_at >= :since AND c.created_at < :until
+GROUP BY c.facility_id
+HAVING count(*) >= :at_least
+ORDER BY count(*) DESC, c.facility_id
+"""
+"""Facilities with at least `at_least` cases reported in [since, until)."""

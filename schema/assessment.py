@@ -9,7 +9,8 @@ from typing import Annotated
 
 import strawberry
 
-from db.assessment import RATE_DEFINITIONS, Level
+from db.assessment import RATE_DEFINITIONS, HotspotPlace, Level
+from db.models.enums import CaseCategory
 from schema.errors import PermissionDenied, ValidationFailed
 
 strawberry.enum(
@@ -113,6 +114,61 @@ class Assessment:
     )
     entries: list[AssessmentEntry] = strawberry.field(
         description="Ranked entries by rank, then the unranked by name."
+    )
+
+
+strawberry.enum(
+    HotspotPlace,
+    name="HotspotPlace",
+    description="Where hotspots are found: communities, compounds or facilities.",
+)
+
+
+@strawberry.type(description="A category in one place: its cases in the month and before.")
+class Hotspot:
+    category: CaseCategory = strawberry.field(description="The category.")
+    place_id: strawberry.ID = strawberry.field(
+        description="Global id of the community, compound or facility."
+    )
+    place_name: str = strawberry.field(description="Its name.")
+    cases: int = strawberry.field(description="Cases reported in the month.")
+    previous_mean: float = strawberry.field(
+        description="Mean cases a month over the three months before."
+    )
+    growth: float = strawberry.field(description="`cases` − `previousMean`.")
+    growth_rate: float | None = strawberry.field(
+        description="Growth in percent of `previousMean`; null when there were none before."
+    )
+
+
+@strawberry.type(description="A facility with repeated cases (the same problem coming back).")
+class RepeatedFacility:
+    facility_id: strawberry.ID = strawberry.field(description="Global id of the facility.")
+    name: str = strawberry.field(description="Its name.")
+    cases: int = strawberry.field(description="Cases reported in the window.")
+    first_reported_at: dt.datetime = strawberry.field(description="The first in the window.")
+    last_reported_at: dt.datetime = strawberry.field(description="The last in the window.")
+
+
+@strawberry.type(
+    description=(
+        "The month's hotspots (每月一题): categories × places by their cases in the month "
+        "and by their growth against the mean of the three months before, and the facilities "
+        "with repeated cases."
+    )
+)
+class Hotspots:
+    month: str = strawberry.field(description="The month, YYYY-MM.")
+    place: HotspotPlace = strawberry.field(description="Where.")
+    by_count: list[Hotspot] = strawberry.field(description="Most cases first.")
+    by_growth: list[Hotspot] = strawberry.field(
+        description="Largest growth first (only those that grew)."
+    )
+    repeated_facilities: list[RepeatedFacility] = strawberry.field(
+        description=(
+            "Facilities with at least `repeatedAtLeast` cases in the `repeatedDays` days up "
+            "to the month's end (or now, if sooner)."
+        )
     )
 
 

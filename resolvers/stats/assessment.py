@@ -24,8 +24,15 @@ from core.context import Info
 from core.principal import Principal
 from core.user_errors import UserError
 from db import assessment as a
-from db.models import Community, DistrictAssessmentWeights, Partner, Street
-from db.models.enums import Role
+from db.models import (
+    Community,
+    Compound,
+    DistrictAssessmentWeights,
+    Facility,
+    Partner,
+    Street,
+)
+from db.models.enums import CaseCategory, Role
 from resolvers.mutation_kit import run_service
 from resolvers.refusals import ForbiddenError, ValidationError
 from resolvers.stats.service import StatisticsDenied
@@ -35,7 +42,10 @@ from schema.assessment import (
     AssessmentEntry,
     AssessmentWeightsResult,
     AssessmentWeightsSet,
+    Hotspot,
+    Hotspots,
     RateFigure,
+    RepeatedFacility,
     ScoreWeightsType,
     WatchEntry,
     WatchList,
@@ -288,6 +298,102 @@ async def watch_list(
         lowest_share=lowest_share,
         entries=entries,
     )
+
+
+_PLACE_TYPES: dict[a.HotspotPlace, tuple[Any, str]] = {
+    a.HotspotPlace.COMMUNITY: (Community, "Community"),
+    a.HotspotPlace.COMPOUND: (Compound, "Compound"),
+    a.HotspotPlace.FACILITY: (Facility, "Facility"),
+}
+
+
+async def hotspots(
+    info: Info,
+    scope: Scope,
+    month_value: str,
+    place: a.HotspotPlace,
+    first: int,
+    repeated_days: int,
+    repeated_at_least: int,
+) -> Hotspots:
+    if scope.district_id is None:
+        raise StatisticsDenied("hotspots are a district's: ask `statistics`")
+    if not 1 <= first <= 100:
+        raise UserError("`first` is from 1 to 100")
+    if not 1 <= repeated_days <= 366 or not 2 <= repeated_at_least <= 1000:
+        raise UserError("`repeatedDays` is from 1 to 366 and `repeatedAtLeast` from 2 to 1000")
+    month = parse_month(month_value)
+    start, end = a.month_bounds(month)
+    before, _ = a.month_bounds(a.previous_month(a.previous_month(a.previous_month(month))))
+    narrowing = {
+        "street": scope.scope_id if scope.kind == "street" else None,
+        "community": scope.scope_id if scope.kind == "community" else None,
+        "partner": scope.scope_id if scope.kind == "partner" else None,
+    }
+    rows = await info.context.db.tuned_rows(
+        text(a.hotspots_statement(place)),
+        {"start": start, "end": end, "before": before, **narrowing},
+    )
+    until = min(end, dt.datetime.now(dt.UTC))
+    repeated = await info.context.db.tuned_rows(
+        text(a.REPEATED_FACILITIES),
+        {
+            "since": until - dt.timedelta(days=repeated_days),
+            "until": until,
+            "at_least": repeated_at_least,
+            **narrowing,
+        },
+    )
+    model, type_name = _PLACE_TYPES[place]
+    place_ids = {int(r["place_id"]) for r in rows}
+    facility_ids = {int(r["place_id"]) for r in repeated}
+    names = await _place_names(info, model, place_ids)
+    facility_names = await _place_names(info, Facility, facility_ids)
+    spots = [
+        Hotspot(
+            category=CaseCategory(r["category"]),
+            place_id=strawberry_id(type_name, int(r["place_id"])),
+            place_name=names.get(int(r["place_id"]), ""),
+            cases=int(r["cases"]),
+            previous_mean=float(r["previous_mean"]),
+            growth=int(r["cases"]) - float(r["previous_mean"]),
+            growth_rate=None
+            if float(r["previous_mean"]) == 0
+            else 100.0 * (int(r["cases"]) - float(r["previous_mean"])) / float(r["previous_mean"]),
+        )
+        for r in rows
+    ]
+    by_count = sorted(spots, key=lambda h: (-h.cases, h.place_name, h.category.value))[:first]
+    by_growth = sorted(
+        (h for h in spots if h.growth > 0),
+        key=lambda h: (-h.growth, h.place_name, h.category.value),
+    )[:first]
+    return Hotspots(
+        month=month_text(month),
+        place=place,
+        by_count=by_count,
+        by_growth=by_growth,
+        repeated_facilities=[
+            RepeatedFacility(
+                facility_id=strawberry_id("Facility", int(r["place_id"])),
+                name=facility_names.get(int(r["place_id"]), ""),
+                cases=int(r["cases"]),
+                first_reported_at=r["first_at"],
+                last_reported_at=r["last_at"],
+            )
+            for r in repeated
+        ],
+    )
+
+
+async def _place_names(info: Info, model: Any, place_ids: set[int]) -> dict[int, str]:
+    if not place_ids:
+        return {}
+    found = await info.context.db.execute(
+        select(model.id, model.name).where(model.id.in_(place_ids))
+    )
+    listed: list[Any] = list(found.all())
+    return {int(row.id): str(row.name) for row in listed}
 
 
 def strawberry_id(type_name: str, db_id: int) -> Any:

@@ -11,12 +11,12 @@ from typing import Annotated, cast
 import strawberry
 
 from core.context import Info
-from db.assessment import Level
+from db.assessment import HotspotPlace, Level
 from db.metrics import Metric
 from db.models.enums import CaseCategory, PartnerKind
 from resolvers.stats import assessment, service
 from resolvers.stats.sql import Scope
-from schema.assessment import Assessment, WatchList
+from schema.assessment import Assessment, Hotspots, WatchList
 from schema.stats import (
     CommunityComparison,
     DistrictComparison,
@@ -85,6 +85,34 @@ class Statistics:
     ) -> WatchList:
         return await assessment.watch_list(
             info, self.scope, month, level, threshold, lowest_share, minimum_sample
+        )
+
+    @strawberry.field(
+        description=(
+            "The month's hotspots (每月一题): categories × communities, compounds or "
+            "facilities, by cases and by growth against the three months before; and the "
+            "facilities with repeated cases."
+        )
+    )
+    async def hotspots(
+        self,
+        info: Info,
+        month: Annotated[str, strawberry.argument(description="The month, YYYY-MM.")],
+        place: Annotated[HotspotPlace, strawberry.argument(description="Where.")] = (
+            HotspotPlace.COMMUNITY
+        ),
+        first: Annotated[
+            int, strawberry.argument(description="How many of each list (1–100).")
+        ] = 20,
+        repeated_days: Annotated[
+            int, strawberry.argument(description="The window of repeated cases, in days.")
+        ] = 30,
+        repeated_at_least: Annotated[
+            int, strawberry.argument(description="Cases in the window that make it repeated.")
+        ] = 3,
+    ) -> Hotspots:
+        return await assessment.hotspots(
+            info, self.scope, month, place, first, repeated_days, repeated_at_least
         )
 
     @strawberry.field(description="Communities compared, with the totals beside.")

@@ -399,3 +399,52 @@ async def test_the_watch_list_counts_consecutive_months_and_movement_is_shown(
     # A threshold only, below both: nobody; a share of zero and no threshold: nobody.
     none = await graphql(client, WATCH, {"month": "2026-11", "t": 30.0, "share": 0.0}, bearer=admin)
     assert none["statistics"]["watchList"]["entries"] == []
+
+
+HOTSPOTS = """query($place: HotspotPlace!) {
+  statistics { hotspots(month: "2026-11", place: $place) {
+    month place
+    byCount { category placeId placeName cases previousMean growth growthRate }
+    byGrowth { category placeId cases }
+    repeatedFacilities { facilityId cases } } } }"""
+
+
+async def test_hotspots_by_count_and_growth_and_repeated_facilities(
+    client: httpx.AsyncClient, database: Database, world: WorkflowWorld
+) -> None:
+    async with database.platform_transaction() as s:
+        await use_district(s, world.district.id)
+        for day in (20, 21, 22):
+            s.add(
+                m.Case(
+                    community_id=world.community_id,
+                    facility_id=world.facility_id,
+                    category=CaseCategory.ELEVATOR,
+                    title="电梯又坏",
+                    reporter_id=world.resident_id,
+                    created_at=_at(day, 9),
+                    updated_at=_at(day, 9),
+                )
+            )
+    admin = token(Role.DISTRICT_ADMIN, world.district.code)
+    data = await graphql(client, HOTSPOTS, {"place": "COMMUNITY"}, bearer=admin)
+    spots = data["statistics"]["hotspots"]
+    a_id = ids.encode("Community", world.community_id)
+    first, second = spots["byCount"]
+    # A: c1–c4, c7, c8 and the three at the facility (c5 excluded); B: c9. All ELEVATOR.
+    assert (first["placeId"], first["category"], first["cases"]) == (a_id, "ELEVATOR", 9)
+    # August to October: c6 (31 October) alone, a mean of a third a month.
+    assert first["previousMean"] == pytest.approx(1 / 3)
+    assert first["growth"] == pytest.approx(9 - 1 / 3)
+    assert first["growthRate"] == pytest.approx(2600.0)
+    assert (second["cases"], second["previousMean"], second["growthRate"]) == (1, 0.0, None)
+    assert [g["placeId"] for g in spots["byGrowth"]] == [a_id, second["placeId"]]
+    [facility] = spots["repeatedFacilities"]
+    assert facility == {"facilityId": ids.encode("Facility", world.facility_id), "cases": 3}
+    by_facility = await graphql(client, HOTSPOTS, {"place": "FACILITY"}, bearer=admin)
+    [spot] = by_facility["statistics"]["hotspots"]["byCount"]
+    assert (spot["placeId"], spot["cases"]) == (facility["facilityId"], 3)
+    # A partner sees the hotspots of the cases it leads only.
+    partner = token(Role.PARTNER_STAFF, world.district.code, partner_id=world.helper_id)
+    own = await graphql(client, HOTSPOTS, {"place": "COMMUNITY"}, bearer=partner)
+    assert [h["cases"] for h in own["statistics"]["hotspots"]["byCount"]] == [1]
