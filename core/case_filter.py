@@ -80,6 +80,8 @@ class CaseQuery:
     report_in_overdue: bool | None = None
     sign_for_overdue: bool | None = None
     search: str | None = None
+    case_ids: tuple[int, ...] | None = None
+    """Only these cases (a figure's cases, `statistics.assessmentCases`)."""
 
     def __post_init__(self) -> None:
         if self.search is not None and len(self.search) > MAX_SEARCH_LENGTH:
@@ -127,6 +129,8 @@ class CaseQuery:
         ):
             if flag is not None:
                 clauses.append(clause if flag else ~clause)
+        if self.case_ids is not None:
+            clauses.append(Case.id.in_(value("case_ids", list(self.case_ids))))
         if self.search:
             pattern = value("search", self.search_pattern)
             clauses.append(Case.title.ilike(pattern, escape="\\"))

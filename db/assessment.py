@@ -407,3 +407,51 @@ HAVING count(*) >= :at_least
 ORDER BY count(*) DESC, c.facility_id
 """
 """Facilities with at least `at_least` cases reported in [since, until)."""
+
+
+class Figure(enum.StrEnum):
+    """A figure of the assessment whose cases can be listed."""
+
+    CASES = "CASES"
+    RESPONDED = "RESPONDED"  # response rate's numerator
+    DISPATCHED = "DISPATCHED"  # its denominator
+    RESOLVED = "RESOLVED"  # resolution rate's numerator
+    ANSWERED = "ANSWERED"  # its denominator
+    SATISFIED = "SATISFIED"  # satisfied or basically satisfied
+    SATISFACTION_ANSWERS = "SATISFACTION_ANSWERS"  # satisfaction rate's denominator
+    REFUSED_RETURNS = "REFUSED_RETURNS"
+
+
+def figure_statement(level: Level, figure: Figure) -> str:
+    """The ids of the cases one entry's `figure` counts in a month (parameters: those of
+    `parameters`, and `entry`)."""
+    if level is Level.PARTNER:
+        by_case, by_dispatch = "mc.assigned_partner_id = :entry", "d.partner_id = :entry"
+        by_return = "r.partner_id = :entry"
+    else:
+        key = _PLACE_KEY[level]
+        by_case, by_dispatch = f"mc.{key} = :entry", f"d.role = 'LEAD' AND d.{key} = :entry"
+        by_return = f"mc.{key} = :entry"
+    picked = {
+        Figure.CASES: f"SELECT mc.id FROM month_cases mc WHERE {by_case}",  # noqa: S608
+        Figure.RESPONDED: f"SELECT d.case_id FROM dispatches d WHERE {by_dispatch} AND d.responded",  # noqa: S608
+        Figure.DISPATCHED: (
+            f"SELECT d.case_id FROM dispatches d WHERE {by_dispatch} AND d.responded IS NOT NULL"  # noqa: S608
+        ),
+        Figure.RESOLVED: f"SELECT mc.id FROM month_cases mc WHERE {by_case} AND mc.resolved",  # noqa: S608
+        Figure.ANSWERED: (
+            f"SELECT mc.id FROM month_cases mc WHERE {by_case} AND mc.resolved IS NOT NULL"  # noqa: S608
+        ),
+        Figure.SATISFIED: (
+            f"SELECT mc.id FROM month_cases mc WHERE {by_case} "  # noqa: S608
+            "AND mc.satisfaction IN ('SATISFIED', 'BASICALLY_SATISFIED')"
+        ),
+        Figure.SATISFACTION_ANSWERS: (
+            f"SELECT mc.id FROM month_cases mc WHERE {by_case} AND mc.satisfaction IS NOT NULL"  # noqa: S608
+        ),
+        Figure.REFUSED_RETURNS: (
+            "SELECT r.case_id FROM case_returns r JOIN month_cases mc ON mc.id = r.case_id "  # noqa: S608
+            f"WHERE r.outcome = 'REFUSED' AND {by_return}"
+        ),
+    }[figure]
+    return f"WITH {_CASES} SELECT DISTINCT id FROM ({picked}) AS picked(id) ORDER BY id"  # noqa: S608

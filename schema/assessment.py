@@ -9,7 +9,7 @@ from typing import Annotated
 
 import strawberry
 
-from db.assessment import RATE_DEFINITIONS, HotspotPlace, Level
+from db.assessment import RATE_DEFINITIONS, Figure, HotspotPlace, Level
 from db.models.enums import CaseCategory
 from schema.errors import PermissionDenied, ValidationFailed
 
@@ -116,6 +116,18 @@ class Assessment:
         description="Ranked entries by rank, then the unranked by name."
     )
 
+
+strawberry.enum(
+    Figure,
+    name="AssessmentFigure",
+    description=(
+        "A figure of the assessment whose cases can be listed: CASES; RESPONDED and "
+        "DISPATCHED (the response rate's numerator and denominator; for a place, cases by "
+        "their lead dispatch); RESOLVED and ANSWERED (the resolution rate's); SATISFIED "
+        "(satisfied or basically) and SATISFACTION_ANSWERS (the satisfaction rate's); "
+        "REFUSED_RETURNS."
+    ),
+)
 
 strawberry.enum(
     HotspotPlace,

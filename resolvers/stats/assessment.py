@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import ids
+from core.case_filter import CaseQuery
 from core.context import Info
 from core.principal import Principal
 from core.user_errors import UserError
@@ -394,6 +395,29 @@ async def _place_names(info: Info, model: Any, place_ids: set[int]) -> dict[int,
     )
     listed: list[Any] = list(found.all())
     return {int(row.id): str(row.name) for row in listed}
+
+
+MAX_FIGURE_CASES = 100_000
+
+
+async def figure_cases(
+    info: Info, scope: Scope, month_value: str, level: a.Level, entry: str, figure: a.Figure
+) -> CaseQuery:
+    """The filter of the cases a figure of an entry counts in a month."""
+    _check(info, scope, level, 0)
+    month = parse_month(month_value)
+    _, type_name = _NAMES[level]
+    entry_id = ids.decode_as(entry, type_name)
+    if scope.kind == "partner" and entry_id != scope.scope_id:
+        raise StatisticsDenied("your statistics cover your own partner")
+    street = scope.scope_id if scope.kind == "street" else None
+    community = scope.scope_id if scope.kind == "community" else None
+    rows = await info.context.db.tuned_rows(
+        text(a.figure_statement(level, figure)),
+        {**a.parameters(month, a.DEFAULT_WEIGHTS, street, community), "entry": entry_id},
+    )
+    found = tuple(int(r["id"]) for r in rows[:MAX_FIGURE_CASES])
+    return CaseQuery(case_ids=found)
 
 
 def strawberry_id(type_name: str, db_id: int) -> Any:

@@ -10,13 +10,16 @@ from typing import Annotated, cast
 
 import strawberry
 
+from core import relations as rel
 from core.context import Info
-from db.assessment import HotspotPlace, Level
+from db.assessment import Figure, HotspotPlace, Level
 from db.metrics import Metric
 from db.models.enums import CaseCategory, PartnerKind
 from resolvers.stats import assessment, service
 from resolvers.stats.sql import Scope
 from schema.assessment import Assessment, Hotspots, WatchList
+from schema.cases import Case, CaseOrderArg
+from schema.node import Connection, connection_field, converter
 from schema.stats import (
     CommunityComparison,
     DistrictComparison,
@@ -113,6 +116,32 @@ class Statistics:
     ) -> Hotspots:
         return await assessment.hotspots(
             info, self.scope, month, place, first, repeated_days, repeated_at_least
+        )
+
+    @connection_field(
+        "The cases one figure of an entry's assessment counts in the month (e.g. a "
+        "community's RESPONDED: its cases whose lead signed for them in time), newest first "
+        "unless `orderBy` says; those you may see."
+    )
+    async def assessment_cases(
+        self,
+        info: Info,
+        month: Annotated[str, strawberry.argument(description="The month, YYYY-MM.")],
+        level: Annotated[Level, strawberry.argument(description="What the entry is.")],
+        entry: Annotated[
+            strawberry.ID, strawberry.argument(description="The street, community or partner.")
+        ],
+        figure: Annotated[Figure, strawberry.argument(description="Which figure.")],
+        order_by: CaseOrderArg = None,
+    ) -> Connection[Case]:
+        query = await assessment.figure_cases(info, self.scope, month, level, entry, figure)
+        assert info.context.district_id is not None
+        return Connection.of(
+            rel.DISTRICT_CASES,
+            info.context.district_id,
+            converter("Case"),
+            ordering=order_by.ordering() if order_by else None,
+            filter=query,
         )
 
     @strawberry.field(description="Communities compared, with the totals beside.")

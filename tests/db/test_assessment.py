@@ -448,3 +448,50 @@ async def test_hotspots_by_count_and_growth_and_repeated_facilities(
     partner = token(Role.PARTNER_STAFF, world.district.code, partner_id=world.helper_id)
     own = await graphql(client, HOTSPOTS, {"place": "COMMUNITY"}, bearer=partner)
     assert [h["cases"] for h in own["statistics"]["hotspots"]["byCount"]] == [1]
+
+
+FIGURE = """query($level: AssessmentLevel!, $entry: ID!, $figure: AssessmentFigure!) {
+  statistics { assessmentCases(month: "2026-11", level: $level, entry: $entry,
+                               figure: $figure, first: 50) {
+    totalCount nodes { title } } } }"""
+
+
+async def test_the_cases_behind_each_figure(
+    client: httpx.AsyncClient, world: WorkflowWorld
+) -> None:
+    admin = token(Role.DISTRICT_ADMIN, world.district.code)
+    community = ids.encode("Community", world.community_id)
+    company = ids.encode("Partner", world.property_company_id)
+
+    async def titles(level: str, entry: str, figure: str, bearer: str = admin) -> list[str]:
+        data = await graphql(
+            client, FIGURE, {"level": level, "entry": entry, "figure": figure}, bearer=bearer
+        )
+        connection = data["statistics"]["assessmentCases"]
+        assert connection["totalCount"] == len(connection["nodes"])
+        return sorted(n["title"] for n in connection["nodes"])
+
+    assert await titles("COMMUNITY", community, "CASES") == sorted(
+        ["c1", "c2", "c3", "c4", "c7 last hour", "c8 within its deadline"]
+    )
+    assert await titles("COMMUNITY", community, "RESPONDED") == ["c1", "c4"]
+    assert await titles("COMMUNITY", community, "DISPATCHED") == ["c1", "c2", "c3", "c4"]
+    assert await titles("COMMUNITY", community, "RESOLVED") == ["c1", "c3"]
+    assert await titles("COMMUNITY", community, "ANSWERED") == ["c1", "c2", "c3"]
+    assert await titles("COMMUNITY", community, "SATISFIED") == ["c1", "c3"]
+    assert await titles("COMMUNITY", community, "REFUSED_RETURNS") == ["c3"]
+    assert await titles("PARTNER", company, "DISPATCHED") == ["c1", "c2", "c3", "c9"]
+    # A partner may list its own figures only.
+    staff = token(Role.PARTNER_STAFF, world.district.code, partner_id=world.helper_id)
+    assert await titles("PARTNER", ids.encode("Partner", world.helper_id), "RESPONDED", staff) == [
+        "c4"
+    ]
+    response = await client.post(
+        "/graphql",
+        json={
+            "query": FIGURE,
+            "variables": {"level": "PARTNER", "entry": company, "figure": "CASES"},
+        },
+        headers={"Authorization": f"Bearer {staff}"},
+    )
+    assert "own partner" in response.json()["errors"][0]["message"]
