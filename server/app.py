@@ -21,7 +21,7 @@ from resolvers import compiled_reads
 from resolvers.live.bus import EventBus
 from resolvers.webhooks.dispatcher import Dispatcher, DispatchSettings
 from resolvers.workflow.deadlines import sweeping
-from server import graphiql, health, photos, prometheus
+from server import exports, graphiql, health, photos, prometheus
 from server.cancellation import CancelOnDisconnect
 from server.context import Services
 from server.graphql_view import GraphQLApp, http_error_response
@@ -83,6 +83,7 @@ def create_app(settings: Settings, database: Database) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             photos.route(services),
+            exports.route(services, graphql.schema),
             *health.routes(database),
             Route("/metrics", prometheus.metrics),
             # GraphiQL's scripts and styles (development: the page is not served in production).

@@ -495,3 +495,56 @@ async def test_the_cases_behind_each_figure(
         headers={"Authorization": f"Bearer {staff}"},
     )
     assert "own partner" in response.json()["errors"][0]["message"]
+
+
+async def test_exports_as_csv_and_xlsx_equal_the_table(
+    client: httpx.AsyncClient, world: WorkflowWorld
+) -> None:
+    import csv
+    import io
+    import re
+    import zipfile
+
+    admin = token(Role.DISTRICT_ADMIN, world.district.code)
+    league = await _league(client, admin)
+    url = "/exports/assessment.csv?month=2026-11&level=COMMUNITY&minimumSample=0"
+    response = await client.get(url, headers={"Authorization": f"Bearer {admin}"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "assessment-community-2026-11.csv" in response.headers["content-disposition"]
+    assert response.content.startswith("\ufeff".encode())  # Excel reads UTF-8
+    header, *rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert header[:4] == ["排名", "名称", "案件数", "综合得分"]
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (str(e["rank"]), e["name"], str(e["cases"])) for e in league["entries"]
+    ]
+    assert [float(r[3]) for r in rows] == [round(e["score"], 1) for e in league["entries"]]
+
+    xlsx = await client.get(
+        url.replace(".csv", ".xlsx"), headers={"Authorization": f"Bearer {admin}"}
+    )
+    assert xlsx.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(xlsx.content)) as book:
+        strings = book.read("xl/sharedStrings.xml").decode()
+    texts = re.findall(r"<t[^>]*>([^<]*)</t>", strings)
+    assert "排名" in texts
+    assert all(e["name"] in texts for e in league["entries"])
+
+    watch = await client.get(
+        "/exports/watch-list.csv?month=2026-11&level=COMMUNITY&lowestShare=0.5&minimumSample=0",
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    header, *rows = list(csv.reader(io.StringIO(watch.content.decode("utf-8-sig"))))
+    assert header == ["名称", "排名", "综合得分", "原因", "连续月数"]
+    assert len(rows) == 1
+    # Refusals are GraphQL-shaped, with a code; no token never gets a file.
+    anonymous = await client.get(url)
+    assert anonymous.status_code == 401
+    bad = await client.get(
+        "/exports/assessment.csv?month=2026-11&level=PLANET",
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["extensions"]["code"]
+    missing = await client.get("/exports/nothing.csv", headers={"Authorization": f"Bearer {admin}"})
+    assert missing.status_code == 404
