@@ -218,6 +218,15 @@ async def build_world(database: Database, district_id: int) -> World:
         add(s, m.DeadlineAlert(case_id=case.id, deadline="REPORT_IN", alert="MISSED", due_at=NOW))
         add(
             s,
+            m.DistrictAssessmentWeights(
+                effective_month=dt.date(2026, 1, 1),
+                response=30,
+                resolution=35,
+                satisfaction=35,
+            ),
+        )
+        add(
+            s,
             m.CasePhoto(
                 case_id=case.id, content_type="image/png", size=3, sha256="0" * 64, data=b"png"
             ),

@@ -548,3 +548,23 @@ async def test_exports_as_csv_and_xlsx_equal_the_table(
     assert bad.json()["errors"][0]["extensions"]["code"]
     missing = await client.get("/exports/nothing.csv", headers={"Authorization": f"Bearer {admin}"})
     assert missing.status_code == 404
+
+
+async def test_another_districts_entry_lists_no_case(
+    client: httpx.AsyncClient, world: WorkflowWorld, make_district: MakeDistrict
+) -> None:
+    other = await make_district()
+    stranger = token(Role.DISTRICT_ADMIN, other.code)
+    data = await graphql(
+        client,
+        FIGURE,
+        {
+            "level": "COMMUNITY",
+            "entry": ids.encode("Community", world.community_id),
+            "figure": "CASES",
+        },
+        bearer=stranger,
+    )
+    assert data["statistics"]["assessmentCases"] == {"totalCount": 0, "nodes": []}
+    league = await _league(client, stranger)
+    assert league["entries"] == []

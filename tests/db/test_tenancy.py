@@ -7,7 +7,15 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from db.models import Base, Case, CaseEvent, District, DistrictScoped, PersistedDocument
+from db.models import (
+    AssessmentWeights,
+    Base,
+    Case,
+    CaseEvent,
+    District,
+    DistrictScoped,
+    PersistedDocument,
+)
 from db.roles import APP_ROLE, PLATFORM_ROLE
 from db.session import Database
 from db.tenancy import CrossDistrictWriteError, MissingDistrictError, use_district
@@ -43,8 +51,9 @@ async def _connect(owner_url: str, role: str, district_id: int | None) -> asyncp
 
 
 def test_every_mapped_table_but_the_platform_wide_ones_is_district_scoped() -> None:
-    # The tenants themselves, and GraphQL documents (code, the same for every district).
-    platform_wide = {District, PersistedDocument}
+    # The tenants themselves, GraphQL documents (code, the same for every district), and the
+    # platform-wide assessment weights (districts override them in a table of their own).
+    platform_wide = {District, PersistedDocument, AssessmentWeights}
     for mapper in Base.registry.mappers:
         if mapper.class_ in platform_wide:
             continue

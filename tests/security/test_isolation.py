@@ -97,6 +97,8 @@ UNFILLABLE_READ_FIELDS = {
     # `node(id:)` of A's own objects.
     "Query.node": "takes an id; tested on its own with every id of B",
     "Query.nodes": "takes ids; tested on its own with every id of B",
+    "Statistics.assessmentCases": "takes a month, level, entry id and figure; another "
+    "district's entry lists nothing (tests/db/test_assessment.py)",
 }
 
 # Read fields left out of the walk on purpose.
@@ -1064,7 +1066,7 @@ def test_the_generator_covers_the_whole_schema() -> None:
         "read fields whose required arguments the generator cannot fill changed: "
         f"{sorted(plan.skipped)}; make it fill them, or allow-list them with a reason"
     )
-    unread = all_connection_fields() - plan.connections
+    unread = all_connection_fields() - plan.connections - set(UNFILLABLE_READ_FIELDS)
     assert not unread, f"connections the walk does not read: {sorted(unread)}"
     query = GQL.query_type
     assert query is not None
