@@ -156,6 +156,16 @@ dispatches AS (
 
 _PLACE_KEY = {Level.COMMUNITY: "community_id", Level.STREET: "street_id"}
 
+# An entry's cases and their answers, over `month_cases`.
+_ANSWERS = """count(*) AS cases,
+         count(resolved) AS answered, count(*) FILTER (WHERE resolved) AS resolved,
+         count(satisfaction) AS satisfaction_answers,
+         coalesce(sum(CASE satisfaction
+                      WHEN 'SATISFIED' THEN CAST(:w_satisfied AS float8)
+                      WHEN 'BASICALLY_SATISFIED' THEN CAST(:w_basic AS float8)
+                      WHEN 'UNSATISFIED' THEN CAST(:w_unsatisfied AS float8) END), 0)
+           AS satisfaction_points"""
+
 
 def _statement(level: Level) -> str:
     if level is Level.PARTNER:
@@ -167,14 +177,7 @@ per_dispatch AS (
   FROM dispatches GROUP BY partner_id
 ),
 per_case AS (
-  SELECT assigned_partner_id AS entry_id, count(*) AS cases,
-         count(resolved) AS answered, count(*) FILTER (WHERE resolved) AS resolved,
-         count(satisfaction) AS satisfaction_answers,
-         coalesce(sum(CASE satisfaction
-                      WHEN 'SATISFIED' THEN CAST(:w_satisfied AS float8)
-                      WHEN 'BASICALLY_SATISFIED' THEN CAST(:w_basic AS float8)
-                      WHEN 'UNSATISFIED' THEN CAST(:w_unsatisfied AS float8) END), 0)
-           AS satisfaction_points
+  SELECT assigned_partner_id AS entry_id, {_ANSWERS}
   FROM month_cases WHERE assigned_partner_id IS NOT NULL GROUP BY assigned_partner_id
 ),
 refused AS (
@@ -203,14 +206,7 @@ per_dispatch AS (
   FROM dispatches WHERE role = 'LEAD' GROUP BY {key}
 ),
 per_case AS (
-  SELECT {key} AS entry_id, count(*) AS cases,
-         count(resolved) AS answered, count(*) FILTER (WHERE resolved) AS resolved,
-         count(satisfaction) AS satisfaction_answers,
-         coalesce(sum(CASE satisfaction
-                      WHEN 'SATISFIED' THEN CAST(:w_satisfied AS float8)
-                      WHEN 'BASICALLY_SATISFIED' THEN CAST(:w_basic AS float8)
-                      WHEN 'UNSATISFIED' THEN CAST(:w_unsatisfied AS float8) END), 0)
-           AS satisfaction_points
+  SELECT {key} AS entry_id, {_ANSWERS}
   FROM month_cases GROUP BY {key}
 ),
 refused AS (
