@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import httpx
 import websockets
-from processes import cpu_seconds, free_port, gongzhi, rss_kb
+from processes import cpu_seconds, free_port, gongzhi, raise_file_limit, rss_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPRESSION: str | None = "deflate"
@@ -125,8 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     global COMPRESSION
     COMPRESSION = None if args.no_compression else "deflate"
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_file_limit()
     port = free_port()
     data = Path(tempfile.mkdtemp(prefix="gongzhi-idle-"))
     env = {**os.environ, "GONGZHI_DATA_DIR": str(data), "GONGZHI_DEADLINE_SWEEP_SECONDS": "0"}

@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import signal
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ import httpx
 import orjson
 import uvloop
 import websockets
-from processes import cpu_seconds, free_port, gongzhi, rss_kb
+from processes import cpu_seconds, free_port, gongzhi, raise_file_limit, rss_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIBE = """subscription Watch { caseEvents { seq kind
@@ -52,11 +51,6 @@ CASE = """{ cases(first: 1, filter: {status: [ASSIGNED]}) { nodes { id version }
 
 def _now() -> float:
     return time.clock_gettime(time.CLOCK_MONOTONIC)
-
-
-def _raise_file_limit() -> None:
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 # The subscriber process ----------------------------------------------------------------------
@@ -103,7 +97,7 @@ async def _subscriber(
 async def _subscribers(url: str, token: str, count: int, compression: str | None) -> None:
     """Open `count` subscribers; say `warm` once each has received an event; on `stop` (stdin),
     print every arrival as JSON."""
-    _raise_file_limit()
+    raise_file_limit()
     arrivals: dict[int, list[float]] = {}
     warm = [0]
     # At most 50 handshakes under way at once: a server accepts a burst of thousands no

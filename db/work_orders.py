@@ -39,7 +39,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.events import NOTIFY_CHANNEL
-from db.models.enums import CaseCategory, CaseUrgency, urgency_of
+from db.models.enums import URGENCY_RESOLVE_HOURS, CaseCategory, CaseUrgency, urgency_of
 from db.models.workflow import DEFAULT_POLICY
 from db.session import Database
 
@@ -269,8 +269,8 @@ _HOURS = f"""
     make_interval(hours => coalesce(pc.sign_for_hours, pd.sign_for_hours,
                                     {DEFAULT_POLICY.sign_for_hours})) AS sign_for,
     make_interval(hours => coalesce(pc.resolve_hours, CASE r.urgency
-        WHEN 'EMERGENCY' THEN 2 WHEN 'UTILITIES' THEN 24
-        WHEN 'GENERAL' THEN 168 ELSE 360 END)) AS resolve) h
+        {" ".join(f"WHEN '{u}' THEN {h}" for u, h in URGENCY_RESOLVE_HOURS.items())}
+        END)) AS resolve) h
 """
 
 _UPDATE = """

@@ -207,7 +207,6 @@ class Group:
     ) -> None:
         self.key = key
         self.members = 0
-        self.executions = 0
         self._schema = schema
         # A context of the group's own: the first member's principal and district, a
         # database handle of its own (a member's may be busy with its own operations).
@@ -240,7 +239,6 @@ class Group:
         async with self._lock:
             context = self._context
             context.loaders = Loaders(context.db, context.principal)
-            self.executions += 1
             if self._on_execution is not None:
                 self._on_execution(self.members)
             try:
@@ -299,15 +297,3 @@ class ExecutionGroups:
         group.members -= 1
         if group.members <= 0 and self._groups.get(group.key) is group:
             del self._groups[group.key]
-
-    def __len__(self) -> int:
-        return len(self._groups)
-
-    @property
-    def executions(self) -> int:
-        """Executions so far by the groups still open."""
-        return sum(g.executions for g in self._groups.values())
-
-    def sizes(self) -> list[int]:
-        """The number of members of each open group."""
-        return [g.members for g in self._groups.values()]

@@ -26,7 +26,15 @@ from db.models.enums import (
 from resolvers.refusals import ValidationError
 from resolvers.validators import moment_of, row_exists, serves, text_of
 from resolvers.workflow.dispatch import settle_return
-from resolvers.workflow.steps import Change, begin, finish, policy_for, resolve_hours, stamp
+from resolvers.workflow.steps import (
+    Change,
+    begin,
+    finish,
+    policy_for,
+    reopen_clock,
+    resolve_hours,
+    stamp,
+)
 from resolvers.workflow.transitions import Action, Party
 
 REOPEN_WINDOW = dt.timedelta(days=30)
@@ -378,11 +386,7 @@ async def reopen(
             f"a case can be reopened within {REOPEN_WINDOW.days} days of its resolution",
             "id",
         )
-    policy = await policy_for(session, case.category)
-    case.reopen_count += 1
-    case.resolved_at = case.confirmed_at = case.closed_at = None
-    case.satisfaction = None
-    case.resolve_due_at = step.now + dt.timedelta(hours=resolve_hours(policy, case.urgency))
+    reopen_clock(case, step.now, await policy_for(session, case.category))
     return await finish(
         session, step, {"reason": reason_text, "resolve_due_at": stamp(case.resolve_due_at)}
     )

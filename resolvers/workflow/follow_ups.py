@@ -10,8 +10,6 @@ resolve deadline, as `reopenCase` does.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.principal import Principal
@@ -19,7 +17,7 @@ from db.models import CaseFollowUp
 from db.models.enums import CaseStatus, FollowUpChannel, Satisfaction
 from resolvers.refusals import ValidationError
 from resolvers.validators import text_of
-from resolvers.workflow.steps import Change, begin, finish, policy_for, resolve_hours, stamp
+from resolvers.workflow.steps import Change, begin, finish, policy_for, reopen_clock, stamp
 from resolvers.workflow.transitions import Action
 
 
@@ -74,12 +72,8 @@ async def record_follow_up(
     }
     if reopen:
         case = step.case
-        policy = await policy_for(session, case.category)
+        # As `reopenCase` does (back to ASSIGNED).
+        reopen_clock(case, step.now, await policy_for(session, case.category))
         case.status = CaseStatus.ASSIGNED
-        case.reopen_count += 1
-        case.resolved_at = case.confirmed_at = case.closed_at = None
-        case.satisfaction = None
-        hours = resolve_hours(policy, case.urgency)
-        case.resolve_due_at = step.now + dt.timedelta(hours=hours)
         payload["resolve_due_at"] = stamp(case.resolve_due_at)
     return await finish(session, step, payload)

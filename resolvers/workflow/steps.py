@@ -92,6 +92,15 @@ def resolve_hours(policy: Policy, urgency: CaseUrgency) -> int:
     return policy.resolve_hours if policy.category_specific else URGENCY_RESOLVE_HOURS[urgency]
 
 
+def reopen_clock(case: Case, now: dt.datetime, policy: Policy) -> None:
+    """A resolved case taken up again: its resolution, confirmation and rating withdrawn, a
+    new resolve deadline from now."""
+    case.reopen_count += 1
+    case.resolved_at = case.confirmed_at = case.closed_at = None
+    case.satisfaction = None
+    case.resolve_due_at = now + dt.timedelta(hours=resolve_hours(policy, case.urgency))
+
+
 @dataclass
 class Step:
     """A case locked for one action that the table allows this principal."""
