@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.metrics import TIME_ZONE
 from db.models import AssessmentWeights, DistrictAssessmentWeights
+from db.tenancy import MissingDistrictError, current_district
 
 RATE_DEFINITIONS = {
     "response": (
@@ -116,7 +117,7 @@ class Counts:
 # confirmation) and its place.
 _CASES = """
 month_cases AS (
-  SELECT c.id, c.community_id, cm.street_id, c.assigned_partner_id,
+  SELECT c.district_id, c.id, c.community_id, cm.street_id, c.assigned_partner_id,
          coalesce(f.resolved, CASE WHEN c.confirmed_at IS NOT NULL THEN true END) AS resolved,
          coalesce(f.satisfaction, CASE
            WHEN c.satisfaction >= 4 THEN 'SATISFIED'
@@ -129,7 +130,8 @@ month_cases AS (
     WHERE fu.district_id = c.district_id AND fu.case_id = c.id AND fu.reached
     ORDER BY fu.recorded_at DESC, fu.id DESC LIMIT 1
   ) f ON true
-  WHERE c.created_at >= :start AND c.created_at < :end AND c.excluded_at IS NULL
+  WHERE c.district_id = :district
+    AND c.created_at >= :start AND c.created_at < :end AND c.excluded_at IS NULL
     AND (CAST(:street AS bigint) IS NULL OR cm.street_id = CAST(:street AS bigint))
     AND (CAST(:community AS bigint) IS NULL OR c.community_id = CAST(:community AS bigint))
 ),
@@ -150,7 +152,7 @@ dispatches AS (
            WHEN a.sign_for_due_at < now() THEN false
          END AS responded
   FROM case_assignments a
-  JOIN month_cases mc ON mc.id = a.case_id
+  JOIN month_cases mc ON mc.district_id = a.district_id AND mc.id = a.case_id
 )
 """
 
@@ -182,7 +184,8 @@ per_case AS (
 ),
 refused AS (
   SELECT r.partner_id AS entry_id, count(*) AS refused_returns
-  FROM case_returns r JOIN month_cases mc ON mc.id = r.case_id
+  FROM case_returns r
+  JOIN month_cases mc ON mc.district_id = r.district_id AND mc.id = r.case_id
   WHERE r.outcome = 'REFUSED' GROUP BY r.partner_id
 )
 SELECT coalesce(d.entry_id, pc.entry_id, rf.entry_id) AS entry_id,
@@ -211,7 +214,8 @@ per_case AS (
 ),
 refused AS (
   SELECT mc.{key} AS entry_id, count(*) AS refused_returns
-  FROM case_returns r JOIN month_cases mc ON mc.id = r.case_id
+  FROM case_returns r
+  JOIN month_cases mc ON mc.district_id = r.district_id AND mc.id = r.case_id
   WHERE r.outcome = 'REFUSED' GROUP BY mc.{key}
 )
 SELECT pc.entry_id, pc.cases, coalesce(d.dispatches, 0) AS dispatches,
@@ -243,15 +247,18 @@ def previous_month(month: dt.date) -> dt.date:
 
 
 def parameters(
+    district_id: int,
     month: dt.date,
     weights: Weights = DEFAULT_WEIGHTS,
     street_id: int | None = None,
     community_id: int | None = None,
 ) -> dict[str, Any]:
-    """The parameters of `statement` for a month, the answers' weights and a narrowing to a
-    street or a community (their cases only)."""
+    """The parameters of `statement` for a district's month, the answers' weights and a
+    narrowing to a street or a community (their cases only). The district is named in the
+    statement too (as row-level security enforces it): its indexes start with it."""
     start, end = month_bounds(month)
     return {
+        "district": district_id,
         "start": start,
         "end": end,
         "w_satisfied": weights.satisfied,
@@ -283,7 +290,10 @@ async def counts(
     session: AsyncSession, month: dt.date, level: Level, weights: Weights = DEFAULT_WEIGHTS
 ) -> list[Counts]:
     """Every entry's counts for `month` in the session's district (from scratch)."""
-    rows = await session.execute(text(statement(level)), parameters(month, weights))
+    district_id = current_district(session)
+    if district_id is None:
+        raise MissingDistrictError("the assessment is counted in a district session")
+    rows = await session.execute(text(statement(level)), parameters(district_id, month, weights))
     return read_counts([dict(r) for r in rows.mappings()])
 
 
@@ -367,7 +377,7 @@ _PLACE_COLUMN = {
 _SCOPED_CASES = """
   FROM cases c
   JOIN communities cm ON cm.district_id = c.district_id AND cm.id = c.community_id
-  WHERE c.excluded_at IS NULL
+  WHERE c.district_id = :district AND c.excluded_at IS NULL
     AND (CAST(:street AS bigint) IS NULL OR cm.street_id = CAST(:street AS bigint))
     AND (CAST(:community AS bigint) IS NULL OR c.community_id = CAST(:community AS bigint))
     AND (CAST(:partner AS bigint) IS NULL OR c.assigned_partner_id = CAST(:partner AS bigint))
@@ -376,7 +386,8 @@ _SCOPED_CASES = """
 
 def hotspots_statement(place: HotspotPlace) -> str:
     """Categories × places of a month: cases, and the mean of the three months before.
-    Parameters: start, end, before (three months before start), street, community, partner."""
+    Parameters: district, start, end, before (three months before start), street, community,
+    partner."""
     column = _PLACE_COLUMN[place]
     return f"""
 WITH now AS (
@@ -446,7 +457,8 @@ def figure_statement(level: Level, figure: Figure) -> str:
             f"SELECT mc.id FROM month_cases mc WHERE {by_case} AND mc.satisfaction IS NOT NULL"  # noqa: S608
         ),
         Figure.REFUSED_RETURNS: (
-            "SELECT r.case_id FROM case_returns r JOIN month_cases mc ON mc.id = r.case_id "  # noqa: S608
+            "SELECT r.case_id FROM case_returns r "  # noqa: S608
+            "JOIN month_cases mc ON mc.district_id = r.district_id AND mc.id = r.case_id "
             f"WHERE r.outcome = 'REFUSED' AND {by_return}"
         ),
     }[figure]

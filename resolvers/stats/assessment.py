@@ -106,7 +106,8 @@ async def _month(
             weights = a.weights_of(row, source)
             break
     rows = await db.tuned_rows(
-        text(a.statement(level)), a.parameters(month, a.DEFAULT_WEIGHTS, street, community)
+        text(a.statement(level)),
+        a.parameters(_district(info), month, a.DEFAULT_WEIGHTS, street, community),
     )
     return weights, a.read_counts(rows)
 
@@ -151,12 +152,7 @@ def _check(info: Info, scope: Scope, level: a.Level, minimum_sample: int | None)
 
 
 async def _names(info: Info, level: a.Level, entry_ids: set[int]) -> dict[int, str]:
-    model, _ = _NAMES[level]
-    found = await info.context.db.execute(
-        select(model.id, model.name).where(model.id.in_(entry_ids))
-    )
-    listed: list[Any] = list(found.all())
-    return {int(row.id): str(row.name) for row in listed}
+    return await _place_names(info, _NAMES[level][0], entry_ids)
 
 
 async def _standings(
@@ -195,7 +191,7 @@ async def league(
             AssessmentEntry(
                 rank=rank,
                 below_minimum_sample=r.cases < minimum,
-                entry_id=strawberry_id(type_name, r.entry_id),
+                entry_id=strawberry.ID(ids.encode(type_name, r.entry_id)),
                 name=names.get(r.entry_id, ""),
                 cases=r.cases,
                 score=score,
@@ -282,7 +278,7 @@ async def watch_list(
     _, type_name = _NAMES[level]
     entries = [
         WatchEntry(
-            entry_id=strawberry_id(type_name, entry_id),
+            entry_id=strawberry.ID(ids.encode(type_name, entry_id)),
             name=names.get(entry_id, ""),
             rank=now.places[entry_id][0],
             score=now.places[entry_id][1],
@@ -327,6 +323,7 @@ async def hotspots(
     start, end = a.month_bounds(month)
     before, _ = a.month_bounds(a.previous_month(a.previous_month(a.previous_month(month))))
     narrowing = {
+        "district": _district(info),
         "street": scope.scope_id if scope.kind == "street" else None,
         "community": scope.scope_id if scope.kind == "community" else None,
         "partner": scope.scope_id if scope.kind == "partner" else None,
@@ -353,7 +350,7 @@ async def hotspots(
     spots = [
         Hotspot(
             category=CaseCategory(r["category"]),
-            place_id=strawberry_id(type_name, int(r["place_id"])),
+            place_id=strawberry.ID(ids.encode(type_name, int(r["place_id"]))),
             place_name=names.get(int(r["place_id"]), ""),
             cases=int(r["cases"]),
             previous_mean=float(r["previous_mean"]),
@@ -376,7 +373,7 @@ async def hotspots(
         by_growth=by_growth,
         repeated_facilities=[
             RepeatedFacility(
-                facility_id=strawberry_id("Facility", int(r["place_id"])),
+                facility_id=strawberry.ID(ids.encode("Facility", int(r["place_id"]))),
                 name=facility_names.get(int(r["place_id"]), ""),
                 cases=int(r["cases"]),
                 first_reported_at=r["first_at"],
@@ -400,6 +397,12 @@ async def _place_names(info: Info, model: Any, place_ids: set[int]) -> dict[int,
 MAX_FIGURE_CASES = 100_000
 
 
+def _district(info: Info) -> int:
+    district_id = info.context.district_id
+    assert district_id is not None  # the scope is a district's (checked before)
+    return district_id
+
+
 async def figure_cases(
     info: Info, scope: Scope, month_value: str, level: a.Level, entry: str, figure: a.Figure
 ) -> CaseQuery:
@@ -414,14 +417,13 @@ async def figure_cases(
     community = scope.scope_id if scope.kind == "community" else None
     rows = await info.context.db.tuned_rows(
         text(a.figure_statement(level, figure)),
-        {**a.parameters(month, a.DEFAULT_WEIGHTS, street, community), "entry": entry_id},
+        {
+            **a.parameters(_district(info), month, a.DEFAULT_WEIGHTS, street, community),
+            "entry": entry_id,
+        },
     )
     found = tuple(int(r["id"]) for r in rows[:MAX_FIGURE_CASES])
     return CaseQuery(case_ids=found)
-
-
-def strawberry_id(type_name: str, db_id: int) -> Any:
-    return ids.encode(type_name, db_id)
 
 
 async def set_district_weights(
