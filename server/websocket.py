@@ -94,8 +94,9 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Ids of subscriptions whose execution is ending while their serving goes on.
-        self._detaching: set[str] = set()
+        # The outlets of subscriptions being executed, by operation id: one that was handed
+        # over ends its execution without `complete`, as its serving goes on.
+        self._detaching: dict[str, OperationOutlet] = {}
 
     async def run_operation(self, operation: Any) -> None:
         """Strawberry's, with a deadline for queries and mutations (not for subscriptions,
@@ -140,7 +141,7 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         error, another subscription — is executed to its end as usual.)"""
         outlet = OperationOutlet(self, operation)
         OUTLET.set(outlet)
-        self._detaching.add(operation.id)
+        self._detaching[operation.id] = outlet
         try:
             await super().run_operation(operation)
         except BaseException:
@@ -148,7 +149,7 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
                 outlet.serving.close()
             raise
         finally:
-            self._detaching.discard(operation.id)
+            self._detaching.pop(operation.id, None)
         if outlet.serving is None:
             return
         # Strawberry forgot the operation when the execution ended (its `complete` was not
@@ -205,8 +206,10 @@ class KeepAliveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     async def send_message(self, message: Any) -> None:
         """Strawberry's, with a code on every error of an `error` or `next` message; not the
         `complete` of an execution whose subscription goes on (`_run_subscription`)."""
-        if message.get("type") == "complete" and message.get("id") in self._detaching:
-            return
+        if message.get("type") == "complete":
+            handed_over = self._detaching.get(message.get("id"))
+            if handed_over is not None and handed_over.serving is not None:
+                return
         payload = message.get("payload") if isinstance(message, dict) else None
         if message.get("type") == "error" and isinstance(payload, list):
             message = {**message, "payload": [with_code_formatted(e) for e in payload]}

@@ -407,4 +407,12 @@ async def test_a_bad_filter_id_ends_the_subscription_with_a_clear_error(
     assert message["type"] in {"error", "next"}, message
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert "`community`" in errors[0]["message"]
+    if message["type"] == "next":
+        # The subscription is over, and the client is told so.
+        async with asyncio.timeout(5):
+            while True:
+                message = json.loads(await ws.recv())
+                if message["type"] != "ping":
+                    break
+        assert message == {"id": "1", "type": "complete"}
     await ws.close()
