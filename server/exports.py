@@ -4,13 +4,16 @@ A dashboard downloads it with `fetch` and the `Authorization` header, so no toke
 in a URL. The table is what the GraphQL API answers the same principal (the export runs the
 same query through the schema, with the same context: authentication, scope, budget), laid out
 with Chinese headers. CSV is UTF-8 with a byte-order mark, so Excel shows the Chinese text
-intact; XLSX is written by XlsxWriter. Errors are GraphQL-shaped JSON with a code, as on
+intact. Errors are GraphQL-shaped JSON with a code, as on
 `/graphql`.
 
 | table | query parameters |
 |---|---|
 | `assessment` | `month` (YYYY-MM), `level` (STREET, COMMUNITY, PARTNER), `minimumSample` |
 | `watch-list` | `month`, `level`, `threshold`, `lowestShare`, `minimumSample` |
+| `comparison` | `level`, `from`, `to` (with offset, `%2B08:00`), `orderBy`, `minimumSample` |
+
+XLSX is written by openpyxl, which the tests also read it back with.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import xlsxwriter
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -52,13 +57,15 @@ def _number(value: Any, digits: int = 1) -> Any:
 
 @dataclass(frozen=True)
 class Table:
-    """One exportable table: its query, how its arguments are read, its columns."""
+    """One exportable table: its query and answer field (both may depend on the
+    arguments), how its arguments are read, its columns, its file's name."""
 
-    query: str
-    field: str
+    query: Callable[[dict[str, Any]], str]
+    field: Callable[[dict[str, Any]], str]
     arguments: dict[str, Callable[[str], Any]]
     headers: list[str]
     row: Callable[[dict[str, Any]], list[Any]]
+    filename: Callable[[dict[str, Any], dict[str, Any]], str]
 
 
 def _assessment_row(e: dict[str, Any]) -> list[Any]:
@@ -69,10 +76,64 @@ def _assessment_row(e: dict[str, Any]) -> list[Any]:
     return [*values, e["refusedReturns"], e["previousRank"], e["movement"]]
 
 
+def _monthly(name: str) -> Callable[[dict[str, Any], dict[str, Any]], str]:
+    return lambda answer, _: f"{name}-{answer['level'].lower()}-{answer['month']}"
+
+
+METRICS = {
+    "cases": "案件数",
+    "open": "未办结",
+    "acceptedWithinDeadline": "按时受理率(%)",
+    "medianHoursToAccept": "受理时长中位数(小时)",
+    "p90HoursToAccept": "受理时长P90(小时)",
+    "resolvedWithinDeadline": "按时办结率(%)",
+    "medianHoursToResolve": "办结时长中位数(小时)",
+    "p90HoursToResolve": "办结时长P90(小时)",
+    "whistlesBlown": "吹哨次数",
+    "overdueReportIns": "超时报到",
+    "helpingHandRequests": "大手拉小手请求",
+    "helpingHandsReceived": "获得帮扶",
+    "reopenRate": "重开率(%)",
+    "meanSatisfaction": "平均满意度",
+    "casesPerThousandHouseholds": "每千户案件数",
+}
+"""A comparison's columns: every figure of `CaseMetrics`, with its Chinese header."""
+
+COMPARED = {"COMMUNITY": "communities", "STREET": "streets", "PARTNER": "partners"}
+"""A comparison's level and the `statistics` field that answers it."""
+
+
+def _compared(variables: dict[str, Any]) -> str:
+    level = variables.get("level")
+    if level not in COMPARED:
+        raise ValueError(f"`level` is one of {', '.join(COMPARED)}, not {level!r}")
+    return COMPARED[level]
+
+
+def _comparison_query(variables: dict[str, Any]) -> str:
+    figures = " ".join(f"{name} {{ value }}" for name in METRICS)
+    return f"""query Export($from: DateTime!, $to: DateTime!, $orderBy: MetricOrder,
+    $minimumSample: Int) {{
+  statistics {{ {_compared(variables)}(period: {{from: $from, to: $to}}, orderBy: $orderBy,
+                               minimumSample: $minimumSample) {{
+    period {{ from to }} entries {{ rank name metrics {{ {figures} }} }} }} }} }}"""
+
+
+def _comparison_filename(answer: dict[str, Any], variables: dict[str, Any]) -> str:
+    period = answer["period"]
+    return f"comparison-{variables['level'].lower()}-{period['from'][:10]}-{period['to'][:10]}"
+
+
+def _date_time(value: str) -> str:
+    """A date-time of the query string; a `+` of its offset left unencoded arrives as a
+    space, which is put back."""
+    return value.replace(" ", "+")
+
+
 TABLES = {
     "assessment": Table(
-        ASSESSMENT,
-        "assessment",
+        lambda _: ASSESSMENT,
+        lambda _: "assessment",
         {"month": str, "level": str.upper, "minimumSample": int},
         [
             "排名",
@@ -93,10 +154,11 @@ TABLES = {
             "名次变化",
         ],
         _assessment_row,
+        _monthly("assessment"),
     ),
     "watch-list": Table(
-        WATCH_LIST,
-        "watchList",
+        lambda _: WATCH_LIST,
+        lambda _: "watchList",
         {
             "month": str,
             "level": str.upper,
@@ -112,6 +174,21 @@ TABLES = {
             "、".join(e["reasons"]),
             e["consecutiveMonths"],
         ],
+        _monthly("watch-list"),
+    ),
+    "comparison": Table(
+        _comparison_query,
+        _compared,
+        {
+            "level": str.upper,
+            "from": _date_time,
+            "to": _date_time,
+            "orderBy": lambda value: {"metric": value.upper()},
+            "minimumSample": int,
+        },
+        ["排名", "名称", *METRICS.values()],
+        lambda e: [e["rank"], e["name"], *(_number(e["metrics"][m]["value"]) for m in METRICS)],
+        _comparison_filename,
     ),
 }
 
@@ -137,6 +214,7 @@ async def serve_export(services: Services, schema: BaseSchema, request: Request)
             for key, read in table.arguments.items()
             if key in request.query_params
         }
+        query, field = table.query(variables), table.field(variables)
     except ValueError as exc:
         return error_response(
             400, f"a query parameter is not of its type: {exc}", ErrorCode.BAD_USER_INPUT
@@ -150,7 +228,9 @@ async def serve_export(services: Services, schema: BaseSchema, request: Request)
     if context.principal.is_anonymous:
         return _error(401, "send your token in the Authorization header")
     try:
-        result = await schema.execute(table.query, variables, context_value=context)
+        # A comparison's `level` picks its field, not a variable: undeclared variables are
+        # ignored by GraphQL.
+        result = await schema.execute(query, variables, context_value=context)
     finally:
         await context.db.finish(commit=False)
     if result.errors:
@@ -161,9 +241,9 @@ async def serve_export(services: Services, schema: BaseSchema, request: Request)
             status = 403
         return error_response(status, error.message, code)
     assert result.data is not None
-    answer = result.data["statistics"][table.field]
+    answer = result.data["statistics"][field]
     rows = [table.row(e) for e in answer["entries"]]
-    filename = f"{name}-{answer['level'].lower()}-{answer['month']}.{kind}"
+    filename = f"{table.filename(answer, variables)}.{kind}"
     body = _csv(table.headers, rows) if kind == "csv" else _xlsx(name, table.headers, rows)
     media = (
         "text/csv; charset=utf-8"
@@ -190,15 +270,20 @@ def _csv(headers: list[str], rows: list[list[Any]]) -> bytes:
 
 
 def _xlsx(name: str, headers: list[str], rows: list[list[Any]]) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(name[:31])
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    heading = []
+    for text in headers:
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = bold
+        heading.append(cell)
+    sheet.append(heading)
+    for row in rows:
+        sheet.append(["" if v is None else v for v in row])
     out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True})
-    sheet = book.add_worksheet(name[:31])
-    bold = book.add_format({"bold": True})
-    sheet.write_row(0, 0, headers, bold)
-    for index, row in enumerate(rows, 1):
-        sheet.write_row(index, 0, ["" if v is None else v for v in row])
-    sheet.freeze_panes(1, 0)
-    book.close()
+    book.save(out)
     return out.getvalue()
 
 
