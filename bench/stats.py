@@ -87,6 +87,23 @@ query ($period: PeriodInput!) {{
   }} }}
 }}"""
 
+ASSESSMENT = """
+query ($month: String!, $level: AssessmentLevel!) {
+  statistics { assessment(month: $month, level: $level) {
+    weights { response resolution satisfaction source }
+    entries { rank belowMinimumSample entryId name cases score
+              responseRate { value numerator denominator sampleSize }
+              resolutionRate { value numerator denominator sampleSize }
+              satisfactionRate { value numerator denominator sampleSize }
+              refusedReturns previousRank movement previousScore } } }
+}"""
+
+WATCH_LIST = """
+query ($month: String!, $level: AssessmentLevel!) {
+  statistics { watchList(month: $month, level: $level) {
+    entries { name score consecutiveMonths reasons } } }
+}"""
+
 SERIES = """
 query ($period: PeriodInput!, $metric: CaseMetric!) {
   statistics { timeSeries(metric: $metric, interval: MONTH, period: $period) {
@@ -175,6 +192,16 @@ async def main() -> None:
         ):
             times, body = await _time(client, bearer, query, {"period": period, **extra}, args.runs)
             _report(name, times, body, args.runs)
+        month = f"{row.last.year:04d}-{row.last.month:02d}"
+        for name, query, level in (
+            ("monthly assessment, communities", ASSESSMENT, "COMMUNITY"),
+            ("monthly assessment, streets", ASSESSMENT, "STREET"),
+            ("monthly assessment, partners", ASSESSMENT, "PARTNER"),
+            ("watch-list, communities (12 months back)", WATCH_LIST, "COMMUNITY"),
+        ):
+            variables = {"month": month, "level": level}
+            times, body = await _time(client, bearer, query, variables, args.runs)
+            _report(f"{name}, {month}", times, body, args.runs)
         times, body = await _time(client, operator, PLATFORM, {"period": period}, args.runs)
         _report(
             f"platform-wide: all {total_communities:,} communities, all metrics",

@@ -113,11 +113,30 @@ class Counts:
         return self.rate(self.satisfaction_points, self.satisfaction_answers)
 
 
-# The month's cases that count, with each one's answer (latest reached follow-up, else the
-# confirmation) and its place.
-_CASES = """
+MONTH_OF_CASE = f"CAST(date_trunc('month', c.created_at AT TIME ZONE '{TIME_ZONE}') AS date)"
+"""The month a case counts in: the one it was reported in, in China time."""
+
+SETTLED_RETURN = """EXISTS (SELECT 1 FROM case_returns r
+                        WHERE r.district_id = a.district_id AND r.case_id = a.case_id
+                          AND r.partner_id = a.partner_id
+                          AND r.outcome IN ('UPHELD', 'REDISPATCHED', 'REFUSED'))"""
+"""Whether the dispatch `a` ended in a decided return (its outcome then is the return's)."""
+
+
+def cases_ctes(selection: str, as_of: str = "now()") -> str:
+    """`month_cases` (the cases of `selection`, a condition on the case `c` and its community
+    `cm`, that count: not excluded; with each one's answer, the latest reached follow-up, else
+    the confirmation) and `dispatches` (every dispatch of those cases with its outcome:
+    responded (true), not (false), or not decided yet / left out (null)).
+
+    `as_of` is the moment a sign-for deadline has passed by: `now()` for the figures as of
+    now. The rollups (`db.assessment_rollups`) count as of '-infinity', so a dispatch neither
+    signed for nor returned stays undecided there, and whether its deadline has passed is
+    asked when they are read (`PENDING_DISPATCH`)."""
+    return f"""
 month_cases AS (
-  SELECT c.district_id, c.id, c.community_id, cm.street_id, c.assigned_partner_id,
+  SELECT c.district_id, c.id, c.community_id, cm.street_id, c.assigned_partner_id, c.category,
+         {MONTH_OF_CASE} AS month,
          coalesce(f.resolved, CASE WHEN c.confirmed_at IS NOT NULL THEN true END) AS resolved,
          coalesce(f.satisfaction, CASE
            WHEN c.satisfaction >= 4 THEN 'SATISFIED'
@@ -130,15 +149,10 @@ month_cases AS (
     WHERE fu.district_id = c.district_id AND fu.case_id = c.id AND fu.reached
     ORDER BY fu.recorded_at DESC, fu.id DESC LIMIT 1
   ) f ON true
-  WHERE c.district_id = :district
-    AND c.created_at >= :start AND c.created_at < :end AND c.excluded_at IS NULL
-    AND (CAST(:street AS bigint) IS NULL OR cm.street_id = CAST(:street AS bigint))
-    AND (CAST(:community AS bigint) IS NULL OR c.community_id = CAST(:community AS bigint))
+  WHERE c.excluded_at IS NULL AND {selection}
 ),
--- Every dispatch of those cases with its outcome: responded (true), not (false), or not
--- decided yet / left out (null).
 dispatches AS (
-  SELECT a.case_id, a.partner_id, a.role, mc.community_id, mc.street_id,
+  SELECT a.district_id, a.case_id, a.partner_id, a.role, mc.community_id, mc.street_id,
          CASE
            WHEN EXISTS (SELECT 1 FROM case_returns r
                         WHERE r.district_id = a.district_id AND r.case_id = a.case_id
@@ -149,12 +163,26 @@ dispatches AS (
                           AND r.partner_id = a.partner_id AND r.outcome = 'REFUSED') THEN false
            WHEN a.signed_for_at IS NOT NULL
              THEN a.signed_for_at <= coalesce(a.sign_for_due_at, a.signed_for_at)
-           WHEN a.sign_for_due_at < now() THEN false
+           WHEN a.sign_for_due_at < {as_of} THEN false
          END AS responded
   FROM case_assignments a
   JOIN month_cases mc ON mc.district_id = a.district_id AND mc.id = a.case_id
 )
-"""
+"""  # noqa: S608 - fixed fragments of this module only
+
+
+PENDING_DISPATCH = f"""a.signed_for_at IS NULL AND a.sign_for_due_at < now()
+  AND NOT {SETTLED_RETURN}"""
+"""A dispatch `a` whose outcome only time decided: neither signed for nor returned, and its
+sign-for deadline has passed (not responded). The rollups leave these undecided; a read adds
+them."""
+
+_MONTH_SELECTION = """c.district_id = :district
+    AND c.created_at >= :start AND c.created_at < :end
+    AND (CAST(:street AS bigint) IS NULL OR cm.street_id = CAST(:street AS bigint))
+    AND (CAST(:community AS bigint) IS NULL OR c.community_id = CAST(:community AS bigint))"""
+
+_CASES = cases_ctes(_MONTH_SELECTION)
 
 _PLACE_KEY = {Level.COMMUNITY: "community_id", Level.STREET: "street_id"}
 

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models as m
@@ -225,6 +226,8 @@ async def build_world(database: Database, district_id: int) -> World:
                 satisfaction=35,
             ),
         )
+        # The assessment's facts and rollups of the case come from PostgreSQL's triggers.
+        add(s, m.AssessmentWatermark(decided_until=NOW))
         add(
             s,
             m.CasePhoto(
@@ -232,6 +235,10 @@ async def build_world(database: Database, district_id: int) -> World:
             ),
         )
         await add_webhooks(s, world, partner.id)
+    async with database.platform_session() as s:
+        await use_district(s, district_id)
+        for model in (m.AssessmentCaseFact, m.AssessmentRollup):  # written by the triggers
+            world.rows[model] = (await s.scalars(select(model).limit(1))).one()
     return world
 
 

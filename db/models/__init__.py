@@ -1,6 +1,12 @@
 """All mapped models; importing this package registers every table on `Base.metadata`."""
 
-from db.models.assessment import AssessmentWeights, DistrictAssessmentWeights
+from db.models.assessment import (
+    AssessmentCaseFact,
+    AssessmentRollup,
+    AssessmentWatermark,
+    AssessmentWeights,
+    DistrictAssessmentWeights,
+)
 from db.models.base import Base, DistrictScoped, TenantEntity
 from db.models.cases import Case, CaseEvent, Meeting, MeetingAttendee, MeetingCase
 from db.models.committees import Committee, CommitteeMember
@@ -31,6 +37,9 @@ from db.models.workflow import (
 )
 
 __all__ = [
+    "AssessmentCaseFact",
+    "AssessmentRollup",
+    "AssessmentWatermark",
     "AssessmentWeights",
     "Base",
     "Building",

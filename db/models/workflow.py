@@ -72,6 +72,14 @@ class CaseAssignment(TenantEntity, Base):
         _person_fk("signed_for_by_id"),
         Index("ix_case_assignments_case", "district_id", "case_id"),
         Index("ix_case_assignments_partner", "district_id", "partner_id"),
+        # Dispatches not signed for, by deadline: the assessment adds those whose deadline
+        # passed since its watermark (`db.assessment_rollups`).
+        Index(
+            "ix_case_assignments_not_signed_for",
+            "district_id",
+            "sign_for_due_at",
+            postgresql_where=text("signed_for_at IS NULL"),
+        ),
         Index(
             "uq_case_assignments_one_lead",
             "district_id",

@@ -342,6 +342,9 @@ P_AUTO_CLOSE: Final = 0.6  # of the cases the resident never confirms
 P_STALL_ACCEPT: Final = 0.004
 P_STALL_ASSIGN: Final = 0.004
 P_STALL_WORK: Final = 0.015
+SIGN_FOR_HOURS: Final = 2  # the default policy's sign-for deadline (签收)
+SIGN_FOR_MEDIAN: Final = 25 * MINUTE  # most partners sign for well within it; a few are late
+P_NEVER_SIGNED: Final = 0.03
 
 # Payloads as the workflow's services (resolvers.workflow) write them.
 REJECT_PAYLOAD: Final = _payload(reason="不属于社区受理范围")
@@ -943,6 +946,7 @@ EVENT_COLUMNS: Final = (
 EVENT_TIME: Final = itemgetter(6)
 ASSIGNMENT_COLUMNS: Final = (
     "district_id", "id", "case_id", "partner_id", "role", "assigned_by_id", "assigned_at",
+    "sign_for_due_at", "signed_for_at",
 )  # fmt: skip
 WHISTLE_COLUMNS: Final = (
     "district_id", "id", "case_id", "department_id", "reason", "blown_by_id", "blown_at",
@@ -1225,8 +1229,12 @@ class _CaseFactory:
         payload = (f'{{"partner_id": {spot.partner_id}, "assignment_id": {assignment_id}, '
                    '"co_handlers": []}')  # fmt: skip
         self._step(case, t, ASSIGN, case.worker_id, None, payload)
+        signing = t + self._wait(SIGN_FOR_MEDIAN, SPREAD_WIDE)
+        never = self._random() < P_NEVER_SIGNED or signing > self._now
+        signed = None if never else signing
         self.assignments.append((self._district_id, assignment_id, case.id, spot.partner_id,
-                                 AssignmentRole.LEAD, case.worker_id, t))  # fmt: skip
+                                 AssignmentRole.LEAD, case.worker_id, t,
+                                 t + SIGN_FOR_HOURS * HOUR, signed))  # fmt: skip
         case.assigned_at = t
         case.partner_id = spot.partner_id
         return True
@@ -1696,6 +1704,7 @@ class _Loader:
             self._count("district_counters", 1)
             if self._connection.skip_fk_triggers:
                 await self._verify(district.id)
+            await self._roll_up(district.id)
 
     async def _begin(self, district: _District) -> None:
         """Create the district and enter it: row-level security now admits its rows."""
@@ -1717,6 +1726,17 @@ class _Loader:
         started = time.perf_counter()
         self._count(table, await self._connection.copy(table, columns, rows))
         self._time(phase, started)
+
+    async def _roll_up(self, district_id: int) -> None:
+        """Count the district's assessment rollups from its rows: the triggers that keep
+        them were off while copying (or ran per statement, over rows not all there yet)."""
+        started = time.perf_counter()
+        conn = self._connection.conn
+        await conn.execute("SET LOCAL session_replication_role = DEFAULT")
+        for setting in ("enable_nestloop", "enable_mergejoin", "enable_indexscan"):
+            await conn.execute(f"SET LOCAL {setting} = on")
+        await conn.execute("SELECT assessment_rebuild($1)", district_id)
+        self._time("assessment rollups", started)
 
     async def _verify(self, district_id: int) -> None:
         started = time.perf_counter()

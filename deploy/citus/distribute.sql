@@ -68,6 +68,13 @@ SELECT create_distributed_table('helping_hands', 'district_id', colocate_with =>
 SELECT create_distributed_table('case_returns', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('case_follow_ups', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('district_assessment_weights', 'district_id', colocate_with => 'district_counters');
+-- The assessment's rollups (migration 0011). They are kept by statement-level triggers with
+-- transition tables on cases and their workflow rows; whether Citus runs those on
+-- distributed tables (`citus.enable_unsafe_triggers`) has not been tried. Without them,
+-- `SELECT assessment_rebuild(id) FROM districts` counts the rollups anew.
+SELECT create_distributed_table('assessment_case_facts', 'district_id', colocate_with => 'district_counters');
+SELECT create_distributed_table('assessment_rollups', 'district_id', colocate_with => 'district_counters');
+SELECT create_distributed_table('assessment_watermarks', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('meeting_cases', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('report_keys', 'district_id', colocate_with => 'district_counters');
 

@@ -1,6 +1,7 @@
 """The monthly assessment's league table, and a district's own weights.
 
-The counts come from `db.assessment` (one statement a month); this module scopes them to
+The counts come from the rollups (`db.assessment_rollups`, one statement a month, equal to
+`db.assessment`'s count from the cases); this module scopes them to
 what the principal may see, scores them under the weights in force for the month, ranks them
 (the minimum sample of comparisons applies to the entry's cases), and compares with the
 month before.
@@ -25,6 +26,7 @@ from core.context import Info
 from core.principal import Principal
 from core.user_errors import UserError
 from db import assessment as a
+from db import assessment_rollups as rollups
 from db.models import (
     Community,
     Compound,
@@ -106,8 +108,10 @@ async def _month(
             weights = a.weights_of(row, source)
             break
     rows = await db.tuned_rows(
-        text(a.statement(level)),
-        a.parameters(_district(info), month, a.DEFAULT_WEIGHTS, street, community),
+        text(rollups.read_statement(level)),
+        rollups.read_parameters(
+            a.parameters(_district(info), month, a.DEFAULT_WEIGHTS, street, community), month
+        ),
     )
     return weights, a.read_counts(rows)
 

@@ -27,8 +27,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.principal import Principal
+from db import assessment_rollups
 from db.events import append_event
-from db.models import Case, CaseAssignment, CaseWhistle, DeadlineAlert, DeadlinePolicy
+from db.models import (
+    Case,
+    CaseAssignment,
+    CaseWhistle,
+    DeadlineAlert,
+    DeadlinePolicy,
+    District,
+)
 from db.models.enums import OPEN_STATUSES, CaseCategory, CaseDeadline, CaseEventKind, CaseStatus
 from db.models.workflow import DEFAULT_POLICY, Policy
 from db.session import Database
@@ -304,7 +312,19 @@ async def sweep(database: Database, now: dt.datetime | None = None) -> int:
     appended = 0
     for district_id, district_dues in by_district.items():
         appended += await _sweep_district(database, district_id, district_dues, now)
+    await decide_assessments(database, now)
     return appended
+
+
+async def decide_assessments(database: Database, now: dt.datetime) -> None:
+    """Move every district's assessment watermark to `now` (never past the database's own
+    clock): the rollups count the dispatches whose sign-for deadline passed unsigned as not
+    responded (`db.assessment_rollups`)."""
+    async with database.platform_session() as session:
+        districts = list(await session.scalars(select(District.id).order_by(District.id)))
+    for district_id in districts:
+        async with database.tenant_session(district_id) as session, session.begin():
+            await assessment_rollups.decide(session, district_id, now)
 
 
 async def run_forever(database: Database, interval: float) -> None:
