@@ -83,9 +83,11 @@ class Weights:
 DEFAULT_WEIGHTS = Weights()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Counts:
-    """One entry's counts for one month: each rate's numerator and denominator."""
+    """One entry's counts for one month: each rate's numerator and denominator. (Not
+    frozen: a league table makes thousands of them, and a frozen dataclass's `__init__`
+    sets each field through `object.__setattr__`.)"""
 
     entry_id: int
     cases: int
@@ -298,17 +300,18 @@ def parameters(
 
 
 def read_counts(rows: Sequence[Mapping[str, Any]]) -> list[Counts]:
+    # PostgreSQL answers ints (bigint, or numeric sums of ints) and a float8.
     return [
         Counts(
-            entry_id=int(r["entry_id"]),
-            cases=int(r["cases"]),
-            dispatches=int(r["dispatches"]),
-            responded=int(r["responded"]),
-            answered=int(r["answered"]),
-            resolved=int(r["resolved"]),
-            satisfaction_answers=int(r["satisfaction_answers"]),
-            satisfaction_points=float(r["satisfaction_points"]),
-            refused_returns=int(r["refused_returns"]),
+            int(r["entry_id"]),
+            int(r["cases"]),
+            int(r["dispatches"]),
+            int(r["responded"]),
+            int(r["answered"]),
+            int(r["resolved"]),
+            int(r["satisfaction_answers"]),
+            float(r["satisfaction_points"]),
+            int(r["refused_returns"]),
         )
         for r in rows
     ]

@@ -42,7 +42,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.assessment import (
@@ -55,6 +55,7 @@ from db.assessment import (
     parameters,
     read_counts,
 )
+from db.models import AssessmentWatermark
 from db.tenancy import MissingDistrictError, current_district
 
 COUNTS = (
@@ -191,12 +192,18 @@ SELECT {_KEYS}, {_SUMS} FROM assessment_case_facts WHERE district_id = p_distric
 GROUP BY {_KEYS} ORDER BY {_KEYS}"""  # noqa: S608 - fixed fragments
 
 
+BULK = 500
+"""Above this many cases, a refresh is planned for many (hash joins)."""
+
+
 def function_sql() -> list[str]:
     """The functions and triggers that keep the rollups (run by the migrations)."""
     return [
         f"""
 CREATE OR REPLACE FUNCTION assessment_refresh(p_districts bigint[], p_cases bigint[])
 RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  nestloop text := current_setting('enable_nestloop');
 BEGIN
   IF p_cases IS NULL OR cardinality(p_cases) = 0 THEN
     RETURN;
@@ -205,11 +212,23 @@ BEGIN
   PERFORM 1 FROM cases c
   WHERE (c.district_id, c.id) IN (SELECT * FROM unnest(p_districts, p_cases))
   ORDER BY c.district_id, c.id FOR NO KEY UPDATE OF c;
-  {_REFRESH};
+  IF cardinality(p_cases) <= {BULK} THEN
+    {_REFRESH};
+  ELSE
+    -- Many cases (an import's batch, a bulk load): hash joins, as the rebuild does; nested
+    -- loops planned for the few cases of a mutation take quadratic time on thousands.
+    PERFORM set_config('enable_nestloop', 'off', true);
+    {_REFRESH};
+    PERFORM set_config('enable_nestloop', nestloop, true);
+  END IF;
 END $fn$""",  # noqa: S608 - fixed fragments of this module
         f"""
 CREATE OR REPLACE FUNCTION assessment_rebuild(p_district bigint)
-RETURNS void LANGUAGE plpgsql AS $fn$
+RETURNS void LANGUAGE plpgsql
+-- Hash joins over the district's rows, whatever the statistics say: rows loaded in the same
+-- transaction have none, and a nested loop planned for "one row" takes quadratic time.
+SET enable_nestloop = off
+AS $fn$
 BEGIN
   DELETE FROM assessment_rollups WHERE district_id = p_district;
   DELETE FROM assessment_case_facts WHERE district_id = p_district;
@@ -361,13 +380,16 @@ WITH rolled AS (
 pending AS (
   SELECT {pending_entry} AS entry_id, count(*) AS overdue
   FROM case_assignments a
-  JOIN cases c ON c.district_id = a.district_id AND c.id = a.case_id
-  JOIN communities cm ON cm.district_id = c.district_id AND cm.id = c.community_id
+  -- Each dispatch's case by its key (a lateral lookup, whatever the statistics say: right
+  -- after a bulk import they may have every table at "one row").
+  CROSS JOIN LATERAL (
+    SELECT c.community_id, c.created_at, c.excluded_at FROM cases c
+    WHERE c.district_id = a.district_id AND c.id = a.case_id
+    LIMIT 1  -- (it is one row: this keeps the lookup a lookup, not a join to plan)
+  ) c
+  JOIN communities cm ON cm.district_id = a.district_id AND cm.id = c.community_id
   WHERE a.district_id = :district {lead_only}
-    AND a.sign_for_due_at >= coalesce(
-      (SELECT w.decided_until FROM assessment_watermarks w WHERE w.district_id = :district),
-      CAST('-infinity' AS timestamptz))
-    AND {PENDING_DISPATCH}
+    AND a.sign_for_due_at >= :decided_until AND {PENDING_DISPATCH}
     AND c.excluded_at IS NULL AND c.created_at >= :start AND c.created_at < :end
     AND (CAST(:street AS bigint) IS NULL OR cm.street_id = CAST(:street AS bigint))
     AND (CAST(:community AS bigint) IS NULL OR c.community_id = CAST(:community AS bigint))
@@ -386,9 +408,21 @@ ORDER BY 1
 """  # noqa: S608 - fixed fragments of this module only
 
 
-def read_parameters(given: dict[str, Any], month: dt.date) -> dict[str, Any]:
-    """`db.assessment.parameters` plus the month the rollups are keyed by."""
-    return {**given, "month": month.replace(day=1)}
+def read_parameters(
+    given: dict[str, Any], month: dt.date, decided_until: dt.datetime | None
+) -> dict[str, Any]:
+    """`db.assessment.parameters` plus the month the rollups are keyed by and the district's
+    watermark (`watermark`: passed as a value, so that PostgreSQL plans the range of
+    deadlines since it, usually a few minutes' worth)."""
+    since = decided_until or dt.datetime.min.replace(tzinfo=dt.UTC)
+    return {**given, "month": month.replace(day=1), "decided_until": since}
+
+
+def watermark_query(district_id: int) -> Any:
+    """The district's watermark (no row: nothing decided yet)."""
+    return select(AssessmentWatermark.decided_until).where(
+        AssessmentWatermark.district_id == district_id
+    )
 
 
 async def counts(
@@ -398,9 +432,10 @@ async def counts(
     district_id = current_district(session)
     if district_id is None:
         raise MissingDistrictError("the assessment is counted in a district session")
+    since = await session.scalar(watermark_query(district_id))
     rows = await session.execute(
         text(read_statement(level)),
-        read_parameters(parameters(district_id, month, weights), month),
+        read_parameters(parameters(district_id, month, weights), month, since),
     )
     return read_counts([dict(r) for r in rows.mappings()])
 

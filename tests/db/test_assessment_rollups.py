@@ -402,3 +402,53 @@ async def test_rollups_stay_equal_under_concurrent_mutations(
         assert made > 40
         await _assert_equal(s)
     assert aborted < 50
+
+
+async def test_one_statement_changing_many_cases_keeps_them_equal(
+    database: Database, world: WorkflowWorld
+) -> None:
+    """More cases in one statement than `BULK` (an import's batch): the refresh planned for
+    many gives the same rollups."""
+    many = rollups.BULK + 100
+    async with database.tenant_session(world.district.id) as s, s.begin():
+        await s.execute(
+            text(
+                "INSERT INTO cases (district_id, community_id, category, title, status, "
+                "assigned_partner_id, created_at, updated_at, confirmed_at, satisfaction) "
+                "SELECT :d, CASE WHEN i % 3 = 0 THEN CAST(:other AS bigint) "
+                "ELSE CAST(:community AS bigint) END, "
+                "'ELEVATOR', 'bulk ' || i, 'ASSIGNED', :partner, t, t, "
+                "CASE WHEN i % 2 = 0 THEN t + interval '2 days' END, "
+                "CASE WHEN i % 2 = 0 THEN 1 + i % 5 END "
+                "FROM generate_series(1, :many) AS i, "
+                "LATERAL (SELECT TIMESTAMPTZ '2026-11-01 00:00+08' + i * interval '1 hour') AS x(t)"
+            ),
+            {
+                "d": world.district.id,
+                "community": world.community_id,
+                "other": world.other_community_id,
+                "partner": world.property_company_id,
+                "many": many,
+            },
+        )
+        await s.execute(
+            text(
+                "INSERT INTO case_assignments (district_id, case_id, partner_id, role, "
+                "sign_for_due_at, signed_for_at) "
+                "SELECT district_id, id, assigned_partner_id, 'LEAD', created_at + interval '2h', "
+                "CASE WHEN id % 4 <> 0 THEN created_at + (id % 5) * interval '40 min' END "
+                "FROM cases WHERE title LIKE 'bulk %'"
+            )
+        )
+        await s.execute(text("UPDATE cases SET excluded_at = NULL WHERE title LIKE 'bulk %'"))
+        await s.execute(
+            text(
+                "UPDATE cases SET community_id = :community WHERE title LIKE 'bulk %' "
+                "AND id % 7 = 0"
+            ),
+            {"community": world.community_id},
+        )
+        place = await rollups.counts(s, dt.date(2026, 11, 1), a.Level.COMMUNITY)
+        assert sum(c.cases for c in place) == many
+        assert sum(c.dispatches for c in place) > 0
+        await _assert_equal(s)
