@@ -308,6 +308,44 @@ def _import_orders(args: argparse.Namespace, settings: Settings) -> None:
         raise SystemExit(1)
 
 
+def _assessment_rollups(args: argparse.Namespace, settings: Settings) -> None:
+    """`gongzhi assessment-rollups`: count the assessment's rollups anew from the cases, each
+    district in a transaction of its own (PostgreSQL keeps them as cases change; this is for
+    data loaded with triggers off, or restored, or a changed definition)."""
+    from sqlalchemy import func, text
+
+    from db import assessment_rollups
+    from db.models import AssessmentRollup
+
+    url = owner_url(settings)
+    asyncio.run(prepare(settings, url, seed_demo=False))
+
+    async def run() -> list[tuple[str, int, float]]:
+        database = open_database(settings, url)
+        done = []
+        try:
+            async with database.platform_session() as session:
+                query = select(District.id, District.code).order_by(District.code)
+                if args.district:
+                    query = query.where(District.code == args.district)
+                districts = (await session.execute(query)).all()
+            if args.district and not districts:
+                raise CliError(f"no district with the code {args.district!r}")
+            for district_id, code in districts:
+                started = time.monotonic()
+                async with database.tenant_session(district_id) as session, session.begin():
+                    await session.execute(text("SET LOCAL statement_timeout = 0"))
+                    await assessment_rollups.rebuild(session, [district_id])
+                    rows = await session.scalar(select(func.count()).select_from(AssessmentRollup))
+                done.append((code, int(rows or 0), time.monotonic() - started))
+        finally:
+            await database.dispose()
+        return done
+
+    for code, rows, seconds in asyncio.run(run()):
+        print(f"{code}: {rows:,} rollup rows, counted in {seconds:.1f} s")
+
+
 def _assessment_weights(args: argparse.Namespace, settings: Settings) -> None:
     """`gongzhi assessment-weights`: the platform-wide weights of the monthly assessment from a
     month on (districts may override them with `setAssessmentWeights`), or list them."""
@@ -426,6 +464,13 @@ def build_parser() -> argparse.ArgumentParser:
     weights.add_argument("--resolution", type=float, help="percent")
     weights.add_argument("--satisfaction", type=float, help="percent")
     weights.set_defaults(handler=_assessment_weights)
+
+    rollups = commands.add_parser(
+        "assessment-rollups",
+        help="count the monthly assessment's rollups anew from the cases (all districts, or one)",
+    )
+    rollups.add_argument("--district", help="district code, e.g. haidian (default: every one)")
+    rollups.set_defaults(handler=_assessment_rollups)
 
     sdl = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     sdl.set_defaults(handler=_schema)

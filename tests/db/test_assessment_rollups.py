@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import random
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +34,7 @@ from db.session import Database
 from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world
 
+ROOT = Path(__file__).resolve().parents[2]
 CHINA = dt.timezone(dt.timedelta(hours=8))
 MONTHS = (dt.date(2026, 10, 1), dt.date(2026, 11, 1), dt.date(2026, 12, 1))
 OUTCOMES = ("PENDING", "REDISPATCHED", "UPHELD", "REFUSED")
@@ -452,3 +457,52 @@ async def test_one_statement_changing_many_cases_keeps_them_equal(
         assert sum(c.cases for c in place) == many
         assert sum(c.dispatches for c in place) > 0
         await _assert_equal(s)
+
+
+async def test_the_command_counts_them_anew(
+    database: Database, world: WorkflowWorld, owner_url: str
+) -> None:
+    """`gongzhi assessment-rollups --district CODE` restores rollups that went wrong (here
+    emptied by the owner, as a bulk load with triggers off would leave them)."""
+    async with database.tenant_session(world.district.id) as s, s.begin():
+        act = Activity(world, dt.datetime.now(dt.UTC))
+        for month in range(3):
+            await _one(s, act, ("case", month, month % 2, 0, 4))
+            await _one(s, act, ("dispatch", month, 0, True, -5, -30))
+    async with database.owner.begin() as connection:
+        await connection.execute(
+            text("DELETE FROM assessment_rollups WHERE district_id = :d"), {"d": world.district.id}
+        )
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "assessment-rollups",
+            "--district",
+            world.district.code,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": owner_url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{world.district.code}: " in done.stdout
+    async with database.tenant_session(world.district.id) as s, s.begin():
+        nov = await rollups.counts(s, MONTHS[1], a.Level.COMMUNITY)
+        assert [c.cases for c in nov] == [1]
+        await _assert_equal(s)
+    unknown = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "server.cli", "assessment-rollups", "--district", "nowhere"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": owner_url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert unknown.returncode != 0
+    assert "no district" in unknown.stderr
