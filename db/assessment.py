@@ -83,11 +83,9 @@ class Weights:
 DEFAULT_WEIGHTS = Weights()
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True)
 class Counts:
-    """One entry's counts for one month: each rate's numerator and denominator. (Not
-    frozen: a league table makes thousands of them, and a frozen dataclass's `__init__`
-    sets each field through `object.__setattr__`.)"""
+    """One entry's counts for one month: each rate's numerator and denominator."""
 
     entry_id: int
     cases: int
@@ -132,9 +130,10 @@ def cases_ctes(selection: str, as_of: str = "now()") -> str:
     responded (true), not (false), or not decided yet / left out (null)).
 
     `as_of` is the moment a sign-for deadline has passed by: `now()` for the figures as of
-    now. The rollups (`db.assessment_rollups`) count as of '-infinity', so a dispatch neither
-    signed for nor returned stays undecided there, and whether its deadline has passed is
-    asked when they are read (`PENDING_DISPATCH`)."""
+    now. The rollups (`db.assessment_rollups`) count as of their district's watermark, so a
+    dispatch neither signed for nor returned whose deadline came later stays undecided
+    there, and whether its deadline has passed is asked when they are read
+    (`PENDING_DISPATCH`)."""
     return f"""
 month_cases AS (
   SELECT c.district_id, c.id, c.community_id, cm.street_id, c.assigned_partner_id, c.category,
@@ -300,18 +299,17 @@ def parameters(
 
 
 def read_counts(rows: Sequence[Mapping[str, Any]]) -> list[Counts]:
-    # PostgreSQL answers ints (bigint, or numeric sums of ints) and a float8.
     return [
         Counts(
-            int(r["entry_id"]),
-            int(r["cases"]),
-            int(r["dispatches"]),
-            int(r["responded"]),
-            int(r["answered"]),
-            int(r["resolved"]),
-            int(r["satisfaction_answers"]),
-            float(r["satisfaction_points"]),
-            int(r["refused_returns"]),
+            entry_id=int(r["entry_id"]),
+            cases=int(r["cases"]),
+            dispatches=int(r["dispatches"]),
+            responded=int(r["responded"]),
+            answered=int(r["answered"]),
+            resolved=int(r["resolved"]),
+            satisfaction_answers=int(r["satisfaction_answers"]),
+            satisfaction_points=float(r["satisfaction_points"]),
+            refused_returns=int(r["refused_returns"]),
         )
         for r in rows
     ]

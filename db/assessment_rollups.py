@@ -412,7 +412,7 @@ def read_parameters(
     given: dict[str, Any], month: dt.date, decided_until: dt.datetime | None
 ) -> dict[str, Any]:
     """`db.assessment.parameters` plus the month the rollups are keyed by and the district's
-    watermark (`watermark`: passed as a value, so that PostgreSQL plans the range of
+    watermark (`watermark_query`: passed as a value, so that PostgreSQL plans the range of
     deadlines since it, usually a few minutes' worth)."""
     since = decided_until or dt.datetime.min.replace(tzinfo=dt.UTC)
     return {**given, "month": month.replace(day=1), "decided_until": since}

@@ -510,8 +510,7 @@ async def test_exports_as_csv_and_xlsx_equal_the_table(
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
     assert "assessment-community-2026-11.csv" in response.headers["content-disposition"]
-    assert response.content.startswith("\ufeff".encode())  # Excel reads UTF-8
-    header, *rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    header, *rows = _csv_rows(response.content)  # with its byte-order mark: Excel reads UTF-8
     assert header[:4] == ["排名", "名称", "案件数", "综合得分"]
     assert [(r[0], r[1], r[2]) for r in rows] == [
         (str(e["rank"]), e["name"], str(e["cases"])) for e in league["entries"]
@@ -529,7 +528,7 @@ async def test_exports_as_csv_and_xlsx_equal_the_table(
         "/exports/watch-list.csv?month=2026-11&level=COMMUNITY&lowestShare=0.5&minimumSample=0",
         headers={"Authorization": f"Bearer {admin}"},
     )
-    header, *rows = list(csv.reader(io.StringIO(watch.content.decode("utf-8-sig"))))
+    header, *rows = _csv_rows(watch.content)
     assert header == ["名称", "排名", "综合得分", "原因", "连续月数"]
     assert len(rows) == 1
     # Refusals are GraphQL-shaped, with a code; no token never gets a file.
