@@ -176,6 +176,16 @@ async def main() -> None:
         ).scalar_one()
     end = row.last + dt.timedelta(seconds=1)
     period = {"from": (end - dt.timedelta(days=365)).isoformat(), "to": end.isoformat()}
+    # The twelve whole months (Beijing time) before the newest case's month: what a
+    # dashboard's year usually is. The rolling year above cuts a month at each end, read from
+    # the cases' facts beside the rollups.
+    china = dt.timezone(dt.timedelta(hours=8))
+    last_month = row.last.astimezone(china).replace(day=1, hour=0, minute=0, second=0,
+                                                    microsecond=0)  # fmt: skip
+    months = {
+        "from": last_month.replace(year=last_month.year - 1).isoformat(),
+        "to": last_month.isoformat(),
+    }
     print(
         f"district {row.code}: {row.cases:,} cases, {communities:,} communities; "
         f"period {period['from']} – {period['to']}"
@@ -192,6 +202,17 @@ async def main() -> None:
     full_month = dt.date(row.last.year, row.last.month, 1) - dt.timedelta(days=1)
     month = f"{full_month.year:04d}-{full_month.month:02d}"  # the last full month
     runs: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("communities, 12 whole months, all metrics", bearer, COMMUNITIES_PLAIN,
+         {"period": months}),
+        ("communities, 12 whole months, all metrics + by category", bearer, COMMUNITIES,
+         {"period": months}),
+        ("communities, 12 whole months, all metrics, exact percentiles", bearer,
+         COMMUNITIES_PLAIN.replace("RESOLVED_WITHIN_DEADLINE})", "RESOLVED_WITHIN_DEADLINE}, "
+                                   "exact: true)"), {"period": months}),
+        ("12-month series (whole months), CASES", bearer, SERIES,
+         {"metric": "CASES", "period": months}),
+        ("12-month series (whole months), P90_HOURS_TO_RESOLVE", bearer, SERIES,
+         {"metric": "P90_HOURS_TO_RESOLVE", "period": months}),
         ("communities, one year, all metrics + by category", bearer, COMMUNITIES, {}),
         ("communities, one year, all metrics", bearer, COMMUNITIES_PLAIN, {}),
         ("streets, one year, all metrics + by category", bearer, STREETS, {}),

@@ -226,7 +226,8 @@ async def build_world(database: Database, district_id: int) -> World:
                 satisfaction=35,
             ),
         )
-        # The assessment's facts and rollups of the case come from PostgreSQL's triggers.
+        # The assessment's and comparisons' facts and rollups of the case come from
+        # PostgreSQL's triggers.
         add(s, m.AssessmentWatermark(decided_until=NOW))
         add(
             s,
@@ -237,7 +238,12 @@ async def build_world(database: Database, district_id: int) -> World:
         await add_webhooks(s, world, partner.id)
     async with database.platform_session() as s:
         await use_district(s, district_id)
-        for model in (m.AssessmentCaseFact, m.AssessmentRollup):  # written by the triggers
+        for model in (  # written by the triggers
+            m.AssessmentCaseFact,
+            m.AssessmentRollup,
+            m.ComparisonCaseFact,
+            m.ComparisonRollup,
+        ):
             world.rows[model] = (await s.scalars(select(model).limit(1))).one()
     return world
 

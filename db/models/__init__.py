@@ -10,6 +10,7 @@ from db.models.assessment import (
 from db.models.base import Base, DistrictScoped, TenantEntity
 from db.models.cases import Case, CaseEvent, Meeting, MeetingAttendee, MeetingCase
 from db.models.committees import Committee, CommitteeMember
+from db.models.comparison import ComparisonCaseFact, ComparisonRollup
 from db.models.documents import PersistedDocument
 from db.models.notices import Notice
 from db.models.partners import CompoundService, Partner, Partnership
@@ -53,6 +54,8 @@ __all__ = [
     "Committee",
     "CommitteeMember",
     "Community",
+    "ComparisonCaseFact",
+    "ComparisonRollup",
     "Compound",
     "CompoundService",
     "DeadlineAlert",

@@ -36,6 +36,14 @@ from db.models.enums import (
     MeetingStatus,
 )
 
+UNFINISHED = (
+    "status <> 'REJECTED' AND status <> 'DUPLICATE' "
+    "AND (accepted_at IS NULL OR resolved_at IS NULL)"
+)
+"""The cases whose accept or resolve deadline can still pass unmet (`ix_cases_unfinished`):
+comparisons count what their deadlines add at the moment they run (`db.comparison_rollups`).
+Cases rejected or marked duplicate never count as overdue."""
+
 HOURS_TO_ACCEPT = "date_part('epoch', accepted_at - created_at) / 3600.0"
 """Hours from the report to the acceptance: a column PostgreSQL keeps (`hours_to_accept`)."""
 HOURS_TO_RESOLVE = "date_part('epoch', resolved_at - created_at) / 3600.0"
@@ -180,6 +188,22 @@ class Case(TenantEntity, Base):
             "assigned_partner_id",
             "created_at",
             postgresql_include=[*STATISTICS_COLUMNS, "community_id"],
+        ),
+        # Comparisons add the deadlines of unfinished cases passed by now (a small backlog).
+        Index(
+            "ix_cases_unfinished",
+            "district_id",
+            "created_at",
+            postgresql_include=[
+                "community_id",
+                "assigned_partner_id",
+                "category",
+                "accepted_at",
+                "accept_due_at",
+                "resolved_at",
+                "resolve_due_at",
+            ],
+            postgresql_where=text(UNFINISHED),
         ),
     )
 

@@ -1728,14 +1728,18 @@ class _Loader:
         self._time(phase, started)
 
     async def _roll_up(self, district_id: int) -> None:
-        """Count the district's assessment rollups from its rows: the triggers that keep
-        them were off while copying (or ran per statement, over rows not all there yet)."""
+        """Count the district's assessment and comparison rollups from its rows: the triggers
+        that keep them were off while copying (or ran per statement, over rows not all there
+        yet)."""
         started = time.perf_counter()
         conn = self._connection.conn
         await conn.execute("SET LOCAL session_replication_role = DEFAULT")
         await conn.execute("SET LOCAL enable_indexscan = on")  # a case's latest follow-up
         await conn.execute("SELECT assessment_rebuild($1)", district_id)
         self._time("assessment rollups", started)
+        started = time.perf_counter()
+        await conn.execute("SELECT comparison_rebuild($1)", district_id)
+        self._time("comparison rollups", started)
 
     async def _verify(self, district_id: int) -> None:
         started = time.perf_counter()

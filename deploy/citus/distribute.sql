@@ -75,6 +75,10 @@ SELECT create_distributed_table('district_assessment_weights', 'district_id', co
 SELECT create_distributed_table('assessment_case_facts', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('assessment_rollups', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('assessment_watermarks', 'district_id', colocate_with => 'district_counters');
+-- The comparisons' rollups (migration 0012), kept the same way (untried on Citus likewise;
+-- `SELECT comparison_rebuild(id) FROM districts` counts them anew).
+SELECT create_distributed_table('comparison_case_facts', 'district_id', colocate_with => 'district_counters');
+SELECT create_distributed_table('comparison_rollups', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('meeting_cases', 'district_id', colocate_with => 'district_counters');
 SELECT create_distributed_table('report_keys', 'district_id', colocate_with => 'district_counters');
 

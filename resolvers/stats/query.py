@@ -23,6 +23,7 @@ from schema.node import Connection, connection_field, converter
 from schema.stats import (
     CommunityComparison,
     DistrictComparison,
+    ExactArg,
     IncludeBelow,
     Interval,
     MinimumSample,
@@ -156,6 +157,7 @@ class Statistics:
             strawberry.argument(description="Only the communities of this street."),
         ] = None,
         include_below_minimum: IncludeBelow = True,
+        exact: ExactArg = False,
     ) -> CommunityComparison:
         return cast(
             CommunityComparison,
@@ -168,6 +170,7 @@ class Statistics:
                 minimum_sample,
                 include_below_minimum,
                 street=street,
+                exact=exact,
             ),
         )
 
@@ -179,11 +182,19 @@ class Statistics:
         order_by: OrderArg = None,
         minimum_sample: MinimumSample = None,
         include_below_minimum: IncludeBelow = True,
+        exact: ExactArg = False,
     ) -> StreetComparison:
         return cast(
             StreetComparison,
             await service.compare(
-                info, self.scope, "street", period, order_by, minimum_sample, include_below_minimum
+                info,
+                self.scope,
+                "street",
+                period,
+                order_by,
+                minimum_sample,
+                include_below_minimum,
+                exact=exact,
             ),
         )
 
@@ -203,6 +214,7 @@ class Statistics:
             strawberry.argument(description="Only partners of this kind, e.g. PROPERTY_COMPANY."),
         ] = None,
         include_below_minimum: IncludeBelow = True,
+        exact: ExactArg = False,
     ) -> PartnerComparison:
         return cast(
             PartnerComparison,
@@ -215,6 +227,7 @@ class Statistics:
                 minimum_sample,
                 include_below_minimum,
                 partner_kind=kind,
+                exact=exact,
             ),
         )
 
@@ -226,6 +239,7 @@ class Statistics:
         order_by: OrderArg = None,
         minimum_sample: MinimumSample = None,
         include_below_minimum: IncludeBelow = True,
+        exact: ExactArg = False,
     ) -> DistrictComparison:
         return cast(
             DistrictComparison,
@@ -237,6 +251,7 @@ class Statistics:
                 order_by,
                 minimum_sample,
                 include_below_minimum,
+                exact=exact,
             ),
         )
 
@@ -275,6 +290,7 @@ class Statistics:
         category: Annotated[
             CaseCategory | None, strawberry.argument(description="Only this category.")
         ] = None,
+        exact: ExactArg = False,
     ) -> TimeSeries:
         return await service.time_series(
             info,
@@ -287,6 +303,7 @@ class Statistics:
             partner=partner,
             district=district,
             category=category,
+            exact=exact,
         )
 
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import RowMapping, text
 
 from core import ids
 from core.context import Info
 from core.user_errors import Forbidden, UserError
+from db import histograms
 from db.metrics import CASE_METRICS, DEFINITIONS, Metric, Unit
 from db.models.enums import CaseCategory, PartnerKind, Role
+from resolvers.stats import rolled
 from resolvers.stats.sql import PLANNER, Scope, Selection, comparison
 from resolvers.stats.sql import time_series as time_series_sql
 from schema.cases import OrderDirection
@@ -210,30 +212,49 @@ async def _exists(
 # -- comparisons --------------------------------------------------------------------------
 
 
-def _metrics(row: RowMapping) -> CaseMetrics:
+_ESTIMATED = [
+    (d.column, f"hist_{rolled.HISTOGRAM_OF[d.percentile[0]]}", d.percentile[1])
+    for d in CASE_METRICS
+    if d.percentile is not None
+]
+
+
+def _metrics(row: RowMapping, estimated: bool = False) -> CaseMetrics:
+    """A row's figures; `estimated`: its percentiles from its histograms (`hist_<prefix>`)."""
     figures = {
         d.column: Figure(value=row[f"v_{d.column}"], sample_size=row[f"s_{d.column}"])
         for d in CASE_METRICS
     }
+    if estimated:
+        for column, histogram, fraction in _ESTIMATED:
+            counts = row[histogram]
+            figures[column].value = (
+                histograms.percentile(counts, fraction) if counts is not None else None
+            )
     return CaseMetrics(**figures)
 
 
 S = TypeVar("S", bound=Standing)
 
 
-def _standings(rows: Sequence[RowMapping], make: Any, type_name: str) -> tuple[list[Any], Totals]:
-    """Entries (in SQL order) and totals from the rows of a comparison statement."""
+def _standings(
+    rows: Sequence[RowMapping], make: Any, type_name: str, estimated: bool = False
+) -> tuple[list[Any], Totals]:
+    """Entries (in SQL order) and totals from the rows of a comparison statement
+    (`estimated`: read from the rollups, percentiles from the histograms)."""
     entries: dict[tuple[int, int], Any] = {}
     totals = Totals(households=None, metrics=_empty(), by_category=[])
     for row in rows:
         category = (
-            CategoryMetrics(category=CaseCategory(row["category"]), metrics=_metrics(row))
+            CategoryMetrics(
+                category=CaseCategory(row["category"]), metrics=_metrics(row, estimated)
+            )
             if row["by_category"]
             else None
         )
         if row["g_key"]:
             if category is None:
-                totals.metrics, totals.households = _metrics(row), row["households"]
+                totals.metrics, totals.households = _metrics(row, estimated), row["households"]
             else:
                 totals.by_category.append(category)
             continue
@@ -247,7 +268,7 @@ def _standings(rows: Sequence[RowMapping], make: Any, type_name: str) -> tuple[l
             below_minimum_sample=False,
             global_id=ids.encode(type_name, row["key"]),
             name=row["name"],
-            metrics=_metrics(row),
+            metrics=_metrics(row, estimated),
             by_category=[],
             db_id=row["key"],
         )
@@ -344,9 +365,11 @@ async def compare(
     *,
     street: str | None = None,
     partner_kind: PartnerKind | None = None,
+    exact: bool = False,
 ) -> Any:
     """A comparison of `group` entries (community, street, partner, district) in one
-    statement, ranked."""
+    statement, ranked: from the rollups (`resolvers.stats.rolled`) unless `exact` asks for
+    exact percentiles or no rollup serves the narrowing, then from the cases."""
     _check_group(scope, group)
     start, end = _period(period)
     order = order_by or MetricOrder()
@@ -355,14 +378,22 @@ async def compare(
     selection = await _selection(info, scope, street=street) if street else Selection()
     if partner_kind is not None:
         selection = dataclasses.replace(selection, partner_kind=partner_kind.value)
-    sql, params = comparison(
-        group, scope, selection, start, end, by_category=_asks_for(info, "byCategory")
+    by_category = _asks_for(info, "byCategory")
+    statement = (
+        None
+        if exact
+        else rolled.comparison(group, scope, selection, start, end, by_category=by_category)
+    )
+    estimated = statement is not None
+    sql, params = statement or comparison(
+        group, scope, selection, start, end, by_category=by_category
     )
     rows = await _execute(info, scope, sql, params, PLANNER)
     result_type, type_name, make = _ENTRIES[group]
-    standings, totals = _standings(rows, make, type_name)
+    standings, totals = _standings(rows, make, type_name, estimated)
     return result_type(
         period=Period(start=start, end=end),
+        exact_percentiles=not estimated,
         order_by=order.metric,
         minimum_sample=minimum,
         entries=rank(standings, order.metric, order.direction, minimum, include),
@@ -385,6 +416,7 @@ async def time_series(
     partner: str | None,
     district: str | None,
     category: CaseCategory | None,
+    exact: bool = False,
 ) -> TimeSeries:
     start, end = _period(period)
     if end - start > dt.timedelta(days=MAX_BUCKETS[interval] * _BUCKET_DAYS[interval]):
@@ -406,14 +438,28 @@ async def time_series(
         raise UserError(f"{metric.value} is a partner's figure: name the `partner`")
     if needs == "households" and (selection.partner_id is not None or scope.kind == "partner"):
         raise UserError(f"{metric.value} is not defined for partners (they have no households)")
-    sql, params = time_series_sql(metric, interval.name, scope, selection, start, end)
+    statement = (
+        None if exact else rolled.time_series(metric, interval.name, scope, selection, start, end)
+    )
+    sql, params = statement or time_series_sql(metric, interval.name, scope, selection, start, end)
     rows = await _execute(info, scope, sql, params, PLANNER)
+    percentile = DEFINITIONS[metric].percentile
+    estimate = statement is not None and percentile is not None
+
+    def value(row: RowMapping) -> float | None:
+        if not estimate:
+            return cast(float | None, row["value"])
+        assert percentile is not None
+        counts = row["hist"]
+        return histograms.percentile(counts, percentile[1]) if counts is not None else None
+
     return TimeSeries(
         metric=metric,
         interval=interval,
         period=Period(start=start, end=end),
         points=[
-            TimeSeriesPoint(start=row["bucket"], value=row["value"], sample_size=row["sample"])
+            TimeSeriesPoint(start=row["bucket"], value=value(row), sample_size=row["sample"])
             for row in rows
         ],
+        exact_percentiles=not estimate,
     )

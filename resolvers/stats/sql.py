@@ -13,6 +13,7 @@ every value the client chose is a bound parameter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -305,7 +306,7 @@ def case_definitions() -> list[Definition]:
     return [d for d in DEFINITIONS.values() if d.needs is None]
 
 
-def _case_where(
+def case_conditions(
     scope: Scope, selection: Selection, params: dict[str, Any], *, helped: bool = False
 ) -> str:
     """Conditions on `cases f` / `communities cm` for the scope and the selection.
@@ -341,7 +342,7 @@ def comparison(
     *,
     by_category: bool = True,
 ) -> tuple[str, dict[str, Any]]:
-    """The statement of one comparison and its parameters.
+    """The statement of one comparison, counted from the cases, and its parameters.
 
     Rows: one per entry with `by_category = 0` (its own figures), then one per entry and
     category with cases (`by_category = 1`, only when asked); the totals have `key` NULL.
@@ -354,31 +355,13 @@ def comparison(
     but those of the cells' own level come with the cells).
     """
     params: dict[str, Any] = {"start": start, "end": end}
-    case_where = _case_where(scope, selection, params)
-    given_where = _case_where(scope, selection, params, helped=True)
+    case_where = case_conditions(scope, selection, params)
+    given_where = case_conditions(scope, selection, params, helped=True)
     key = GROUP_KEYS[group]
     definitions = case_definitions()
     parts = _parts_of(definitions)
     asked = _percentiles(definitions)
 
-    entry_where = []
-    if scope.district_id is not None:
-        entry_where.append(f"{_ENTRY_DISTRICT[group]} = :district_id")
-    if scope.kind is not None:
-        condition = _ENTRY_SCOPE.get((group, scope.kind))
-        if condition is None:  # the caller checks; this keeps a mistake from widening
-            raise ValueError(f"a {scope.kind} scope cannot list {group} entries")
-        entry_where.append(condition)
-    if group == "community" and selection.street_id is not None:
-        entry_where.append("cm.street_id = :sel_street")
-    if selection.district_id is not None:
-        entry_where.append(f"{_ENTRY_DISTRICT[group]} = :sel_district")
-    if group == "partner" and selection.partner_kind is not None:
-        entry_where.append("p.kind = :sel_partner_kind")
-        params["sel_partner_kind"] = selection.partner_kind
-    entries = _ENTRIES[group].format(where="".join(f" AND {w}" for w in entry_where))
-
-    households_where = "WHERE district_id = :district_id" if scope.district_id else ""
     # Percentile levels apart from the cells' own: (g_key, by_category) and grouping.
     entry = "f.district_id" if group == "district" else f"f.district_id, {key}"
     levels = [_Level("NULL::bigint", "NULL::bigint", "NULL::text", 1, 0, "")]
@@ -424,26 +407,67 @@ agg AS (
         AND coalesce(q.key, 0) = coalesce(p.key, 0)
         AND coalesce(q.category, '') = coalesce(p.category, '')
 )""",
-        _HOUSEHOLDS.format(where=households_where),
-        entries,
     ]
-    given_columns = "NULL::float8 AS v_helping_hands_given, NULL::bigint AS s_helping_hands_given"
-    given_join = ""
+    given = None
     if group == "partner":
-        given = DEFINITIONS[Metric.HELPING_HANDS_GIVEN]
-        given_parts = _parts_of([given])
-        hands = ", ".join(f"{PARTS[name].sql} AS p_{name}" for name in given_parts)
-        ctes.append(f"""
+        hands = ", ".join(
+            f"{PARTS[name].sql} AS p_{name}"
+            for name in _parts_of([DEFINITIONS[Metric.HELPING_HANDS_GIVEN]])
+        )
+        given = f"""
 given AS (
     SELECT x.district_id, x.helper_id AS key, GROUPING(x.helper_id) AS g_key, {hands}
     {_rows(Source.WORKFLOW, scope, given_where)}
         AND (x.district_id, x.helper_id) IN (SELECT district_id, key FROM entries)
     GROUP BY GROUPING SETS ((x.district_id, x.helper_id), ())
-)""")
+)"""
+    return finish_comparison(group, scope, selection, params, ctes, given), params
+
+
+def finish_comparison(
+    group: str,
+    scope: Scope,
+    selection: Selection,
+    params: dict[str, Any],
+    ctes: list[str],
+    given: str | None,
+    extra_columns: Sequence[str] = (),
+) -> str:
+    """A comparison's statement from its figures: `ctes` end with `agg` (a row per entry,
+    entry and category, totals and totals by category: district_id, key, category,
+    by_category, g_key, `v_<metric>` and `s_<metric>` of `case_definitions()`, and
+    `extra_columns`); `given` is the CTE of a partner's helping hands given (columns
+    district_id, key, g_key, p_hand_requests, p_hands_accepted; it may read `entries`).
+    This adds the entries to compare (those without a case too), their households, the
+    households metric and the partners' hands given."""
+    definitions = case_definitions()
+    entry_where = []
+    if scope.district_id is not None:
+        entry_where.append(f"{_ENTRY_DISTRICT[group]} = :district_id")
+    if scope.kind is not None:
+        condition = _ENTRY_SCOPE.get((group, scope.kind))
+        if condition is None:  # the caller checks; this keeps a mistake from widening
+            raise ValueError(f"a {scope.kind} scope cannot list {group} entries")
+        entry_where.append(condition)
+    if group == "community" and selection.street_id is not None:
+        entry_where.append("cm.street_id = :sel_street")
+    if selection.district_id is not None:
+        entry_where.append(f"{_ENTRY_DISTRICT[group]} = :sel_district")
+    if group == "partner" and selection.partner_kind is not None:
+        entry_where.append("p.kind = :sel_partner_kind")
+        params["sel_partner_kind"] = selection.partner_kind
+    entries = _ENTRIES[group].format(where="".join(f" AND {w}" for w in entry_where))
+    households_where = "WHERE district_id = :district_id" if scope.district_id else ""
+    ctes = [*ctes, _HOUSEHOLDS.format(where=households_where), entries]
+    given_columns = "NULL::float8 AS v_helping_hands_given, NULL::bigint AS s_helping_hands_given"
+    given_join = ""
+    if given is not None:
+        definition = DEFINITIONS[Metric.HELPING_HANDS_GIVEN]
+        ctes.append(given)
         given_columns = (
-            f"CASE WHEN r.by_category = 0 THEN coalesce({_formula(given.value, 'g.')}, 0) "
+            f"CASE WHEN r.by_category = 0 THEN coalesce({_formula(definition.value, 'g.')}, 0) "
             "END::float8 AS v_helping_hands_given, "
-            f"CASE WHEN r.by_category = 0 THEN coalesce({_formula(given.sample, 'g.')}, 0) "
+            f"CASE WHEN r.by_category = 0 THEN coalesce({_formula(definition.sample, 'g.')}, 0) "
             "END AS s_helping_hands_given"
         )
         given_join = (
@@ -453,9 +477,12 @@ given AS (
         )
     # Counts of an entry without cases are 0, other figures null; samples are always counts.
     selected = ", ".join(
-        (f"coalesce(a.v_{d.column}, 0)" if d.unit is Unit.COUNT else f"a.v_{d.column}")
-        + f"::float8 AS v_{d.column}, coalesce(a.s_{d.column}, 0) AS s_{d.column}"
-        for d in definitions
+        [
+            (f"coalesce(a.v_{d.column}, 0)" if d.unit is Unit.COUNT else f"a.v_{d.column}")
+            + f"::float8 AS v_{d.column}, coalesce(a.s_{d.column}, 0) AS s_{d.column}"
+            for d in definitions
+        ]
+        + [f"a.{column}" for column in extra_columns]
     )
     # The households metric divides the cases of a row by its entry's households.
     per_thousand = DEFINITIONS[Metric.CASES_PER_THOUSAND_HOUSEHOLDS]
@@ -472,7 +499,7 @@ given AS (
         sample = per_thousand.sample.format(cases="coalesce(a.s_cases, 0)")
         return f"{value} AS v_{per_thousand.column}, {sample} AS s_{per_thousand.column}"
 
-    sql = f"""
+    return f"""
 WITH {",".join(ctes)},
 result AS (
     SELECT e.district_id, e.key, e.name, e.kind, e.households, a.category,
@@ -490,7 +517,6 @@ SELECT r.*, {given_columns}
 FROM result r {given_join}
 ORDER BY r.g_key, r.district_id, r.key, r.by_category, r.category
 """
-    return sql, params
 
 
 INTERVALS = {"WEEK": "week", "MONTH": "month"}
@@ -531,10 +557,10 @@ def time_series(
     if metric is Metric.HELPING_HANDS_GIVEN:
         # Hands the partner was asked for, on any case in scope (whoever leads it).
         params["sel_partner"] = selection.partner_id
-        case_where = _case_where(scope, selection, params, helped=True)
+        case_where = case_conditions(scope, selection, params, helped=True)
         extra = " AND x.helper_id = :sel_partner"
     else:
-        case_where = _case_where(scope, selection, params)
+        case_where = case_conditions(scope, selection, params)
         if selection.partner_id is not None:
             case_where += " AND f.assigned_partner_id = :sel_partner"
             params["sel_partner"] = selection.partner_id
@@ -556,7 +582,7 @@ parts AS (
     ]
     households = "NULL"
     if metric is Metric.CASES_PER_THOUSAND_HOUSEHOLDS:
-        ctes.append(_selected_households(scope, selection))
+        ctes.append(selected_households(scope, selection))
         households = "(SELECT n FROM selected_households)"
     value = (
         _value(definition, asked, quantiles="p.", cells_level="true")
@@ -585,7 +611,7 @@ ORDER BY b.n
     return sql, params
 
 
-def _selected_households(scope: Scope, selection: Selection) -> str:
+def selected_households(scope: Scope, selection: Selection) -> str:
     """Households of what a time series is about: a community, a street, the scope."""
     where = []
     if scope.district_id is not None:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from core import ids
+from db import histograms
 from db import models as m
 from db.metrics import CASE_METRICS, DEFINITIONS
 from db.models.enums import (
@@ -45,11 +46,11 @@ METRICS = """
 
 COMMUNITIES = f"""
 query ($period: PeriodInput!, $order: MetricOrder, $min: Int, $street: ID,
-       $below: Boolean! = true) {{
+       $below: Boolean! = true, $exact: Boolean! = false) {{
   statistics {{
     communities(period: $period, orderBy: $order, minimumSample: $min, street: $street,
-                includeBelowMinimum: $below) {{
-      orderBy minimumSample period {{ from to }}
+                includeBelowMinimum: $below, exact: $exact) {{
+      orderBy minimumSample exactPercentiles period {{ from to }}
       entries {{ rank belowMinimumSample entryId name households community {{ name }}
                 metrics {{ {METRICS} }}
                 byCategory {{ category metrics {{ cases {{ value }} open {{ value }} }} }} }}
@@ -82,7 +83,7 @@ query ($metric: CaseMetric!, $interval: Interval!, $period: PeriodInput!, $commu
        $partner: ID, $category: CaseCategory) {
   statistics { timeSeries(metric: $metric, interval: $interval, period: $period,
                           community: $community, partner: $partner, category: $category) {
-    metric interval points { start value sampleSize } } }
+    metric interval exactPercentiles points { start value sampleSize } } }
 }"""
 
 
@@ -229,6 +230,27 @@ def figures(metrics: dict[str, Any]) -> dict[str, tuple[float | None, int]]:
     }
 
 
+PERCENTILE_FIELDS = {"medianHoursToAccept", "p90HoursToAccept", "medianHoursToResolve",
+                     "p90HoursToResolve"}  # fmt: skip
+
+
+def assert_figures(
+    metrics: dict[str, Any], expected: dict[str, tuple[float | None, int]], exact: bool
+) -> None:
+    """The figures equal the hand count; estimated percentiles (not `exact`) within the bound
+    of `db.histograms`, with the exact sample."""
+    got = figures(metrics)
+    if exact:
+        assert got == expected
+        return
+    for name, (value, sample) in expected.items():
+        if name in PERCENTILE_FIELDS:
+            assert got[name][1] == sample, name
+            assert histograms.within_bound(got[name][0], value), (name, got[name], value)
+        else:
+            assert got[name] == (value, sample), name
+
+
 SIGMA = {
     "cases": (4, 4),
     "open": (1, 4),
@@ -299,14 +321,16 @@ DISTRICT = {
 }
 
 
+@pytest.mark.parametrize("exact", [False, True], ids=["estimated", "exact"])
 async def test_every_community_figure_matches_the_hand_count(
-    client: httpx.AsyncClient, world: StatsWorld
+    client: httpx.AsyncClient, world: StatsWorld, exact: bool
 ) -> None:
     data = await graphql(
-        client, COMMUNITIES, {"period": PERIOD, "min": 1},
+        client, COMMUNITIES, {"period": PERIOD, "min": 1, "exact": exact},
         bearer=world.token(Role.DISTRICT_ADMIN),
     )  # fmt: skip
     comparison = data["statistics"]["communities"]
+    assert comparison["exactPercentiles"] is exact
     assert comparison["orderBy"] == "CASES"
     assert comparison["minimumSample"] == 1
     entries = comparison["entries"]
@@ -316,9 +340,9 @@ async def test_every_community_figure_matches_the_hand_count(
     assert [e["households"] for e in entries] == [300, 500, 1000]
     assert entries[0]["entryId"] == ids.encode("Community", world.sigma)
     assert entries[0]["community"] == {"name": "Sigma"}
-    assert figures(entries[0]["metrics"]) == SIGMA
-    assert figures(entries[1]["metrics"]) == SHANGHE
-    assert figures(entries[2]["metrics"]) == ANHE
+    assert_figures(entries[0]["metrics"], SIGMA, exact)
+    assert_figures(entries[1]["metrics"], SHANGHE, exact)
+    assert_figures(entries[2]["metrics"], ANHE, exact)
     assert entries[0]["byCategory"] == [
         {"category": "ELEVATOR", "metrics": {"cases": {"value": 2}, "open": {"value": 0}}},
         {"category": "SANITATION", "metrics": {"cases": {"value": 2}, "open": {"value": 1}}},
@@ -326,7 +350,7 @@ async def test_every_community_figure_matches_the_hand_count(
     assert entries[2]["byCategory"] == []
     totals = comparison["totals"]
     assert totals["households"] == 1800
-    assert figures(totals["metrics"]) == DISTRICT
+    assert_figures(totals["metrics"], DISTRICT, exact)
     assert totals["byCategory"] == [
         {"category": category, "metrics": {"cases": {"value": n}}}
         for category, n in (("ELEVATOR", 2), ("HEATING", 1), ("SANITATION", 2))
@@ -404,10 +428,11 @@ async def test_partners_over_the_cases_they_lead(
     assert [e["name"] for e in comparison["entries"]] == ["物业二", "物业一", "住建委"]
     assert rows["物业一"]["rank"] == 2
     assert rows["住建委"]["rank"] is None
+    median = rows["物业一"]["metrics"].pop("medianHoursToResolve")["value"]
+    assert histograms.within_bound(median, 75)  # estimated from the month's histogram
     assert rows["物业一"]["metrics"] == {
         "cases": {"value": 2},
         "resolvedWithinDeadline": {"value": 50, "sampleSize": 2},
-        "medianHoursToResolve": {"value": 75},
         "casesPerThousandHouseholds": {"value": None},
     }
     # P2 accepted the helping hand on a Sigma case; P1 declined the one on a Shanghe case.
@@ -465,6 +490,7 @@ async def test_time_series_by_month_and_week_in_beijing_time(
         },
         bearer=admin,
     )
+    assert weeks["statistics"]["timeSeries"]["exactPercentiles"] is False
     points = weeks["statistics"]["timeSeries"]["points"]
     starts = [dt.datetime.fromisoformat(p["start"]).astimezone(CST).date() for p in points]
     assert [d.isoformat() for d in starts] == [
@@ -474,9 +500,27 @@ async def test_time_series_by_month_and_week_in_beijing_time(
         "2026-01-19",
     ]
     assert all(d.weekday() == 0 for d in starts)
-    assert [(p["value"], p["sampleSize"]) for p in points] == [
-        (None, 0), (2, 1), (None, 0), (30, 1),
-    ]  # fmt: skip
+    expected = [(None, 0), (2, 1), (None, 0), (30, 1)]
+    assert [p["sampleSize"] for p in points] == [sample for _, sample in expected]
+    assert all(
+        histograms.within_bound(p["value"], value)
+        for p, (value, _) in zip(points, expected, strict=True)
+    )
+    exact = await graphql(
+        client,
+        SERIES.replace("category: $category)", "category: $category, exact: true)"),
+        {
+            "metric": "MEDIAN_HOURS_TO_ACCEPT",
+            "interval": "WEEK",
+            "period": {"from": "2026-01-01T00:00:00+08:00", "to": "2026-01-22T00:00:00+08:00"},
+            "community": ids.encode("Community", world.sigma),
+        },
+        bearer=admin,
+    )
+    assert exact["statistics"]["timeSeries"]["exactPercentiles"] is True
+    assert [
+        (p["value"], p["sampleSize"]) for p in exact["statistics"]["timeSeries"]["points"]
+    ] == expected
 
     given = await graphql(
         client,
@@ -538,7 +582,7 @@ async def test_a_community_worker_sees_only_its_own_community(
     data = await graphql(client, COMMUNITIES, {"period": PERIOD, "min": 0}, bearer=worker)
     comparison = data["statistics"]["communities"]
     assert [e["name"] for e in comparison["entries"]] == ["Shanghe"]
-    assert figures(comparison["totals"]["metrics"]) == SHANGHE
+    assert_figures(comparison["totals"]["metrics"], SHANGHE, exact=False)
     street = ids.encode("Street", world.street1)
     messages = await errors_of(client, COMMUNITIES, {"period": PERIOD, "street": street}, worker)
     assert messages

@@ -1,0 +1,104 @@
+"""Percentiles of durations from histograms that add up, with a stated error bound.
+
+A comparison over a year reads rollups by month (`db.comparison_rollups`), so it cannot sort
+the year's cases to take an exact median. Each rollup row instead counts its cases' durations
+in fixed buckets; the buckets of any group of rows add up, and a percentile is read off the
+sum.
+
+**Buckets.** Bucket 0 holds durations below `SMALLEST` hours (and any negative one); bucket
+`i` ≥ 1 holds `[SMALLEST·γ^(i-1), SMALLEST·γ^i)`, γ = `GROWTH`; the last bucket holds
+everything from `SMALLEST·γ^(BUCKETS-2)` (about 8,100 hours, eleven months) on. A bucket
+stands for one value (`representative`): for bucket i ≥ 1, `2·lo·hi / (lo + hi)`, which is
+within α = (γ − 1)/(γ + 1) (9.09 %) of every duration in the bucket; for bucket 0,
+`SMALLEST / 2`, within 0.05 hours of every duration in it.
+
+**Estimate.** Like PostgreSQL's `percentile_cont`, the percentile p of n durations is taken
+at position p·(n − 1) of their sorted order: between the durations at positions k and k + 1,
+at fraction f. The estimate interpolates the same way between the representatives of the
+buckets those two durations fall in, so it is within `RELATIVE_ERROR` of the exact value plus
+`ABSOLUTE_ERROR` hours (each representative is within that of its duration, and the
+interpolation keeps the bound). Durations of eleven months or more (the last bucket) are
+outside the bound: they are all taken as the bucket's lower edge.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import accumulate
+
+SMALLEST = 0.1
+"""Hours: bucket 0 holds durations below this."""
+GROWTH = 1.2
+"""γ: each bucket's upper edge over its lower edge."""
+BUCKETS = 64
+"""Buckets per histogram (0 … 63)."""
+
+RELATIVE_ERROR = (GROWTH - 1) / (GROWTH + 1)
+"""α: an estimate is within this fraction of the exact value (plus `ABSOLUTE_ERROR`)."""
+ABSOLUTE_ERROR = SMALLEST / 2
+"""Hours: an estimate is within this of the exact value (plus α of it)."""
+LAST_EDGE = SMALLEST * GROWTH ** (BUCKETS - 2)
+"""Hours: durations from here on share the last bucket and are outside the bound."""
+
+_LOG_GROWTH = math.log(GROWTH)
+
+
+def bucket_sql(duration: str) -> str:
+    """The bucket of a duration in hours, in SQL (NULL for NULL)."""
+    return (
+        f"CASE WHEN {duration} IS NULL THEN NULL WHEN {duration} < {SMALLEST} THEN 0 "
+        f"ELSE least({BUCKETS - 1}, 1 + floor(ln({duration} / {SMALLEST}) / {_LOG_GROWTH!r}))"
+        "::int END"
+    )
+
+
+def bucket(hours: float) -> int:
+    """The bucket of a duration in hours (as `bucket_sql` computes it)."""
+    if hours < SMALLEST:
+        return 0
+    return min(BUCKETS - 1, 1 + math.floor(math.log(hours / SMALLEST) / _LOG_GROWTH))
+
+
+def _representative(index: int) -> float:
+    if index == 0:
+        return SMALLEST / 2
+    low = SMALLEST * GROWTH ** (index - 1)
+    if index == BUCKETS - 1:
+        return low
+    high = low * GROWTH
+    return 2 * low * high / (low + high)
+
+
+REPRESENTATIVES = tuple(_representative(i) for i in range(BUCKETS))
+"""The value each bucket stands for."""
+
+
+def percentile(counts: Sequence[int], fraction: float) -> float | None:
+    """The estimated `percentile_cont(fraction)` of the durations counted in `counts` (a
+    histogram of `BUCKETS` counts; all null: the sums over no row); None when it counts
+    nothing."""
+    if not counts or counts[0] is None:
+        return None
+    cumulative = list(accumulate(counts))
+    n = cumulative[-1] if cumulative else 0
+    if n <= 0:
+        return None
+    position = fraction * (n - 1)
+    k = math.floor(position)
+    at_k = REPRESENTATIVES[bisect_right(cumulative, k)]
+    share = position - k
+    if share == 0:
+        return at_k
+    at_next = REPRESENTATIVES[bisect_right(cumulative, k + 1)]
+    return at_k + share * (at_next - at_k)
+
+
+def within_bound(estimate: float | None, exact: float | None) -> bool:
+    """Whether an estimate keeps the stated bound (for tests and checks)."""
+    if estimate is None or exact is None:
+        return estimate is None and exact is None
+    if exact >= LAST_EDGE:
+        return True
+    return abs(estimate - exact) <= RELATIVE_ERROR * abs(exact) + ABSOLUTE_ERROR + 1e-9

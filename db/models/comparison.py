@@ -1,0 +1,93 @@
+"""The rollups of comparisons (`db.comparison_rollups`): what each case contributes, and the
+sums by month or week, entry and category. Kept by PostgreSQL; nobody writes them by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, Index, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.histograms import BUCKETS
+from db.models.base import Base, DistrictScoped, TenantEntity
+
+FIXED_PARTS = (
+    "cases",
+    "open",
+    "accepted_on_time",
+    "accepted",
+    "resolved_on_time",
+    "resolved",
+    "reopened",
+    "ever_resolved",
+    "satisfaction_sum",
+    "ratings",
+    "whistles",
+    "reported_late",
+    "hand_requests",
+    "hands_accepted",
+)
+"""The parts a fact and a rollup row count (`db.comparison_rollups.FIXED` defines them)."""
+
+HISTOGRAM_PREFIXES = ("ha", "hr")
+"""Hours to accept, hours to resolve: a rollup row's histogram columns `ha_00` … `hr_63`."""
+
+HISTOGRAM_COLUMNS = tuple(f"{p}_{i:02d}" for p in HISTOGRAM_PREFIXES for i in range(BUCKETS))
+
+_KIND_VALID = "kind IN ('COMMUNITY', 'PARTNER', 'HELPER')"
+
+
+class _Parts:
+    """The fixed parts, one integer column each (added below)."""
+
+
+class _Histograms:
+    """The histogram buckets, one integer column each (added below)."""
+
+
+for _name in FIXED_PARTS:
+    setattr(_Parts, _name, mapped_column(Integer, nullable=False))
+for _name in HISTOGRAM_COLUMNS:
+    setattr(_Histograms, _name, mapped_column(Integer, nullable=False))
+
+
+class ComparisonCaseFact(_Parts, TenantEntity, Base):
+    """What one case contributes to one entry: its community (kind COMMUNITY), its lead
+    partner (PARTNER, entry 0 without one) or a partner asked for a helping hand (HELPER)."""
+
+    __tablename__ = "comparison_case_facts"
+
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(9))
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime]
+    month: Mapped[dt.date] = mapped_column(Date)
+    week: Mapped[dt.date] = mapped_column(Date)
+    category: Mapped[str] = mapped_column(String(32))
+    ha_bucket: Mapped[int | None] = mapped_column(SmallInteger)
+    hr_bucket: Mapped[int | None] = mapped_column(SmallInteger)
+
+    __table_args__ = (
+        CheckConstraint(_KIND_VALID, name="kind"),
+        Index("ix_comparison_case_facts_case", "district_id", "case_id"),
+        # The facts of a period's partial months, read beside the rollups of its whole ones.
+        Index("ix_comparison_case_facts_created", "district_id", "kind", "created_at"),
+    )
+
+
+class ComparisonRollup(_Histograms, _Parts, DistrictScoped, Base):
+    """The facts' sums by grain (M: month, W: ISO week), the period's first day, kind, entry
+    and category (`*`: all): what comparisons and time series read."""
+
+    __tablename__ = "comparison_rollups"
+
+    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
+    period: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(9), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+    __table_args__ = (
+        CheckConstraint(_KIND_VALID, name="kind"),
+        CheckConstraint("grain IN ('M', 'W')", name="grain"),
+    )

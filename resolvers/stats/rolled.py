@@ -1,0 +1,501 @@
+"""Comparisons and time series read from the rollups (`db.comparison_rollups`).
+
+A period's whole months (or weeks, for a weekly series) come from `comparison_rollups`, its
+partial ones from `comparison_case_facts` (the facts of the cases reported in them), and the
+deadlines passed by now from the unfinished cases (`ix_cases_unfinished`) and the whistles
+not reported in (`ix_case_whistles_open`): so a read is rows in proportion to entries ×
+months, plus the partial months' cases and the open backlog, never the period's cases.
+These `cells` carry every part (`db.metrics.PARTS`) and the histograms of the durations; the
+statements sum them to the levels asked for, as `resolvers.stats.sql` does from the cases.
+Percentiles are estimated from the histograms in Python (`db.histograms`), after the read.
+
+Not every narrowing has its rollup: a partner's cases within a street or community (a street
+officer's comparison of partners, a series of one partner in one community) and weekly
+series of one category read the cases (`resolvers.stats.sql`), as `exact: true` does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from db.comparison_rollups import ALL_CATEGORIES, FIXED, LIVE
+from db.histograms import BUCKETS
+from db.metrics import DEFINITIONS, PARTS, TIME_ZONE, Definition, Metric, Unit
+from db.models.cases import UNFINISHED
+from db.models.comparison import HISTOGRAM_PREFIXES
+from resolvers.stats.sql import (
+    INTERVALS,
+    Scope,
+    Selection,
+    case_conditions,
+    case_definitions,
+    finish_comparison,
+    selected_households,
+)
+
+_ZONE = ZoneInfo(TIME_ZONE)
+_UNFINISHED = re.sub(r"\b(status|accepted_at|resolved_at)\b", r"f.\1", UNFINISHED)
+_LIVE_COLUMNS = {name: f"live_{name}" for name in LIVE}
+HISTOGRAM_OF = {"hours_to_accept": "ha", "hours_to_resolve": "hr"}
+"""The histogram prefix of each duration of `db.metrics.DURATIONS`."""
+assert set(HISTOGRAM_OF.values()) == set(HISTOGRAM_PREFIXES)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A period cut into whole periods of the rollups' grain (local first days, `[whole_from,
+    whole_to)`) and the partial ones at its ends (`edges`: instants, `[start, end)`)."""
+
+    whole_from: dt.date | None
+    whole_to: dt.date | None
+    edges: tuple[tuple[dt.datetime, dt.datetime], ...]
+
+
+def _floor(moment: dt.datetime, unit: str) -> dt.datetime:
+    local = moment.astimezone(_ZONE)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "month":
+        return day.replace(day=1)
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _next(moment: dt.datetime, unit: str) -> dt.datetime:
+    if unit == "month":
+        year, month = divmod(moment.month, 12)
+        return moment.replace(year=moment.year + year, month=month + 1)
+    return moment + dt.timedelta(days=7)
+
+
+def span(start: dt.datetime, end: dt.datetime, unit: str) -> Span:
+    """`[start, end)` cut at the boundaries of `unit` ('month' or 'week') in Beijing time."""
+    first = _floor(start, unit)
+    if first < start:
+        first = _next(first, unit)
+    last = _floor(end, unit)
+    if first >= last:
+        return Span(None, None, ((start, end),))
+    edges = tuple((a, b) for a, b in ((start, first), (last, end)) if a < b)
+    return Span(first.date(), last.date(), edges)
+
+
+def comparison_kind(group: str, scope: Scope) -> str | None:
+    """The facts' kind a comparison of `group` reads, or None when no rollup serves it."""
+    if group == "partner":
+        return "PARTNER" if scope.kind in (None, "partner") else None
+    return "COMMUNITY"
+
+
+def series_kind(metric: Metric, interval: str, scope: Scope, selection: Selection) -> str | None:
+    """The facts' kind a time series reads, or None when no rollup serves it."""
+    if interval == "WEEK" and selection.category is not None:
+        return None
+    place = (
+        scope.kind in ("street", "community")
+        or selection.street_id is not None
+        or selection.community_id is not None
+    )
+    if metric is Metric.HELPING_HANDS_GIVEN:
+        return None if place else "HELPER"
+    if selection.partner_id is not None or scope.kind == "partner":
+        return None if place else "PARTNER"
+    return "COMMUNITY"
+
+
+def _conditions(kind: str, scope: Scope, selection: Selection, params: dict[str, Any]) -> str:
+    """Conditions on rollup or fact rows `r` (with their community `cm`, where it is a
+    community's) for the scope and the selection (`params` as `case_conditions` sets them)."""
+    where = []
+    if scope.district_id is not None:
+        where.append("r.district_id = :district_id")
+        params["district_id"] = scope.district_id
+    if scope.kind == "street":
+        where.append("cm.street_id = :scope_id")
+    elif scope.kind is not None and not (kind == "HELPER" and scope.kind == "partner"):
+        where.append("r.entry_id = :scope_id")  # its community, or it as the lead partner
+    if scope.kind is not None:
+        params["scope_id"] = scope.scope_id
+    for condition, value, name in (
+        ("cm.street_id = :sel_street", selection.street_id, "sel_street"),
+        ("r.entry_id = :sel_community", selection.community_id, "sel_community"),
+        ("r.entry_id = :sel_partner", selection.partner_id, "sel_partner"),
+        ("r.district_id = :sel_district", selection.district_id, "sel_district"),
+        ("r.category = :sel_category", selection.category, "sel_category"),
+    ):
+        if value is not None:
+            where.append(condition)
+            params[name] = value
+    return "".join(f" AND {w}" for w in where)
+
+
+_JOIN_COMMUNITY = " JOIN communities cm ON cm.district_id = r.district_id AND cm.id = r.entry_id"
+_JOIN_CASE_COMMUNITY = (
+    " JOIN communities cm ON cm.district_id = f.district_id AND cm.id = f.community_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """What a cell is keyed by, in each source: rollup rows and facts `r`, cases `f`."""
+
+    district: tuple[str, str]  # (rows r, cases f)
+    key_rolled: str
+    key_facts: str
+    key_cases: str
+
+
+def cells(
+    kind: str,
+    keys: _Keys,
+    by_category: bool,
+    scope: Scope,
+    selection: Selection,
+    period: Span,
+    grain: str,
+    params: dict[str, Any],
+    case_where: str,
+    *,
+    histograms: bool,
+) -> str:
+    """The UNION ALL of the cells: whole periods, partial ones, and the deadlines passed by
+    now; columns district_id, key, category, the fixed parts, `live_<part>` and (if asked)
+    the histograms' buckets."""
+    conditions = _conditions(kind, scope, selection, params)
+    category_rows = by_category or selection.category is not None
+    rolled_category = "r.category" if by_category else "NULL::text"
+
+    def select(
+        district: str,
+        key: str,
+        category: str,
+        fixed: str,
+        live: dict[str, str],
+        histogram: Callable[[str, int], str],
+    ) -> str:
+        columns = [f"{district} AS district_id", f"{key} AS key", f"{category} AS category"]
+        columns += [fixed.format(name=name) + f" AS {name}" for name in FIXED]
+        columns += [live.get(name, "0") + f" AS {column}" for name, column in _LIVE_COLUMNS.items()]
+        if histograms:
+            columns += [
+                histogram(prefix, i) + f" AS {prefix}_{i:02d}"
+                for prefix in HISTOGRAM_OF.values()
+                for i in range(BUCKETS)
+            ]
+        return "SELECT " + ", ".join(columns)
+
+    join = _JOIN_COMMUNITY if "cm." in conditions + keys.key_rolled else ""
+    branches = []
+    if period.whole_from is not None:
+        params["whole_from"], params["whole_to"] = period.whole_from, period.whole_to
+        params["grain"] = grain
+        on_category = "<>" if category_rows else "="
+        rolled = select(
+            keys.district[0],
+            keys.key_rolled,
+            rolled_category,
+            "sum(r.{name})",
+            {},
+            lambda prefix, i: f"sum(r.{prefix}_{i:02d})",
+        )
+        branches.append(
+            f"{rolled}\n    FROM comparison_rollups r{join}\n    WHERE r.grain = :grain "
+            f"AND r.kind = '{kind}' AND r.period >= :whole_from AND r.period < :whole_to "
+            f"AND r.category {on_category} '{ALL_CATEGORIES}'{conditions}\n    GROUP BY 1, 2, 3"
+        )
+    if period.edges:
+        ranges = []
+        for n, (a, b) in enumerate(period.edges):
+            params[f"edge{n}_from"], params[f"edge{n}_to"] = a, b
+            ranges.append(f"(r.created_at >= :edge{n}_from AND r.created_at < :edge{n}_to)")
+        partial = select(
+            keys.district[0],
+            keys.key_facts,
+            rolled_category,
+            "sum(r.{name})",
+            {},
+            lambda prefix, i: f"count(*) FILTER (WHERE r.{prefix}_bucket = {i})",
+        )
+        branches.append(
+            f"{partial}\n    FROM comparison_case_facts r{join}\n    WHERE r.kind = '{kind}' "
+            f"AND ({' OR '.join(ranges)}){conditions}\n    GROUP BY 1, 2, 3"
+        )
+    if kind != "HELPER":
+        case_category = "CAST(f.category AS text)" if by_category else "NULL::text"
+        case_join = _JOIN_CASE_COMMUNITY if "cm." in case_where + keys.key_cases else ""
+        live_cases = {
+            name: f"count(*) FILTER (WHERE {condition})"
+            for name, (_, condition) in LIVE.items()
+            if condition.startswith("f.")
+        }
+        branches.append(
+            select(keys.district[1], keys.key_cases, case_category, "0", live_cases, _zero)
+            + f"\n    FROM cases f{case_join}\n    WHERE {_UNFINISHED} AND f.created_at >= :start"
+            f" AND f.created_at < :end{case_where}\n    GROUP BY 1, 2, 3"
+        )
+        live_whistles = {
+            name: "count(*)" for name, (_, condition) in LIVE.items() if condition.startswith("x.")
+        }
+        whistle_district = " AND x.district_id = :district_id" if scope.district_id else ""
+        branches.append(
+            select(keys.district[1], keys.key_cases, case_category, "0", live_whistles, _zero)
+            + "\n    FROM case_whistles x JOIN cases f ON f.district_id = x.district_id "
+            f"AND f.id = x.case_id{case_join}\n    WHERE {LIVE['late_report_ins'][1]}"
+            f"{whistle_district} AND f.created_at >= :start AND f.created_at < :end{case_where}"
+            "\n    GROUP BY 1, 2, 3"
+        )
+    return "\n    UNION ALL\n    ".join(branches)
+
+
+def _zero(prefix: str, i: int) -> str:
+    return "0"
+
+
+def _part_sums(names: list[str]) -> list[str]:
+    """`p_<part>` of `db.metrics.PARTS` from the cells' sums."""
+    sums = []
+    for name in names:
+        if name in LIVE:
+            fixed, _ = LIVE[name]
+            sums.append(f"(sum({fixed}) + sum({_LIVE_COLUMNS[name]}))::bigint AS p_{name}")
+        else:
+            sums.append(f"sum({name})::bigint AS p_{name}")
+    return sums
+
+
+def _histogram_sums(prefixes: list[str]) -> list[str]:
+    return [
+        "ARRAY["
+        + ", ".join(f"sum({p}_{i:02d})" for i in range(BUCKETS))
+        + f"]::bigint[] AS hist_{p}"
+        for p in prefixes
+    ]
+
+
+def _formula(expression: str, prefix: str, households: str = "NULL") -> str:
+    return expression.format(households=households, **{name: f"{prefix}p_{name}" for name in PARTS})
+
+
+def _value(definition: Definition) -> str:
+    if definition.percentile is not None:
+        return "NULL::float8"  # estimated from the histograms after the read
+    return _formula(definition.value, "p.")
+
+
+_GROUP_KEYS = {
+    "community": _Keys(
+        ("r.district_id", "f.district_id"), "r.entry_id", "r.entry_id", "f.community_id"
+    ),
+    "street": _Keys(
+        ("r.district_id", "f.district_id"), "cm.street_id", "cm.street_id", "cm.street_id"
+    ),
+    "partner": _Keys(
+        ("r.district_id", "f.district_id"),
+        "r.entry_id",
+        "r.entry_id",
+        "coalesce(f.assigned_partner_id, 0)",
+    ),
+    "district": _Keys(
+        ("r.district_id", "f.district_id"), "r.district_id", "r.district_id", "f.district_id"
+    ),
+}
+
+COMPARISON_HISTOGRAMS = ("hist_ha", "hist_hr")
+
+
+def comparison(
+    group: str,
+    scope: Scope,
+    selection: Selection,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    by_category: bool = True,
+) -> tuple[str, dict[str, Any]] | None:
+    """The statement of one comparison from the rollups (rows as `resolvers.stats.sql.
+    comparison`'s, plus `hist_ha` and `hist_hr`, the durations' histograms, with the
+    percentile figures' values left null), or None when no rollup serves it."""
+    kind = comparison_kind(group, scope)
+    if kind is None:
+        return None
+    params: dict[str, Any] = {"start": start, "end": end}
+    case_where = case_conditions(scope, selection, params)
+    keys = _GROUP_KEYS[group]
+    period = span(start, end, "month")
+    definitions = case_definitions()
+    names = [name for name in PARTS if any(name in d.parts for d in definitions)]
+    body = cells(
+        kind,
+        keys,
+        by_category,
+        scope,
+        selection,
+        period,
+        "M",
+        params,
+        case_where,
+        histograms=True,
+    )
+    # A rollup row can fall back to nothing (its only case moved): a level without cases
+    # is left out, as the count from the cases leaves it, but for the totals.
+    if by_category:
+        sets = "(district_id, key), (district_id, key, category), (category), ()"
+        category, by = "category", "1 - GROUPING(category)"
+        totals = "GROUPING(key) = 1 AND GROUPING(category) = 1"
+    else:
+        sets, category, by = "(district_id, key), ()", "NULL::text", "0"
+        totals = "GROUPING(key) = 1"
+    sums = ", ".join(_part_sums(names) + _histogram_sums(list(HISTOGRAM_OF.values())))
+    columns = ",\n           ".join(
+        f"{_value(d)} AS v_{d.column}, {_formula(d.sample, 'p.')} AS s_{d.column}"
+        for d in definitions
+    )
+    ctes = [
+        f"""
+cells AS (
+    {body}
+)""",
+        f"""
+parts AS (
+    SELECT district_id, key, {category} AS category, {by} AS by_category,
+           GROUPING(key) AS g_key, {sums}
+    FROM cells
+    GROUP BY GROUPING SETS ({sets})
+    HAVING sum(cases) > 0 OR ({totals})
+)""",
+        f"""
+agg AS (
+    SELECT p.district_id, p.key, p.category, p.by_category, p.g_key,
+           {columns}, p.hist_ha, p.hist_hr
+    FROM parts p
+)""",
+    ]
+    given = None
+    if group == "partner":
+        given_params: dict[str, Any] = {}
+        given_body = cells(
+            "HELPER",
+            keys,
+            False,
+            scope,
+            selection,
+            period,
+            "M",
+            given_params,
+            "",
+            histograms=False,
+        )
+        params.update(given_params)
+        given = f"""
+given_cells AS (
+    {given_body}
+),
+given AS (
+    SELECT district_id, key, GROUPING(key) AS g_key,
+           sum(hand_requests)::bigint AS p_hand_requests,
+           sum(hands_accepted)::bigint AS p_hands_accepted
+    FROM given_cells
+    WHERE (district_id, key) IN (SELECT district_id, key FROM entries)
+    GROUP BY GROUPING SETS ((district_id, key), ())
+)"""
+    sql = finish_comparison(group, scope, selection, params, ctes, given, COMPARISON_HISTOGRAMS)
+    return sql, params
+
+
+def time_series(
+    metric: Metric,
+    interval: str,
+    scope: Scope,
+    selection: Selection,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> tuple[str, dict[str, Any]] | None:
+    """The statement of one metric by week or month from the rollups (a row per bucket:
+    bucket, value, sample, and `hist` for a percentile metric, its value left null), or None
+    when no rollup serves it."""
+    kind = series_kind(metric, interval, scope, selection)
+    if kind is None:
+        return None
+    definition = DEFINITIONS[metric]
+    unit = INTERVALS[interval]
+    params: dict[str, Any] = {"start": start, "end": end, "tz": TIME_ZONE}
+    if metric is Metric.HELPING_HANDS_GIVEN:
+        case_where = ""
+    else:
+        case_where = case_conditions(scope, selection, params)
+        if selection.partner_id is not None:
+            case_where += " AND f.assigned_partner_id = :sel_partner"
+    starts = f"""generate_series(
+    date_trunc('{unit}', CAST(:start AS timestamptz) AT TIME ZONE :tz),
+    (CAST(:end AS timestamptz) AT TIME ZONE :tz) - interval '1 microsecond',
+    interval '1 {unit}'
+)"""
+    local_starts = f"(SELECT array_agg(s ORDER BY s) FROM {starts} AS s)"
+    instants = f"(SELECT array_agg(s AT TIME ZONE :tz ORDER BY s) FROM {starts} AS s)"
+    keys = _Keys(
+        ("NULL::bigint", "NULL::bigint"),
+        f"width_bucket(CAST(r.period AS timestamp), {local_starts})",
+        f"width_bucket(r.created_at, {instants})",
+        f"width_bucket(f.created_at, {instants})",
+    )
+    period = span(start, end, unit)
+    percentile = definition.percentile
+    body = cells(
+        kind,
+        keys,
+        False,
+        scope,
+        selection,
+        period,
+        "M" if unit == "month" else "W",
+        params,
+        case_where,
+        histograms=percentile is not None,
+    )
+    names = [name for name in PARTS if name in definition.parts]
+    sums = _part_sums(names)
+    hist = "NULL::bigint[]"
+    if percentile is not None:
+        prefix = HISTOGRAM_OF[percentile[0]]
+        sums += _histogram_sums([prefix])
+        hist = f"p.hist_{prefix}"
+    ctes = [
+        f"""
+cells AS (
+    {body}
+)""",
+        f"""
+parts AS (
+    SELECT key, {", ".join(sums)}
+    FROM cells GROUP BY key
+)""",
+    ]
+    households = "NULL"
+    if metric is Metric.CASES_PER_THOUSAND_HOUSEHOLDS:
+        ctes.append(selected_households(scope, selection))
+        households = "(SELECT n FROM selected_households)"
+    value = _value(definition) if percentile else _formula(definition.value, "p.", households)
+    ctes.append(f"""
+agg AS (
+    SELECT p.key AS bucket, {value} AS value, {_formula(definition.sample, "p.")} AS sample,
+           {hist} AS hist
+    FROM parts p
+)""")
+    if definition.unit is Unit.COUNT:
+        shown = "coalesce(a.value, 0)::float8"
+    elif metric is Metric.CASES_PER_THOUSAND_HOUSEHOLDS:
+        shown = "coalesce(a.value, (SELECT 0.0 FROM selected_households WHERE n > 0))::float8"
+    else:
+        shown = "a.value::float8"
+    sql = f"""
+WITH {",".join(ctes)}
+SELECT b.bucket AT TIME ZONE :tz AS bucket, {shown} AS value, coalesce(a.sample, 0) AS sample,
+       a.hist
+FROM {starts} WITH ORDINALITY AS b(bucket, n)
+LEFT JOIN agg a ON a.bucket = b.n
+ORDER BY b.n
+"""
+    return sql, params

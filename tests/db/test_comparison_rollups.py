@@ -1,0 +1,405 @@
+"""Comparisons and time series read from the rollups equal those counted from the cases.
+
+Random workflow activity (hypothesis): cases reported over four months in two communities and
+four categories, led by one partner, another or none; accepted and resolved on time, late or
+not yet, with deadlines past or to come; rejected, reopened, rated; whistles reported in on
+time, late or not at all; helping hands asked of two partners and answered; cases moved to
+another community, category, lead or month; whistles and hands deleted. After it:
+- the rollups kept step by step equal the rollups counted anew (`comparison_rebuild`);
+- every comparison (communities, streets, partners; with and without the category
+  breakdown; as a district, a street and a partner) and every time series (by month and by
+  ISO week; the whole district, a community, a partner, the hands a partner gave) over
+  whole months, partial months and a few days within one month, read from the rollups
+  (`resolvers.stats.rolled`), gives every figure the cases give (`resolvers.stats.sql`);
+  the medians and 90th percentiles within the bound of `db.histograms`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import comparison_rollups, histograms
+from db.metrics import DEFINITIONS, Metric
+from db.models.comparison import FIXED_PARTS, HISTOGRAM_COLUMNS
+from db.session import Database
+from resolvers.stats import rolled, sql
+from resolvers.stats.sql import Scope, Selection
+from tests.conftest import MakeDistrict
+from tests.factories import WorkflowWorld, build_workflow_world
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+MONTHS = (dt.date(2026, 9, 1), dt.date(2026, 10, 1), dt.date(2026, 11, 1), dt.date(2026, 12, 1))
+CATEGORIES = ("ELEVATOR", "SANITATION", "HEATING", "NOISE")
+PERIODS = (
+    (dt.datetime(2026, 8, 1, tzinfo=CHINA), dt.datetime(2027, 1, 1, tzinfo=CHINA)),
+    (dt.datetime(2026, 9, 10, 12, tzinfo=CHINA), dt.datetime(2026, 12, 3, tzinfo=CHINA)),
+    (dt.datetime(2026, 10, 2, tzinfo=CHINA), dt.datetime(2026, 10, 20, tzinfo=CHINA)),
+)
+
+
+@dataclass
+class Activity:
+    world: WorkflowWorld
+    now: dt.datetime
+    cases: list[int] = field(default_factory=list)
+    whistles: list[int] = field(default_factory=list)
+    hands: list[int] = field(default_factory=list)
+
+    @property
+    def partners(self) -> tuple[int, int, int]:
+        w = self.world
+        return (w.property_company_id, w.helper_id, w.department_id)
+
+    @property
+    def communities(self) -> tuple[int, int]:
+        return (self.world.community_id, self.world.other_community_id)
+
+
+Step = tuple[Any, ...]
+hours = st.one_of(st.none(), st.integers(-400, 400))
+
+steps = st.one_of(
+    st.tuples(
+        st.just("case"),
+        st.integers(0, 3),  # month
+        st.integers(0, 47),  # hour of the month's first two days
+        st.integers(0, 1),  # community
+        st.integers(0, 3),  # category
+        st.one_of(st.none(), st.integers(0, 2)),  # lead
+        st.one_of(st.none(), st.integers(0, 5000)),  # accepted, minutes after the report
+        st.one_of(st.none(), st.integers(0, 200_000)),  # resolved, minutes after the report
+        hours,  # accept deadline, hours from now
+        hours,  # resolve deadline, hours from now
+        st.sampled_from(("open", "REJECTED", "DUPLICATE", "CLOSED")),
+        st.one_of(st.none(), st.integers(1, 5)),  # rating
+        st.integers(0, 2),  # reopened
+    ),
+    st.tuples(
+        st.just("whistle"),
+        st.integers(0, 50),  # case
+        st.integers(-72, 72),  # report-in deadline, hours from now
+        st.one_of(st.none(), st.integers(-90, 90)),  # reported in, minutes from the deadline
+    ),
+    st.tuples(st.just("report_in"), st.integers(0, 50), st.integers(-90, 90)),
+    st.tuples(
+        st.just("hand"),
+        st.integers(0, 50),
+        st.integers(0, 2),  # helper
+        st.sampled_from(("REQUESTED", "ACCEPTED", "DECLINED")),
+    ),
+    st.tuples(st.just("answer"), st.integers(0, 50), st.sampled_from(("ACCEPTED", "DECLINED"))),
+    st.tuples(
+        st.just("change"),
+        st.integers(0, 50),
+        st.sampled_from(
+            (
+                "accept",
+                "resolve",
+                "reopen",
+                "reject",
+                "move",
+                "category",
+                "lead",
+                "unlead",
+                "month",
+                "deadline",
+                "rate",
+            )
+        ),
+        st.integers(0, 400),
+    ),
+    st.tuples(st.just("delete"), st.sampled_from(("whistle", "hand")), st.integers(0, 50)),
+)
+
+
+def _pick(rows: list[int], index: int) -> int | None:
+    return rows[index % len(rows)] if rows else None
+
+
+async def _one(s: AsyncSession, act: Activity, step: Step) -> None:
+    kind, *args = step
+    w = act.world
+    d = w.district.id
+    if kind == "case":
+        (month, hour, community, category, lead, accepted, resolved, accept_due, resolve_due,
+         status, rating, reopened) = args  # fmt: skip
+        created = dt.datetime.combine(MONTHS[month], dt.time(0), CHINA) + dt.timedelta(
+            hours=hour, minutes=len(act.cases)
+        )
+        open_status = "ASSIGNED" if lead is not None else "REPORTED"
+        case_id = await s.scalar(
+            text(
+                "INSERT INTO cases (district_id, community_id, category, title, reporter_id, "
+                "status, assigned_partner_id, created_at, updated_at, accepted_at, resolved_at, "
+                "accept_due_at, resolve_due_at, satisfaction, reopen_count) VALUES (:d, "
+                ":community, :category, 'x', :reporter, :status, :partner, :created, :created, "
+                ":accepted, :resolved, :accept_due, :resolve_due, :rating, :reopened) "
+                "RETURNING id"
+            ),
+            {
+                "d": d,
+                "community": act.communities[community],
+                "category": CATEGORIES[category],
+                "reporter": w.resident_id,
+                "status": open_status if status == "open" else status,
+                "partner": None if lead is None else act.partners[lead],
+                "created": created,
+                "accepted": None if accepted is None else created + dt.timedelta(minutes=accepted),
+                "resolved": None if resolved is None else created + dt.timedelta(minutes=resolved),
+                "accept_due": (
+                    None if accept_due is None else act.now + dt.timedelta(hours=accept_due)
+                ),
+                "resolve_due": (
+                    None if resolve_due is None else act.now + dt.timedelta(hours=resolve_due)
+                ),
+                "rating": rating,
+                "reopened": reopened,
+            },
+        )
+        assert case_id is not None
+        act.cases.append(case_id)
+        return
+    if kind == "whistle":
+        case_index, due_hours, reported_minutes = args
+        case_id = _pick(act.cases, case_index)
+        if case_id is None:
+            return
+        due = act.now + dt.timedelta(hours=due_hours)
+        whistle_id = await s.scalar(
+            text(
+                "INSERT INTO case_whistles (district_id, case_id, department_id, reason, "
+                "blown_at, report_in_due_at, reported_in_at) SELECT :d, c.id, :department, "
+                "'吹哨', c.created_at + interval '1 hour', :due, :reported FROM cases c "
+                "WHERE c.id = :case RETURNING id"
+            ),
+            {
+                "d": d,
+                "case": case_id,
+                "department": w.department_id,
+                "due": due,
+                "reported": (
+                    None
+                    if reported_minutes is None
+                    else due + dt.timedelta(minutes=reported_minutes)
+                ),
+            },
+        )
+        assert whistle_id is not None
+        act.whistles.append(whistle_id)
+        return
+    if kind == "report_in":
+        whistle_id = _pick(act.whistles, args[0])
+        if whistle_id is not None:
+            await s.execute(
+                text(
+                    "UPDATE case_whistles SET reported_in_at = report_in_due_at "
+                    "+ make_interval(mins => :minutes) WHERE id = :id"
+                ),
+                {"id": whistle_id, "minutes": args[1]},
+            )
+        return
+    if kind == "hand":
+        case_index, helper, status = args
+        case_id = _pick(act.cases, case_index)
+        if case_id is None:
+            return
+        hand_id = await s.scalar(
+            text(
+                "INSERT INTO helping_hands (district_id, case_id, helper_id, reason, status, "
+                "requested_at) SELECT :d, c.id, :helper, '帮忙', :status, "
+                "c.created_at + interval '2 hours' FROM cases c WHERE c.id = :case RETURNING id"
+            ),
+            {"d": d, "case": case_id, "helper": act.partners[helper], "status": status},
+        )
+        assert hand_id is not None
+        act.hands.append(hand_id)
+        return
+    if kind == "answer":
+        hand_id = _pick(act.hands, args[0])
+        if hand_id is not None:
+            await s.execute(
+                text("UPDATE helping_hands SET status = :status WHERE id = :id"),
+                {"id": hand_id, "status": args[1]},
+            )
+        return
+    if kind == "change":
+        case_index, what, value = args
+        case_id = _pick(act.cases, case_index)
+        if case_id is None:
+            return
+        change = {
+            "accept": "accepted_at = created_at + make_interval(mins => :value * 7)",
+            "resolve": "resolved_at = created_at + make_interval(hours => :value), "
+            "status = 'RESOLVED'",
+            "reopen": "resolved_at = NULL, reopen_count = reopen_count + 1, status = 'ASSIGNED'",
+            "reject": "status = 'REJECTED'",
+            "move": "community_id = :community",
+            "category": "category = :category",
+            "lead": "assigned_partner_id = :partner",
+            "unlead": "assigned_partner_id = NULL",
+            "month": "created_at = created_at - interval '1 month'",
+            "deadline": "accept_due_at = CAST(:now AS timestamptz) "
+            "+ make_interval(hours => :value - 200), resolve_due_at = CAST(:now AS timestamptz) "
+            "+ make_interval(hours => 200 - :value)",
+            "rate": "satisfaction = :rating",
+        }[what]
+        await s.execute(
+            text(f"UPDATE cases SET {change} WHERE id = :id"),
+            {
+                "id": case_id,
+                "value": value,
+                "now": act.now,
+                "community": act.communities[value % 2],
+                "category": CATEGORIES[value % 4],
+                "partner": act.partners[value % 3],
+                "rating": value % 5 + 1,
+            },
+        )
+        return
+    table, index = args
+    rows = act.whistles if table == "whistle" else act.hands
+    row_id = _pick(rows, index)
+    if row_id is not None:
+        rows.remove(row_id)
+        name = "case_whistles" if table == "whistle" else "helping_hands"
+        await s.execute(text(f"DELETE FROM {name} WHERE id = :id"), {"id": row_id})
+
+
+_COUNTS = (*FIXED_PARTS, *HISTOGRAM_COLUMNS)
+
+
+async def _rollup_rows(s: AsyncSession) -> set[tuple[Any, ...]]:
+    rows = await s.execute(
+        text(
+            f"SELECT {', '.join(comparison_rollups.KEY + _COUNTS)} FROM comparison_rollups "
+            f"WHERE {' OR '.join(f'{c} <> 0' for c in _COUNTS)}"
+        )
+    )
+    return {tuple(r) for r in rows}
+
+
+def _close(a: Any, b: Any) -> bool:
+    if a is None or b is None or isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+
+
+_PERCENTILES = {
+    d.column: (f"hist_{rolled.HISTOGRAM_OF[d.percentile[0]]}", d.percentile[1])
+    for d in DEFINITIONS.values()
+    if d.percentile is not None
+}
+
+
+async def _compare(
+    s: AsyncSession, group: str, scope: Scope, start: dt.datetime, end: dt.datetime,
+    by_category: bool,
+) -> None:  # fmt: skip
+    statement = rolled.comparison(group, scope, Selection(), start, end, by_category=by_category)
+    assert statement is not None
+    exact_sql, exact_params = sql.comparison(
+        group, scope, Selection(), start, end, by_category=by_category
+    )
+    exact = [dict(r) for r in (await s.execute(text(exact_sql), exact_params)).mappings()]
+    got = [dict(r) for r in (await s.execute(text(statement[0]), statement[1])).mappings()]
+    where = (group, scope, start, by_category)
+    assert len(got) == len(exact), where
+    for mine, theirs in zip(got, exact, strict=True):
+        for column, value in theirs.items():
+            if column.removeprefix("v_") in _PERCENTILES:
+                histogram, fraction = _PERCENTILES[column.removeprefix("v_")]
+                counts = mine[histogram]
+                estimate = None if counts is None else histograms.percentile(counts, fraction)
+                assert histograms.within_bound(estimate, value), (where, column, theirs)
+            else:
+                assert _close(mine[column], value), (
+                    where,
+                    column,
+                    mine[column],
+                    value,
+                )
+
+
+async def _series(
+    s: AsyncSession, metric: Metric, interval: str, scope: Scope, selection: Selection,
+    start: dt.datetime, end: dt.datetime,
+) -> None:  # fmt: skip
+    statement = rolled.time_series(metric, interval, scope, selection, start, end)
+    assert statement is not None
+    exact_sql, exact_params = sql.time_series(metric, interval, scope, selection, start, end)
+    exact = list((await s.execute(text(exact_sql), exact_params)).mappings())
+    got = list((await s.execute(text(statement[0]), statement[1])).mappings())
+    where = (metric, interval, selection, start)
+    assert [r["bucket"] for r in got] == [r["bucket"] for r in exact], where
+    percentile = DEFINITIONS[metric].percentile
+    for mine, theirs in zip(got, exact, strict=True):
+        assert mine["sample"] == theirs["sample"], (where, mine, theirs)
+        if percentile is None:
+            assert _close(mine["value"], theirs["value"]), (where, mine, theirs)
+        else:
+            counts = mine["hist"]
+            estimate = None if counts is None else histograms.percentile(counts, percentile[1])
+            assert histograms.within_bound(estimate, theirs["value"]), (where, mine, theirs)
+
+
+async def _assert_equal(s: AsyncSession, act: Activity) -> None:
+    w = act.world
+    d = w.district.id
+    kept = await _rollup_rows(s)
+    await comparison_rollups.rebuild(s, [d])
+    assert await _rollup_rows(s) == kept
+    district = Scope(d)
+    for start, end in PERIODS:
+        for by_category in (False, True):
+            for group in ("community", "street", "partner"):
+                await _compare(s, group, district, start, end, by_category)
+        await _compare(s, "community", Scope(d, "street", w.street_id), start, end, True)
+        await _compare(s, "partner", Scope(d, "partner", w.property_company_id), start, end, False)
+        for metric, selection in (
+            (Metric.CASES, Selection()),
+            (Metric.ACCEPTED_WITHIN_DEADLINE, Selection(community_id=w.community_id)),
+            (Metric.RESOLVED_WITHIN_DEADLINE, Selection(partner_id=w.helper_id)),
+            (Metric.P90_HOURS_TO_RESOLVE, Selection()),
+            (Metric.MEDIAN_HOURS_TO_ACCEPT, Selection(category="ELEVATOR")),
+            (Metric.OVERDUE_REPORT_INS, Selection()),
+            (Metric.HELPING_HANDS_GIVEN, Selection(partner_id=w.helper_id)),
+        ):
+            await _series(s, metric, "MONTH", district, selection, start, end)
+            if selection.category is None:
+                await _series(s, metric, "WEEK", district, selection, start, end)
+
+
+@pytest.fixture
+async def world(database: Database, make_district: MakeDistrict) -> WorkflowWorld:
+    return await build_workflow_world(database, await make_district())
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(activity=st.lists(steps, min_size=1, max_size=40))
+async def test_reads_from_the_rollups_equal_the_count_from_the_cases(
+    database: Database, world: WorkflowWorld, activity: list[Step]
+) -> None:
+    async with database.tenant_session(world.district.id) as s:
+        transaction = await s.begin()
+        try:
+            now = await s.scalar(text("SELECT now()"))
+            assert now is not None
+            act = Activity(world, now)
+            for step in activity:
+                await _one(s, act, step)
+            await _assert_equal(s, act)
+        finally:
+            await transaction.rollback()  # every example starts from the same world
