@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import datetime as dt
 import gc
 import os
+import pstats
 import statistics
 import sys
 import time
@@ -119,6 +121,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument(
         "--only", default="", help="run only the queries whose name contains this text"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="print where Python spent its time (cProfile)"
     )
     return parser.parse_args()
 
@@ -244,7 +249,13 @@ async def main() -> None:
             if args.only not in name:
                 continue
             variables = extra if "month" in extra else {"period": period, **extra}
+            profiler = cProfile.Profile() if args.profile else None
+            if profiler is not None:
+                profiler.enable()
             times, body = await _time(client, token, query, variables, args.runs)
+            if profiler is not None:
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
             _report(name, times, body, args.runs)
     if args.only and "statement" not in args.only:
         await database.dispose()

@@ -82,10 +82,10 @@ class ComparisonRollup(_Histograms, _Parts, DistrictScoped, Base):
     __tablename__ = "comparison_rollups"
 
     grain: Mapped[str] = mapped_column(String(1), primary_key=True)
-    period: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     kind: Mapped[str] = mapped_column(String(9), primary_key=True)
-    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
     __table_args__ = (
         CheckConstraint(_KIND_VALID, name="kind"),

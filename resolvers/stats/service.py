@@ -212,6 +212,9 @@ async def _exists(
 # -- comparisons --------------------------------------------------------------------------
 
 
+_COLUMNS = [(d.column, f"v_{d.column}", f"s_{d.column}") for d in CASE_METRICS]
+"""Each figure's field, and the columns of its value and sample size."""
+
 _ESTIMATED = [
     (d.column, f"hist_{rolled.HISTOGRAM_OF[d.percentile[0]]}", d.percentile[1])
     for d in CASE_METRICS
@@ -222,8 +225,8 @@ _ESTIMATED = [
 def _metrics(row: RowMapping, estimated: bool = False) -> CaseMetrics:
     """A row's figures; `estimated`: its percentiles from its histograms (`hist_<prefix>`)."""
     figures = {
-        d.column: Figure(value=row[f"v_{d.column}"], sample_size=row[f"s_{d.column}"])
-        for d in CASE_METRICS
+        column: Figure(value=row[value], sample_size=row[sample])
+        for column, value, sample in _COLUMNS
     }
     if estimated:
         for column, histogram, fraction in _ESTIMATED:
@@ -388,7 +391,7 @@ async def compare(
     sql, params = statement or comparison(
         group, scope, selection, start, end, by_category=by_category
     )
-    rows = await _execute(info, scope, sql, params, PLANNER)
+    rows = await _execute(info, scope, sql, params, rolled.PLANNER if estimated else PLANNER)
     result_type, type_name, make = _ENTRIES[group]
     standings, totals = _standings(rows, make, type_name, estimated)
     return result_type(
@@ -442,7 +445,8 @@ async def time_series(
         None if exact else rolled.time_series(metric, interval.name, scope, selection, start, end)
     )
     sql, params = statement or time_series_sql(metric, interval.name, scope, selection, start, end)
-    rows = await _execute(info, scope, sql, params, PLANNER)
+    planner = rolled.PLANNER if statement is not None else PLANNER
+    rows = await _execute(info, scope, sql, params, planner)
     percentile = DEFINITIONS[metric].percentile
     estimate = statement is not None and percentile is not None
 

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from resolvers.execution import PLAIN, ExecutionContext, mark_plain_fields
+from resolvers.execution import PLAIN, PLAIN_OBJECT, ExecutionContext, mark_plain_fields
 from resolvers.root import build_schema
 
 
@@ -17,6 +17,20 @@ from resolvers.root import build_schema
 class Colour(enum.Enum):
     RED = "red"
     GREEN = "green"
+
+
+@strawberry.type
+class Part:
+    label: str
+    size: float | None = None
+
+
+@strawberry.type
+class Whole:
+    part: Part
+    maybe: Part | None
+    parts: list[Part]
+    holes: list[Part | None]
 
 
 @strawberry.type
@@ -40,6 +54,17 @@ class Query:
         return [
             Item(name="a", count=1, share=0.5, colour=Colour.RED, flag=True),
             Item(name="b", count=2, share=None, colour=Colour.GREEN, flag=False, note="n"),
+        ]
+
+    @strawberry.field
+    def wholes(self) -> list[Whole | None]:
+        good = Part(label="p", size=1.5)
+        return [
+            Whole(part=good, maybe=None, parts=[good, Part(label="q")], holes=[None, good]),
+            # Refused below the top: a null label, a part list that is not a list.
+            Whole(part=Part(label=None), maybe=good, parts=[], holes=[]),  # type: ignore[arg-type]
+            Whole(part=good, maybe=good, parts="pq", holes=[]),  # type: ignore[arg-type]
+            Whole(part=good, maybe=good, parts=[good], holes=[None]),
         ]
 
     @strawberry.field
@@ -72,6 +97,8 @@ def _schemas(**kwargs: Any) -> tuple[strawberry.Schema, strawberry.Schema]:
 
 QUERY = """{
   items { name count share colour flag note shout alias: count __typename }
+  wholes { part { label size } maybe { ... on Part { label } } parts { label __typename }
+           holes { size } again: part { size } }
   broken { name }
   again: broken { count }
 }"""
@@ -105,8 +132,23 @@ def test_plain_fields_answer_as_graphql_core_does() -> None:
         "alias": 1,
         "__typename": "Item",
     }
+    assert data["wholes"][0] == {
+        "part": {"label": "p", "size": 1.5},
+        "maybe": None,
+        "parts": [{"label": "p", "__typename": "Part"}, {"label": "q", "__typename": "Part"}],
+        "holes": [None, {"size": 1.5}],
+        "again": {"size": 1.5},
+    }
     # The refused values get the executor's own errors, at their paths.
-    assert sorted(path for _, path in errors) == [["again", 1, "count"], ["broken", 0, "name"]]
+    assert sorted(str(path) for _, path in errors) == sorted(
+        str(p)
+        for p in (
+            ["again", 1, "count"],
+            ["broken", 0, "name"],
+            ["wholes", 1, "part", "label"],
+            ["wholes", 2, "parts"],
+        )
+    )
 
 
 def test_a_resolve_hook_still_sees_every_field() -> None:
@@ -116,6 +158,33 @@ def test_a_resolve_hook_still_sees_every_field() -> None:
     expected, Counting.calls = Counting.calls, 0
     fast.execute_sync("{ items { name count } }")
     assert Counting.calls == expected > 4
+
+
+def test_plain_subtrees_are_built_from_a_plan() -> None:
+    _, fast = _schemas()
+    whole = fast._schema.type_map["Whole"]
+    assert {name for name, f in whole.fields.items() if PLAIN_OBJECT in f.extensions} == {  # type: ignore[union-attr]
+        "part",
+        "maybe",
+        "parts",
+        "holes",
+    }
+    runs = 0
+    original = ExecutionContext.collect_and_execute_subfields
+
+    def counting(self: ExecutionContext, *args: Any) -> Any:
+        nonlocal runs
+        runs += 1
+        return original(self, *args)
+
+    ExecutionContext.collect_and_execute_subfields = counting  # type: ignore[method-assign]
+    try:
+        result = fast.execute_sync("{ wholes { maybe { label } holes { size } } }")
+    finally:
+        ExecutionContext.collect_and_execute_subfields = original  # type: ignore[method-assign]
+    assert result.errors is None
+    # Each whole is built from its plan: no executor completion below it.
+    assert runs == 4
 
 
 def test_the_served_schema_uses_the_short_path() -> None:
