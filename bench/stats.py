@@ -140,7 +140,7 @@ async def _time(
             json={"query": query, "variables": variables},
             headers={"Authorization": f"Bearer {bearer}"},
         )
-        times.append(time.perf_counter() - started)
+        times.append(time.perf_counter() - started)  # the answer received, not yet parsed
         body = response.json()
         if body.get("errors"):
             raise SystemExit(f"query failed: {body['errors']}")

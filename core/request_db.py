@@ -150,6 +150,7 @@ class RequestDatabase:
         params: dict[str, Any] | None = None,
         *,
         planner: Sequence[tuple[str, str]] = (),
+        tuples: bool = False,
     ) -> list[Any]:
         """Rows of one read across every district, on the read-only platform role.
 
@@ -160,7 +161,7 @@ class RequestDatabase:
         async with self._database.platform_session() as session:
             await _set_local(session, planner)
             result = await session.execute(statement, params)
-            return list(result.mappings())
+            return list(result) if tuples else list(result.mappings())
 
     async def tuned_rows(
         self,
@@ -168,13 +169,17 @@ class RequestDatabase:
         params: dict[str, Any] | None = None,
         *,
         planner: Sequence[tuple[str, str]] = (),
+        tuples: bool = False,
     ) -> list[Any]:
         """Rows of one read in the operation's transaction, planned with the `planner`
-        settings (name, value), if any, which are set back to their defaults right after."""
+        settings (name, value), if any, which are set back to their defaults right after.
+        Mappings by column name, or (`tuples`) rows read by position: much cheaper to read
+        when there are tens of thousands of rows of many columns."""
         async with self._reading() as session:
             await self._custom_plans_again(session)
             await _set_local(session, planner)
-            rows = list((await session.execute(statement, params)).mappings())
+            result = await session.execute(statement, params)
+            rows = list(result) if tuples else list(result.mappings())
             # (After a failure the transaction is rolled back, and the settings with it.)
             for name, _ in planner:
                 await session.execute(_RESET_LOCAL, {"name": name})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import RowMapping, text
@@ -144,11 +144,14 @@ async def _execute(
     sql: str,
     params: dict[str, Any],
     planner: Sequence[tuple[str, str]] = (),
-) -> list[RowMapping]:
+    tuples: bool = False,
+) -> list[Any]:
     statement = text(sql)
     if scope.district_id is None:
-        return await info.context.db.platform_rows(statement, params, planner=planner)
-    return await info.context.db.tuned_rows(statement, params, planner=planner)
+        return await info.context.db.platform_rows(
+            statement, params, planner=planner, tuples=tuples
+        )
+    return await info.context.db.tuned_rows(statement, params, planner=planner, tuples=tuples)
 
 
 async def _selection(
@@ -222,58 +225,83 @@ _ESTIMATED = [
 ]
 
 
-def _metrics(row: RowMapping, estimated: bool = False) -> CaseMetrics:
-    """A row's figures; `estimated`: its percentiles from its histograms (`hist_<prefix>`)."""
-    figures = {
-        column: Figure(value=row[value], sample_size=row[sample])
-        for column, value, sample in _COLUMNS
-    }
-    if estimated:
-        for column, histogram, fraction in _ESTIMATED:
-            counts = row[histogram]
+_new = object.__new__
+
+
+class _Reader:
+    """Reads comparison rows (tuples) by position: the columns' places found once."""
+
+    def __init__(self, fields: Sequence[str], estimated: bool) -> None:
+        index = {name: i for i, name in enumerate(fields)}
+        self.fields = fields
+        self.at = index
+        self.figures = [(column, index[v], index[s]) for column, v, s in _COLUMNS]
+        self.estimated = (
+            [(column, index[h], fraction) for column, h, fraction in _ESTIMATED]
+            if estimated
+            else []
+        )
+
+    def metrics(self, row: Sequence[Any]) -> CaseMetrics:
+        """A row's figures (percentiles from its histograms when estimated)."""
+        figures = {
+            column: Figure(value=row[v], sample_size=row[s]) for column, v, s in self.figures
+        }
+        for column, h, fraction in self.estimated:
+            counts = row[h]
             figures[column].value = (
                 histograms.percentile(counts, fraction) if counts is not None else None
             )
-    return CaseMetrics(**figures)
+        # Built without the dataclass's keyword checks: these are exactly its fields.
+        metrics: CaseMetrics = _new(CaseMetrics)
+        metrics.__dict__.update(figures)
+        return metrics
+
+    def mapping(self, row: Sequence[Any]) -> dict[str, Any]:
+        return dict(zip(self.fields, row, strict=True))
 
 
 S = TypeVar("S", bound=Standing)
 
 
 def _standings(
-    rows: Sequence[RowMapping], make: Any, type_name: str, estimated: bool = False
+    rows: Sequence[Any], make: Any, type_name: str, estimated: bool = False
 ) -> tuple[list[Any], Totals]:
-    """Entries (in SQL order) and totals from the rows of a comparison statement
+    """Entries (in SQL order) and totals from the rows (tuples) of a comparison statement
     (`estimated`: read from the rollups, percentiles from the histograms)."""
     entries: dict[tuple[int, int], Any] = {}
     totals = Totals(households=None, metrics=_empty(), by_category=[])
+    if not rows:
+        return [], totals
+    read = _Reader(rows[0]._fields, estimated)
+    at = read.at
+    category_at, by_at, g_at = at["category"], at["by_category"], at["g_key"]
+    district_at, key_at = at["district_id"], at["key"]
     for row in rows:
         category = (
-            CategoryMetrics(
-                category=CaseCategory(row["category"]), metrics=_metrics(row, estimated)
-            )
-            if row["by_category"]
+            CategoryMetrics(category=CaseCategory(row[category_at]), metrics=read.metrics(row))
+            if row[by_at]
             else None
         )
-        if row["g_key"]:
+        if row[g_at]:
             if category is None:
-                totals.metrics, totals.households = _metrics(row, estimated), row["households"]
+                totals.metrics, totals.households = read.metrics(row), row[at["households"]]
             else:
                 totals.by_category.append(category)
             continue
-        key = (row["district_id"], row["key"])
+        key = (row[district_at], row[key_at])
         if category is not None:
             entries[key].by_category.append(category)
             continue
         entries[key] = make(
-            row,
+            read.mapping(row),
             rank=None,
             below_minimum_sample=False,
-            global_id=ids.encode(type_name, row["key"]),
-            name=row["name"],
-            metrics=_metrics(row, estimated),
+            global_id=ids.encode(type_name, row[key_at]),
+            name=row[at["name"]],
+            metrics=read.metrics(row),
             by_category=[],
-            db_id=row["key"],
+            db_id=row[key_at],
         )
     return list(entries.values()), totals
 
@@ -331,7 +359,7 @@ def _asks_for(info: Info, field: str) -> bool:
     return walk(info.selected_fields)
 
 
-def _partner_standing(row: RowMapping, **fields: Any) -> PartnerStanding:
+def _partner_standing(row: Mapping[str, Any], **fields: Any) -> PartnerStanding:
     given = Figure(value=row["v_helping_hands_given"], sample_size=row["s_helping_hands_given"])
     return PartnerStanding(kind=PartnerKind(row["kind"]), helping_hands_given=given, **fields)
 
@@ -391,7 +419,10 @@ async def compare(
     sql, params = statement or comparison(
         group, scope, selection, start, end, by_category=by_category
     )
-    rows = await _execute(info, scope, sql, params, rolled.PLANNER if estimated else PLANNER)
+    planner: Sequence[tuple[str, str]] = PLANNER
+    if estimated:
+        planner = rolled.PLANNER_BY_CATEGORY if by_category else rolled.PLANNER
+    rows = await _execute(info, scope, sql, params, planner, tuples=True)
     result_type, type_name, make = _ENTRIES[group]
     standings, totals = _standings(rows, make, type_name, estimated)
     return result_type(
