@@ -18,11 +18,17 @@ so a comparison reads rows in proportion to entries × months, not to cases.
   to unnest (28 ms against 210 ms for 12,000 rows of 60 buckets);
 - the trigger functions below.
 
-**Time.** Three parts depend on "now": cases whose accept (or resolve) deadline passed without
-acceptance (resolution), and whistles whose report-in deadline passed with nobody reporting in.
-The rollups keep only what no clock changes (the cases accepted, resolved, reported in late:
-`FIXED`); a read adds the rest from the cases still unfinished (`LIVE`, a partial index of
-them): those are the backlog of open work, not the period's cases.
+**Time.** Three parts change without any write: a case whose accept (or resolve) deadline
+passes without acceptance (resolution) becomes overdue, and so does a whistle whose report-in
+deadline passes with nobody reporting in. The facts count such a case or whistle as overdue
+only if its deadline passed before the district's watermark (`assessment_watermarks.
+decided_until`, the one watermark of the district's deadlines; `accept_overdue`,
+`resolve_overdue`, `report_in_overdue`). The deadline sweep moves the watermark to now every
+`deadline_sweep_seconds` (`deadlines_decide`, which also decides the assessment's
+dispatches), refreshing the cases whose deadlines it passes. A read adds the deadlines that
+passed between the watermark and now (`PENDING`: partial indexes of the cases not accepted,
+not resolved, and of the whistles not reported in, by deadline), so what it returns equals
+the count from the cases at that moment, not a sweep interval behind.
 
 **Maintenance.** Statement-level triggers on `cases` (only when a column the parts read
 changed), `case_whistles` and `helping_hands` call `comparison_refresh(districts, cases)`: it
@@ -35,13 +41,18 @@ with a migration that recreates them and rebuilds.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.histograms import BUCKETS, bucket_sql
 from db.metrics import OPEN_STATUSES_SQL, TIME_ZONE
+from db.models.assessment import AssessmentWatermark
+from db.models.cases import NOT_ENDED_EARLY
 from db.models.comparison import FIXED_PARTS, HISTOGRAM_PREFIXES
 
 FIXED: dict[str, str] = {
@@ -63,19 +74,71 @@ FIXED: dict[str, str] = {
     "reported_late": "coalesce(w.reported_late, 0)",
     "hand_requests": "coalesce(h.requests, 0)",
     "hands_accepted": "coalesce(h.accepted, 0)",
+    "accept_overdue": (
+        f"CAST(coalesce(c.accepted_at IS NULL AND {NOT_ENDED_EARLY.format(c='c.')} "
+        "AND c.accept_due_at < {as_of}, false) AS int)"
+    ),
+    "resolve_overdue": (
+        f"CAST(coalesce(c.resolved_at IS NULL AND {NOT_ENDED_EARLY.format(c='c.')} "
+        "AND c.resolve_due_at < {as_of}, false) AS int)"
+    ),
+    "report_in_overdue": "coalesce(w.report_in_overdue, 0)",
 }
 """The parts kept, per case `c` (with `w`: its whistles, `h`: its helping hands): the parts of
 `db.metrics.PARTS` that no clock changes, by the same name; `reported_late`: whistles reported
-in after their report-in deadline (the fixed share of `late_report_ins`)."""
+in after their report-in deadline; and the `*_overdue` ones: not accepted (resolved, reported
+in) with the deadline passed before the watermark `{as_of}`."""
 
-LIVE: dict[str, tuple[str, str]] = {
-    "accept_due": ("accepted", "f.accepted_at IS NULL AND f.accept_due_at < now()"),
-    "resolve_due": ("resolved", "f.resolved_at IS NULL AND f.resolve_due_at < now()"),
-    "late_report_ins": ("reported_late", "x.reported_in_at IS NULL AND x.report_in_due_at < now()"),
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A part that changes with time: the sum of its fixed part, its overdue part as of the
+    watermark, and what a read adds at the moment it runs: the rows of `table` (alias `alias`,
+    `x` for whistles, `f` for cases) meeting `condition` whose `due` column lies between the
+    watermark and now (`ix_cases_accept_pending`, `ix_cases_resolve_pending`,
+    `ix_case_whistles_open`)."""
+
+    fixed: str
+    overdue: str
+    table: str
+    alias: str
+    due: str
+    condition: str
+
+
+LIVE: dict[str, Pending] = {
+    "accept_due": Pending(
+        "accepted",
+        "accept_overdue",
+        "cases",
+        "f",
+        "f.accept_due_at",
+        f"f.accepted_at IS NULL AND {NOT_ENDED_EARLY.format(c='f.')}",
+    ),
+    "resolve_due": Pending(
+        "resolved",
+        "resolve_overdue",
+        "cases",
+        "f",
+        "f.resolve_due_at",
+        f"f.resolved_at IS NULL AND {NOT_ENDED_EARLY.format(c='f.')}",
+    ),
+    "late_report_ins": Pending(
+        "reported_late",
+        "report_in_overdue",
+        "case_whistles",
+        "x",
+        "x.report_in_due_at",
+        "x.reported_in_at IS NULL",
+    ),
 }
-"""The parts that change with time: each is a fixed part plus what a read adds at the moment
-it runs: the unfinished cases `f` (`UNFINISHED`) whose deadline has passed, or the whistles
-`x` not reported in whose report-in deadline has passed."""
+"""The parts of `db.metrics.PARTS` that change with time, and how each is made up."""
+
+AS_OF = (
+    "coalesce((SELECT wm.decided_until FROM assessment_watermarks wm "
+    "WHERE wm.district_id = {district}), CAST('-infinity' AS timestamptz))"
+)
+"""The district's watermark (none yet: nothing decided)."""
 
 
 HISTOGRAMS = {"ha": "c.hours_to_accept", "hr": "c.hours_to_resolve"}
@@ -110,7 +173,9 @@ _WEEK = f"CAST(date_trunc('week', c.created_at AT TIME ZONE '{TIME_ZONE}') AS da
 
 def _facts(cases_where: str) -> str:
     """CTEs `fact_cases` … `facts`: the fact rows of the cases matching `cases_where`."""
-    place = ", ".join(f"{sql} AS {name}" for name, sql in FIXED.items())
+    as_of = AS_OF.format(district="c.district_id")
+    as_of_x = AS_OF.format(district="x.district_id")
+    place = ", ".join(f"{sql.format(as_of=as_of)} AS {name}" for name, sql in FIXED.items())
     helped = ", ".join(
         f"coalesce(h.{name}, 0) AS {name}"
         if name in ("hand_requests", "hands_accepted")
@@ -124,7 +189,9 @@ fact_cases AS (
 ),
 fact_whistles AS (
   SELECT x.district_id, x.case_id, count(*) AS whistles,
-         count(*) FILTER (WHERE x.reported_in_at > x.report_in_due_at) AS reported_late
+         count(*) FILTER (WHERE x.reported_in_at > x.report_in_due_at) AS reported_late,
+         count(*) FILTER (WHERE x.reported_in_at IS NULL AND x.report_in_due_at < {as_of_x})
+           AS report_in_overdue
   FROM case_whistles x JOIN fact_cases c ON c.district_id = x.district_id AND c.id = x.case_id
   GROUP BY 1, 2
 ),
@@ -236,7 +303,10 @@ ON CONFLICT ({_KEYS}) DO UPDATE SET {_ADD}"""
 _REBUILD = f"""
 WITH {_facts("c.district_id = p_district")}
 INSERT INTO comparison_case_facts ({_FACT_COLUMNS})
-SELECT {_FACT_COLUMNS} FROM facts"""
+SELECT {_FACT_COLUMNS} FROM facts
+-- In the order a partial month reads them: its facts then lie side by side in the table
+-- (scattered, a month's 74,000 took 120 ms to read instead of ~25 ms).
+ORDER BY district_id, kind, created_at"""
 
 _ROLL_UP = f"""
 INSERT INTO comparison_rollups ({_KEYS}, {_ALL})
@@ -345,7 +415,42 @@ BEGIN
   PERFORM comparison_refresh(touched_districts, touched_cases);
   RETURN NULL;
 END $fn$""",
+        decide_sql(),
     ]
+
+
+def decide_sql() -> str:
+    """`deadlines_decide(district, until)`: move the district's deadline watermark to `until`
+    (the assessment's dispatches decided by `assessment_decide`, as before) and refresh the
+    comparisons' facts of the cases whose accept, resolve or report-in deadline it passes."""
+    cases = " UNION ".join(
+        f"SELECT {p.alias}.district_id, {'f.id' if p.alias == 'f' else 'x.case_id'} "
+        f"FROM {p.table} {p.alias} WHERE {p.alias}.district_id = p_district AND {p.condition} "
+        f"AND {p.due} >= previous AND {p.due} < p_until"
+        for p in LIVE.values()
+    )
+    return f"""
+CREATE OR REPLACE FUNCTION deadlines_decide(p_district bigint, p_until timestamptz)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  previous timestamptz;
+  touched_districts bigint[];
+  touched_cases bigint[];
+BEGIN
+  INSERT INTO assessment_watermarks AS w (district_id, decided_until)
+  VALUES (p_district, CAST('-infinity' AS timestamptz))
+  ON CONFLICT (district_id) DO NOTHING;
+  SELECT w.decided_until INTO previous FROM assessment_watermarks w
+  WHERE w.district_id = p_district FOR UPDATE;
+  IF p_until <= previous THEN
+    RETURN;
+  END IF;
+  -- Moves the watermark and refreshes the assessment of the dispatches it passes.
+  PERFORM assessment_decide(p_district, p_until);
+  SELECT array_agg(t.district_id), array_agg(t.id) INTO touched_districts, touched_cases
+  FROM ({cases}) AS t(district_id, id);
+  PERFORM comparison_refresh(touched_districts, touched_cases);
+END $fn$"""
 
 
 WATCHED_TABLES = {
@@ -379,12 +484,29 @@ def drop_sql() -> list[str]:
         for operation in ("insert", "update", "delete")
     ]
     statements += [
+        "DROP FUNCTION IF EXISTS deadlines_decide(bigint, timestamptz)",
         "DROP FUNCTION IF EXISTS comparison_workflow_changed()",
         "DROP FUNCTION IF EXISTS comparison_cases_changed()",
         "DROP FUNCTION IF EXISTS comparison_rebuild(bigint)",
         "DROP FUNCTION IF EXISTS comparison_refresh(bigint[], bigint[])",
     ]
     return statements
+
+
+async def decide(session: AsyncSession, district_id: int, until: dt.datetime) -> None:
+    """Move the district's deadline watermark to `until` (never past the database's clock):
+    the rollups of comparisons and of the assessment count the deadlines passed before it."""
+    await session.execute(
+        text("SELECT deadlines_decide(:d, least(CAST(:until AS timestamptz), now()))"),
+        {"d": district_id, "until": until},
+    )
+
+
+def watermark_query(district_id: int) -> Any:
+    """The district's deadline watermark (no row: nothing decided yet)."""
+    return select(AssessmentWatermark.decided_until).where(
+        AssessmentWatermark.district_id == district_id
+    )
 
 
 async def rebuild(session: AsyncSession, district_ids: Sequence[int]) -> None:

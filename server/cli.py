@@ -312,10 +312,23 @@ def _assessment_rollups(args: argparse.Namespace, settings: Settings) -> None:
     """`gongzhi assessment-rollups`: count the assessment's rollups anew from the cases, each
     district in a transaction of its own (PostgreSQL keeps them as cases change; this is for
     data loaded with triggers off, or restored, or a changed definition)."""
-    from sqlalchemy import func, text
-
     from db import assessment_rollups
     from db.models import AssessmentRollup
+
+    _rollups(args, settings, assessment_rollups.rebuild, AssessmentRollup)
+
+
+def _comparison_rollups(args: argparse.Namespace, settings: Settings) -> None:
+    """`gongzhi comparison-rollups`: count the rollups of comparisons and time series anew
+    from the cases, each district in a transaction of its own (as `assessment-rollups`)."""
+    from db import comparison_rollups
+    from db.models import ComparisonRollup
+
+    _rollups(args, settings, comparison_rollups.rebuild, ComparisonRollup)
+
+
+def _rollups(args: argparse.Namespace, settings: Settings, rebuild: Any, model: Any) -> None:
+    from sqlalchemy import func, text
 
     url = owner_url(settings)
     asyncio.run(prepare(settings, url, seed_demo=False))
@@ -335,8 +348,8 @@ def _assessment_rollups(args: argparse.Namespace, settings: Settings) -> None:
                 started = time.monotonic()
                 async with database.tenant_session(district_id) as session, session.begin():
                     await session.execute(text("SET LOCAL statement_timeout = 0"))
-                    await assessment_rollups.rebuild(session, [district_id])
-                    rows = await session.scalar(select(func.count()).select_from(AssessmentRollup))
+                    await rebuild(session, [district_id])
+                    rows = await session.scalar(select(func.count()).select_from(model))
                 done.append((code, int(rows or 0), time.monotonic() - started))
         finally:
             await database.dispose()
@@ -471,6 +484,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rollups.add_argument("--district", help="district code, e.g. haidian (default: every one)")
     rollups.set_defaults(handler=_assessment_rollups)
+
+    compared = commands.add_parser(
+        "comparison-rollups",
+        help="count the rollups of comparisons and time series anew from the cases (all "
+        "districts, or one)",
+    )
+    compared.add_argument("--district", help="district code, e.g. haidian (default: every one)")
+    compared.set_defaults(handler=_comparison_rollups)
 
     sdl = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     sdl.set_defaults(handler=_schema)

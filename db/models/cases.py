@@ -36,13 +36,15 @@ from db.models.enums import (
     MeetingStatus,
 )
 
-UNFINISHED = (
-    "status <> 'REJECTED' AND status <> 'DUPLICATE' "
-    "AND (accepted_at IS NULL OR resolved_at IS NULL)"
-)
-"""The cases whose accept or resolve deadline can still pass unmet (`ix_cases_unfinished`):
-comparisons count what their deadlines add at the moment they run (`db.comparison_rollups`).
-Cases rejected or marked duplicate never count as overdue."""
+NOT_ENDED_EARLY = "{c}status <> 'REJECTED' AND {c}status <> 'DUPLICATE'"
+"""Not rejected or marked duplicate (`{c}`: the table's alias and a dot, or nothing): only
+such a case can be overdue."""
+ACCEPT_PENDING = "accepted_at IS NULL AND " + NOT_ENDED_EARLY.format(c="")
+"""The cases whose accept deadline can still pass unmet (`ix_cases_accept_pending`)."""
+RESOLVE_PENDING = "resolved_at IS NULL AND " + NOT_ENDED_EARLY.format(c="")
+"""The cases whose resolve deadline can still pass unmet (`ix_cases_resolve_pending`):
+comparisons add the deadlines of both kinds passed since the watermark
+(`db.comparison_rollups`)."""
 
 HOURS_TO_ACCEPT = "date_part('epoch', accepted_at - created_at) / 3600.0"
 """Hours from the report to the acceptance: a column PostgreSQL keeps (`hours_to_accept`)."""
@@ -189,21 +191,20 @@ class Case(TenantEntity, Base):
             "created_at",
             postgresql_include=[*STATISTICS_COLUMNS, "community_id"],
         ),
-        # Comparisons add the deadlines of unfinished cases passed by now (a small backlog).
+        # Comparisons add the deadlines passed since the deadline watermark, by deadline.
         Index(
-            "ix_cases_unfinished",
+            "ix_cases_accept_pending",
             "district_id",
-            "created_at",
-            postgresql_include=[
-                "community_id",
-                "assigned_partner_id",
-                "category",
-                "accepted_at",
-                "accept_due_at",
-                "resolved_at",
-                "resolve_due_at",
-            ],
-            postgresql_where=text(UNFINISHED),
+            "accept_due_at",
+            postgresql_include=["created_at", "community_id", "assigned_partner_id", "category"],
+            postgresql_where=text(ACCEPT_PENDING),
+        ),
+        Index(
+            "ix_cases_resolve_pending",
+            "district_id",
+            "resolve_due_at",
+            postgresql_include=["created_at", "community_id", "assigned_partner_id", "category"],
+            postgresql_where=text(RESOLVE_PENDING),
         ),
     )
 

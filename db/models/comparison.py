@@ -26,6 +26,9 @@ FIXED_PARTS = (
     "reported_late",
     "hand_requests",
     "hands_accepted",
+    "accept_overdue",
+    "resolve_overdue",
+    "report_in_overdue",
 )
 """The parts a fact and a rollup row count (`db.comparison_rollups.FIXED` defines them)."""
 
@@ -33,6 +36,10 @@ HISTOGRAM_PREFIXES = ("ha", "hr")
 """Hours to accept, hours to resolve: a rollup row's histogram columns `ha_00` … `hr_63`."""
 
 HISTOGRAM_COLUMNS = tuple(f"{p}_{i:02d}" for p in HISTOGRAM_PREFIXES for i in range(BUCKETS))
+
+FACT_READ = ("entry_id", "category", *FIXED_PARTS, "ha_bucket", "hr_bucket")
+"""What a read of partial months takes of a fact, beside its key (`ix_comparison_case_facts_
+created` carries it)."""
 
 _KIND_VALID = "kind IN ('COMMUNITY', 'PARTNER', 'HELPER')"
 
@@ -70,8 +77,17 @@ class ComparisonCaseFact(_Parts, TenantEntity, Base):
     __table_args__ = (
         CheckConstraint(_KIND_VALID, name="kind"),
         Index("ix_comparison_case_facts_case", "district_id", "case_id"),
-        # The facts of a period's partial months, read beside the rollups of its whole ones.
-        Index("ix_comparison_case_facts_created", "district_id", "kind", "created_at"),
+        # The facts of a period's partial months, read beside the rollups of its whole ones:
+        # with what a read takes of them (index-only: a fact moves in the table each time its
+        # case changes, so a month's facts end up one to a page; 164 ms against 82 ms for
+        # two partial months of 74,000 cases).
+        Index(
+            "ix_comparison_case_facts_created",
+            "district_id",
+            "kind",
+            "created_at",
+            postgresql_include=list(FACT_READ),
+        ),
     )
 
 

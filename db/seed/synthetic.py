@@ -1918,6 +1918,7 @@ async def _analyze(connections: list[asyncpg.Connection]) -> None:
         "case_events",
         "cases",
         *(t for t in LOADED_TABLES if t not in ("cases", "case_events")),
+        *ROLLUP_TABLES,
     ]
     groups: list[list[str]] = [[] for _ in connections]
     for i, table in enumerate(tables):
@@ -1925,13 +1926,24 @@ async def _analyze(connections: list[asyncpg.Connection]) -> None:
 
     async def run(conn: asyncpg.Connection, group: list[str]) -> None:
         # VACUUM sets the visibility map of the cases, so that comparisons read them by
-        # index-only scans (ix_cases_community_created) from the start.
+        # index-only scans (ix_cases_community_created) from the start; the rollups were
+        # written by the rebuild, whose deletes leave dead rows to clear.
         for table in group:
-            await conn.execute(f"{'VACUUM (ANALYZE)' if table == 'cases' else 'ANALYZE'} {table}")
+            vacuum = table == "cases" or table in ROLLUP_TABLES
+            await conn.execute(f"{'VACUUM (ANALYZE)' if vacuum else 'ANALYZE'} {table}")
 
     await asyncio.gather(
         *(run(conn, group) for conn, group in zip(connections, groups, strict=True))
     )
+
+
+ROLLUP_TABLES = (
+    "assessment_case_facts",
+    "assessment_rollups",
+    "comparison_case_facts",
+    "comparison_rollups",
+)
+"""Tables the rollups' rebuild fills after the load (`_roll_up`)."""
 
 
 def _merged(counters: Iterable[dict[str, T]]) -> dict[str, T]:

@@ -2,9 +2,10 @@
 
 A period's whole months (or weeks, for a weekly series) come from `comparison_rollups`, its
 partial ones from `comparison_case_facts` (the facts of the cases reported in them), and the
-deadlines passed by now from the unfinished cases (`ix_cases_unfinished`) and the whistles
-not reported in (`ix_case_whistles_open`): so a read is rows in proportion to entries ×
-months, plus the partial months' cases and the open backlog, never the period's cases.
+deadlines passed since the district's deadline watermark from the cases not accepted or not
+resolved and the whistles not reported in, by deadline (`db.comparison_rollups.LIVE`): so a
+read is rows in proportion to entries × months, plus the partial months' cases and a sweep
+interval's deadlines, never the period's cases.
 These `cells` carry every part (`db.metrics.PARTS`) and the histograms of the durations; the
 statements sum them to the levels asked for, as `resolvers.stats.sql` does from the cases.
 Percentiles are estimated from the histograms in Python (`db.histograms`), after the read.
@@ -17,17 +18,15 @@ series of one category read the cases (`resolvers.stats.sql`), as `exact: true` 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from db.comparison_rollups import ALL_CATEGORIES, FIXED, LIVE
+from db.comparison_rollups import ALL_CATEGORIES, AS_OF, FIXED, LIVE
 from db.histograms import BUCKETS
 from db.metrics import DEFINITIONS, PARTS, TIME_ZONE, Definition, Metric, Unit
-from db.models.cases import UNFINISHED
-from db.models.comparison import HISTOGRAM_PREFIXES
+from db.models.comparison import FACT_READ, HISTOGRAM_PREFIXES
 from resolvers.stats.sql import (
     INTERVALS,
     Scope,
@@ -39,7 +38,6 @@ from resolvers.stats.sql import (
 )
 
 _ZONE = ZoneInfo(TIME_ZONE)
-_UNFINISHED = re.sub(r"\b(status|accepted_at|resolved_at)\b", r"f.\1", UNFINISHED)
 _LIVE_COLUMNS = {name: f"live_{name}" for name in LIVE}
 HISTOGRAM_OF = {"hours_to_accept": "ha", "hours_to_resolve": "hr"}
 """The histogram prefix of each duration of `db.metrics.DURATIONS`."""
@@ -211,14 +209,19 @@ def cells(
             f"AND r.category {on_category} '{ALL_CATEGORIES}'{conditions}\n    GROUP BY 1, 2, 3"
         )
     if period.edges:
+        # Each partial month a range of `ix_comparison_case_facts_created`, which carries
+        # what is read (an index-only scan: a fact moves in the table each time its case
+        # changes, so a month's facts end up one to a page).
+        read = ", ".join(_FACT_COLUMNS)
         ranges = []
         for n, (a, b) in enumerate(period.edges):
             params[f"edge{n}_from"], params[f"edge{n}_to"] = a, b
-            ranges.append(f"(r.created_at >= :edge{n}_from AND r.created_at < :edge{n}_to)")
-        facts = (
-            f"\n    FROM comparison_case_facts r{join}\n    WHERE r.kind = '{kind}' "
-            f"AND ({' OR '.join(ranges)}){conditions}"
-        )
+            district = " AND district_id = :district_id" if scope.district_id else ""
+            ranges.append(
+                f"SELECT {read} FROM comparison_case_facts WHERE kind = '{kind}'{district} "
+                f"AND created_at >= :edge{n}_from AND created_at < :edge{n}_to"
+            )
+        facts = f"\n    FROM ({' UNION ALL '.join(ranges)}) AS r{join}\n    WHERE true{conditions}"
         if len(histograms) == 1:
             # One histogram (a series of a percentile): counted by bucket first, then spread
             # over the bucket columns, rather than 64 filters on every fact.
@@ -248,34 +251,45 @@ def cells(
                 lambda prefix, i: f"count(*) FILTER (WHERE r.{prefix}_bucket = {i})",
             )
             branches.append(f"{partial}{facts}\n    GROUP BY 1, 2, 3")
-    if kind != "HELPER" and needed & set(LIVE):
+    if kind != "HELPER":
         case_category = "CAST(f.category AS text)" if by_category else "NULL::text"
         case_join = _JOIN_CASE_COMMUNITY if "cm." in case_where + keys.key_cases else ""
-        live_cases = {
-            name: f"count(*) FILTER (WHERE {condition})"
-            for name, (_, condition) in LIVE.items()
-            if condition.startswith("f.")
-        }
-        if live_cases.keys() & needed:
+        for name, pending in LIVE.items():
+            if name not in needed:
+                continue
+            # The deadlines passed since the watermark, by the partial index of the deadline.
+            since = (
+                ":decided_until"
+                if "decided_until" in params
+                else AS_OF.format(district=f"{pending.alias}.district_id")
+            )
+            rows = f"cases f{case_join}"
+            if pending.alias == "x":
+                district = " AND x.district_id = :district_id" if scope.district_id else ""
+                rows = (
+                    f"{pending.table} x JOIN cases f ON f.district_id = x.district_id "
+                    f"AND f.id = x.case_id{case_join}"
+                )
+            else:
+                district = " AND f.district_id = :district_id" if scope.district_id else ""
             branches.append(
-                select(keys.district[1], keys.key_cases, case_category, "0", live_cases, _zero)
-                + f"\n    FROM cases f{case_join}\n    WHERE {_UNFINISHED} "
+                select(
+                    keys.district[1], keys.key_cases, case_category, "0", {name: "count(*)"}, _zero
+                )
+                + f"\n    FROM {rows}\n    WHERE {pending.condition}{district} "
+                f"AND {pending.due} >= {since} AND {pending.due} < now() "
                 f"AND f.created_at >= :start AND f.created_at < :end{case_where}"
                 "\n    GROUP BY 1, 2, 3"
             )
-        live_whistles = {
-            name: "count(*)" for name, (_, condition) in LIVE.items() if condition.startswith("x.")
-        }
-        whistle_district = " AND x.district_id = :district_id" if scope.district_id else ""
-        if live_whistles.keys() & needed:
-            branches.append(
-                select(keys.district[1], keys.key_cases, case_category, "0", live_whistles, _zero)
-                + "\n    FROM case_whistles x JOIN cases f ON f.district_id = x.district_id "
-                f"AND f.id = x.case_id{case_join}\n    WHERE {LIVE['late_report_ins'][1]}"
-                f"{whistle_district} AND f.created_at >= :start AND f.created_at < :end"
-                f"{case_where}\n    GROUP BY 1, 2, 3"
-            )
     return "\n    UNION ALL\n    ".join(branches)
+
+
+def _watermark(params: dict[str, Any], scope: Scope, decided_until: dt.datetime | None) -> None:
+    """The district's deadline watermark as a value (`db.comparison_rollups.watermark_query`),
+    so that PostgreSQL plans the range of deadlines since it, a sweep interval's worth. Not
+    given (none yet, or platform-wide): each district's is read in the statement."""
+    if scope.district_id is not None and decided_until is not None:
+        params["decided_until"] = decided_until
 
 
 def _int(aggregate: str) -> str:
@@ -294,8 +308,11 @@ def _part_sums(names: list[str]) -> list[str]:
     sums = []
     for name in names:
         if name in LIVE:
-            fixed, _ = LIVE[name]
-            sums.append(f"(sum({fixed}) + sum({_LIVE_COLUMNS[name]}))::bigint AS p_{name}")
+            pending = LIVE[name]
+            sums.append(
+                f"(sum({pending.fixed}) + sum({pending.overdue}) + sum({_LIVE_COLUMNS[name]}))"
+                f"::bigint AS p_{name}"
+            )
         else:
             sums.append(f"sum({name})::bigint AS p_{name}")
     return sums
@@ -319,6 +336,9 @@ def _value(definition: Definition) -> str:
         return "NULL::float8"  # estimated from the histograms after the read
     return _formula(definition.value, "p.")
 
+
+_FACT_COLUMNS = ("district_id", "kind", "created_at", *FACT_READ)
+"""What a read takes of a fact: the columns of `ix_comparison_case_facts_created`."""
 
 _GROUP_KEYS = {
     "community": _Keys(
@@ -372,6 +392,7 @@ def comparison(
     end: dt.datetime,
     *,
     by_category: bool = True,
+    decided_until: dt.datetime | None = None,
 ) -> tuple[str, dict[str, Any]] | None:
     """The statement of one comparison from the rollups (rows as `resolvers.stats.sql.
     comparison`'s, plus `hist_ha` and `hist_hr`, the durations' histograms, with the
@@ -380,6 +401,7 @@ def comparison(
     if kind is None:
         return None
     params: dict[str, Any] = {"start": start, "end": end}
+    _watermark(params, scope, decided_until)
     case_where = case_conditions(scope, selection, params)
     keys = _GROUP_KEYS[group]
     period = span(start, end, "month")
@@ -470,6 +492,7 @@ def time_series(
     selection: Selection,
     start: dt.datetime,
     end: dt.datetime,
+    decided_until: dt.datetime | None = None,
 ) -> tuple[str, dict[str, Any]] | None:
     """The statement of one metric by week or month from the rollups (a row per bucket:
     bucket, value, sample, and `hist` for a percentile metric, its value left null), or None
@@ -480,6 +503,7 @@ def time_series(
     definition = DEFINITIONS[metric]
     unit = INTERVALS[interval]
     params: dict[str, Any] = {"start": start, "end": end, "tz": TIME_ZONE}
+    _watermark(params, scope, decided_until)
     if metric is Metric.HELPING_HANDS_GIVEN:
         case_where = ""
     else:

@@ -215,6 +215,20 @@ async def _exists(
 # -- comparisons --------------------------------------------------------------------------
 
 
+async def _decided_until(info: Info, scope: Scope) -> dt.datetime | None:
+    """The district's deadline watermark, read before a statement from the rollups
+    (platform-wide, each district's is read in the statement)."""
+    if scope.district_id is None:
+        return None
+    rows = await _execute(
+        info,
+        scope,
+        "SELECT decided_until FROM assessment_watermarks WHERE district_id = :district_id",
+        {"district_id": scope.district_id},
+    )
+    return cast(dt.datetime, rows[0]["decided_until"]) if rows else None
+
+
 _COLUMNS = [(d.column, f"v_{d.column}", f"s_{d.column}") for d in CASE_METRICS]
 """Each figure's field, and the columns of its value and sample size."""
 
@@ -410,11 +424,17 @@ async def compare(
     if partner_kind is not None:
         selection = dataclasses.replace(selection, partner_kind=partner_kind.value)
     by_category = _asks_for(info, "byCategory")
-    statement = (
-        None
-        if exact
-        else rolled.comparison(group, scope, selection, start, end, by_category=by_category)
-    )
+    statement = None
+    if not exact:
+        statement = rolled.comparison(
+            group,
+            scope,
+            selection,
+            start,
+            end,
+            by_category=by_category,
+            decided_until=await _decided_until(info, scope),
+        )
     estimated = statement is not None
     sql, params = statement or comparison(
         group, scope, selection, start, end, by_category=by_category
@@ -472,9 +492,12 @@ async def time_series(
         raise UserError(f"{metric.value} is a partner's figure: name the `partner`")
     if needs == "households" and (selection.partner_id is not None or scope.kind == "partner"):
         raise UserError(f"{metric.value} is not defined for partners (they have no households)")
-    statement = (
-        None if exact else rolled.time_series(metric, interval.name, scope, selection, start, end)
-    )
+    statement = None
+    if not exact:
+        decided_until = await _decided_until(info, scope)
+        statement = rolled.time_series(
+            metric, interval.name, scope, selection, start, end, decided_until
+        )
     sql, params = statement or time_series_sql(metric, interval.name, scope, selection, start, end)
     planner = rolled.PLANNER if statement is not None else PLANNER
     rows = await _execute(info, scope, sql, params, planner)

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.principal import Principal
-from db import assessment_rollups
+from db import comparison_rollups
 from db.events import append_event
 from db.models import (
     Case,
@@ -317,14 +317,15 @@ async def sweep(database: Database, now: dt.datetime | None = None) -> int:
 
 
 async def decide_assessments(database: Database, now: dt.datetime) -> None:
-    """Move every district's assessment watermark to `now` (never past the database's own
-    clock): the rollups count the dispatches whose sign-for deadline passed unsigned as not
-    responded (`db.assessment_rollups`)."""
+    """Move every district's deadline watermark to `now` (never past the database's own
+    clock): the assessment's rollups count the dispatches whose sign-for deadline passed
+    unsigned as not responded (`db.assessment_rollups`), the comparisons' the cases and
+    whistles whose deadlines passed as overdue (`db.comparison_rollups`)."""
     async with database.platform_session() as session:
         districts = list(await session.scalars(select(District.id).order_by(District.id)))
     for district_id in districts:
         async with database.tenant_session(district_id) as session, session.begin():
-            await assessment_rollups.decide(session, district_id, now)
+            await comparison_rollups.decide(session, district_id, now)
 
 
 async def run_forever(database: Database, interval: float) -> None:

@@ -4,7 +4,8 @@ Random workflow activity (hypothesis): cases reported over four months in two co
 four categories, led by one partner, another or none; accepted and resolved on time, late or
 not yet, with deadlines past or to come; rejected, reopened, rated; whistles reported in on
 time, late or not at all; helping hands asked of two partners and answered; cases moved to
-another community, category, lead or month; whistles and hands deleted. After it:
+another community, category, lead or month; whistles and hands deleted; the deadline
+watermark moved past some deadlines. After it:
 - the rollups kept step by step equal the rollups counted anew (`comparison_rebuild`);
 - every comparison (communities, streets, partners; with and without the category
   breakdown; as a district, a street and a partner) and every time series (by month and by
@@ -16,13 +17,18 @@ another community, category, lead or month; whistles and hands deleted. After it
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +42,7 @@ from resolvers.stats.sql import Scope, Selection
 from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world
 
+ROOT = Path(__file__).resolve().parents[2]
 CHINA = dt.timezone(dt.timedelta(hours=8))
 MONTHS = (dt.date(2026, 9, 1), dt.date(2026, 10, 1), dt.date(2026, 11, 1), dt.date(2026, 12, 1))
 CATEGORIES = ("ELEVATOR", "SANITATION", "HEATING", "NOISE")
@@ -65,24 +72,26 @@ class Activity:
 
 
 Step = tuple[Any, ...]
-hours = st.one_of(st.none(), st.integers(-400, 400))
+# Deadlines well apart, hours from now, so that moves of the watermark pass some of them.
+hours = st.one_of(st.none(), st.sampled_from((-300, -48, -5, 5, 48, 300)))
 
+case_steps = st.tuples(
+    st.just("case"),
+    st.integers(0, 3),  # month
+    st.integers(0, 47),  # hour of the month's first two days
+    st.integers(0, 1),  # community
+    st.integers(0, 3),  # category
+    st.one_of(st.none(), st.integers(0, 2)),  # lead
+    st.one_of(st.none(), st.integers(0, 5000)),  # accepted, minutes after the report
+    st.one_of(st.none(), st.integers(0, 200_000)),  # resolved, minutes after the report
+    hours,  # accept deadline, hours from now
+    hours,  # resolve deadline, hours from now
+    st.sampled_from(("open", "REJECTED", "DUPLICATE", "CLOSED")),
+    st.one_of(st.none(), st.integers(1, 5)),  # rating
+    st.integers(0, 2),  # reopened
+)
 steps = st.one_of(
-    st.tuples(
-        st.just("case"),
-        st.integers(0, 3),  # month
-        st.integers(0, 47),  # hour of the month's first two days
-        st.integers(0, 1),  # community
-        st.integers(0, 3),  # category
-        st.one_of(st.none(), st.integers(0, 2)),  # lead
-        st.one_of(st.none(), st.integers(0, 5000)),  # accepted, minutes after the report
-        st.one_of(st.none(), st.integers(0, 200_000)),  # resolved, minutes after the report
-        hours,  # accept deadline, hours from now
-        hours,  # resolve deadline, hours from now
-        st.sampled_from(("open", "REJECTED", "DUPLICATE", "CLOSED")),
-        st.one_of(st.none(), st.integers(1, 5)),  # rating
-        st.integers(0, 2),  # reopened
-    ),
+    case_steps,
     st.tuples(
         st.just("whistle"),
         st.integers(0, 50),  # case
@@ -118,6 +127,7 @@ steps = st.one_of(
         st.integers(0, 400),
     ),
     st.tuples(st.just("delete"), st.sampled_from(("whistle", "hand")), st.integers(0, 50)),
+    st.tuples(st.just("decide"), st.sampled_from((-200, -24, -1, 0))),  # hours from now
 )
 
 
@@ -167,6 +177,10 @@ async def _one(s: AsyncSession, act: Activity, step: Step) -> None:
         )
         assert case_id is not None
         act.cases.append(case_id)
+        return
+    if kind == "decide":
+        (hours,) = args
+        await comparison_rollups.decide(s, d, act.now + dt.timedelta(hours=hours))
         return
     if kind == "whistle":
         case_index, due_hours, reported_minutes = args
@@ -304,7 +318,11 @@ async def _compare(
     s: AsyncSession, group: str, scope: Scope, start: dt.datetime, end: dt.datetime,
     by_category: bool,
 ) -> None:  # fmt: skip
-    statement = rolled.comparison(group, scope, Selection(), start, end, by_category=by_category)
+    decided_until = await s.scalar(comparison_rollups.watermark_query(scope.district_id or 0))
+    statement = rolled.comparison(
+        group, scope, Selection(), start, end, by_category=by_category,
+        decided_until=decided_until,
+    )  # fmt: skip
     assert statement is not None
     exact_sql, exact_params = sql.comparison(
         group, scope, Selection(), start, end, by_category=by_category
@@ -333,7 +351,8 @@ async def _series(
     s: AsyncSession, metric: Metric, interval: str, scope: Scope, selection: Selection,
     start: dt.datetime, end: dt.datetime,
 ) -> None:  # fmt: skip
-    statement = rolled.time_series(metric, interval, scope, selection, start, end)
+    decided_until = await s.scalar(comparison_rollups.watermark_query(scope.district_id or 0))
+    statement = rolled.time_series(metric, interval, scope, selection, start, end, decided_until)
     assert statement is not None
     exact_sql, exact_params = sql.time_series(metric, interval, scope, selection, start, end)
     exact = list((await s.execute(text(exact_sql), exact_params)).mappings())
@@ -388,9 +407,18 @@ async def world(database: Database, make_district: MakeDistrict) -> WorkflowWorl
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(activity=st.lists(steps, min_size=1, max_size=40))
+@given(
+    activity=st.tuples(st.lists(case_steps, min_size=1, max_size=8), st.lists(steps, max_size=40))
+)
+# A case whose accept deadline passed unaccepted, then the watermark moved past it.
+@example(
+    activity=(
+        [("case", 1, 0, 0, 0, None, None, None, -48, None, "open", None, 0)],
+        [("decide", -1)],
+    )
+)
 async def test_reads_from_the_rollups_equal_the_count_from_the_cases(
-    database: Database, world: WorkflowWorld, activity: list[Step]
+    database: Database, world: WorkflowWorld, activity: tuple[list[Step], list[Step]]
 ) -> None:
     async with database.tenant_session(world.district.id) as s:
         transaction = await s.begin()
@@ -398,8 +426,95 @@ async def test_reads_from_the_rollups_equal_the_count_from_the_cases(
             now = await s.scalar(text("SELECT now()"))
             assert now is not None
             act = Activity(world, now)
-            for step in activity:
+            cases, steps_after = activity
+            for step in cases + steps_after:
                 await _one(s, act, step)
             await _assert_equal(s, act)
         finally:
             await transaction.rollback()  # every example starts from the same world
+
+
+async def test_the_sweep_counts_deadlines_it_passes_in_the_rollups(
+    database: Database, world: WorkflowWorld
+) -> None:
+    """A case whose accept deadline passed unaccepted is overdue in the rollups once the
+    watermark passes its deadline; before that, only a read adds it."""
+    w = world
+    async with database.tenant_session(w.district.id) as s, s.begin():
+        now = await s.scalar(text("SELECT now()"))
+        assert now is not None
+        created = dt.datetime(2026, 10, 5, 9, tzinfo=CHINA)
+        await s.execute(
+            text(
+                "INSERT INTO cases (district_id, community_id, category, title, reporter_id, "
+                "status, created_at, updated_at, accept_due_at) VALUES (:d, :community, "
+                "'ELEVATOR', 'x', :reporter, 'REPORTED', :created, :created, :due)"
+            ),
+            {
+                "d": w.district.id,
+                "community": w.community_id,
+                "reporter": w.resident_id,
+                "created": created,
+                "due": now - dt.timedelta(hours=10),
+            },
+        )
+        overdue = text(
+            "SELECT accept_overdue FROM comparison_rollups WHERE grain = 'M' "
+            "AND kind = 'COMMUNITY' AND category = '*' AND entry_id = :community"
+        )
+        assert await s.scalar(overdue, {"community": w.community_id}) == 0
+        start, end = dt.datetime(2026, 10, 1, tzinfo=CHINA), dt.datetime(2026, 11, 1, tzinfo=CHINA)
+        scope = Scope(w.district.id)
+        await _compare(s, "community", scope, start, end, False)
+        await comparison_rollups.decide(s, w.district.id, now - dt.timedelta(hours=1))
+        assert await s.scalar(overdue, {"community": w.community_id}) == 1
+        await _compare(s, "community", scope, start, end, False)
+        await _series(s, Metric.ACCEPTED_WITHIN_DEADLINE, "MONTH", scope, Selection(), start, end)
+
+
+async def test_the_command_counts_them_anew(
+    database: Database, world: WorkflowWorld, owner_url: str
+) -> None:
+    """`gongzhi comparison-rollups --district CODE` restores rollups that went wrong (here
+    emptied by the owner, as a bulk load with triggers off would leave them)."""
+    async with database.tenant_session(world.district.id) as s, s.begin():
+        now = await s.scalar(text("SELECT now()"))
+        assert now is not None
+        act = Activity(world, now)
+        for month in range(3):
+            step = ("case", month, 5, month % 2, month, 0, 30, 600, -5, 48, "open", 4, 0)
+            await _one(s, act, step)
+    async with database.owner.begin() as connection:
+        await connection.execute(
+            text("DELETE FROM comparison_rollups WHERE district_id = :d"), {"d": world.district.id}
+        )
+    command = [sys.executable, "-m", "server.cli", "comparison-rollups", "--district"]
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [*command, world.district.code],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": owner_url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{world.district.code}: " in done.stdout
+    async with database.tenant_session(world.district.id) as s, s.begin():
+        counted = text(
+            "SELECT sum(cases) FROM comparison_rollups WHERE grain = 'M' AND kind = 'COMMUNITY' "
+            "AND category = '*'"
+        )
+        assert await s.scalar(counted) == 3
+        await _assert_equal(s, act)
+    unknown = await asyncio.to_thread(
+        subprocess.run,
+        [*command, "nowhere"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": owner_url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert unknown.returncode != 0
+    assert "no district" in unknown.stderr

@@ -7,7 +7,8 @@
   rights of whoever changes a case).
 - The functions `comparison_refresh`, `comparison_rebuild` and statement-level triggers on
   cases, case_whistles and helping_hands (`db.comparison_rollups`).
-- A partial index of the unfinished cases: a read adds their deadlines passed by now.
+- Partial indexes of the cases not yet accepted and not yet resolved, by deadline: a read
+  adds the deadlines passed since the watermark; `deadlines_decide` moves the watermark.
 - Every district's rollups are counted from its cases.
 
 Revision ID: 0012
@@ -22,8 +23,8 @@ import sqlalchemy as sa
 from alembic import op
 
 from db import comparison_rollups, rls
-from db.models.cases import UNFINISHED
-from db.models.comparison import FIXED_PARTS, HISTOGRAM_COLUMNS
+from db.models.cases import ACCEPT_PENDING, RESOLVE_PENDING
+from db.models.comparison import FACT_READ, FIXED_PARTS, HISTOGRAM_COLUMNS
 
 revision: str = "0012"
 down_revision: str | None = "0011"
@@ -72,6 +73,7 @@ def upgrade() -> None:
         "ix_comparison_case_facts_created",
         "comparison_case_facts",
         ["district_id", "kind", "created_at"],
+        postgresql_include=list(FACT_READ),
     )
     op.create_table(
         "comparison_rollups",
@@ -99,21 +101,17 @@ def upgrade() -> None:
     for table in ("comparison_case_facts", "comparison_rollups"):
         for statement in rls.protect_tenant_table(table):
             op.execute(statement)
-    op.create_index(
-        "ix_cases_unfinished",
-        "cases",
-        ["district_id", "created_at"],
-        postgresql_include=[
-            "community_id",
-            "assigned_partner_id",
-            "category",
-            "accepted_at",
-            "accept_due_at",
-            "resolved_at",
-            "resolve_due_at",
-        ],
-        postgresql_where=sa.text(UNFINISHED),
-    )
+    for name, due, predicate in (
+        ("ix_cases_accept_pending", "accept_due_at", ACCEPT_PENDING),
+        ("ix_cases_resolve_pending", "resolve_due_at", RESOLVE_PENDING),
+    ):
+        op.create_index(
+            name,
+            "cases",
+            ["district_id", due],
+            postgresql_include=["created_at", "community_id", "assigned_partner_id", "category"],
+            postgresql_where=sa.text(predicate),
+        )
     for statement in comparison_rollups.function_sql() + comparison_rollups.trigger_sql():
         op.execute(statement)
     op.execute(
@@ -128,6 +126,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for statement in comparison_rollups.drop_sql():
         op.execute(statement)
-    op.drop_index("ix_cases_unfinished", table_name="cases")
+    op.drop_index("ix_cases_resolve_pending", table_name="cases")
+    op.drop_index("ix_cases_accept_pending", table_name="cases")
     op.drop_table("comparison_rollups")
     op.drop_table("comparison_case_facts")
