@@ -21,6 +21,7 @@ import asyncio
 import datetime as dt
 import math
 import os
+import random
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import comparison_rollups, histograms
@@ -518,3 +520,121 @@ async def test_the_command_counts_them_anew(
     )
     assert unknown.returncode != 0
     assert "no district" in unknown.stderr
+
+
+async def test_rollups_stay_equal_under_concurrent_mutations(
+    database: Database, world: WorkflowWorld
+) -> None:
+    """Four transactions at a time change the same few cases, their whistles and helping
+    hands, and move the watermark (each two steps a transaction; one the database aborts for
+    a deadlock is rolled back and counts as not made); afterwards the rollups still equal a
+    rebuild, and every read the count from the cases."""
+    rng = random.Random(18)
+    async with database.tenant_session(world.district.id) as s, s.begin():
+        now = await s.scalar(text("SELECT now()"))
+        assert now is not None
+        shared = Activity(world, now)
+        for month in range(4):
+            for community in range(2):
+                step = ("case", month, rng.randrange(48), community, rng.randrange(4),
+                        rng.choice((None, 0, 1)), None, None, rng.choice((-48, 48)),
+                        rng.choice((-48, 48)), "open", None, 0)  # fmt: skip
+                await _one(s, shared, step)
+
+    def draw() -> Step:
+        kind = rng.choice(("whistle", "report_in", "hand", "answer", "change", "decide"))
+        case = rng.randrange(50)
+        changes = ("accept", "resolve", "reopen", "reject", "move", "category", "lead",
+                   "deadline", "rate")  # fmt: skip
+        return {
+            "whistle": ("whistle", case, rng.choice((-48, 48)), rng.choice((None, -30, 30))),
+            "report_in": ("report_in", case, rng.choice((-30, 30))),
+            "hand": ("hand", case, rng.randrange(3), rng.choice(("REQUESTED", "ACCEPTED"))),
+            "answer": ("answer", case, rng.choice(("ACCEPTED", "DECLINED"))),
+            "change": ("change", case, rng.choice(changes), rng.randrange(400)),
+            "decide": ("decide", rng.choice((-24, -1, 0))),
+        }[kind]
+
+    aborted = 0
+
+    async def worker() -> None:
+        nonlocal aborted
+        for _ in range(20):
+            async with database.tenant_session(world.district.id) as s:
+                act = Activity(world, now, list(shared.cases), list(shared.whistles),
+                               list(shared.hands))  # fmt: skip
+                try:
+                    async with s.begin():
+                        await _one(s, act, draw())
+                        await _one(s, act, draw())  # two steps a transaction
+                except DBAPIError as error:  # a deadlock between two of them
+                    if "deadlock" not in str(error.orig).lower():
+                        raise
+                    aborted += 1
+                    continue
+            for mine, theirs in ((act.whistles, shared.whistles), (act.hands, shared.hands)):
+                theirs.extend(i for i in mine if i not in theirs)
+
+    await asyncio.gather(*(worker() for _ in range(4)))
+    async with database.tenant_session(world.district.id) as s, s.begin():
+        made = await s.scalar(
+            text(
+                "SELECT (SELECT count(*) FROM case_whistles) + (SELECT count(*) FROM helping_hands)"
+            )
+        )
+        assert made is not None
+        assert made > 20
+        await _assert_equal(s, shared)
+    assert aborted < 40
+
+
+async def test_one_statement_changing_many_cases_keeps_them_equal(
+    database: Database, world: WorkflowWorld
+) -> None:
+    """More cases in one statement than `BULK` (an import's batch): the refresh planned for
+    many gives the same rollups."""
+    many = comparison_rollups.BULK + 100
+    async with database.tenant_session(world.district.id) as s, s.begin():
+        await s.execute(
+            text(
+                "INSERT INTO cases (district_id, community_id, category, title, status, "
+                "assigned_partner_id, created_at, updated_at, accepted_at, accept_due_at, "
+                "resolve_due_at, satisfaction) "
+                "SELECT :d, CASE WHEN i % 3 = 0 THEN CAST(:other AS bigint) "
+                "ELSE CAST(:community AS bigint) END, "
+                "CASE WHEN i % 2 = 0 THEN 'ELEVATOR' ELSE 'NOISE' END, 'bulk ' || i, 'ASSIGNED', "
+                ":partner, t, t, CASE WHEN i % 4 <> 0 THEN t + (i % 9) * interval '1 hour' END, "
+                "t + interval '4 hours', t + interval '5 days', "
+                "CASE WHEN i % 2 = 0 THEN 1 + i % 5 END "
+                "FROM generate_series(1, :many) AS i, "
+                "LATERAL (SELECT TIMESTAMPTZ '2026-10-01 00:00+08' + i * interval '1 hour') AS x(t)"
+            ),
+            {
+                "d": world.district.id,
+                "community": world.community_id,
+                "other": world.other_community_id,
+                "partner": world.property_company_id,
+                "many": many,
+            },
+        )
+        await s.execute(
+            text(
+                "UPDATE cases SET resolved_at = created_at + (id % 200) * interval '1 hour', "
+                "status = 'RESOLVED' WHERE title LIKE 'bulk %' AND id % 3 <> 0"
+            )
+        )
+        await s.execute(
+            text(
+                "UPDATE cases SET community_id = :community WHERE title LIKE 'bulk %' "
+                "AND id % 7 = 0"
+            ),
+            {"community": world.community_id},
+        )
+        counted = text(
+            "SELECT sum(cases) FROM comparison_rollups WHERE grain = 'M' AND kind = 'COMMUNITY' "
+            "AND category = '*'"
+        )
+        assert await s.scalar(counted) == many
+        now = await s.scalar(text("SELECT now()"))
+        assert now is not None
+        await _assert_equal(s, Activity(world, now))
