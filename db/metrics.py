@@ -161,6 +161,11 @@ def _percent(numerator: str, denominator: str) -> str:
 
 
 _COHORT = "the cases reported in the period"
+_ESTIMATED = (
+    " Estimated from histograms kept by month, within 9.1 % of the exact value plus 0.05 "
+    "hours, unless the comparison or series is asked with `exact: true` (its "
+    "`exactPercentiles` says which)."
+)
 
 DEFINITIONS: dict[Metric, Definition] = {
     d.metric: d
@@ -197,7 +202,7 @@ DEFINITIONS: dict[Metric, Definition] = {
             "",
             "{accepted}",
             f"Median hours from report (`createdAt`) to acceptance (`acceptedAt`) of {_COHORT} "
-            "that were accepted (continuous percentile). Sample: the cases accepted.",
+            "that were accepted (continuous percentile). Sample: the cases accepted." + _ESTIMATED,
             percentile=("hours_to_accept", 0.5),
         ),
         Definition(
@@ -206,7 +211,7 @@ DEFINITIONS: dict[Metric, Definition] = {
             "",
             "{accepted}",
             "90th percentile of the hours from report to acceptance, over the same cases as "
-            "the median. Sample: the cases accepted.",
+            "the median. Sample: the cases accepted." + _ESTIMATED,
             percentile=("hours_to_accept", 0.9),
         ),
         Definition(
@@ -227,7 +232,7 @@ DEFINITIONS: dict[Metric, Definition] = {
             "{resolved}",
             f"Median hours from report (`createdAt`) to the latest resolution (`resolvedAt`) "
             f"of {_COHORT} that are resolved now (a reopened case not resolved again is left "
-            "out). Sample: those cases.",
+            "out). Sample: those cases." + _ESTIMATED,
             percentile=("hours_to_resolve", 0.5),
         ),
         Definition(
@@ -236,7 +241,7 @@ DEFINITIONS: dict[Metric, Definition] = {
             "",
             "{resolved}",
             "90th percentile of the hours from report to the latest resolution, over the same "
-            "cases as the median. Sample: those cases.",
+            "cases as the median. Sample: those cases." + _ESTIMATED,
             percentile=("hours_to_resolve", 0.9),
         ),
         Definition(
