@@ -45,6 +45,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import rollup_triggers
 from db.assessment import (
     DEFAULT_WEIGHTS,
     PENDING_DISPATCH,
@@ -77,10 +78,14 @@ the cases it leads. `assignments`: dispatches, decided or not; `dispatches`: tho
 KEY = ("district_id", "month", "kind", "entry_id", "community_id", "category")
 """A rollup row's key; a fact adds `case_id`."""
 
-_AS_OF = (
-    "coalesce((SELECT w.decided_until FROM assessment_watermarks w "
-    "WHERE w.district_id = a.district_id), CAST('-infinity' AS timestamptz))"
+AS_OF = (
+    "coalesce((SELECT wm.decided_until FROM assessment_watermarks wm "
+    "WHERE wm.district_id = {district}), CAST('-infinity' AS timestamptz))"
 )
+"""The district's deadline watermark in SQL, for the row whose district is `{district}`
+(none yet: nothing decided). The comparisons' rollups decide by the same one."""
+
+_AS_OF = AS_OF.format(district="a.district_id")
 
 _FACTS = """
 refused AS (
@@ -192,36 +197,23 @@ SELECT {_KEYS}, {_SUMS} FROM assessment_case_facts WHERE district_id = p_distric
 GROUP BY {_KEYS} ORDER BY {_KEYS}"""  # noqa: S608 - fixed fragments
 
 
-BULK = 500
-"""Above this many cases, a refresh is planned for many (hash joins)."""
+CASE_COLUMNS = (
+    "created_at",
+    "community_id",
+    "category",
+    "assigned_partner_id",
+    "excluded_at",
+    "confirmed_at",
+    "satisfaction",
+)
+"""The columns of a case the facts read: an update that changes none of them refreshes
+nothing."""
 
 
 def function_sql() -> list[str]:
     """The functions and triggers that keep the rollups (run by the migrations)."""
     return [
-        f"""
-CREATE OR REPLACE FUNCTION assessment_refresh(p_districts bigint[], p_cases bigint[])
-RETURNS void LANGUAGE plpgsql AS $fn$
-DECLARE
-  nestloop text := current_setting('enable_nestloop');
-BEGIN
-  IF p_cases IS NULL OR cardinality(p_cases) = 0 THEN
-    RETURN;
-  END IF;
-  -- One refresh of a case at a time: the next one counts from what this one committed.
-  PERFORM 1 FROM cases c
-  WHERE (c.district_id, c.id) IN (SELECT * FROM unnest(p_districts, p_cases))
-  ORDER BY c.district_id, c.id FOR NO KEY UPDATE OF c;
-  IF cardinality(p_cases) <= {BULK} THEN
-    {_REFRESH};
-  ELSE
-    -- Many cases (an import's batch, a bulk load): hash joins, as the rebuild does; nested
-    -- loops planned for the few cases of a mutation take quadratic time on thousands.
-    PERFORM set_config('enable_nestloop', 'off', true);
-    {_REFRESH};
-    PERFORM set_config('enable_nestloop', nestloop, true);
-  END IF;
-END $fn$""",  # noqa: S608 - fixed fragments of this module
+        rollup_triggers.refresh_function("assessment", _REFRESH),
         f"""
 CREATE OR REPLACE FUNCTION assessment_rebuild(p_district bigint)
 RETURNS void LANGUAGE plpgsql
@@ -259,51 +251,8 @@ BEGIN
     AND a.sign_for_due_at >= previous AND a.sign_for_due_at < p_until;
   PERFORM assessment_refresh(touched_districts, touched_cases);
 END $fn$""",
-        """
-CREATE OR REPLACE FUNCTION assessment_cases_changed() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  touched_districts bigint[];
-  touched_cases bigint[];
-BEGIN
-  IF TG_OP = 'UPDATE' THEN
-    SELECT array_agg(n.district_id), array_agg(n.id) INTO touched_districts, touched_cases
-    FROM new_rows n JOIN old_rows o ON o.district_id = n.district_id AND o.id = n.id
-    WHERE (n.created_at, n.community_id, n.category, n.assigned_partner_id, n.excluded_at,
-           n.confirmed_at, n.satisfaction)
-      IS DISTINCT FROM (o.created_at, o.community_id, o.category, o.assigned_partner_id,
-                        o.excluded_at, o.confirmed_at, o.satisfaction);
-  ELSIF TG_OP = 'INSERT' THEN
-    SELECT array_agg(n.district_id), array_agg(n.id) INTO touched_districts, touched_cases
-    FROM new_rows n;
-  ELSE
-    SELECT array_agg(o.district_id), array_agg(o.id) INTO touched_districts, touched_cases
-    FROM old_rows o;
-  END IF;
-  PERFORM assessment_refresh(touched_districts, touched_cases);
-  RETURN NULL;
-END $fn$""",
-        """
-CREATE OR REPLACE FUNCTION assessment_workflow_changed() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  touched_districts bigint[];
-  touched_cases bigint[];
-BEGIN
-  IF TG_OP = 'UPDATE' THEN
-    SELECT array_agg(x.district_id), array_agg(x.case_id) INTO touched_districts, touched_cases
-    FROM (SELECT district_id, case_id FROM new_rows
-          UNION SELECT district_id, case_id FROM old_rows) x;
-  ELSIF TG_OP = 'INSERT' THEN
-    SELECT array_agg(x.district_id), array_agg(x.case_id) INTO touched_districts, touched_cases
-    FROM (SELECT DISTINCT district_id, case_id FROM new_rows) x;
-  ELSE
-    SELECT array_agg(x.district_id), array_agg(x.case_id) INTO touched_districts, touched_cases
-    FROM (SELECT DISTINCT district_id, case_id FROM old_rows) x;
-  END IF;
-  PERFORM assessment_refresh(touched_districts, touched_cases);
-  RETURN NULL;
-END $fn$""",
+        rollup_triggers.cases_changed_function("assessment", CASE_COLUMNS),
+        rollup_triggers.workflow_changed_function("assessment"),
     ]
 
 
@@ -317,36 +266,16 @@ WATCHED_TABLES = {
 
 
 def trigger_sql() -> list[str]:
-    """One statement-level trigger per table and operation (PostgreSQL allows transition
-    tables only on single-event triggers)."""
-    statements = []
-    for table, function in WATCHED_TABLES.items():
-        for operation, tables in (
-            ("INSERT", "NEW TABLE AS new_rows"),
-            ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-            ("DELETE", "OLD TABLE AS old_rows"),
-        ):
-            statements.append(
-                f"CREATE TRIGGER assessment_{operation.lower()} AFTER {operation} ON {table} "
-                f"REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
-            )
-    return statements
+    """One statement-level trigger per watched table and operation."""
+    return rollup_triggers.trigger_sql("assessment", WATCHED_TABLES)
 
 
 def drop_sql() -> list[str]:
-    statements = [
-        f"DROP TRIGGER IF EXISTS assessment_{operation} ON {table}"
-        for table in WATCHED_TABLES
-        for operation in ("insert", "update", "delete")
-    ]
-    statements += [
-        "DROP FUNCTION IF EXISTS assessment_workflow_changed()",
-        "DROP FUNCTION IF EXISTS assessment_cases_changed()",
+    return [
+        *rollup_triggers.drop_sql("assessment", WATCHED_TABLES),
         "DROP FUNCTION IF EXISTS assessment_decide(bigint, timestamptz)",
         "DROP FUNCTION IF EXISTS assessment_rebuild(bigint)",
-        "DROP FUNCTION IF EXISTS assessment_refresh(bigint[], bigint[])",
     ]
-    return statements
 
 
 _ENTRY = {

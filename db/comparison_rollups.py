@@ -26,7 +26,7 @@ decided_until`, the one watermark of the district's deadlines; `accept_overdue`,
 `resolve_overdue`, `report_in_overdue`). The deadline sweep moves the watermark to now every
 `deadline_sweep_seconds` (`deadlines_decide`, which also decides the assessment's
 dispatches), refreshing the cases whose deadlines it passes. A read adds the deadlines that
-passed between the watermark and now (`PENDING`: partial indexes of the cases not accepted,
+passed between the watermark and now (`LIVE`: partial indexes of the cases not accepted,
 not resolved, and of the whistles not reported in, by deadline), so what it returns equals
 the count from the cases at that moment, not a sweep interval behind.
 
@@ -44,14 +44,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import rollup_triggers
+from db.assessment_rollups import AS_OF
 from db.histograms import BUCKETS, bucket_sql
 from db.metrics import OPEN_STATUSES_SQL, TIME_ZONE
-from db.models.assessment import AssessmentWatermark
 from db.models.cases import NOT_ENDED_EARLY
 from db.models.comparison import FIXED_PARTS, HISTOGRAM_PREFIXES
 
@@ -133,12 +133,6 @@ LIVE: dict[str, Pending] = {
     ),
 }
 """The parts of `db.metrics.PARTS` that change with time, and how each is made up."""
-
-AS_OF = (
-    "coalesce((SELECT wm.decided_until FROM assessment_watermarks wm "
-    "WHERE wm.district_id = {district}), CAST('-infinity' AS timestamptz))"
-)
-"""The district's watermark (none yet: nothing decided)."""
 
 
 HISTOGRAMS = {"ha": "c.hours_to_accept", "hr": "c.hours_to_resolve"}
@@ -315,8 +309,6 @@ FROM ({_expanded("comparison_case_facts", "1")}) AS x
 WHERE district_id = p_district
 GROUP BY {_KEYS} ORDER BY {_KEYS}"""
 
-BULK = 500
-"""Above this many cases, a refresh is planned for many (hash joins)."""
 
 CASE_COLUMNS = (
     "created_at",
@@ -337,30 +329,8 @@ nothing."""
 
 def function_sql() -> list[str]:
     """The functions and triggers' functions that keep the rollups (run by the migrations)."""
-    changed = ", ".join(f"n.{c}" for c in CASE_COLUMNS)
-    before = ", ".join(f"o.{c}" for c in CASE_COLUMNS)
     return [
-        f"""
-CREATE OR REPLACE FUNCTION comparison_refresh(p_districts bigint[], p_cases bigint[])
-RETURNS void LANGUAGE plpgsql AS $fn$
-DECLARE
-  nestloop text := current_setting('enable_nestloop');
-BEGIN
-  IF p_cases IS NULL OR cardinality(p_cases) = 0 THEN
-    RETURN;
-  END IF;
-  -- One refresh of a case at a time: the next one counts from what this one committed.
-  PERFORM 1 FROM cases c
-  WHERE (c.district_id, c.id) IN (SELECT * FROM unnest(p_districts, p_cases))
-  ORDER BY c.district_id, c.id FOR NO KEY UPDATE OF c;
-  IF cardinality(p_cases) <= {BULK} THEN
-    {_REFRESH};
-  ELSE
-    PERFORM set_config('enable_nestloop', 'off', true);
-    {_REFRESH};
-    PERFORM set_config('enable_nestloop', nestloop, true);
-  END IF;
-END $fn$""",
+        rollup_triggers.refresh_function("comparison", _REFRESH),
         f"""
 CREATE OR REPLACE FUNCTION comparison_rebuild(p_district bigint)
 RETURNS void LANGUAGE plpgsql
@@ -373,48 +343,8 @@ BEGIN
   {_REBUILD};
   {_ROLL_UP};
 END $fn$""",
-        f"""
-CREATE OR REPLACE FUNCTION comparison_cases_changed() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  touched_districts bigint[];
-  touched_cases bigint[];
-BEGIN
-  IF TG_OP = 'UPDATE' THEN
-    SELECT array_agg(n.district_id), array_agg(n.id) INTO touched_districts, touched_cases
-    FROM new_rows n JOIN old_rows o ON o.district_id = n.district_id AND o.id = n.id
-    WHERE ({changed}) IS DISTINCT FROM ({before});
-  ELSIF TG_OP = 'INSERT' THEN
-    SELECT array_agg(n.district_id), array_agg(n.id) INTO touched_districts, touched_cases
-    FROM new_rows n;
-  ELSE
-    SELECT array_agg(o.district_id), array_agg(o.id) INTO touched_districts, touched_cases
-    FROM old_rows o;
-  END IF;
-  PERFORM comparison_refresh(touched_districts, touched_cases);
-  RETURN NULL;
-END $fn$""",
-        """
-CREATE OR REPLACE FUNCTION comparison_workflow_changed() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  touched_districts bigint[];
-  touched_cases bigint[];
-BEGIN
-  IF TG_OP = 'UPDATE' THEN
-    SELECT array_agg(x.district_id), array_agg(x.case_id) INTO touched_districts, touched_cases
-    FROM (SELECT district_id, case_id FROM new_rows
-          UNION SELECT district_id, case_id FROM old_rows) x;
-  ELSIF TG_OP = 'INSERT' THEN
-    SELECT array_agg(x.district_id), array_agg(x.case_id) INTO touched_districts, touched_cases
-    FROM (SELECT DISTINCT district_id, case_id FROM new_rows) x;
-  ELSE
-    SELECT array_agg(x.district_id), array_agg(x.case_id) INTO touched_districts, touched_cases
-    FROM (SELECT DISTINCT district_id, case_id FROM old_rows) x;
-  END IF;
-  PERFORM comparison_refresh(touched_districts, touched_cases);
-  RETURN NULL;
-END $fn$""",
+        rollup_triggers.cases_changed_function("comparison", CASE_COLUMNS),
+        rollup_triggers.workflow_changed_function("comparison"),
         decide_sql(),
     ]
 
@@ -462,35 +392,16 @@ WATCHED_TABLES = {
 
 
 def trigger_sql() -> list[str]:
-    """One statement-level trigger per table and operation (transition tables)."""
-    statements = []
-    for table, function in WATCHED_TABLES.items():
-        for operation, tables in (
-            ("INSERT", "NEW TABLE AS new_rows"),
-            ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-            ("DELETE", "OLD TABLE AS old_rows"),
-        ):
-            statements.append(
-                f"CREATE TRIGGER comparison_{operation.lower()} AFTER {operation} ON {table} "
-                f"REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
-            )
-    return statements
+    """One statement-level trigger per watched table and operation."""
+    return rollup_triggers.trigger_sql("comparison", WATCHED_TABLES)
 
 
 def drop_sql() -> list[str]:
-    statements = [
-        f"DROP TRIGGER IF EXISTS comparison_{operation} ON {table}"
-        for table in WATCHED_TABLES
-        for operation in ("insert", "update", "delete")
-    ]
-    statements += [
+    return [
+        *rollup_triggers.drop_sql("comparison", WATCHED_TABLES),
         "DROP FUNCTION IF EXISTS deadlines_decide(bigint, timestamptz)",
-        "DROP FUNCTION IF EXISTS comparison_workflow_changed()",
-        "DROP FUNCTION IF EXISTS comparison_cases_changed()",
         "DROP FUNCTION IF EXISTS comparison_rebuild(bigint)",
-        "DROP FUNCTION IF EXISTS comparison_refresh(bigint[], bigint[])",
     ]
-    return statements
 
 
 async def decide(session: AsyncSession, district_id: int, until: dt.datetime) -> None:
@@ -499,13 +410,6 @@ async def decide(session: AsyncSession, district_id: int, until: dt.datetime) ->
     await session.execute(
         text("SELECT deadlines_decide(:d, least(CAST(:until AS timestamptz), now()))"),
         {"d": district_id, "until": until},
-    )
-
-
-def watermark_query(district_id: int) -> Any:
-    """The district's deadline watermark (no row: nothing decided yet)."""
-    return select(AssessmentWatermark.decided_until).where(
-        AssessmentWatermark.district_id == district_id
     )
 
 

@@ -23,18 +23,20 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from db.comparison_rollups import ALL_CATEGORIES, AS_OF, FIXED, LIVE
+from db.assessment_rollups import AS_OF
+from db.comparison_rollups import ALL_CATEGORIES, FIXED, LIVE
 from db.histograms import BUCKETS
-from db.metrics import DEFINITIONS, PARTS, TIME_ZONE, Definition, Metric, Unit
+from db.metrics import DEFINITIONS, PARTS, TIME_ZONE, Definition, Metric
 from db.models.comparison import FACT_READ, HISTOGRAM_PREFIXES
 from resolvers.stats.sql import (
     INTERVALS,
     Scope,
     Selection,
+    bucket_starts,
     case_conditions,
     case_definitions,
     finish_comparison,
-    selected_households,
+    finish_series,
 )
 
 _ZONE = ZoneInfo(TIME_ZONE)
@@ -285,7 +287,7 @@ def cells(
 
 
 def _watermark(params: dict[str, Any], scope: Scope, decided_until: dt.datetime | None) -> None:
-    """The district's deadline watermark as a value (`db.comparison_rollups.watermark_query`),
+    """The district's deadline watermark as a value (`db.assessment_rollups.watermark_query`),
     so that PostgreSQL plans the range of deadlines since it, a sweep interval's worth. Not
     given (none yet, or platform-wide): each district's is read in the statement."""
     if scope.district_id is not None and decided_until is not None:
@@ -510,11 +512,7 @@ def time_series(
         case_where = case_conditions(scope, selection, params)
         if selection.partner_id is not None:
             case_where += " AND f.assigned_partner_id = :sel_partner"
-    starts = f"""generate_series(
-    date_trunc('{unit}', CAST(:start AS timestamptz) AT TIME ZONE :tz),
-    (CAST(:end AS timestamptz) AT TIME ZONE :tz) - interval '1 microsecond',
-    interval '1 {unit}'
-)"""
+    starts = bucket_starts(unit)
     local_starts = f"(SELECT array_agg(s ORDER BY s) FROM {starts} AS s)"
     instants = f"(SELECT array_agg(s AT TIME ZONE :tz ORDER BY s) FROM {starts} AS s)"
     keys = _Keys(
@@ -556,29 +554,5 @@ parts AS (
     FROM cells GROUP BY key
 )""",
     ]
-    households = "NULL"
-    if metric is Metric.CASES_PER_THOUSAND_HOUSEHOLDS:
-        ctes.append(selected_households(scope, selection))
-        households = "(SELECT n FROM selected_households)"
-    value = _value(definition) if percentile else _formula(definition.value, "p.", households)
-    ctes.append(f"""
-agg AS (
-    SELECT p.key AS bucket, {value} AS value, {_formula(definition.sample, "p.")} AS sample,
-           {hist} AS hist
-    FROM parts p
-)""")
-    if definition.unit is Unit.COUNT:
-        shown = "coalesce(a.value, 0)::float8"
-    elif metric is Metric.CASES_PER_THOUSAND_HOUSEHOLDS:
-        shown = "coalesce(a.value, (SELECT 0.0 FROM selected_households WHERE n > 0))::float8"
-    else:
-        shown = "a.value::float8"
-    sql = f"""
-WITH {",".join(ctes)}
-SELECT b.bucket AT TIME ZONE :tz AS bucket, {shown} AS value, coalesce(a.sample, 0) AS sample,
-       a.hist
-FROM {starts} WITH ORDINALITY AS b(bucket, n)
-LEFT JOIN agg a ON a.bucket = b.n
-ORDER BY b.n
-"""
+    sql = finish_series(metric, scope, selection, ctes, starts, _value(definition), hist)
     return sql, params

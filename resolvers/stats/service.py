@@ -13,7 +13,7 @@ from sqlalchemy import RowMapping, text
 from core import ids
 from core.context import Info
 from core.user_errors import Forbidden, UserError
-from db import histograms
+from db import assessment_rollups, histograms
 from db.metrics import CASE_METRICS, DEFINITIONS, Metric, Unit
 from db.models.enums import CaseCategory, PartnerKind, Role
 from resolvers.stats import rolled
@@ -220,13 +220,8 @@ async def _decided_until(info: Info, scope: Scope) -> dt.datetime | None:
     (platform-wide, each district's is read in the statement)."""
     if scope.district_id is None:
         return None
-    rows = await _execute(
-        info,
-        scope,
-        "SELECT decided_until FROM assessment_watermarks WHERE district_id = :district_id",
-        {"district_id": scope.district_id},
-    )
-    return cast(dt.datetime, rows[0]["decided_until"]) if rows else None
+    query = assessment_rollups.watermark_query(scope.district_id)
+    return cast(dt.datetime | None, (await info.context.db.execute(query)).scalar_one_or_none())
 
 
 _COLUMNS = [(d.column, f"v_{d.column}", f"s_{d.column}") for d in CASE_METRICS]

@@ -541,11 +541,7 @@ def time_series(
         "end": end,
         "tz": TIME_ZONE,
     }
-    starts = f"""generate_series(
-    date_trunc('{unit}', CAST(:start AS timestamptz) AT TIME ZONE :tz),
-    (CAST(:end AS timestamptz) AT TIME ZONE :tz) - interval '1 microsecond',
-    interval '1 {unit}'
-)"""
+    starts = bucket_starts(unit)
     # The bucket of a case: its number among the buckets' starts (a binary search in an array
     # computed once, much cheaper per case than truncating its time in the time zone).
     bucket = (
@@ -580,18 +576,47 @@ parts AS (
     FROM pieces GROUP BY key
 )""",
     ]
+    percentile_value = _value(definition, asked, quantiles="p.", cells_level="true")
+    return finish_series(metric, scope, selection, ctes, starts, percentile_value), params
+
+
+def bucket_starts(unit: str) -> str:
+    """The buckets' starts of a series (`unit`: week or month), local times in `:tz` from the
+    one holding `:start` up to `:end`."""
+    return f"""generate_series(
+    date_trunc('{unit}', CAST(:start AS timestamptz) AT TIME ZONE :tz),
+    (CAST(:end AS timestamptz) AT TIME ZONE :tz) - interval '1 microsecond',
+    interval '1 {unit}'
+)"""
+
+
+def finish_series(
+    metric: Metric,
+    scope: Scope,
+    selection: Selection,
+    ctes: list[str],
+    starts: str,
+    percentile_value: str,
+    hist: str | None = None,
+) -> str:
+    """A series' statement from its parts: `ctes` end with `parts` (a row per bucket `key`,
+    columns `p_<part>`); `percentile_value` is a percentile metric's value over them; `hist`,
+    if given, an extra column `hist` of each bucket. This adds the households, the metric's
+    value and sample, and every bucket of `starts` (`bucket_starts`), empty ones included."""
+    definition = DEFINITIONS[metric]
+    ctes = list(ctes)
     households = "NULL"
     if metric is Metric.CASES_PER_THOUSAND_HOUSEHOLDS:
         ctes.append(selected_households(scope, selection))
         households = "(SELECT n FROM selected_households)"
     value = (
-        _value(definition, asked, quantiles="p.", cells_level="true")
-        if definition.percentile
-        else _formula(definition.value, "p.", households)
+        percentile_value if definition.percentile else _formula(definition.value, "p.", households)
     )
+    hist_of_bucket = f", {hist} AS hist" if hist is not None else ""
     ctes.append(f"""
 agg AS (
-    SELECT p.key AS bucket, {value} AS value, {_formula(definition.sample, "p.")} AS sample
+    SELECT p.key AS bucket, {value} AS value,
+           {_formula(definition.sample, "p.")} AS sample{hist_of_bucket}
     FROM parts p
 )""")
     if definition.unit is Unit.COUNT:
@@ -601,14 +626,15 @@ agg AS (
         shown = "coalesce(a.value, (SELECT 0.0 FROM selected_households WHERE n > 0))::float8"
     else:
         shown = "a.value::float8"
-    sql = f"""
+    hist_column = ", a.hist" if hist is not None else ""
+    return f"""
 WITH {",".join(ctes)}
-SELECT b.bucket AT TIME ZONE :tz AS bucket, {shown} AS value, coalesce(a.sample, 0) AS sample
+SELECT b.bucket AT TIME ZONE :tz AS bucket, {shown} AS value,
+       coalesce(a.sample, 0) AS sample{hist_column}
 FROM {starts} WITH ORDINALITY AS b(bucket, n)
 LEFT JOIN agg a ON a.bucket = b.n
 ORDER BY b.n
 """
-    return sql, params
 
 
 def selected_households(scope: Scope, selection: Selection) -> str:

@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import random
-import subprocess
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,11 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import assessment as a
 from db import assessment_rollups as rollups
+from db import rollup_triggers
 from db.session import Database
+from tests.cli import run_cli
 from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world
 
-ROOT = Path(__file__).resolve().parents[2]
 CHINA = dt.timezone(dt.timedelta(hours=8))
 MONTHS = (dt.date(2026, 10, 1), dt.date(2026, 11, 1), dt.date(2026, 12, 1))
 OUTCOMES = ("PENDING", "REDISPATCHED", "UPHELD", "REFUSED")
@@ -414,7 +411,7 @@ async def test_one_statement_changing_many_cases_keeps_them_equal(
 ) -> None:
     """More cases in one statement than `BULK` (an import's batch): the refresh planned for
     many gives the same rollups."""
-    many = rollups.BULK + 100
+    many = rollup_triggers.BULK + 100
     async with database.tenant_session(world.district.id) as s, s.begin():
         await s.execute(
             text(
@@ -473,36 +470,13 @@ async def test_the_command_counts_them_anew(
         await connection.execute(
             text("DELETE FROM assessment_rollups WHERE district_id = :d"), {"d": world.district.id}
         )
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "assessment-rollups",
-            "--district",
-            world.district.code,
-        ],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": owner_url},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = await run_cli(owner_url, "assessment-rollups", "--district", world.district.code)
     assert done.returncode == 0, done.stderr
     assert f"{world.district.code}: " in done.stdout
     async with database.tenant_session(world.district.id) as s, s.begin():
         nov = await rollups.counts(s, MONTHS[1], a.Level.COMMUNITY)
         assert [c.cases for c in nov] == [1]
         await _assert_equal(s)
-    unknown = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "server.cli", "assessment-rollups", "--district", "nowhere"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": owner_url},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    unknown = await run_cli(owner_url, "assessment-rollups", "--district", "nowhere")
     assert unknown.returncode != 0
     assert "no district" in unknown.stderr

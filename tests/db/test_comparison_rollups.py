@@ -20,12 +20,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-import os
 import random
-import subprocess
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,16 +31,16 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import comparison_rollups, histograms
+from db import assessment_rollups, comparison_rollups, histograms, rollup_triggers
 from db.metrics import DEFINITIONS, Metric
 from db.models.comparison import FIXED_PARTS, HISTOGRAM_COLUMNS
 from db.session import Database
 from resolvers.stats import rolled, sql
 from resolvers.stats.sql import Scope, Selection
+from tests.cli import run_cli
 from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world
 
-ROOT = Path(__file__).resolve().parents[2]
 CHINA = dt.timezone(dt.timedelta(hours=8))
 MONTHS = (dt.date(2026, 9, 1), dt.date(2026, 10, 1), dt.date(2026, 11, 1), dt.date(2026, 12, 1))
 CATEGORIES = ("ELEVATOR", "SANITATION", "HEATING", "NOISE")
@@ -320,7 +316,7 @@ async def _compare(
     s: AsyncSession, group: str, scope: Scope, start: dt.datetime, end: dt.datetime,
     by_category: bool,
 ) -> None:  # fmt: skip
-    decided_until = await s.scalar(comparison_rollups.watermark_query(scope.district_id or 0))
+    decided_until = await s.scalar(assessment_rollups.watermark_query(scope.district_id or 0))
     statement = rolled.comparison(
         group, scope, Selection(), start, end, by_category=by_category,
         decided_until=decided_until,
@@ -353,7 +349,7 @@ async def _series(
     s: AsyncSession, metric: Metric, interval: str, scope: Scope, selection: Selection,
     start: dt.datetime, end: dt.datetime,
 ) -> None:  # fmt: skip
-    decided_until = await s.scalar(comparison_rollups.watermark_query(scope.district_id or 0))
+    decided_until = await s.scalar(assessment_rollups.watermark_query(scope.district_id or 0))
     statement = rolled.time_series(metric, interval, scope, selection, start, end, decided_until)
     assert statement is not None
     exact_sql, exact_params = sql.time_series(metric, interval, scope, selection, start, end)
@@ -490,16 +486,7 @@ async def test_the_command_counts_them_anew(
         await connection.execute(
             text("DELETE FROM comparison_rollups WHERE district_id = :d"), {"d": world.district.id}
         )
-    command = [sys.executable, "-m", "server.cli", "comparison-rollups", "--district"]
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [*command, world.district.code],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": owner_url},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = await run_cli(owner_url, "comparison-rollups", "--district", world.district.code)
     assert done.returncode == 0, done.stderr
     assert f"{world.district.code}: " in done.stdout
     async with database.tenant_session(world.district.id) as s, s.begin():
@@ -509,15 +496,7 @@ async def test_the_command_counts_them_anew(
         )
         assert await s.scalar(counted) == 3
         await _assert_equal(s, act)
-    unknown = await asyncio.to_thread(
-        subprocess.run,
-        [*command, "nowhere"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": owner_url},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    unknown = await run_cli(owner_url, "comparison-rollups", "--district", "nowhere")
     assert unknown.returncode != 0
     assert "no district" in unknown.stderr
 
@@ -593,7 +572,7 @@ async def test_one_statement_changing_many_cases_keeps_them_equal(
 ) -> None:
     """More cases in one statement than `BULK` (an import's batch): the refresh planned for
     many gives the same rollups."""
-    many = comparison_rollups.BULK + 100
+    many = rollup_triggers.BULK + 100
     async with database.tenant_session(world.district.id) as s, s.begin():
         await s.execute(
             text(

@@ -479,17 +479,13 @@ async def test_time_series_by_month_and_week_in_beijing_time(
     assert starts == ["2026-01-01", "2026-02-01", "2026-03-01"]
     assert [p[1:] for p in points] == [(2, 2), (2, 2), (1, 1)]
 
-    weeks = await graphql(
-        client,
-        SERIES,
-        {
-            "metric": "MEDIAN_HOURS_TO_ACCEPT",
-            "interval": "WEEK",
-            "period": {"from": "2026-01-01T00:00:00+08:00", "to": "2026-01-22T00:00:00+08:00"},
-            "community": ids.encode("Community", world.sigma),
-        },
-        bearer=admin,
-    )
+    weekly_median = {
+        "metric": "MEDIAN_HOURS_TO_ACCEPT",
+        "interval": "WEEK",
+        "period": {"from": "2026-01-01T00:00:00+08:00", "to": "2026-01-22T00:00:00+08:00"},
+        "community": ids.encode("Community", world.sigma),
+    }
+    weeks = await graphql(client, SERIES, weekly_median, bearer=admin)
     assert weeks["statistics"]["timeSeries"]["exactPercentiles"] is False
     points = weeks["statistics"]["timeSeries"]["points"]
     starts = [dt.datetime.fromisoformat(p["start"]).astimezone(CST).date() for p in points]
@@ -509,12 +505,7 @@ async def test_time_series_by_month_and_week_in_beijing_time(
     exact = await graphql(
         client,
         SERIES.replace("category: $category)", "category: $category, exact: true)"),
-        {
-            "metric": "MEDIAN_HOURS_TO_ACCEPT",
-            "interval": "WEEK",
-            "period": {"from": "2026-01-01T00:00:00+08:00", "to": "2026-01-22T00:00:00+08:00"},
-            "community": ids.encode("Community", world.sigma),
-        },
+        weekly_median,
         bearer=admin,
     )
     assert exact["statistics"]["timeSeries"]["exactPercentiles"] is True
