@@ -53,7 +53,12 @@ from db.assessment_rollups import AS_OF
 from db.histograms import BUCKETS, bucket_sql
 from db.metrics import OPEN_STATUSES_SQL, TIME_ZONE
 from db.models.cases import NOT_ENDED_EARLY
-from db.models.comparison import FIXED_PARTS, HISTOGRAM_PREFIXES
+from db.models.comparison import (
+    FIXED_PARTS,
+    HISTOGRAM_COLUMNS,
+    HISTOGRAM_PREFIXES,
+    histogram_column,
+)
 
 FIXED: dict[str, str] = {
     "cases": "1",
@@ -140,15 +145,8 @@ assert tuple(FIXED) == FIXED_PARTS, "the facts' columns are the parts kept"
 assert tuple(HISTOGRAMS) == HISTOGRAM_PREFIXES
 """Histogram column prefixes and the durations they count (`db.metrics.DURATIONS`)."""
 
-KINDS = ("COMMUNITY", "PARTNER", "HELPER")
 ALL_CATEGORIES = "*"
 
-
-def histogram_columns(prefix: str) -> list[str]:
-    return [f"{prefix}_{i:02d}" for i in range(BUCKETS)]
-
-
-HISTOGRAM_COLUMNS = [c for prefix in HISTOGRAMS for c in histogram_columns(prefix)]
 COUNTS = [*FIXED, *HISTOGRAM_COLUMNS]
 """Every summed column of a rollup row, in order."""
 
@@ -249,7 +247,8 @@ def _expanded(source: str, sign: str) -> str:
 def _sums(signed: bool) -> str:
     parts = [f"sum(sign * {name}) AS {name}" for name in FIXED]
     for prefix in HISTOGRAMS:
-        for i, column in enumerate(histogram_columns(prefix)):
+        for i in range(BUCKETS):
+            column = histogram_column(prefix, i)
             parts.append(
                 f"coalesce(sum(sign) FILTER (WHERE {prefix}_bucket = {i}), 0) AS {column}"
                 if signed

@@ -54,13 +54,6 @@ def bucket_sql(duration: str) -> str:
     )
 
 
-def bucket(hours: float) -> int:
-    """The bucket of a duration in hours (as `bucket_sql` computes it)."""
-    if hours < SMALLEST:
-        return 0
-    return min(BUCKETS - 1, 1 + math.floor(math.log(hours / SMALLEST) / _LOG_GROWTH))
-
-
 def _representative(index: int) -> float:
     if index == 0:
         return SMALLEST / 2

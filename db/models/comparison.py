@@ -35,7 +35,15 @@ FIXED_PARTS = (
 HISTOGRAM_PREFIXES = ("ha", "hr")
 """Hours to accept, hours to resolve: a rollup row's histogram columns `ha_00` … `hr_63`."""
 
-HISTOGRAM_COLUMNS = tuple(f"{p}_{i:02d}" for p in HISTOGRAM_PREFIXES for i in range(BUCKETS))
+
+def histogram_column(prefix: str, bucket: int) -> str:
+    """The column of one bucket of a histogram (`ha_07`)."""
+    return f"{prefix}_{bucket:02d}"
+
+
+HISTOGRAM_COLUMNS = tuple(
+    histogram_column(p, i) for p in HISTOGRAM_PREFIXES for i in range(BUCKETS)
+)
 
 FACT_READ = ("entry_id", "category", *FIXED_PARTS, "ha_bucket", "hr_bucket")
 """What a read of partial months takes of a fact, beside its key (`ix_comparison_case_facts_

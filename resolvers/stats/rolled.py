@@ -27,7 +27,7 @@ from db.assessment_rollups import AS_OF
 from db.comparison_rollups import ALL_CATEGORIES, FIXED, LIVE
 from db.histograms import BUCKETS
 from db.metrics import DEFINITIONS, PARTS, TIME_ZONE, Definition, Metric
-from db.models.comparison import FACT_READ, HISTOGRAM_PREFIXES
+from db.models.comparison import FACT_READ, HISTOGRAM_PREFIXES, histogram_column
 from resolvers.stats.sql import (
     INTERVALS,
     Scope,
@@ -183,7 +183,7 @@ def cells(
             _int(live.get(name, "0")) + f" AS {column}" for name, column in _LIVE_COLUMNS.items()
         ]
         columns += [
-            _int(histogram(prefix, i)) + f" AS {prefix}_{i:02d}"
+            _int(histogram(prefix, i)) + f" AS {histogram_column(prefix, i)}"
             for prefix in histograms
             for i in range(BUCKETS)
         ]
@@ -203,7 +203,7 @@ def cells(
             rolled_category,
             "sum(r.{name})",
             {},
-            lambda prefix, i: f"sum(r.{prefix}_{i:02d})",
+            lambda prefix, i: f"sum(r.{histogram_column(prefix, i)})",
         )
         branches.append(
             f"{rolled}\n    FROM comparison_rollups r{join}\n    WHERE r.grain = :grain "
@@ -323,7 +323,7 @@ def _part_sums(names: list[str]) -> list[str]:
 def _histogram_sums(prefixes: list[str]) -> list[str]:
     return [
         "ARRAY["
-        + ", ".join(f"sum({p}_{i:02d})" for i in range(BUCKETS))
+        + ", ".join(f"sum({histogram_column(p, i)})" for i in range(BUCKETS))
         + f"]::bigint[] AS hist_{p}"
         for p in prefixes
     ]

@@ -33,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import assessment_rollups, comparison_rollups, histograms, rollup_triggers
 from db.metrics import DEFINITIONS, Metric
-from db.models.comparison import FIXED_PARTS, HISTOGRAM_COLUMNS
 from db.session import Database
 from resolvers.stats import rolled, sql
 from resolvers.stats.sql import Scope, Selection
@@ -286,14 +285,12 @@ async def _one(s: AsyncSession, act: Activity, step: Step) -> None:
         await s.execute(text(f"DELETE FROM {name} WHERE id = :id"), {"id": row_id})
 
 
-_COUNTS = (*FIXED_PARTS, *HISTOGRAM_COLUMNS)
-
-
 async def _rollup_rows(s: AsyncSession) -> set[tuple[Any, ...]]:
+    counts = comparison_rollups.COUNTS
     rows = await s.execute(
         text(
-            f"SELECT {', '.join(comparison_rollups.KEY + _COUNTS)} FROM comparison_rollups "
-            f"WHERE {' OR '.join(f'{c} <> 0' for c in _COUNTS)}"
+            f"SELECT {', '.join((*comparison_rollups.KEY, *counts))} FROM comparison_rollups "
+            f"WHERE {' OR '.join(f'{c} <> 0' for c in counts)}"
         )
     )
     return {tuple(r) for r in rows}
