@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import cProfile
 import datetime as dt
-import gc
 import os
 import pstats
 import statistics
@@ -39,6 +38,7 @@ from resolvers.stats.sql import PLANNER, Scope, Selection, comparison
 from resolvers.workflow.deadlines import decide_assessments
 from server.app import create_app
 from server.auth import issue_token
+from server.collector import settle_after_start_up
 from server.settings import Settings
 
 FIGURES = """
@@ -239,9 +239,8 @@ async def main() -> None:
                  {"month": month, "level": "COMMUNITY"}))  # fmt: skip
     app = create_app(settings, database)
     # As `gongzhi serve`'s start-up does (`server.app` lifespan, which the ASGI transport
-    # here does not run): what start-up allocated is moved out of the collector's sight.
-    gc.collect()
-    gc.freeze()
+    # here does not run): `server.collector`.
+    settle_after_start_up()
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=120
     ) as client:

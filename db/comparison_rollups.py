@@ -11,11 +11,12 @@ so a comparison reads rows in proportion to entries × months, not to cases.
   rows add up to every case), and one per partner asked for a helping hand on it (kind
   HELPER: only the hands asked and accepted, the partner's "helping hands given");
 - `comparison_rollups`: their sums by district, grain (M: the month of the report in Beijing
-  time; W: its ISO week, Monday first), the period's first day, kind, entry and category
-  (`*`: every category; a week has only `*`). Each row also counts its cases' hours to accept
-  and to resolve in the buckets of `db.histograms` (`ha_00` …, `hr_00` …): one column a
-  bucket, because PostgreSQL sums plain columns about eight times faster than arrays it has
-  to unnest (28 ms against 210 ms for 12,000 rows of 60 buckets);
+  time; Q: its calendar quarter; W: its ISO week, Monday first), the period's first day,
+  kind, entry and category (`*`: every category; a week has only `*`). Each row also
+  counts its cases' hours to accept and to resolve in the buckets of `db.histograms`
+  (`ha_00` …, `hr_00` …): one column a bucket, because PostgreSQL sums plain columns about
+  eight times faster than arrays it has to unnest (28 ms against 210 ms for 12,000 rows of
+  60 buckets);
 - the trigger functions below.
 
 **Time.** Three parts change without any write: a case whose accept (or resolve) deadline
@@ -229,14 +230,29 @@ _FACT_COLUMNS = (
 )
 
 
-def _expanded(source: str, sign: str) -> str:
-    """A fact's rows of the rollups (its month by category, its month and its week over all
-    categories), with `sign` (+1 or -1) to add or take away."""
-    cells = (
-        ("'M'", "month", "category"),
-        ("'M'", "month", f"'{ALL_CATEGORIES}'"),
-        ("'W'", "week", f"'{ALL_CATEGORIES}'"),
-    )
+_QUARTER = "CAST(date_trunc('quarter', month) AS date)"
+
+GRAINS: dict[str, tuple[str, bool]] = {
+    "M": ("month", True),
+    "Q": (_QUARTER, True),
+    "W": ("week", False),
+}
+"""Each grain of the rollups: its period's first day from a fact's columns, and whether it is
+kept by category too (or only over all categories). Quarters serve comparisons of many months
+(a year from December to November reads each cell's three quarters and three months instead
+of twelve months); weeks serve weekly series, which have no category breakdown."""
+
+
+def _expanded(source: str, sign: str, grains: Sequence[str] = tuple(GRAINS)) -> str:
+    """A fact's rows of the rollups (per grain of `GRAINS`: its period by category where the
+    grain has categories, and over all categories), with `sign` (+1 or -1) to add or take
+    away."""
+    cells = [
+        (f"'{grain}'", period, category)
+        for grain in grains
+        for period, by_category in [GRAINS[grain]]
+        for category in (("category",) if by_category else ()) + (f"'{ALL_CATEGORIES}'",)
+    ]
     return "\n  UNION ALL\n  ".join(
         f"SELECT district_id, {grain} AS grain, {period} AS period, kind, entry_id, "
         f"{category} AS category, {sign} AS sign, {_FACT_PARTS}, {_BUCKET_COLUMNS} FROM {source}"
@@ -262,7 +278,9 @@ _ALL = ", ".join(COUNTS)
 _ADD = ", ".join(f"{c} = r.{c} + excluded.{c}" for c in COUNTS)
 _ANY = " OR ".join(f"{c} <> 0" for c in COUNTS)
 
-_REFRESH = f"""
+
+def _refresh(grains: Sequence[str]) -> str:
+    return f"""
 WITH touched AS (
   SELECT DISTINCT t.district_id, t.case_id
   FROM unnest(p_districts, p_cases) AS t(district_id, case_id)
@@ -279,9 +297,9 @@ fresh AS (
   RETURNING *
 ),
 changes AS (
-  {_expanded("fresh", "1")}
+  {_expanded("fresh", "1", grains)}
   UNION ALL
-  {_expanded("gone", "-1")}
+  {_expanded("gone", "-1", grains)}
 ),
 delta AS (
   SELECT {_KEYS}, {_sums(signed=True)}
@@ -293,6 +311,7 @@ WHERE ({_ANY}) AND EXISTS (SELECT 1 FROM districts d WHERE d.id = delta.district
 ORDER BY {_KEYS}
 ON CONFLICT ({_KEYS}) DO UPDATE SET {_ADD}"""
 
+
 _REBUILD = f"""
 WITH {_facts("c.district_id = p_district")}
 INSERT INTO comparison_case_facts ({_FACT_COLUMNS})
@@ -301,10 +320,12 @@ SELECT {_FACT_COLUMNS} FROM facts
 -- (scattered, a month's 74,000 took 120 ms to read instead of ~25 ms).
 ORDER BY district_id, kind, created_at"""
 
-_ROLL_UP = f"""
+
+def _roll_up(grains: Sequence[str]) -> str:
+    return f"""
 INSERT INTO comparison_rollups ({_KEYS}, {_ALL})
 SELECT {_KEYS}, {_sums(signed=False)}
-FROM ({_expanded("comparison_case_facts", "1")}) AS x
+FROM ({_expanded("comparison_case_facts", "1", grains)}) AS x
 WHERE district_id = p_district
 GROUP BY {_KEYS} ORDER BY {_KEYS}"""
 
@@ -326,10 +347,11 @@ CASE_COLUMNS = (
 nothing."""
 
 
-def function_sql() -> list[str]:
-    """The functions and triggers' functions that keep the rollups (run by the migrations)."""
+def function_sql(grains: Sequence[str] = tuple(GRAINS)) -> list[str]:
+    """The functions and triggers' functions that keep the rollups of these grains (run by
+    the migrations)."""
     return [
-        rollup_triggers.refresh_function("comparison", _REFRESH),
+        rollup_triggers.refresh_function("comparison", _refresh(grains)),
         f"""
 CREATE OR REPLACE FUNCTION comparison_rebuild(p_district bigint)
 RETURNS void LANGUAGE plpgsql
@@ -340,7 +362,7 @@ BEGIN
   DELETE FROM comparison_rollups WHERE district_id = p_district;
   DELETE FROM comparison_case_facts WHERE district_id = p_district;
   {_REBUILD};
-  {_ROLL_UP};
+  {_roll_up(grains)};
 END $fn$""",
         rollup_triggers.cases_changed_function("comparison", CASE_COLUMNS),
         rollup_triggers.workflow_changed_function("comparison"),

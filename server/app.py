@@ -5,7 +5,6 @@ sweeps)."""
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -23,6 +22,7 @@ from resolvers.webhooks.dispatcher import Dispatcher, DispatchSettings
 from resolvers.workflow.deadlines import sweeping
 from server import exports, graphiql, health, photos, prometheus
 from server.cancellation import CancelOnDisconnect
+from server.collector import settle_after_start_up
 from server.context import Services
 from server.graphql_view import GraphQLApp, http_error_response
 from server.memory import return_large_buffers
@@ -63,10 +63,9 @@ def create_app(settings: Settings, database: Database) -> Starlette:
         await bus.start()
         if dispatcher is not None:
             await dispatcher.start()
-        # What start-up allocated (modules, the schema, pools) lives as long as the process:
-        # moved out of the collector's sight, full collections under load stop walking it.
-        gc.collect()
-        gc.freeze()
+        # What start-up allocated is frozen, the collector's passes spaced out
+        # (`server.collector`).
+        settle_after_start_up()
         # Large answers' buffers go back to the system when freed (`server.memory`).
         return_large_buffers()
         try:

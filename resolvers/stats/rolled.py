@@ -83,6 +83,22 @@ def span(start: dt.datetime, end: dt.datetime, unit: str) -> Span:
     return Span(first.date(), last.date(), edges)
 
 
+def _add_months(day: dt.date, months: int) -> dt.date:
+    year, month = divmod(day.month - 1 + months, 12)
+    return day.replace(year=day.year + year, month=month + 1)
+
+
+def quarters(whole_from: dt.date, whole_to: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The calendar quarters that fit whole in the months `[whole_from, whole_to)` (first
+    days, `[from, to)`), or None when none does: a comparison reads them from the quarter
+    rows (grain Q) and only the months before and after from the month rows."""
+    first = _add_months(whole_from, -(whole_from.month - 1) % 3)
+    if first < whole_from:
+        first = _add_months(first, 3)
+    last = _add_months(whole_to, -((whole_to.month - 1) % 3))
+    return (first, last) if first < last else None
+
+
 def comparison_kind(group: str, scope: Scope) -> str | None:
     """The facts' kind a comparison of `group` reads, or None when no rollup serves it."""
     if group == "partner":
@@ -161,10 +177,13 @@ def cells(
     *,
     histograms: tuple[str, ...],
     needed: frozenset[str] = frozenset(LIVE),
+    by_quarter: bool = False,
 ) -> str:
     """The UNION ALL of the cells: whole periods, partial ones, and the deadlines passed by
     now; columns district_id, key, category, the fixed parts, `live_<part>` and (if asked)
-    the buckets of the `histograms` asked for (their prefixes)."""
+    the buckets of the `histograms` asked for (their prefixes). `by_quarter`: whole calendar
+    quarters of a month grain's period are read from the quarter rows (for a comparison; a
+    series of months needs each month)."""
     conditions = _conditions(kind, scope, selection, params)
     category_rows = by_category or selection.category is not None
     rolled_category = "r.category" if by_category else "NULL::text"
@@ -192,8 +211,25 @@ def cells(
     join = _JOIN_COMMUNITY if "cm." in conditions + keys.key_rolled else ""
     branches = []
     if period.whole_from is not None:
+        assert period.whole_to is not None
+        periods = [(":grain", "whole_from", "whole_to")]
         params["whole_from"], params["whole_to"] = period.whole_from, period.whole_to
         params["grain"] = grain
+        fit = quarters(period.whole_from, period.whole_to) if by_quarter else None
+        if fit is not None:
+            # Whole quarters from their rows (a year from Dec to Nov: six rows a cell
+            # instead of twelve), the months before and after from theirs.
+            params["whole_to"], params["quarters_from"], params["quarters_to"] = fit[0], *fit
+            params["after_from"], params["after_to"] = fit[1], period.whole_to
+            periods += [
+                ("'Q'", "quarters_from", "quarters_to"),
+                (":grain", "after_from", "after_to"),
+            ]
+        within = " OR ".join(
+            f"(r.grain = {g} AND r.period >= :{a} AND r.period < :{b})"
+            for g, a, b in periods
+            if params[a] < params[b]
+        )
         on_category = "<>" if category_rows else "="
         # Summed by cell first: a hash aggregate PostgreSQL can split between its parallel
         # workers (a year by community and category is 126,000 rows).
@@ -206,9 +242,9 @@ def cells(
             lambda prefix, i: f"sum(r.{histogram_column(prefix, i)})",
         )
         branches.append(
-            f"{rolled}\n    FROM comparison_rollups r{join}\n    WHERE r.grain = :grain "
-            f"AND r.kind = '{kind}' AND r.period >= :whole_from AND r.period < :whole_to "
-            f"AND r.category {on_category} '{ALL_CATEGORIES}'{conditions}\n    GROUP BY 1, 2, 3"
+            f"{rolled}\n    FROM comparison_rollups r{join}\n    WHERE ({within}) "
+            f"AND r.kind = '{kind}' AND r.category {on_category} '{ALL_CATEGORIES}'"
+            f"{conditions}\n    GROUP BY 1, 2, 3"
         )
     if period.edges:
         # Each partial month a range of `ix_comparison_case_facts_created`, which carries
@@ -420,6 +456,7 @@ def comparison(
         params,
         case_where,
         histograms=tuple(HISTOGRAM_OF.values()),
+        by_quarter=True,
     )
     # A rollup row can fall back to nothing (its only case moved): a level without cases
     # is left out, as the count from the cases leaves it, but for the totals.
@@ -469,6 +506,7 @@ agg AS (
             given_params,
             "",
             histograms=(),
+            by_quarter=True,
         )
         params.update(given_params)
         given = f"""

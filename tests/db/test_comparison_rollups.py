@@ -10,7 +10,8 @@ watermark moved past some deadlines. After it:
 - every comparison (communities, streets, partners; with and without the category
   breakdown; as a district, a street and a partner) and every time series (by month and by
   ISO week; the whole district, a community, a partner, the hands a partner gave) over
-  whole months, partial months and a few days within one month, read from the rollups
+  whole months, whole quarters with months after them, partial months and a few days within
+  one month, read from the rollups
   (`resolvers.stats.rolled`), gives every figure the cases give (`resolvers.stats.sql`);
   the medians and 90th percentiles within the bound of `db.histograms`.
 """
@@ -45,6 +46,8 @@ MONTHS = (dt.date(2026, 9, 1), dt.date(2026, 10, 1), dt.date(2026, 11, 1), dt.da
 CATEGORIES = ("ELEVATOR", "SANITATION", "HEATING", "NOISE")
 PERIODS = (
     (dt.datetime(2026, 8, 1, tzinfo=CHINA), dt.datetime(2027, 1, 1, tzinfo=CHINA)),
+    # A whole quarter (July to September, from its quarter rows) then two months.
+    (dt.datetime(2026, 7, 1, tzinfo=CHINA), dt.datetime(2026, 12, 1, tzinfo=CHINA)),
     (dt.datetime(2026, 9, 10, 12, tzinfo=CHINA), dt.datetime(2026, 12, 3, tzinfo=CHINA)),
     (dt.datetime(2026, 10, 2, tzinfo=CHINA), dt.datetime(2026, 10, 20, tzinfo=CHINA)),
 )
