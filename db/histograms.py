@@ -72,20 +72,29 @@ def percentile(counts: Sequence[int], fraction: float) -> float | None:
     """The estimated `percentile_cont(fraction)` of the durations counted in `counts` (a
     histogram of `BUCKETS` counts; all null: the sums over no row); None when it counts
     nothing."""
+    return percentiles(counts, (fraction,))[0]
+
+
+def percentiles(counts: Sequence[int], fractions: Sequence[float]) -> list[float | None]:
+    """`percentile` of each of `fractions`, adding the counts up once."""
     if not counts or counts[0] is None:
-        return None
+        return [None] * len(fractions)
     cumulative = list(accumulate(counts))
-    n = cumulative[-1] if cumulative else 0
+    n = cumulative[-1]
     if n <= 0:
-        return None
-    position = fraction * (n - 1)
-    k = math.floor(position)
-    at_k = REPRESENTATIVES[bisect_right(cumulative, k)]
-    share = position - k
-    if share == 0:
-        return at_k
-    at_next = REPRESENTATIVES[bisect_right(cumulative, k + 1)]
-    return at_k + share * (at_next - at_k)
+        return [None] * len(fractions)
+    estimates: list[float | None] = []
+    for fraction in fractions:
+        position = fraction * (n - 1)
+        k = math.floor(position)
+        at_k = REPRESENTATIVES[bisect_right(cumulative, k)]
+        share = position - k
+        if share == 0:
+            estimates.append(at_k)
+            continue
+        at_next = REPRESENTATIVES[bisect_right(cumulative, k + 1)]
+        estimates.append(at_k + share * (at_next - at_k))
+    return estimates
 
 
 def within_bound(estimate: float | None, exact: float | None) -> bool:

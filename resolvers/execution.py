@@ -25,6 +25,7 @@ completes it, with its errors at their paths.
 from __future__ import annotations
 
 import math
+from enum import EnumMeta
 from typing import Any
 
 from graphql import (
@@ -68,15 +69,35 @@ _STRING_SERIALIZE = GraphQLString.serialize
 _BOOLEAN_SERIALIZE = GraphQLBoolean.serialize
 
 
-def _leaf_code(value: str, serializer: str, serialize: Any, indent: str) -> list[str]:
+def _enum_names(serialize: Any) -> tuple[type, dict[Any, str]] | None:
+    """(the Python enum, each member's name in the schema) of an enum type's serializer, or
+    None for anything else: what the serializer answers for each member, asked once."""
+    enum_type = getattr(serialize, "__self__", None)
+    wrapped = getattr(enum_type, "wrapped_cls", None)
+    if not isinstance(enum_type, GraphQLEnumType) or not isinstance(wrapped, EnumMeta):
+        return None
+    members: list[Any] = list(wrapped)
+    return wrapped, {member: serialize(member) for member in members}
+
+
+def _leaf_code(
+    value: str, serializer: str, serialize: Any, indent: str, names: dict[str, Any]
+) -> list[str]:
     """Lines that serialize `value` into `result`, or give up: the built-in scalars' usual
-    values inline (what their serializers return for them), anything else by the scalar."""
+    values and the members of enums inline (what their serializers return for them),
+    anything else by the scalar or enum type."""
     fast = {
         _FLOAT_SERIALIZE: f"type({value}) is float and -INF < {value} < INF",
         _INT_SERIALIZE: f"type({value}) is int and -2147483648 <= {value} <= 2147483647",
         _STRING_SERIALIZE: f"type({value}) is str",
         _BOOLEAN_SERIALIZE: f"type({value}) is bool",
     }.get(serialize)
+    as_is = value
+    enum = _enum_names(serialize) if fast is None else None
+    if enum is not None:
+        names[f"{serializer}_enum"], names[f"{serializer}_names"] = enum
+        fast = f"type({value}) is {serializer}_enum"
+        as_is = f"{serializer}_names[{value}]"
     slow = [
         f"{indent}try:",
         f"{indent}    result = {serializer}({value})",
@@ -89,7 +110,7 @@ def _leaf_code(value: str, serializer: str, serialize: Any, indent: str) -> list
         return slow
     return [
         f"{indent}if {fast}:",
-        f"{indent}    result = {value}",
+        f"{indent}    result = {as_is}",
         f"{indent}else:",
         *(f"    {line}" for line in slow),
     ]
@@ -121,7 +142,7 @@ def _compile(plan: Plan) -> Any:
             if kind == _LEAF:
                 serializer = f"serialize{n}"
                 names[serializer] = serialize
-                lines += _leaf_code(value, serializer, serialize, inner)
+                lines += _leaf_code(value, serializer, serialize, inner, names)
                 lines.append(f"{inner}{out}[{key!r}] = result")
             elif kind == _OBJECT:
                 lines += emit(sub, value, f"o{n}", inner)

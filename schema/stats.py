@@ -151,7 +151,10 @@ class Totals:
         )
     )
     by_category: list[CategoryMetrics] = strawberry.field(
-        description="The same by category, for categories with cases in the period."
+        description=(
+            "The same by category, for categories with cases in the period, in alphabetical "
+            "order of their codes."
+        )
     )
 
 
@@ -175,7 +178,10 @@ class Standing:
     name: str = strawberry.field(description="Its name.")
     metrics: CaseMetrics = strawberry.field(description="Its figures for the period.")
     by_category: list[CategoryMetrics] = strawberry.field(
-        description="Its figures by category, for categories with cases in the period."
+        description=(
+            "Its figures by category, for categories with cases in the period, in alphabetical "
+            "order of their codes."
+        )
     )
     db_id: strawberry.Private[int]
 

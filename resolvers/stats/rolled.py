@@ -178,12 +178,14 @@ def cells(
     histograms: tuple[str, ...],
     needed: frozenset[str] = frozenset(LIVE),
     by_quarter: bool = False,
+    summed: bool = True,
 ) -> str:
     """The UNION ALL of the cells: whole periods, partial ones, and the deadlines passed by
     now; columns district_id, key, category, the fixed parts, `live_<part>` and (if asked)
     the buckets of the `histograms` asked for (their prefixes). `by_quarter`: whole calendar
     quarters of a month grain's period are read from the quarter rows (for a comparison; a
-    series of months needs each month)."""
+    series of months needs each month). Not `summed`: the rollup rows as they are, several
+    to a cell (the caller sums every branch at once)."""
     conditions = _conditions(kind, scope, selection, params)
     category_rows = by_category or selection.category is not None
     rolled_category = "r.category" if by_category else "NULL::text"
@@ -231,20 +233,22 @@ def cells(
             if params[a] < params[b]
         )
         on_category = "<>" if category_rows else "="
-        # Summed by cell first: a hash aggregate PostgreSQL can split between its parallel
-        # workers (a year by community and category is 126,000 rows).
         rolled = select(
             keys.district[0],
             keys.key_rolled,
             rolled_category,
-            "sum(r.{name})",
+            "sum(r.{name})" if summed else "r.{name}",
             {},
-            lambda prefix, i: f"sum(r.{histogram_column(prefix, i)})",
+            lambda prefix, i: (
+                f"sum(r.{histogram_column(prefix, i)})"
+                if summed
+                else f"r.{histogram_column(prefix, i)}"
+            ),
         )
         branches.append(
             f"{rolled}\n    FROM comparison_rollups r{join}\n    WHERE ({within}) "
             f"AND r.kind = '{kind}' AND r.category {on_category} '{ALL_CATEGORIES}'"
-            f"{conditions}\n    GROUP BY 1, 2, 3"
+            f"{conditions}" + ("\n    GROUP BY 1, 2, 3" if summed else "")
         )
     if period.edges:
         # Each partial month a range of `ix_comparison_case_facts_created`, which carries
@@ -356,12 +360,37 @@ def _part_sums(names: list[str]) -> list[str]:
     return sums
 
 
-def _histogram_sums(prefixes: list[str]) -> list[str]:
+def _part_values(names: list[str]) -> list[str]:
+    """`p_<part>` of `db.metrics.PARTS` from one cell's sums (`_part_sums` of one row)."""
+    values = []
+    for name in names:
+        if name in LIVE:
+            pending = LIVE[name]
+            values.append(
+                f"({pending.fixed} + {pending.overdue} + {_LIVE_COLUMNS[name]})::bigint AS p_{name}"
+            )
+        else:
+            values.append(f"{name}::bigint AS p_{name}")
+    return values
+
+
+def _histogram_sums(prefixes: list[str], summed: bool = True) -> list[str]:
+    """`hist_<prefix>`: the buckets as an array, summed (or one cell's, not `summed`)."""
+    bucket = "sum({})" if summed else "{}"
     return [
         "ARRAY["
-        + ", ".join(f"sum({histogram_column(p, i)})" for i in range(BUCKETS))
+        + ", ".join(bucket.format(histogram_column(p, i)) for i in range(BUCKETS))
         + f"]::bigint[] AS hist_{p}"
         for p in prefixes
+    ]
+
+
+def _cell_columns(histograms: tuple[str, ...]) -> list[str]:
+    """The summed columns of `cells`, in order."""
+    return [
+        *FIXED,
+        *_LIVE_COLUMNS.values(),
+        *(histogram_column(p, i) for p in histograms for i in range(BUCKETS)),
     ]
 
 
@@ -408,18 +437,10 @@ PLANNER = (
 `resolvers.stats.sql`), with room for hash aggregates of many cells, and no parallel scan: a
 year of a district's rows over all categories (12,000 rows) is an index range, which
 PostgreSQL would otherwise trade for a parallel scan of the whole table (112 ms instead of
-14 ms for a 12-month series)."""
-
-PLANNER_BY_CATEGORY = (
-    ("parallel_leader_participation", "off"),
-    ("plan_cache_mode", "force_custom_plan"),
-    ("work_mem", "64MB"),
-)
-"""Planner settings of a comparison with the category breakdown: a year's rows by community
-and category (126,000 rows, 13,000 cells of 140 sums) are summed by a hash aggregate split
-between the parallel workers (the leader only gathers, as in `resolvers.stats.sql`); with
-the default 4 MB of `work_mem` PostgreSQL sorted the rows instead (1.15 s for the statement
-against 0.73 s)."""
+14 ms for a 12-month series). A year by community and category (66,000 rows of months and
+quarters, 12,000 cells of 150 sums) is summed faster by one process, too: two workers each
+summed nearly every cell, and adding up their halves took longer than the split saved
+(505 ms against 527 ms for the statement)."""
 
 
 def comparison(
@@ -457,17 +478,41 @@ def comparison(
         case_where,
         histograms=tuple(HISTOGRAM_OF.values()),
         by_quarter=True,
+        summed=False,
     )
+    prefixes = list(HISTOGRAM_OF.values())
+    # The cells summed once, a row each (an entry, or an entry's category): those rows are
+    # the answer's rows as they are, and the levels above are summed from them (the total
+    # of a breakdown from its categories' sums, a dozen rows).
+    summed_columns = _cell_columns(tuple(prefixes))
+    cell_sums = ", ".join(f"CAST(sum({c}) AS int) AS {c}" for c in summed_columns)
+    values = ", ".join(_part_values(names) + _histogram_sums(prefixes, summed=False))
+    sums = ", ".join(_part_sums(names) + _histogram_sums(prefixes))
     # A rollup row can fall back to nothing (its only case moved): a level without cases
     # is left out, as the count from the cases leaves it, but for the totals.
     if by_category:
-        sets = "(district_id, key), (district_id, key, category), (category), ()"
-        category, by = "category", "1 - GROUPING(category)"
-        totals = "GROUPING(key) = 1 AND GROUPING(category) = 1"
+        above = f"""
+    SELECT district_id, key, NULL::text, 0, 0, {sums}
+    FROM cell_sums GROUP BY district_id, key HAVING sum(cases) > 0
+    UNION ALL
+    SELECT NULL::bigint, NULL::bigint, category, 1, 1, {values}
+    FROM category_sums WHERE cases > 0
+    UNION ALL
+    SELECT NULL::bigint, NULL::bigint, NULL::text, 0, 1, {sums}
+    FROM category_sums"""
+        category_sums = ", ".join(f"sum({c}) AS {c}" for c in summed_columns)
+        by_category_cte = [
+            f"""
+category_sums AS (
+    SELECT category, {category_sums}
+    FROM cell_sums GROUP BY category
+)"""
+        ]
     else:
-        sets, category, by = "(district_id, key), ()", "NULL::text", "0"
-        totals = "GROUPING(key) = 1"
-    sums = ", ".join(_part_sums(names) + _histogram_sums(list(HISTOGRAM_OF.values())))
+        above = f"""
+    SELECT NULL::bigint, NULL::bigint, NULL::text, 0, 1, {sums}
+    FROM cell_sums"""
+        by_category_cte = []
     columns = ",\n           ".join(
         f"{_value(d)} AS v_{d.column}, {_formula(d.sample, 'p.')} AS s_{d.column}"
         for d in definitions
@@ -478,12 +523,17 @@ cells AS (
     {body}
 )""",
         f"""
+cell_sums AS (
+    SELECT district_id, key, category, {cell_sums}
+    FROM cells GROUP BY 1, 2, 3
+)""",
+        *by_category_cte,
+        f"""
 parts AS (
-    SELECT district_id, key, {category} AS category, {by} AS by_category,
-           GROUPING(key) AS g_key, {sums}
-    FROM cells
-    GROUP BY GROUPING SETS ({sets})
-    HAVING sum(cases) > 0 OR ({totals})
+    SELECT district_id, key, category, {1 if by_category else 0} AS by_category, 0 AS g_key,
+           {values}
+    FROM cell_sums WHERE cases > 0
+    UNION ALL{above}
 )""",
         f"""
 agg AS (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import RowMapping, text
@@ -245,23 +246,29 @@ class _Reader:
         self.fields = fields
         self.at = index
         self.figures = [(column, index[v], index[s]) for column, v, s in _COLUMNS]
-        self.estimated = (
-            [(column, index[h], fraction) for column, h, fraction in _ESTIMATED]
-            if estimated
-            else []
-        )
+        # Per histogram: the figures estimated from it, and their fractions.
+        by_histogram: dict[int, list[tuple[str, float]]] = {}
+        for column, h, fraction in _ESTIMATED if estimated else ():
+            by_histogram.setdefault(index[h], []).append((column, fraction))
+        self.estimated = [
+            (h, [column for column, _ in wanted], [fraction for _, fraction in wanted])
+            for h, wanted in by_histogram.items()
+        ]
 
     def metrics(self, row: Sequence[Any]) -> CaseMetrics:
         """A row's figures (percentiles from its histograms when estimated)."""
-        figures = {
-            column: Figure(value=row[v], sample_size=row[s]) for column, v, s in self.figures
-        }
-        for column, h, fraction in self.estimated:
+        estimates: dict[str, float | None] = {}
+        for h, columns, fractions in self.estimated:
             counts = row[h]
-            figures[column].value = (
-                histograms.percentile(counts, fraction) if counts is not None else None
-            )
-        # Built without the dataclass's keyword checks: these are exactly its fields.
+            if counts is not None:  # (none: no case, and the row's value is null)
+                values = histograms.percentiles(counts, fractions)
+                estimates.update(zip(columns, values, strict=True))
+        # Built without the dataclasses' keyword checks: these are exactly their fields.
+        figures = {}
+        for column, v, s in self.figures:
+            figure = figures[column] = _new(Figure)
+            figure.value = estimates[column] if column in estimates else row[v]
+            figure.sample_size = row[s]
         metrics: CaseMetrics = _new(CaseMetrics)
         metrics.__dict__.update(figures)
         return metrics
@@ -276,43 +283,44 @@ S = TypeVar("S", bound=Standing)
 def _standings(
     rows: Sequence[Any], make: Any, type_name: str, estimated: bool = False
 ) -> tuple[list[Any], Totals]:
-    """Entries (in SQL order) and totals from the rows (tuples) of a comparison statement
-    (`estimated`: read from the rollups, percentiles from the histograms)."""
+    """Entries (in the order of their keys) and totals from the rows (tuples, in any order)
+    of a comparison statement (`estimated`: read from the rollups, percentiles from the
+    histograms); categories in alphabetical order of their codes."""
     entries: dict[tuple[int, int], Any] = {}
     totals = Totals(households=None, metrics=_empty(), by_category=[])
     if not rows:
         return [], totals
-    read = _Reader(rows[0]._fields, estimated)
+    read = _Reader(list(rows[0].keys()), estimated)
     at = read.at
     category_at, by_at, g_at = at["category"], at["by_category"], at["g_key"]
     district_at, key_at = at["district_id"], at["key"]
+    categories = []
     for row in rows:
-        category = (
-            CategoryMetrics(category=CaseCategory(row[category_at]), metrics=read.metrics(row))
-            if row[by_at]
-            else None
+        if row[by_at]:
+            categories.append(row)
+        elif row[g_at]:
+            totals.metrics, totals.households = read.metrics(row), row[at["households"]]
+        else:
+            entries[(row[district_at], row[key_at])] = make(
+                read.mapping(row),
+                rank=None,
+                below_minimum_sample=False,
+                global_id=ids.encode(type_name, row[key_at]),
+                name=row[at["name"]],
+                metrics=read.metrics(row),
+                by_category=[],
+                db_id=row[key_at],
+            )
+    categories.sort(key=itemgetter(category_at))
+    for row in categories:
+        category = CategoryMetrics(
+            category=CaseCategory(row[category_at]), metrics=read.metrics(row)
         )
         if row[g_at]:
-            if category is None:
-                totals.metrics, totals.households = read.metrics(row), row[at["households"]]
-            else:
-                totals.by_category.append(category)
-            continue
-        key = (row[district_at], row[key_at])
-        if category is not None:
-            entries[key].by_category.append(category)
-            continue
-        entries[key] = make(
-            read.mapping(row),
-            rank=None,
-            below_minimum_sample=False,
-            global_id=ids.encode(type_name, row[key_at]),
-            name=row[at["name"]],
-            metrics=read.metrics(row),
-            by_category=[],
-            db_id=row[key_at],
-        )
-    return list(entries.values()), totals
+            totals.by_category.append(category)
+        else:
+            entries[(row[district_at], row[key_at])].by_category.append(category)
+    return [entries[key] for key in sorted(entries)], totals
 
 
 def _empty() -> CaseMetrics:
@@ -434,9 +442,7 @@ async def compare(
     sql, params = statement or comparison(
         group, scope, selection, start, end, by_category=by_category
     )
-    planner: Sequence[tuple[str, str]] = PLANNER
-    if estimated:
-        planner = rolled.PLANNER_BY_CATEGORY if by_category else rolled.PLANNER
+    planner = rolled.PLANNER if estimated else PLANNER
     rows = await _execute(info, scope, sql, params, planner, tuples=True)
     result_type, type_name, make = _ENTRIES[group]
     standings, totals = _standings(rows, make, type_name, estimated)

@@ -499,14 +499,23 @@ def finish_comparison(
         sample = per_thousand.sample.format(cases="coalesce(a.s_cases, 0)")
         return f"{value} AS v_{per_thousand.column}, {sample} AS s_{per_thousand.column}"
 
+    # Rows in no particular order (`resolvers.stats.service` puts them in order): an entry's
+    # categories are joined to the entries, not the entries to every row of `agg`.
     return f"""
 WITH {",".join(ctes)},
 result AS (
     SELECT e.district_id, e.key, e.name, e.kind, e.households, a.category,
-           coalesce(a.by_category, 0) AS by_category, 0 AS g_key, {selected},
+           0 AS by_category, 0 AS g_key, {selected},
            {per_households("e.households")}
     FROM entries e
-    LEFT JOIN agg a ON a.g_key = 0 AND a.district_id = e.district_id AND a.key = e.key
+    LEFT JOIN agg a ON a.g_key = 0 AND a.by_category = 0 AND a.district_id = e.district_id
+        AND a.key = e.key
+    UNION ALL
+    SELECT e.district_id, e.key, NULL, NULL, NULL, a.category, 1, 0, {selected},
+           {per_households("e.households")}
+    FROM agg a
+    JOIN entries e ON e.district_id = a.district_id AND e.key = a.key
+    WHERE a.g_key = 0 AND a.by_category = 1
     UNION ALL
     SELECT NULL, NULL, NULL, NULL, {total_households}, a.category, a.by_category, 1, {selected},
            {per_households(total_households)}
@@ -515,7 +524,6 @@ result AS (
 )
 SELECT r.*, {given_columns}
 FROM result r {given_join}
-ORDER BY r.g_key, r.district_id, r.key, r.by_category, r.category
 """
 
 

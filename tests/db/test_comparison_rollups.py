@@ -312,6 +312,13 @@ _PERCENTILES = {
 }
 
 
+def _row_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        (row[c] is not None, row[c] if row[c] is not None else 0)
+        for c in ("g_key", "district_id", "key", "by_category", "category")
+    )
+
+
 async def _compare(
     s: AsyncSession, group: str, scope: Scope, start: dt.datetime, end: dt.datetime,
     by_category: bool,
@@ -327,6 +334,9 @@ async def _compare(
     )
     exact = [dict(r) for r in (await s.execute(text(exact_sql), exact_params)).mappings()]
     got = [dict(r) for r in (await s.execute(text(statement[0]), statement[1])).mappings()]
+    # Rows come in no particular order: each side in the order of their levels and keys.
+    exact.sort(key=_row_order)
+    got.sort(key=_row_order)
     where = (group, scope, start, by_category)
     assert len(got) == len(exact), where
     for mine, theirs in zip(got, exact, strict=True):

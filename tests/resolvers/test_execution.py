@@ -195,3 +195,47 @@ def test_the_served_schema_uses_the_short_path() -> None:
         "sampleSize",
     }
     assert gongzhi_schema.execution_context_class is ExecutionContext
+
+
+@strawberry.type
+class Swatch:
+    colour: Colour
+    maybe: Colour | None = None
+
+
+@strawberry.type
+class Card:
+    swatches: list[Swatch]
+
+
+@strawberry.type
+class Palette:
+    @strawberry.field
+    def cards(self) -> list[Card | None]:
+        return [
+            Card(
+                swatches=[Swatch(colour=Colour.RED), Swatch(colour=Colour.GREEN, maybe=Colour.RED)]
+            ),
+            # Refused: a value that is no member of the enum.
+            Card(swatches=[Swatch(colour="purple")]),  # type: ignore[arg-type]
+            Card(swatches=[Swatch(colour=Colour.GREEN)]),
+        ]
+
+
+def test_enums_in_plain_subtrees_answer_as_graphql_core_does() -> None:
+    plain = strawberry.Schema(query=Palette)
+    fast = strawberry.Schema(query=Palette, execution_context_class=ExecutionContext)
+    mark_plain_fields(fast._schema)
+    query = "{ cards { swatches { colour maybe } } }"
+    mine, theirs = fast.execute_sync(query), plain.execute_sync(query)
+    assert mine.data == theirs.data
+    assert mine.data is not None
+    assert mine.data["cards"][0] == {
+        "swatches": [{"colour": "RED", "maybe": None}, {"colour": "GREEN", "maybe": "RED"}]
+    }
+    assert mine.data["cards"][1] is None
+    assert [(e.message, e.path) for e in mine.errors or []] == [
+        (e.message, e.path) for e in theirs.errors or []
+    ]
+    assert mine.errors is not None
+    assert mine.errors[0].path == ["cards", 1, "swatches", 0, "colour"]
