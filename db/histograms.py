@@ -24,6 +24,7 @@ outside the bound: they are all taken as the bucket's lower edge.
 from __future__ import annotations
 
 import math
+import struct
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
@@ -68,15 +69,36 @@ REPRESENTATIVES = tuple(_representative(i) for i in range(BUCKETS))
 """The value each bucket stands for."""
 
 
-def percentile(counts: Sequence[int], fraction: float) -> float | None:
+_PACKED = struct.Struct(f">{BUCKETS}i")
+
+
+def packed_sql(counts: Sequence[str]) -> str:
+    """A histogram's `BUCKETS` counts (SQL expressions of integers) as one `bytea`: each a
+    4-byte big-endian integer, in order (`int4send`); null when any count is. A statement
+    answers a histogram in this form rather than as an array of integers: a comparison with
+    its category breakdown answers 26,000 histograms, which the driver decoded from arrays
+    in ~100 ms and `unpack` reads in a few."""
+    assert len(counts) == BUCKETS
+    return " || ".join(f"int4send(CAST({count} AS int))" for count in counts)
+
+
+def unpack(packed: bytes) -> tuple[int, ...]:
+    """The counts of a histogram `packed_sql` packed."""
+    return _PACKED.unpack(packed)
+
+
+def percentile(counts: Sequence[int] | bytes, fraction: float) -> float | None:
     """The estimated `percentile_cont(fraction)` of the durations counted in `counts` (a
-    histogram of `BUCKETS` counts; all null: the sums over no row); None when it counts
-    nothing."""
+    histogram of `BUCKETS` counts, or those packed by `packed_sql`; all null: the sums over
+    no row); None when it counts nothing."""
     return percentiles(counts, (fraction,))[0]
 
 
-def percentiles(counts: Sequence[int], fractions: Sequence[float]) -> list[float | None]:
-    """`percentile` of each of `fractions`, adding the counts up once."""
+def percentiles(counts: Sequence[int] | bytes, fractions: Sequence[float]) -> list[float | None]:
+    """`percentile` of each of `fractions`, adding the counts up once (`counts` as they are,
+    or as `packed_sql` packed them)."""
+    if isinstance(counts, bytes):
+        counts = unpack(counts)
     if not counts or counts[0] is None:
         return [None] * len(fractions)
     cumulative = list(accumulate(counts))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from db import histograms
 from db.assessment_rollups import AS_OF
 from db.comparison_rollups import ALL_CATEGORIES, FIXED, LIVE
 from db.histograms import BUCKETS
@@ -375,12 +376,12 @@ def _part_values(names: list[str]) -> list[str]:
 
 
 def _histogram_sums(prefixes: list[str], summed: bool = True) -> list[str]:
-    """`hist_<prefix>`: the buckets as an array, summed (or one cell's, not `summed`)."""
+    """`hist_<prefix>`: the buckets packed (`db.histograms.packed_sql`), summed (or, not
+    `summed`, one cell's as they are)."""
     bucket = "sum({})" if summed else "{}"
     return [
-        "ARRAY["
-        + ", ".join(bucket.format(histogram_column(p, i)) for i in range(BUCKETS))
-        + f"]::bigint[] AS hist_{p}"
+        histograms.packed_sql([bucket.format(histogram_column(p, i)) for i in range(BUCKETS)])
+        + f" AS hist_{p}"
         for p in prefixes
     ]
 
@@ -626,7 +627,7 @@ def time_series(
     )
     names = [name for name in PARTS if name in definition.parts]
     sums = _part_sums(names)
-    hist = "NULL::bigint[]"
+    hist = "NULL::bytea"
     if percentile is not None:
         prefix = HISTOGRAM_OF[percentile[0]]
         sums += _histogram_sums([prefix])
