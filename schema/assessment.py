@@ -99,6 +99,28 @@ class AssessmentEntry:
 
 @strawberry.type(
     description=(
+        "Everything an assessment lists, taken together: the sums of its entries' "
+        "numerators and denominators, scored under the month's weights. For streets or "
+        "communities, that is all you may see as one place: the district for a district "
+        "administrator, the street for a street officer. For partners, every dispatch to "
+        "the partners listed. A trend of an entry is read against it."
+    )
+)
+class AssessmentOverall:
+    cases: int = strawberry.field(
+        description="The cases reported in the month that count (for partners: those led)."
+    )
+    score: float | None = strawberry.field(
+        description="Composite score of the summed rates, as an entry's; null without any rate."
+    )
+    response_rate: RateFigure = strawberry.field(description=RATE_DEFINITIONS["response"])
+    resolution_rate: RateFigure = strawberry.field(description=RATE_DEFINITIONS["resolution"])
+    satisfaction_rate: RateFigure = strawberry.field(description=RATE_DEFINITIONS["satisfaction"])
+    refused_returns: int = strawberry.field(description=RATE_DEFINITIONS["refused_returns"])
+
+
+@strawberry.type(
+    description=(
         "The monthly assessment (三率): every street, community or partner you may see, "
         "ranked on its composite score of the response, resolution and satisfaction rates of "
         "the cases reported in the month (China time). Cases left out of assessments "
@@ -113,7 +135,15 @@ class Assessment:
         description="Entries with fewer cases in the month are listed but not ranked."
     )
     entries: list[AssessmentEntry] = strawberry.field(
-        description="Ranked entries by rank, then the unranked by name."
+        description=(
+            "Ranked entries by rank, then the unranked by name (only the one asked for, when "
+            "`entry` names one: still ranked among all)."
+        )
+    )
+    overall: AssessmentOverall = strawberry.field(
+        description=(
+            "All the entries you may see taken together (whether or not `entry` narrows the list)."
+        )
     )
 
 

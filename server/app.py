@@ -20,7 +20,7 @@ from resolvers import compiled_reads
 from resolvers.live.bus import EventBus
 from resolvers.webhooks.dispatcher import Dispatcher, DispatchSettings
 from resolvers.workflow.deadlines import sweeping
-from server import exports, graphiql, health, photos, prometheus
+from server import dashboard, exports, graphiql, health, photos, prometheus
 from server.cancellation import CancelOnDisconnect
 from server.collector import settle_after_start_up
 from server.context import Services
@@ -85,6 +85,7 @@ def create_app(settings: Settings, database: Database) -> Starlette:
             exports.route(services, graphql.schema),
             *health.routes(database),
             Route("/metrics", prometheus.metrics),
+            *dashboard.routes(),
             # GraphiQL's scripts and styles (development: the page is not served in production).
             *([] if settings.is_production else [graphiql.assets()]),
         ],

@@ -43,6 +43,7 @@ from resolvers.stats.sql import Scope
 from schema.assessment import (
     Assessment,
     AssessmentEntry,
+    AssessmentOverall,
     AssessmentWeightsResult,
     AssessmentWeightsSet,
     Hotspot,
@@ -187,11 +188,40 @@ async def _standings(
     return Standings(month, weights, rows, places)
 
 
+def _overall(weights: a.ScoreWeights, rows: list[a.Counts]) -> AssessmentOverall:
+    """The rows taken together: their numerators and denominators summed, then scored."""
+    total = a.Counts(
+        entry_id=0,
+        cases=sum(r.cases for r in rows),
+        dispatches=sum(r.dispatches for r in rows),
+        responded=sum(r.responded for r in rows),
+        answered=sum(r.answered for r in rows),
+        resolved=sum(r.resolved for r in rows),
+        satisfaction_answers=sum(r.satisfaction_answers for r in rows),
+        satisfaction_points=sum(r.satisfaction_points for r in rows),
+        refused_returns=sum(r.refused_returns for r in rows),
+    )
+    return AssessmentOverall(
+        cases=total.cases,
+        score=weights.score(total),
+        response_rate=_figure(total.responded, total.dispatches),
+        resolution_rate=_figure(total.resolved, total.answered),
+        satisfaction_rate=_figure(total.satisfaction_points, total.satisfaction_answers),
+        refused_returns=total.refused_returns,
+    )
+
+
 async def league(
-    info: Info, scope: Scope, month_value: str, level: a.Level, minimum_sample: int | None
+    info: Info,
+    scope: Scope,
+    month_value: str,
+    level: a.Level,
+    minimum_sample: int | None,
+    entry: str | None = None,
 ) -> Assessment:
     minimum = _check(info, scope, level, minimum_sample)
     month = parse_month(month_value)
+    only = ids.decode_as(entry, _NAMES[level][1]) if entry is not None else None
     names: dict[int, str] = {}
     now = await _standings(info, scope, month, level, minimum, names)
     then = await _standings(info, scope, a.previous_month(month), level, minimum, names)
@@ -218,12 +248,16 @@ async def league(
             )
         )
     entries.sort(key=lambda e: (e.rank is None, e.rank or 0, e.name, str(e.entry_id)))
+    if only is not None:
+        wanted = ids.encode(type_name, only)
+        entries = [e for e in entries if e.entry_id == wanted]
     return Assessment(
         month=month_text(month),
         level=level,
         weights=weights_type(now.weights),
         minimum_sample=minimum,
         entries=entries,
+        overall=_overall(now.weights, now.rows),
     )
 
 

@@ -60,8 +60,17 @@ class Statistics:
         month: Annotated[str, strawberry.argument(description="The month, YYYY-MM.")],
         level: Annotated[Level, strawberry.argument(description="What to rank.")],
         minimum_sample: MinimumSample = None,
+        entry: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description=(
+                    "Only this street, community or partner (of `level`), ranked among all as "
+                    "without it: e.g. one entry's month after month for a trend."
+                )
+            ),
+        ] = None,
     ) -> Assessment:
-        return await assessment.league(info, self.scope, month, level, minimum_sample)
+        return await assessment.league(info, self.scope, month, level, minimum_sample, entry)
 
     @strawberry.field(
         description=(

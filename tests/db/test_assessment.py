@@ -651,3 +651,63 @@ async def test_another_districts_entry_lists_no_case(
     assert data["statistics"]["assessmentCases"] == {"totalCount": 0, "nodes": []}
     league = await _league(client, stranger)
     assert league["entries"] == []
+
+
+OVERALL = """query($month: String!, $level: AssessmentLevel!, $entry: ID) {
+  statistics { assessment(month: $month, level: $level, minimumSample: 0, entry: $entry) {
+    entries { rank entryId cases score refusedReturns
+              responseRate { numerator denominator } resolutionRate { numerator denominator }
+              satisfactionRate { numerator denominator } }
+    overall { cases score refusedReturns responseRate { value numerator denominator }
+              resolutionRate { value numerator denominator }
+              satisfactionRate { value numerator denominator } } } } }"""
+
+
+async def test_the_overall_sums_the_entries_and_one_entry_keeps_its_rank(
+    client: httpx.AsyncClient, world: WorkflowWorld
+) -> None:
+    admin = token(Role.DISTRICT_ADMIN, world.district.code)
+
+    async def assessment(level: str, entry: str | None = None) -> dict[str, Any]:
+        data = await graphql(
+            client, OVERALL, {"month": "2026-11", "level": level, "entry": entry}, bearer=admin
+        )
+        result: dict[str, Any] = data["statistics"]["assessment"]
+        return result
+
+    communities = await assessment("COMMUNITY")
+    overall, entries = communities["overall"], communities["entries"]
+    # By hand (the world above): A responded 2 of 4 dispatches, resolved 2 of 3 answered, 2 of
+    # 3 satisfied, 1 refused return, 6 cases; B 1 of 1, 1 of 1, 0 of 1, 1 case.
+    assert overall["responseRate"] == {"value": 60.0, "numerator": 3.0, "denominator": 5}
+    assert overall["resolutionRate"] == {"value": 75.0, "numerator": 3.0, "denominator": 4}
+    assert overall["satisfactionRate"] == {"value": 50.0, "numerator": 2.0, "denominator": 4}
+    assert overall["refusedReturns"] == 1
+    assert overall["cases"] == sum(e["cases"] for e in entries)
+    for field in ("responseRate", "resolutionRate", "satisfactionRate"):
+        for part in ("numerator", "denominator"):
+            assert overall[field][part] == sum(e[field][part] for e in entries)
+    # 30 % × 60 + 35 % × 75 + 35 % × 50.
+    assert overall["score"] == pytest.approx(61.75)
+    # Every case is in one community and one street: the same whole either way.
+    assert (await assessment("STREET"))["overall"] == overall
+    # One entry: ranked as among all, the overall unchanged.
+    second = entries[1]
+    alone = await assessment("COMMUNITY", second["entryId"])
+    assert alone["entries"] == [second]
+    assert alone["overall"] == overall
+    # An id of another kind is refused with what was wrong.
+    response = await client.post(
+        "/graphql",
+        json={
+            "query": OVERALL,
+            "variables": {
+                "month": "2026-11",
+                "level": "COMMUNITY",
+                "entry": ids.encode("Street", world.street_id),
+            },
+        },
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    [error] = response.json()["errors"]
+    assert "Community" in error["message"]
