@@ -305,9 +305,33 @@ def test_the_dashboard_shows_what_the_api_answers_each_role(
                 listed = [r["id"] for r in _table(page, "#cases-table")] if responded else []
                 assert sorted(listed) == sorted(c["id"] for c in responded)
 
-                # The trend chart draws.
-                page.goto(f"{base}/dashboard#/trend")
+                # The count of cases lists its cases too.
+                page.goto(f"{base}/dashboard#/league")
+                ready(page, "league")
+                page.click(
+                    f"#league-table tr[data-entry-id='{first['entryId']}'] "
+                    "td[data-field='cases'] a.rate"
+                )
+                ready(page, "cases")
+                every = _graphql(
+                    base,
+                    admin,
+                    CASES,
+                    {"month": month, "level": "COMMUNITY", "entry": first["entryId"],
+                     "figure": "CASES"},
+                )["statistics"]["assessmentCases"]["nodes"]  # fmt: skip
+                assert len(every) == first["cases"]
+                assert sorted(r["id"] for r in _table(page, "#cases-table")) == sorted(
+                    c["id"] for c in every
+                )
+
+                # An entry's name opens its trend; the chart draws.
+                second = entries[1]
+                page.goto(f"{base}/dashboard#/league")
+                ready(page, "league")
+                page.click(f"#league-table tr[data-entry-id='{second['entryId']}'] td a")
                 ready(page, "trend")
+                assert page.input_value("#trend-entry") == second["entryId"]
                 page.wait_for_function(
                     "document.querySelector('#trend-chart').dataset.drawn === 'true'"
                 )

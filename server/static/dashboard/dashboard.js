@@ -331,17 +331,28 @@ const LEAGUE = `query League($month: String!, $level: AssessmentLevel!) {
       responseRate { ${RATE_FIELDS} } resolutionRate { ${RATE_FIELDS} }
       satisfactionRate { ${RATE_FIELDS} } } } } }`;
 
-function rateCell(entry, rate) {
-  const figure = entry[rate.field];
-  const link = el("a", {
-    class: "rate", role: "link", tabindex: 0, "data-figure": rate.figures[1],
+function casesLink(entry, figures, text) {
+  // The cases a figure counts: the last of `figures` first (a rate's denominator).
+  return el("a", {
+    class: "rate", "data-figure": figures[figures.length - 1],
     href: "#/cases?" + new URLSearchParams({
       month: state.month, level: state.level, entry: entry.entryId, name: entry.name,
-      figures: rate.figures.join(","), figure: rate.figures[1],
+      figures: figures.join(","), figure: figures[figures.length - 1],
     }),
-    text: percent(figure.value),
+    text,
   });
-  return [link, el("span", { class: "sample", text: `${integer.format(figure.numerator)} / ${integer.format(figure.denominator)}` })];
+}
+
+function rateCell(entry, rate) {
+  const figure = entry[rate.field];
+  return [
+    casesLink(entry, rate.figures, percent(figure.value)),
+    el("span", { class: "sample", text: `${integer.format(figure.numerator)} / ${integer.format(figure.denominator)}` }),
+  ];
+}
+
+function trendLink(entry) {
+  return el("a", { href: "#/trend?" + new URLSearchParams({ entry: entry.entryId }), title: "查看近 12 个月趋势", text: entry.name });
 }
 
 function movementCell(entry) {
@@ -366,14 +377,14 @@ async function leaguePage(target) {
   const w = data.weights;
   const columns = [
     { key: "rank", title: "排名", number: true, sort: (e) => e.rank, cell: (e) => (e.rank === null ? "—" : integer.format(e.rank)) },
-    { key: "name", title: "名称", sort: (e) => e.name, cell: (e) => [e.name, e.belowMinimumSample ? el("span", { class: "tag below", text: "样本不足" }) : null] },
-    { key: "cases", title: "案件数", number: true, descending: true, sort: (e) => e.cases, cell: (e) => integer.format(e.cases) },
+    { key: "name", title: "名称", sort: (e) => e.name, cell: (e) => [trendLink(e), e.belowMinimumSample ? el("span", { class: "tag below", text: "样本不足" }) : null] },
+    { key: "cases", title: "案件数", number: true, descending: true, sort: (e) => e.cases, cell: (e) => casesLink(e, ["CASES"], integer.format(e.cases)) },
     { key: "score", title: "综合得分", number: true, descending: true, sort: (e) => e.score, cell: (e) => score(e.score) },
     ...RATES.map((rate) => ({
       key: rate.field, title: rate.name, number: true, descending: true,
       sort: (e) => e[rate.field].value, cell: (e) => rateCell(e, rate),
     })),
-    { key: "refusedReturns", title: "拒收退回", number: true, descending: true, sort: (e) => e.refusedReturns, cell: (e) => integer.format(e.refusedReturns) },
+    { key: "refusedReturns", title: "拒收退回", number: true, descending: true, sort: (e) => e.refusedReturns, cell: (e) => casesLink(e, ["REFUSED_RETURNS"], integer.format(e.refusedReturns)) },
     { key: "movement", title: "较上月", number: true, descending: true, sort: (e) => e.movement, cell: movementCell },
   ];
   table.className = "";
@@ -410,7 +421,7 @@ async function watchPage(target) {
     : `得分低于 ${decimal.format(data.threshold)} 或排名末位 ${decimal.format(data.lowestShare * 100)}% 的对象`;
   const columns = [
     { key: "rank", title: "排名", number: true, sort: (e) => e.rank, cell: (e) => (e.rank === null ? "—" : integer.format(e.rank)) },
-    { key: "name", title: "名称", sort: (e) => e.name, cell: (e) => e.name },
+    { key: "name", title: "名称", sort: (e) => e.name, cell: trendLink },
     { key: "score", title: "综合得分", number: true, sort: (e) => e.score, cell: (e) => score(e.score) },
     { key: "reasons", title: "原因", cell: (e) => e.reasons.map((r) => el("span", { class: "tag reason", text: REASONS[r] || r })) },
     { key: "consecutiveMonths", title: "连续上榜（月）", number: true, descending: true, sort: (e) => e.consecutiveMonths, cell: (e) => integer.format(e.consecutiveMonths) },
