@@ -17,6 +17,7 @@ from core.user_errors import Forbidden, UserError
 from db import assessment_rollups, histograms
 from db.metrics import CASE_METRICS, DEFINITIONS, Metric, Unit
 from db.models.enums import CaseCategory, PartnerKind, Role
+from resolvers import execution
 from resolvers.stats import rolled
 from resolvers.stats.sql import PLANNER, Scope, Selection, comparison
 from resolvers.stats.sql import time_series as time_series_sql
@@ -281,9 +282,61 @@ class _Reader:
         self.metrics: Callable[[Sequence[Any]], CaseMetrics] = names["metrics"]
         """A row's figures (percentiles from its histograms when estimated), built without
         the dataclasses' keyword checks: these are exactly their fields."""
+        # Each figure's leaves as expressions over a row, for answers written per selection
+        # (`_RowMetrics.answer`): an estimated value from its histogram's percentiles, read
+        # once a row.
+        self.leaves: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        for column, v, s in _COLUMNS:
+            self.leaves[(column, "value")] = (f"row[{index[v]}]", [])
+            self.leaves[(column, "sample_size")] = (f"row[{index[s]}]", [])
+        for at, wanted in by_histogram.items():
+            fractions = tuple(fraction for _, fraction in wanted)
+            needs = [
+                f"counts{at} = row[{at}]",
+                f"e{at} = percentiles(counts{at}, {fractions!r}) if counts{at} is not None "
+                f"else {(None,) * len(fractions)!r}",
+            ]
+            for n, (column, _) in enumerate(wanted):
+                self.leaves[(column, "value")] = (f"e{at}[{n}]", needs)
+        self._answers: dict[int, tuple[Any, Any]] = {}
+
+    def answer_of(self, plan: Any) -> Any:
+        """The function answering a selection of a row's figures, made once per selection
+        (kept beside it, so that its id is not reused), or None for a selection of anything
+        else."""
+        found = self._answers.get(id(plan))
+        if found is None:
+            build = execution.row_answer(
+                plan, "CaseMetrics", self.leaves, {"percentiles": histograms.percentiles}
+            )
+            found = self._answers[id(plan)] = (plan, build)
+        return found[1]
 
     def mapping(self, row: Sequence[Any]) -> dict[str, Any]:
         return dict(zip(self.fields, row, strict=True))
+
+
+class _RowMetrics(execution.RowBacked):
+    """A row's figures (`CaseMetrics`), read off the row when answered: a plain selection
+    of them is answered straight from the row; anything else (the executor's own path, the
+    ranking) reads them as attributes of the `CaseMetrics` built on first use."""
+
+    __slots__ = ("_built", "reader", "row")
+
+    def __init__(self, row: Sequence[Any], reader: _Reader) -> None:
+        self.row, self.reader = row, reader
+        self._built: CaseMetrics | None = None
+
+    def answer(self, plan: Any) -> Any:
+        build = self.reader.answer_of(plan)
+        return execution.GIVE_UP if build is None else build(self.row)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if self._built is None:
+            self._built = self.reader.metrics(self.row)
+        return getattr(self._built, name)
 
 
 S = TypeVar("S", bound=Standing)
@@ -291,6 +344,11 @@ S = TypeVar("S", bound=Standing)
 _CATEGORY = {category.value: category for category in CaseCategory}
 """Each category by its code (a dictionary look-up; the enum's own call is ten times as
 long, for 12,000 rows of a breakdown)."""
+
+
+def _metrics(row: Sequence[Any], read: _Reader) -> CaseMetrics:
+    # Answers as `CaseMetrics` does (`_RowMetrics`).
+    return cast(CaseMetrics, _RowMetrics(row, read))
 
 
 def _standings(
@@ -312,7 +370,7 @@ def _standings(
         if row[by_at]:
             categories.append(row)
         elif row[g_at]:
-            totals.metrics, totals.households = read.metrics(row), row[at["households"]]
+            totals.metrics, totals.households = _metrics(row, read), row[at["households"]]
         else:
             entries[(row[district_at], row[key_at])] = make(
                 read.mapping(row),
@@ -320,13 +378,15 @@ def _standings(
                 below_minimum_sample=False,
                 global_id=ids.encode(type_name, row[key_at]),
                 name=row[at["name"]],
-                metrics=read.metrics(row),
+                metrics=_metrics(row, read),
                 by_category=[],
                 db_id=row[key_at],
             )
     categories.sort(key=itemgetter(category_at))
     for row in categories:
-        category = CategoryMetrics(category=_CATEGORY[row[category_at]], metrics=read.metrics(row))
+        category = CategoryMetrics(
+            category=_CATEGORY[row[category_at]], metrics=_metrics(row, read)
+        )
         if row[g_at]:
             totals.by_category.append(category)
         else:

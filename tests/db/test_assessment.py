@@ -651,6 +651,19 @@ async def test_another_districts_entry_lists_no_case(
     assert data["statistics"]["assessmentCases"] == {"totalCount": 0, "nodes": []}
     league = await _league(client, stranger)
     assert league["entries"] == []
+    # Narrowed to this district's community: nothing, and nothing of it in the whole.
+    alone = await graphql(
+        client,
+        OVERALL,
+        {
+            "month": "2026-11",
+            "level": "COMMUNITY",
+            "entry": ids.encode("Community", world.community_id),
+        },
+        bearer=stranger,
+    )
+    assert alone["statistics"]["assessment"]["entries"] == []
+    assert alone["statistics"]["assessment"]["overall"]["cases"] == 0
 
 
 OVERALL = """query($month: String!, $level: AssessmentLevel!, $entry: ID) {

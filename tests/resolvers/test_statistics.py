@@ -24,9 +24,11 @@ from db.models.enums import (
 )
 from db.session import Database
 from db.tenancy import use_district
+from resolvers import execution
+from resolvers.stats import service
 from schema.stats import CaseMetrics
 from tests.conftest import MakeDistrict
-from tests.http import graphql, post_graphql, token
+from tests.http import SHADOW, graphql, post_graphql, token
 
 CST = dt.timezone(dt.timedelta(hours=8))
 H = dt.timedelta(hours=1)
@@ -813,3 +815,48 @@ async def test_a_month_of_a_series_is_the_comparison_of_that_month(
                 assert point["value"] == expected, (root, start, d.column)
                 compared += total["sampleSize"] > 0
         assert compared > 20  # the months hold cases: most figures are about some
+
+
+TYPED = COMMUNITIES.replace(  # every figure, with type names, in the breakdown too
+    "byCategory { category metrics { cases { value } open { value } } }",
+    f"byCategory {{ category metrics {{ __typename {METRICS} cases {{ __typename value }} }} }}",
+)
+assert "__typename" in TYPED
+
+
+@pytest.mark.parametrize("exact", [False, True])
+async def test_figures_answered_off_their_rows_equal_those_read_as_attributes(
+    client: httpx.AsyncClient, world: StatsWorld, exact: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A comparison's figures are answered straight from the statement's rows
+    (`service._RowMetrics`); the executor's own path reads them as attributes. Both answer
+    the same, percentiles, nulls and type names included."""
+    variables = {"period": PERIOD, "min": 0, "exact": exact}
+    bearer = world.token(Role.DISTRICT_ADMIN)
+    answers: list[Any] = []
+    answer = service._RowMetrics.answer
+
+    def counting(self: Any, plan: Any) -> Any:
+        answers.append(answer(self, plan))
+        return answers[-1]
+
+    monkeypatch.setattr(service._RowMetrics, "answer", counting)
+    off_rows = await graphql(client, TYPED, variables, bearer=bearer)
+    # Every group of figures (each entry's and category's, the totals' and theirs) was
+    # answered off its row, none left to the executor (in each request: the tests' client
+    # may send a query twice, `tests.http.SHADOW`).
+    comparison = off_rows["statistics"]["communities"]
+    groups = [e["metrics"] for e in comparison["entries"]]
+    groups += [c["metrics"] for e in comparison["entries"] for c in e["byCategory"]]
+    groups += [comparison["totals"]["metrics"]]
+    groups += [c["metrics"] for c in comparison["totals"]["byCategory"]]
+    requests = 2 if getattr(client, SHADOW, None) is not None else 1
+    assert len(answers) == requests * len(groups)
+    assert len(groups) >= 10
+    assert execution.GIVE_UP not in answers
+    monkeypatch.setattr(service._RowMetrics, "answer", lambda self, plan: execution.GIVE_UP)
+    as_attributes = await graphql(client, TYPED, variables, bearer=bearer)
+    assert off_rows == as_attributes
+    entries = off_rows["statistics"]["communities"]["entries"]
+    assert entries[0]["byCategory"][0]["metrics"]["__typename"] == "CaseMetrics"
+    assert entries[0]["byCategory"][0]["metrics"]["cases"]["__typename"] == "Figure"
