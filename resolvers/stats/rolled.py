@@ -346,33 +346,19 @@ def _zero(prefix: str, i: int) -> str:
     return "0"
 
 
-def _part_sums(names: list[str]) -> list[str]:
-    """`p_<part>` of `db.metrics.PARTS` from the cells' sums."""
+def _part_sums(names: list[str], summed: bool = True) -> list[str]:
+    """`p_<part>` of `db.metrics.PARTS` from the cells' sums (or, not `summed`, one cell's:
+    its columns as they are)."""
+    total = "sum({})" if summed else "{}"
     sums = []
     for name in names:
+        columns = [name]
         if name in LIVE:
             pending = LIVE[name]
-            sums.append(
-                f"(sum({pending.fixed}) + sum({pending.overdue}) + sum({_LIVE_COLUMNS[name]}))"
-                f"::bigint AS p_{name}"
-            )
-        else:
-            sums.append(f"sum({name})::bigint AS p_{name}")
+            columns = [pending.fixed, pending.overdue, _LIVE_COLUMNS[name]]
+        added = " + ".join(total.format(column) for column in columns)
+        sums.append(f"({added})::bigint AS p_{name}")
     return sums
-
-
-def _part_values(names: list[str]) -> list[str]:
-    """`p_<part>` of `db.metrics.PARTS` from one cell's sums (`_part_sums` of one row)."""
-    values = []
-    for name in names:
-        if name in LIVE:
-            pending = LIVE[name]
-            values.append(
-                f"({pending.fixed} + {pending.overdue} + {_LIVE_COLUMNS[name]})::bigint AS p_{name}"
-            )
-        else:
-            values.append(f"{name}::bigint AS p_{name}")
-    return values
 
 
 def _histogram_sums(prefixes: list[str], summed: bool = True) -> list[str]:
@@ -487,7 +473,7 @@ def comparison(
     # of a breakdown from its categories' sums, a dozen rows).
     summed_columns = _cell_columns(tuple(prefixes))
     cell_sums = ", ".join(f"CAST(sum({c}) AS int) AS {c}" for c in summed_columns)
-    values = ", ".join(_part_values(names) + _histogram_sums(prefixes, summed=False))
+    values = ", ".join(_part_sums(names, summed=False) + _histogram_sums(prefixes, summed=False))
     sums = ", ".join(_part_sums(names) + _histogram_sums(prefixes))
     # A rollup row can fall back to nothing (its only case moved): a level without cases
     # is left out, as the count from the cases leaves it, but for the totals.

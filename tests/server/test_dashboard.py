@@ -274,18 +274,19 @@ def test_the_dashboard_shows_what_the_api_answers_each_role(
 
                 # Clicking a rate lists the cases it counts.
                 first = entries[0]
+
+                def counted_by(figure: str) -> list[dict[str, Any]]:
+                    variables = {"month": month, "level": "COMMUNITY", "figure": figure}
+                    data = _graphql(base, admin, CASES, {**variables, "entry": first["entryId"]})
+                    nodes: list[dict[str, Any]] = data["statistics"]["assessmentCases"]["nodes"]
+                    return nodes
+
                 page.click(
                     f"#league-table tr[data-entry-id='{first['entryId']}'] "
                     "td[data-field='responseRate'] a.rate"
                 )
                 ready(page, "cases")
-                counted = _graphql(
-                    base,
-                    admin,
-                    CASES,
-                    {"month": month, "level": "COMMUNITY", "entry": first["entryId"],
-                     "figure": "DISPATCHED"},
-                )["statistics"]["assessmentCases"]["nodes"]  # fmt: skip
+                counted = counted_by("DISPATCHED")
                 listed = [r["id"] for r in _table(page, "#cases-table")] if counted else []
                 assert sorted(listed) == sorted(c["id"] for c in counted)
                 assert counted, "the demo's first community had dispatches last month"
@@ -295,13 +296,7 @@ def test_the_dashboard_shows_what_the_api_answers_each_role(
                 # (The page was ready with the other figure: wait for this one's.)
                 page.wait_for_selector("#cases .tabs button.current[data-figure='RESPONDED']")
                 ready(page, "cases")
-                responded = _graphql(
-                    base,
-                    admin,
-                    CASES,
-                    {"month": month, "level": "COMMUNITY", "entry": first["entryId"],
-                     "figure": "RESPONDED"},
-                )["statistics"]["assessmentCases"]["nodes"]  # fmt: skip
+                responded = counted_by("RESPONDED")
                 listed = [r["id"] for r in _table(page, "#cases-table")] if responded else []
                 assert sorted(listed) == sorted(c["id"] for c in responded)
 
@@ -313,13 +308,7 @@ def test_the_dashboard_shows_what_the_api_answers_each_role(
                     "td[data-field='cases'] a.rate"
                 )
                 ready(page, "cases")
-                every = _graphql(
-                    base,
-                    admin,
-                    CASES,
-                    {"month": month, "level": "COMMUNITY", "entry": first["entryId"],
-                     "figure": "CASES"},
-                )["statistics"]["assessmentCases"]["nodes"]  # fmt: skip
+                every = counted_by("CASES")
                 assert len(every) == first["cases"]
                 assert sorted(r["id"] for r in _table(page, "#cases-table")) == sorted(
                     c["id"] for c in every
