@@ -21,8 +21,8 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+
+from server.static_files import StaticFilesWith
 
 ASSETS = Path(__file__).resolve().parent / "static" / "dashboard"
 PREFIX = "/dashboard/assets"
@@ -61,23 +61,9 @@ async def page(request: Request) -> HTMLResponse:
     return HTMLResponse(_page(), headers=_HEADERS)
 
 
-class _Assets(StaticFiles):
-    """The page's script, style and ECharts: revalidated by browsers (`no-cache`, answered
-    304 while unchanged), with the page's security headers."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def sending(message: dict[str, object]) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))  # type: ignore[call-overload]
-                headers += [(k.lower().encode(), v.encode()) for k, v in _HEADERS.items()]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await super().__call__(scope, receive, sending)  # type: ignore[arg-type]
-
-
 def routes() -> list[BaseRoute]:
     return [
         Route("/dashboard", page, methods=["GET"]),
-        Mount(PREFIX, app=_Assets(directory=ASSETS), name="dashboard-assets"),
+        # Revalidated by browsers (`no-cache`, 304 while unchanged), with the page's headers.
+        Mount(PREFIX, app=StaticFilesWith(ASSETS, _HEADERS), name="dashboard-assets"),
     ]

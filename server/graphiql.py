@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 
 from starlette.routing import Mount
-from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
+
+from server.static_files import StaticFilesWith
 
 ASSETS = Path(__file__).resolve().parent / "static" / "graphiql"
 PREFIX = "/graphiql-assets"
@@ -59,19 +59,7 @@ def page() -> str:
     return html
 
 
-class _CachedStaticFiles(StaticFiles):
-    """The vendored files, cached by browsers for a day."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def sending(message: dict[str, object]) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))  # type: ignore[call-overload]
-                headers.append((b"cache-control", b"public, max-age=86400"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await super().__call__(scope, receive, sending)  # type: ignore[arg-type]
-
-
 def assets() -> Mount:
-    return Mount(PREFIX, app=_CachedStaticFiles(directory=ASSETS), name="graphiql-assets")
+    # The vendored files, cached by browsers for a day.
+    files = StaticFilesWith(ASSETS, {"Cache-Control": "public, max-age=86400"})
+    return Mount(PREFIX, app=files, name="graphiql-assets")
