@@ -116,6 +116,30 @@ def _leaf_code(
     ]
 
 
+def _unless_null(
+    value: str, out: str, key: str, nullable: bool, indent: str, present: list[str]
+) -> list[str]:
+    """Lines that answer null under `key` for a null `value` (or give up, for a non-null
+    field), and otherwise run `present` (indented one step further)."""
+    return [
+        f"{indent}if {value} is None:",
+        f"{indent}    {out}[{key!r}] = None" if nullable else f"{indent}    return GIVE_UP",
+        f"{indent}else:",
+        *present,
+    ]
+
+
+def _serialized(
+    value: str, out: str, key: str, serialize: Any, serializer: str, indent: str, names: Any
+) -> list[str]:
+    """Lines that store `value`, serialized (`_leaf_code`), under `key`."""
+    names[serializer] = serialize
+    return [
+        *_leaf_code(value, serializer, serialize, indent, names),
+        f"{indent}{out}[{key!r}] = result",
+    ]
+
+
 class RowBacked:
     """An object whose plain fields are read off one row of a statement. A plain subtree
     that reaches one asks it for its answer (`answer`), rather than reading its attributes
@@ -171,15 +195,13 @@ def row_answer(
                 return None
             expression, needs = found
             prelude += [line for line in needs if line not in prelude]
-            value, serializer = f"v{n}_{m}", f"serialize{n}_{m}"
-            names[serializer] = serialize
+            value, out = f"v{n}_{m}", f"o{n}"
+            stored = _serialized(
+                value, out, leaf_key, serialize, f"serialize{n}_{m}", "        ", names
+            )
             body += [
                 f"    {value} = {expression}",
-                f"    if {value} is None:",
-                f"        o{n}[{leaf_key!r}] = None" if nullable else "        return GIVE_UP",
-                "    else:",
-                *_leaf_code(value, serializer, serialize, "        ", names),
-                f"        o{n}[{leaf_key!r}] = result",
+                *_unless_null(value, out, leaf_key, nullable, "    ", stored),
             ]
         body.append(f"    out[{key!r}] = o{n}")
     source = "\n".join(
@@ -223,36 +245,31 @@ def _compile(plan: Plan) -> Any:
                 continue
             value = f"v{n}"
             lines.append(f"{indent}{value} = getattr({source}, {attribute!r}, None)")
-            lines.append(f"{indent}if {value} is None:")
-            lines.append(
-                f"{indent}    {out}[{key!r}] = None" if nullable else f"{indent}    return GIVE_UP"
-            )
-            lines.append(f"{indent}else:")
             inner = indent + "    "
+            present: list[str]
             if kind == _LEAF:
-                serializer = f"serialize{n}"
-                names[serializer] = serialize
-                lines += _leaf_code(value, serializer, serialize, inner, names)
-                lines.append(f"{inner}{out}[{key!r}] = result")
+                present = _serialized(value, out, key, serialize, f"serialize{n}", inner, names)
             elif kind == _OBJECT:
-                lines += _answered_or_built(value, f"o{n}", n, sub, inner)
-                lines.append(f"{inner}{out}[{key!r}] = o{n}")
+                present = [
+                    *_answered_or_built(value, f"o{n}", n, sub, inner),
+                    f"{inner}{out}[{key!r}] = o{n}",
+                ]
             else:
-                lines.append(f"{inner}if not isinstance({value}, (list, tuple)):")
-                lines.append(f"{inner}    return GIVE_UP")
-                lines.append(f"{inner}l{n} = []")
-                lines.append(f"{inner}for i{n} in {value}:")
                 body = inner + "    "
-                lines.append(f"{body}if i{n} is None:")
-                lines.append(
-                    f"{body}    l{n}.append(None)"
-                    if items_nullable
-                    else f"{body}    return GIVE_UP"
-                )
-                lines.append(f"{body}    continue")
-                lines += _answered_or_built(f"i{n}", f"o{n}", n, sub, body)
-                lines.append(f"{body}l{n}.append(o{n})")
-                lines.append(f"{inner}{out}[{key!r}] = l{n}")
+                null_item = "l{n}.append(None)" if items_nullable else "return GIVE_UP"
+                present = [
+                    f"{inner}if not isinstance({value}, (list, tuple)):",
+                    f"{inner}    return GIVE_UP",
+                    f"{inner}l{n} = []",
+                    f"{inner}for i{n} in {value}:",
+                    f"{body}if i{n} is None:",
+                    f"{body}    {null_item.format(n=n)}",
+                    f"{body}    continue",
+                    *_answered_or_built(f"i{n}", f"o{n}", n, sub, body),
+                    f"{body}l{n}.append(o{n})",
+                    f"{inner}{out}[{key!r}] = l{n}",
+                ]
+            lines += _unless_null(value, out, key, nullable, indent, present)
         return lines
 
     source = "\n".join(

@@ -234,17 +234,14 @@ def cells(
             if params[a] < params[b]
         )
         on_category = "<>" if category_rows else "="
+        column = "sum(r.{})" if summed else "r.{}"
         rolled = select(
             keys.district[0],
             keys.key_rolled,
             rolled_category,
-            "sum(r.{name})" if summed else "r.{name}",
+            column.format("{name}"),
             {},
-            lambda prefix, i: (
-                f"sum(r.{histogram_column(prefix, i)})"
-                if summed
-                else f"r.{histogram_column(prefix, i)}"
-            ),
+            lambda prefix, i: column.format(histogram_column(prefix, i)),
         )
         branches.append(
             f"{rolled}\n    FROM comparison_rollups r{join}\n    WHERE ({within}) "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any, TypeVar, cast
 
@@ -236,14 +236,10 @@ _ESTIMATED = [
 ]
 
 
-_new = object.__new__
-
-
 class _Reader:
-    """Reads comparison rows (tuples) by position: the columns' places found once, and the
-    building of a row's figures written out as one function (`metrics`): a breakdown of a
-    year's communities builds 190,000 figures, and a loop over the columns took twice as
-    long."""
+    """Reads comparison rows (tuples) by position: the columns' places found once, and each
+    figure's leaves as expressions over a row (`leaves`), from which a selection of a row's
+    figures is answered by one function written for it (`answer_of`)."""
 
     def __init__(self, fields: Sequence[str], estimated: bool) -> None:
         index = {name: i for i, name in enumerate(fields)}
@@ -253,42 +249,16 @@ class _Reader:
         by_histogram: dict[int, list[tuple[str, float]]] = {}
         for column, histogram, fraction in _ESTIMATED if estimated else ():
             by_histogram.setdefault(index[histogram], []).append((column, fraction))
-        lines = ["def metrics(row):", "    m = new(CaseMetrics)"]
-        for column, v, s in _COLUMNS:
-            lines += [
-                "    f = new(Figure)",
-                f"    f.value = row[{index[v]}]",
-                f"    f.sample_size = row[{index[s]}]",
-                f"    m.{column} = f",
-            ]
-        for at, wanted in by_histogram.items():
-            # (No histogram: no case, and the rows' values are null already.)
-            fractions = tuple(fraction for _, fraction in wanted)
-            lines += [
-                f"    counts = row[{at}]",
-                "    if counts is not None:",
-                f"        values = percentiles(counts, {fractions!r})",
-                *(f"        m.{c}.value = values[{n}]" for n, (c, _) in enumerate(wanted)),
-            ]
-        lines.append("    return m")
-        names: dict[str, Any] = {
-            "new": _new,
-            "CaseMetrics": CaseMetrics,
-            "Figure": Figure,
-            "percentiles": histograms.percentiles,
-        }
-        # Our own text: attribute names of `CaseMetrics` and integer positions.
-        exec(compile("\n".join(lines), "<comparison row>", "exec"), names)  # noqa: S102
-        self.metrics: Callable[[Sequence[Any]], CaseMetrics] = names["metrics"]
-        """A row's figures (percentiles from its histograms when estimated), built without
-        the dataclasses' keyword checks: these are exactly their fields."""
-        # Each figure's leaves as expressions over a row, for answers written per selection
-        # (`_RowMetrics.answer`): an estimated value from its histogram's percentiles, read
-        # once a row.
         self.leaves: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        """(figure, leaf) → (expression over `row`, lines to run before it): an estimated
+        value from its histogram's percentiles, both read off the histogram at once."""
+        self.places: dict[str, tuple[int, int, tuple[int, float] | None]] = {}
+        """Each figure's value and sample columns, and (histogram column, fraction) of an
+        estimated one."""
         for column, v, s in _COLUMNS:
             self.leaves[(column, "value")] = (f"row[{index[v]}]", [])
             self.leaves[(column, "sample_size")] = (f"row[{index[s]}]", [])
+            self.places[column] = (index[v], index[s], None)
         for at, wanted in by_histogram.items():
             fractions = tuple(fraction for _, fraction in wanted)
             needs = [
@@ -296,9 +266,27 @@ class _Reader:
                 f"e{at} = percentiles(counts{at}, {fractions!r}) if counts{at} is not None "
                 f"else {(None,) * len(fractions)!r}",
             ]
-            for n, (column, _) in enumerate(wanted):
+            for n, (column, fraction) in enumerate(wanted):
                 self.leaves[(column, "value")] = (f"e{at}[{n}]", needs)
+                value_at, sample_at, _ = self.places[column]
+                self.places[column] = (value_at, sample_at, (at, fraction))
         self._answers: dict[int, tuple[Any, Any]] = {}
+
+    def figure(self, row: Sequence[Any], column: str) -> Figure | None:
+        """One figure of a row (None for a figure rows do not have)."""
+        return self._figure(row, column) if column in self.places else None
+
+    def _figure(self, row: Sequence[Any], column: str) -> Figure:
+        value_at, sample_at, estimate = self.places[column]
+        value = row[value_at]
+        if estimate is not None:
+            counts = row[estimate[0]]
+            value = histograms.percentile(counts, estimate[1]) if counts is not None else None
+        return Figure(value=value, sample_size=row[sample_at])
+
+    def metrics(self, row: Sequence[Any]) -> CaseMetrics:
+        """All the figures of a row, as objects (for anything but a plain selection)."""
+        return CaseMetrics(**{column: self._figure(row, column) for column in self.places})
 
     def answer_of(self, plan: Any) -> Any:
         """The function answering a selection of a row's figures, made once per selection
@@ -318,8 +306,9 @@ class _Reader:
 
 class _RowMetrics(execution.RowBacked):
     """A row's figures (`CaseMetrics`), read off the row when answered: a plain selection
-    of them is answered straight from the row; anything else (the executor's own path, the
-    ranking) reads them as attributes of the `CaseMetrics` built on first use."""
+    of them is answered straight from the row, the ranking reads the one figure it orders
+    by, and anything else (the executor's own path) reads attributes of the `CaseMetrics`
+    built on first use."""
 
     __slots__ = ("_built", "reader", "row")
 
@@ -330,6 +319,10 @@ class _RowMetrics(execution.RowBacked):
     def answer(self, plan: Any) -> Any:
         build = self.reader.answer_of(plan)
         return execution.GIVE_UP if build is None else build(self.row)
+
+    def figure(self, metric: Metric) -> Figure | None:
+        """As `CaseMetrics.figure`."""
+        return self.reader.figure(self.row, metric.value.lower())
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
