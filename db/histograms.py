@@ -28,6 +28,9 @@ import struct
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
+from typing import Any
+
+import numpy as np
 
 SMALLEST = 0.1
 """Hours: bucket 0 holds durations below this."""
@@ -116,6 +119,54 @@ def percentiles(counts: Sequence[int] | bytes, fractions: Sequence[float]) -> li
             continue
         at_next = REPRESENTATIVES[bisect_right(cumulative, k + 1)]
         estimates.append(at_k + share * (at_next - at_k))
+    return estimates
+
+
+def percentiles_of(
+    packed: Sequence[bytes | None], fractions: Sequence[float]
+) -> list[list[float | None]]:
+    """`percentiles` of many histograms at once (each as `packed_sql` packed it, or None for
+    none): for each of `fractions`, the estimates in the order of `packed`, equal to what
+    `percentiles` gives one by one (the same operations on the same doubles), computed for
+    all of them together by numpy."""
+    estimates: list[list[float | None]] = [[None] * len(packed) for _ in fractions]
+    present = [i for i, counts in enumerate(packed) if counts is not None]
+    if not present:
+        return estimates
+    counts = np.frombuffer(b"".join([packed[i] for i in present]), dtype=">i4")  # type: ignore[misc]
+    cumulative = np.cumsum(counts.reshape(-1, BUCKETS).astype(np.int64), axis=1)
+    n = cumulative[:, -1]
+    nothing = n <= 0
+    # Every histogram's running counts in one ascending array, each shifted past the one
+    # before (a count of at most 2^31 a bucket: below 2^38 a histogram), so that one binary
+    # search finds `bisect_right(cumulative, k)` of all of them at once.
+    rows = np.arange(len(present), dtype=np.int64)
+    shift = rows * (1 << 38)
+    flat = (cumulative + shift[:, None]).ravel()
+    first = rows * BUCKETS
+    last = BUCKETS - 1
+    representatives = np.array(REPRESENTATIVES)
+
+    def at(k: Any) -> Any:
+        found = np.searchsorted(flat, k.astype(np.int64) + shift, side="right") - first
+        # Past the last bucket only where nothing is counted, or for the next position
+        # where it is not used.
+        return representatives[np.clip(found, 0, last)]
+
+    for j, fraction in enumerate(fractions):
+        position = fraction * (n - 1).astype(np.float64)
+        k = np.floor(position)
+        at_k = at(k)
+        # A share of 0 adds 0.0 to at_k: at_k itself, as `percentiles` answers it.
+        estimate = (at_k + (position - k) * (at(k + 1) - at_k)).astype(object)
+        estimate[nothing] = None
+        values = estimate.tolist()
+        if len(present) == len(packed):
+            estimates[j] = values
+            continue
+        row = estimates[j]
+        for i, value in zip(present, values, strict=True):
+            row[i] = value
     return estimates
 
 

@@ -162,22 +162,19 @@ GIVE_UP = _GIVE_UP
 def row_answer(
     plan: Plan,
     type_name: str,
-    leaves: dict[tuple[str, str], tuple[str, list[str]]],
-    given: dict[str, Any] | None = None,
+    leaves: dict[tuple[str, str], str],
 ) -> Any:
     """A function of a row that answers `plan` on a `RowBacked` object of `type_name`,
     or None when the plan asks for anything but objects of leaves (and `__typename`) that
     `leaves` knows. `leaves`: for (attribute, leaf attribute), a Python expression over
-    `row` and the lines that must run before it (run once each), with the names in `given`.
+    `row`.
     Each leaf is serialised as the plain path serialises it, and anything out of the
     ordinary gives up."""
     names: dict[str, Any] = {
-        **(given or {}),
         "GIVE_UP": _GIVE_UP,
         "UNDEFINED": Undefined,
         "INF": math.inf,
     }
-    prelude: list[str] = []
     body = ["    out = {}"]
     for n, (key, kind, attribute, _, _, sub, _) in enumerate(plan):
         if kind == _TYPENAME:
@@ -190,11 +187,9 @@ def row_answer(
             if leaf_kind == _TYPENAME:
                 body.append(f"    o{n}[{leaf_key!r}] = {leaf!r}")
                 continue
-            found = leaves.get((attribute, leaf))
-            if leaf_kind != _LEAF or found is None:
+            expression = leaves.get((attribute, leaf))
+            if leaf_kind != _LEAF or expression is None:
                 return None
-            expression, needs = found
-            prelude += [line for line in needs if line not in prelude]
             value, out = f"v{n}_{m}", f"o{n}"
             stored = _serialized(
                 value, out, leaf_key, serialize, f"serialize{n}_{m}", "        ", names
@@ -204,9 +199,7 @@ def row_answer(
                 *_unless_null(value, out, leaf_key, nullable, "    ", stored),
             ]
         body.append(f"    out[{key!r}] = o{n}")
-    source = "\n".join(
-        ["def answer(row):", *(f"    {line}" for line in prelude), *body, "    return out"]
-    )
+    source = "\n".join(["def answer(row):", *body, "    return out"])
     exec(compile(source, "<row answer>", "exec"), names)  # noqa: S102 - our own text
     return names["answer"]
 

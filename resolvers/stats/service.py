@@ -230,10 +230,30 @@ _COLUMNS = [(d.column, f"v_{d.column}", f"s_{d.column}") for d in CASE_METRICS]
 """Each figure's field, and the columns of its value and sample size."""
 
 _ESTIMATED = [
-    (d.column, f"hist_{rolled.HISTOGRAM_OF[d.percentile[0]]}", d.percentile[1])
+    (f"v_{d.column}", f"hist_{rolled.HISTOGRAM_OF[d.percentile[0]]}", d.percentile[1])
     for d in CASE_METRICS
     if d.percentile is not None
 ]
+"""Each estimated figure's value column, its histogram's column and its fraction."""
+
+
+def _estimates_filled(rows: Sequence[Any], index: dict[str, int]) -> list[list[Any]]:
+    """The rows of a statement from the rollups (whose percentile figures' values are left
+    null) as lists, each estimated value filled in from its histogram: all the rows'
+    percentiles in one pass (`db.histograms.percentiles_of`), so that the figures are then
+    read off the rows alike."""
+    filled = [list(row) for row in rows]
+    by_histogram: dict[int, list[tuple[int, float]]] = {}
+    for value, histogram, fraction in _ESTIMATED:
+        by_histogram.setdefault(index[histogram], []).append((index[value], fraction))
+    for at, wanted in by_histogram.items():
+        estimates = histograms.percentiles_of(
+            [row[at] for row in filled], [fraction for _, fraction in wanted]
+        )
+        for (value_at, _), column in zip(wanted, estimates, strict=True):
+            for row, estimate in zip(filled, column, strict=True):
+                row[value_at] = estimate
+    return filled
 
 
 class _Reader:
@@ -241,35 +261,18 @@ class _Reader:
     figure's leaves as expressions over a row (`leaves`), from which a selection of a row's
     figures is answered by one function written for it (`answer_of`)."""
 
-    def __init__(self, fields: Sequence[str], estimated: bool) -> None:
+    def __init__(self, fields: Sequence[str]) -> None:
         index = {name: i for i, name in enumerate(fields)}
         self.fields = fields
         self.at = index
-        # Per histogram: the figures estimated from it, and their fractions.
-        by_histogram: dict[int, list[tuple[str, float]]] = {}
-        for column, histogram, fraction in _ESTIMATED if estimated else ():
-            by_histogram.setdefault(index[histogram], []).append((column, fraction))
-        self.leaves: dict[tuple[str, str], tuple[str, list[str]]] = {}
-        """(figure, leaf) → (expression over `row`, lines to run before it): an estimated
-        value from its histogram's percentiles, both read off the histogram at once."""
-        self.places: dict[str, tuple[int, int, tuple[int, float] | None]] = {}
-        """Each figure's value and sample columns, and (histogram column, fraction) of an
-        estimated one."""
+        self.leaves: dict[tuple[str, str], str] = {}
+        """(figure, leaf) → its expression over `row`."""
+        self.places: dict[str, tuple[int, int]] = {}
+        """Each figure's value and sample columns."""
         for column, v, s in _COLUMNS:
-            self.leaves[(column, "value")] = (f"row[{index[v]}]", [])
-            self.leaves[(column, "sample_size")] = (f"row[{index[s]}]", [])
-            self.places[column] = (index[v], index[s], None)
-        for at, wanted in by_histogram.items():
-            fractions = tuple(fraction for _, fraction in wanted)
-            needs = [
-                f"counts{at} = row[{at}]",
-                f"e{at} = percentiles(counts{at}, {fractions!r}) if counts{at} is not None "
-                f"else {(None,) * len(fractions)!r}",
-            ]
-            for n, (column, fraction) in enumerate(wanted):
-                self.leaves[(column, "value")] = (f"e{at}[{n}]", needs)
-                value_at, sample_at, _ = self.places[column]
-                self.places[column] = (value_at, sample_at, (at, fraction))
+            self.leaves[(column, "value")] = f"row[{index[v]}]"
+            self.leaves[(column, "sample_size")] = f"row[{index[s]}]"
+            self.places[column] = (index[v], index[s])
         self._answers: dict[int, tuple[Any, Any]] = {}
 
     def figure(self, row: Sequence[Any], column: str) -> Figure | None:
@@ -277,12 +280,8 @@ class _Reader:
         return self._figure(row, column) if column in self.places else None
 
     def _figure(self, row: Sequence[Any], column: str) -> Figure:
-        value_at, sample_at, estimate = self.places[column]
-        value = row[value_at]
-        if estimate is not None:
-            counts = row[estimate[0]]
-            value = histograms.percentile(counts, estimate[1]) if counts is not None else None
-        return Figure(value=value, sample_size=row[sample_at])
+        value_at, sample_at = self.places[column]
+        return Figure(value=row[value_at], sample_size=row[sample_at])
 
     def metrics(self, row: Sequence[Any]) -> CaseMetrics:
         """All the figures of a row, as objects (for anything but a plain selection)."""
@@ -294,9 +293,7 @@ class _Reader:
         else."""
         found = self._answers.get(id(plan))
         if found is None:
-            build = execution.row_answer(
-                plan, "CaseMetrics", self.leaves, {"percentiles": histograms.percentiles}
-            )
+            build = execution.row_answer(plan, "CaseMetrics", self.leaves)
             found = self._answers[id(plan)] = (plan, build)
         return found[1]
 
@@ -354,8 +351,10 @@ def _standings(
     totals = Totals(households=None, metrics=_empty(), by_category=[])
     if not rows:
         return [], totals
-    read = _Reader(list(rows[0].keys()), estimated)
+    read = _Reader(list(rows[0].keys()))
     at = read.at
+    if estimated:
+        rows = _estimates_filled(rows, at)
     category_at, by_at, g_at = at["category"], at["by_category"], at["g_key"]
     district_at, key_at = at["district_id"], at["key"]
     categories = []

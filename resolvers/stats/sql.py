@@ -495,7 +495,11 @@ def finish_comparison(
     )
 
     def per_households(households: str) -> str:
-        value = per_thousand.value.format(cases="coalesce(a.v_cases, 0)", households=households)
+        # In doubles, as every other value (a numeric would reach Python as a Decimal, which
+        # the answer then converts leaf by leaf).
+        value = per_thousand.value.format(
+            cases="CAST(coalesce(a.v_cases, 0) AS float8)", households=households
+        )
         sample = per_thousand.sample.format(cases="coalesce(a.s_cases, 0)")
         return f"{value} AS v_{per_thousand.column}, {sample} AS s_{per_thousand.column}"
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import random
+import struct
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from db import histograms
@@ -35,3 +38,35 @@ async def test_a_histogram_packed_in_postgresql_unpacks_to_its_counts(database: 
 def test_percentiles_of_an_empty_histogram_are_none() -> None:
     assert histograms.percentiles([0] * histograms.BUCKETS, (0.5, 0.9)) == [None, None]
     assert histograms.percentile(bytes(4 * histograms.BUCKETS), 0.5) is None
+
+
+_PACKED = struct.Struct(f">{histograms.BUCKETS}i")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.one_of(
+            st.none(),
+            # Sparse histograms (a cell of a month holds a few cases), dense ones and empty.
+            st.lists(
+                st.one_of(st.just(0), st.integers(0, 3), st.integers(0, 2_000_000)),
+                min_size=histograms.BUCKETS,
+                max_size=histograms.BUCKETS,
+            ),
+        ),
+        max_size=12,
+    ),
+    fractions=st.lists(st.floats(0, 1), min_size=1, max_size=3),
+)
+def test_percentiles_of_many_equal_those_of_each(
+    rows: list[list[int] | None], fractions: list[float]
+) -> None:
+    packed = [None if counts is None else _PACKED.pack(*counts) for counts in rows]
+    at_once = histograms.percentiles_of(packed, fractions)
+    for i, counts in enumerate(packed):
+        each = (
+            [None] * len(fractions) if counts is None else histograms.percentiles(counts, fractions)
+        )
+        # Equal, not close: the same operations on the same doubles.
+        assert [column[i] for column in at_once] == each
