@@ -11,7 +11,8 @@ so a comparison reads rows in proportion to entries × months, not to cases.
   rows add up to every case), and one per partner asked for a helping hand on it (kind
   HELPER: only the hands asked and accepted, the partner's "helping hands given");
 - `comparison_rollups`: their sums by district, grain (M: the month of the report in Beijing
-  time; Q: its calendar quarter; W: its ISO week, Monday first), the period's first day,
+  time; C: its calendar year to date, a row per month summing it and the months before it
+  in its year; W: its ISO week, Monday first; `GRAINS`), the period's first day,
   kind, entry and category (`*`: every category; a week has only `*`). Each row also
   counts its cases' hours to accept and to resolve in the buckets of `db.histograms`
   (`ha_00` …, `hr_00` …): one column a bucket, because PostgreSQL sums plain columns about
@@ -232,31 +233,62 @@ _FACT_COLUMNS = (
 
 _QUARTER = "CAST(date_trunc('quarter', month) AS date)"
 
-GRAINS: dict[str, tuple[str, bool]] = {
-    "M": ("month", True),
-    "Q": (_QUARTER, True),
-    "W": ("week", False),
+
+def _year_to_date(month: str) -> str:
+    """A lateral join of `upto.month_end`: the first days of `month` (a date) and of each
+    later month of its year."""
+    return (
+        f" CROSS JOIN LATERAL generate_series(CAST({month} AS timestamp), "
+        f"CAST(date_trunc('year', {month}) AS timestamp) + interval '11 months', "
+        "interval '1 month') AS upto(month_end)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Grain:
+    """A grain of the rollups: its period's first day from a fact's columns (`month`,
+    `week`; or `upto.month_end` of `fan_out`), whether it is kept by category too (or only
+    over all categories), and a lateral join repeating a fact for each period it counts in."""
+
+    period: str
+    by_category: bool
+    fan_out: str = ""
+
+
+GRAINS: dict[str, Grain] = {
+    "M": Grain("month", True),
+    "C": Grain("CAST(upto.month_end AS date)", True, _year_to_date("month")),
+    "W": Grain("week", False),
+    "Q": Grain(_QUARTER, True),
 }
-"""Each grain of the rollups: its period's first day from a fact's columns, and whether it is
-kept by category too (or only over all categories). Quarters serve comparisons of many months
-(a year from December to November reads each cell's three quarters and three months instead
-of twelve months); weeks serve weekly series, which have no category breakdown."""
+"""Each grain of the rollups. M: the month of the report. C: the calendar year to date, by
+month: the row of a month sums that month and every month before it in its year, so a fact
+counts in its month's row and each later one to December; any run of whole months within a
+year is then one row (from January) or the difference of two, and a year from December to
+November reads two rows a cell (December's month row and November's year to date) instead of
+twelve. W: the ISO week, for weekly series, which have no category breakdown. Q: calendar
+quarters, kept from migration 0013 until 0014 replaced them with C (defined here for those
+migrations)."""
+
+KEPT = ("M", "C", "W")
+"""The grains kept now."""
 
 
-def _expanded(source: str, sign: str, grains: Sequence[str] = tuple(GRAINS)) -> str:
+def _expanded(source: str, sign: str, grains: Sequence[str]) -> str:
     """A fact's rows of the rollups (per grain of `GRAINS`: its period by category where the
     grain has categories, and over all categories), with `sign` (+1 or -1) to add or take
     away."""
     cells = [
-        (f"'{grain}'", period, category)
+        (f"'{grain}'", GRAINS[grain], category)
         for grain in grains
-        for period, by_category in [GRAINS[grain]]
-        for category in (("category",) if by_category else ()) + (f"'{ALL_CATEGORIES}'",)
+        for category in (("category",) if GRAINS[grain].by_category else ())
+        + (f"'{ALL_CATEGORIES}'",)
     ]
     return "\n  UNION ALL\n  ".join(
-        f"SELECT district_id, {grain} AS grain, {period} AS period, kind, entry_id, "
-        f"{category} AS category, {sign} AS sign, {_FACT_PARTS}, {_BUCKET_COLUMNS} FROM {source}"
-        for grain, period, category in cells
+        f"SELECT district_id, {name} AS grain, {grain.period} AS period, kind, entry_id, "
+        f"{category} AS category, {sign} AS sign, {_FACT_PARTS}, {_BUCKET_COLUMNS} "
+        f"FROM {source}{grain.fan_out}"
+        for name, grain, category in cells
     )
 
 
@@ -322,12 +354,27 @@ ORDER BY district_id, kind, created_at"""
 
 
 def _roll_up(grains: Sequence[str]) -> str:
+    from_facts = [grain for grain in grains if not GRAINS[grain].fan_out]
     return f"""
 INSERT INTO comparison_rollups ({_KEYS}, {_ALL})
 SELECT {_KEYS}, {_sums(signed=False)}
-FROM ({_expanded("comparison_case_facts", "1", grains)}) AS x
+FROM ({_expanded("comparison_case_facts", "1", from_facts)}) AS x
 WHERE district_id = p_district
 GROUP BY {_KEYS} ORDER BY {_KEYS}"""
+
+
+_TO_DATE_SUMS = ", ".join(f"sum(r.{c})" for c in COUNTS)
+
+YEAR_TO_DATE = f"""
+INSERT INTO comparison_rollups ({_KEYS}, {_ALL})
+SELECT r.district_id, 'C', r.kind, r.category, CAST(upto.month_end AS date), r.entry_id,
+       {_TO_DATE_SUMS}
+FROM comparison_rollups r{_year_to_date("r.period")}
+WHERE r.district_id = {{district}} AND r.grain = 'M'
+GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"""
+"""The year-to-date rows (grain C) of a district (`{district}`: an SQL expression) from its
+month rows: a rebuild counts the month rows from the facts, then these from them (a fact
+would count up to twelve times)."""
 
 
 CASE_COLUMNS = (
@@ -347,7 +394,7 @@ CASE_COLUMNS = (
 nothing."""
 
 
-def function_sql(grains: Sequence[str] = tuple(GRAINS)) -> list[str]:
+def function_sql(grains: Sequence[str] = KEPT) -> list[str]:
     """The functions and triggers' functions that keep the rollups of these grains (run by
     the migrations)."""
     return [
@@ -362,7 +409,7 @@ BEGIN
   DELETE FROM comparison_rollups WHERE district_id = p_district;
   DELETE FROM comparison_case_facts WHERE district_id = p_district;
   {_REBUILD};
-  {_roll_up(grains)};
+  {_roll_up(grains)};{YEAR_TO_DATE.format(district="p_district") + ";" if "C" in grains else ""}
 END $fn$""",
         rollup_triggers.cases_changed_function("comparison", CASE_COLUMNS),
         rollup_triggers.workflow_changed_function("comparison"),

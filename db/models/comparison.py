@@ -100,8 +100,9 @@ class ComparisonCaseFact(_Parts, TenantEntity, Base):
 
 
 class ComparisonRollup(_Histograms, _Parts, DistrictScoped, Base):
-    """The facts' sums by grain (M: month, Q: calendar quarter, W: ISO week), the period's
-    first day, kind, entry and category (`*`: all): what comparisons and time series read."""
+    """The facts' sums by grain (M: month, C: calendar year to date, by month, W: ISO
+    week; `db.comparison_rollups.GRAINS`), the period's first day, kind, entry and category
+    (`*`: all): what comparisons and time series read."""
 
     __tablename__ = "comparison_rollups"
 
@@ -113,5 +114,5 @@ class ComparisonRollup(_Histograms, _Parts, DistrictScoped, Base):
 
     __table_args__ = (
         CheckConstraint(_KIND_VALID, name="kind"),
-        CheckConstraint("grain IN ('M', 'Q', 'W')", name="grain"),
+        CheckConstraint("grain IN ('M', 'C', 'W')", name="grain"),
     )

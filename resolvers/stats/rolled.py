@@ -1,6 +1,7 @@
 """Comparisons and time series read from the rollups (`db.comparison_rollups`).
 
-A period's whole months (or weeks, for a weekly series) come from `comparison_rollups`, its
+A period's whole months (or weeks, for a weekly series) come from `comparison_rollups` (a
+comparison's from the year-to-date rows where that reads fewer: `pieces`), its
 partial ones from `comparison_case_facts` (the facts of the cases reported in them), and the
 deadlines passed since the district's deadline watermark from the cases not accepted or not
 resolved and the whistles not reported in, by deadline (`db.comparison_rollups.LIVE`): so a
@@ -29,6 +30,7 @@ from db.comparison_rollups import ALL_CATEGORIES, FIXED, LIVE
 from db.histograms import BUCKETS
 from db.metrics import DEFINITIONS, PARTS, TIME_ZONE, Definition, Metric
 from db.models.comparison import FACT_READ, HISTOGRAM_PREFIXES, histogram_column
+from db.models.enums import CaseCategory
 from resolvers.stats.sql import (
     INTERVALS,
     Scope,
@@ -89,15 +91,38 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return day.replace(year=day.year + year, month=month + 1)
 
 
-def quarters(whole_from: dt.date, whole_to: dt.date) -> tuple[dt.date, dt.date] | None:
-    """The calendar quarters that fit whole in the months `[whole_from, whole_to)` (first
-    days, `[from, to)`), or None when none does: a comparison reads them from the quarter
-    rows (grain Q) and only the months before and after from the month rows."""
-    first = _add_months(whole_from, -(whole_from.month - 1) % 3)
-    if first < whole_from:
-        first = _add_months(first, 3)
-    last = _add_months(whole_to, -((whole_to.month - 1) % 3))
-    return (first, last) if first < last else None
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Rollup rows of one grain whose periods lie in `[first, end)`, added (`sign` 1) or
+    taken away (-1)."""
+
+    grain: str
+    first: dt.date
+    end: dt.date
+    sign: int = 1
+
+
+def pieces(whole_from: dt.date, whole_to: dt.date) -> tuple[Piece, ...]:
+    """The rows that sum to the whole months `[whole_from, whole_to)` (first days), fewest
+    first: within each calendar year, a run from January is its last month's year-to-date
+    row (grain C); a run of one or two months from later on, their month rows (grain M);
+    a longer one, its last month's year to date less the year to date of the month before
+    it. A year from December to November: December's month row and November's year to
+    date."""
+    found: list[Piece] = []
+    start = whole_from
+    while start < whole_to:
+        end = min(whole_to, dt.date(start.year + 1, 1, 1))
+        last = _add_months(end, -1)
+        if start.month == 1:
+            found.append(Piece("C", last, end))
+        elif start >= _add_months(end, -2):
+            found.append(Piece("M", start, end))
+        else:
+            found.append(Piece("C", last, end))
+            found.append(Piece("C", _add_months(start, -1), start, -1))
+        start = end
+    return tuple(found)
 
 
 def comparison_kind(group: str, scope: Scope) -> str | None:
@@ -149,6 +174,9 @@ def _conditions(kind: str, scope: Scope, selection: Selection, params: dict[str,
     return "".join(f" AND {w}" for w in where)
 
 
+_CATEGORY_ROWS = "IN (" + ", ".join(f"'{c.value}'" for c in CaseCategory) + ")"
+"""Every category's rows (all but the `*` rows of every category together)."""
+
 _JOIN_COMMUNITY = " JOIN communities cm ON cm.district_id = r.district_id AND cm.id = r.entry_id"
 _JOIN_CASE_COMMUNITY = (
     " JOIN communities cm ON cm.district_id = f.district_id AND cm.id = f.community_id"
@@ -178,15 +206,16 @@ def cells(
     *,
     histograms: tuple[str, ...],
     needed: frozenset[str] = frozenset(LIVE),
-    by_quarter: bool = False,
+    cumulative: bool = False,
     summed: bool = True,
 ) -> str:
     """The UNION ALL of the cells: whole periods, partial ones, and the deadlines passed by
     now; columns district_id, key, category, the fixed parts, `live_<part>` and (if asked)
-    the buckets of the `histograms` asked for (their prefixes). `by_quarter`: whole calendar
-    quarters of a month grain's period are read from the quarter rows (for a comparison; a
-    series of months needs each month). Not `summed`: the rollup rows as they are, several
-    to a cell (the caller sums every branch at once)."""
+    the buckets of the `histograms` asked for (their prefixes). `cumulative`: a month grain's
+    whole months are read from the year-to-date rows where that takes fewer (`pieces`; for
+    a comparison: a series of months needs each month). Not `summed`: the rollup rows as
+    they are (those taken away negated), several to a cell (the caller sums every branch at
+    once)."""
     conditions = _conditions(kind, scope, selection, params)
     category_rows = by_category or selection.category is not None
     rolled_category = "r.category" if by_category else "NULL::text"
@@ -215,39 +244,43 @@ def cells(
     branches = []
     if period.whole_from is not None:
         assert period.whole_to is not None
-        periods = [(":grain", "whole_from", "whole_to")]
-        params["whole_from"], params["whole_to"] = period.whole_from, period.whole_to
-        params["grain"] = grain
-        fit = quarters(period.whole_from, period.whole_to) if by_quarter else None
-        if fit is not None:
-            # Whole quarters from their rows (a year from Dec to Nov: six rows a cell
-            # instead of twelve), the months before and after from theirs.
-            params["whole_to"], params["quarters_from"], params["quarters_to"] = fit[0], *fit
-            params["after_from"], params["after_to"] = fit[1], period.whole_to
-            periods += [
-                ("'Q'", "quarters_from", "quarters_to"),
-                (":grain", "after_from", "after_to"),
-            ]
-        within = " OR ".join(
-            f"(r.grain = {g} AND r.period >= :{a} AND r.period < :{b})"
-            for g, a, b in periods
-            if params[a] < params[b]
+        chosen = (
+            pieces(period.whole_from, period.whole_to)
+            if cumulative
+            else (Piece(grain, period.whole_from, period.whole_to),)
         )
-        on_category = "<>" if category_rows else "="
-        column = "sum(r.{})" if summed else "r.{}"
-        rolled = select(
-            keys.district[0],
-            keys.key_rolled,
-            rolled_category,
-            column.format("{name}"),
-            {},
-            lambda prefix, i: column.format(histogram_column(prefix, i)),
-        )
-        branches.append(
-            f"{rolled}\n    FROM comparison_rollups r{join}\n    WHERE ({within}) "
-            f"AND r.kind = '{kind}' AND r.category {on_category} '{ALL_CATEGORIES}'"
-            f"{conditions}" + ("\n    GROUP BY 1, 2, 3" if summed else "")
-        )
+        # Each category by name (the rows of a grain, kind and category lie side by side in
+        # the key): `<> '*'` would read every period's rows of the kind to keep a few.
+        on_category = _CATEGORY_ROWS if category_rows else f"= '{ALL_CATEGORIES}'"
+        for sign in (1, -1):
+            taken = [(n, piece) for n, piece in enumerate(chosen) if piece.sign == sign]
+            if not taken:
+                continue
+            for n, piece in taken:
+                params[f"piece{n}_from"], params[f"piece{n}_to"] = piece.first, piece.end
+            within = " OR ".join(
+                f"(r.grain = '{piece.grain}' AND r.period >= :piece{n}_from "
+                f"AND r.period < :piece{n}_to)"
+                for n, piece in taken
+            )
+            column = ("sum({})" if summed else "{}").format("r.{}" if sign > 0 else "-r.{}")
+
+            def bucket(prefix: str, i: int, column: str = column) -> str:
+                return column.format(histogram_column(prefix, i))
+
+            rolled = select(
+                keys.district[0],
+                keys.key_rolled,
+                rolled_category,
+                column.format("{name}"),
+                {},
+                bucket,
+            )
+            branches.append(
+                f"{rolled}\n    FROM comparison_rollups r{join}\n    WHERE ({within}) "
+                f"AND r.kind = '{kind}' AND r.category {on_category}"
+                f"{conditions}" + ("\n    GROUP BY 1, 2, 3" if summed else "")
+            )
     if period.edges:
         # Each partial month a range of `ix_comparison_case_facts_created`, which carries
         # what is read (an index-only scan: a fact moves in the table each time its case
@@ -422,9 +455,9 @@ PLANNER = (
 year of a district's rows over all categories (12,000 rows) is an index range, which
 PostgreSQL would otherwise trade for a parallel scan of the whole table (112 ms instead of
 14 ms for a 12-month series). A year by community and category (66,000 rows of months and
-quarters, 12,000 cells of 150 sums) is summed faster by one process, too: two workers each
-summed nearly every cell, and adding up their halves took longer than the split saved
-(505 ms against 527 ms for the statement)."""
+quarters then, 22,000 of a month and a year to date now; 12,000 cells of 150 sums) is summed
+faster by one process, too: two workers each summed nearly every cell, and adding up their
+halves took longer than the split saved (505 ms against 527 ms for the statement)."""
 
 
 def comparison(
@@ -461,7 +494,7 @@ def comparison(
         params,
         case_where,
         histograms=tuple(HISTOGRAM_OF.values()),
-        by_quarter=True,
+        cumulative=True,
         summed=False,
     )
     prefixes = list(HISTOGRAM_OF.values())
@@ -540,7 +573,7 @@ agg AS (
             given_params,
             "",
             histograms=(),
-            by_quarter=True,
+            cumulative=True,
         )
         params.update(given_params)
         given = f"""

@@ -1,6 +1,6 @@
 """Comparisons and time series read from the rollups equal those counted from the cases.
 
-Random workflow activity (hypothesis): cases reported over four months in two communities and
+Random workflow activity (hypothesis): cases reported over five months in two communities and
 four categories, led by one partner, another or none; accepted and resolved on time, late or
 not yet, with deadlines past or to come; rejected, reopened, rated; whistles reported in on
 time, late or not at all; helping hands asked of two partners and answered; cases moved to
@@ -10,8 +10,8 @@ watermark moved past some deadlines. After it:
 - every comparison (communities, streets, partners; with and without the category
   breakdown; as a district, a street and a partner) and every time series (by month and by
   ISO week; the whole district, a community, a partner, the hands a partner gave) over
-  whole months, whole quarters with months after them, partial months and a few days within
-  one month, read from the rollups
+  whole months (from month rows, a year to date, or the difference of two), across a new
+  year, partial months and a few days within one month, read from the rollups
   (`resolvers.stats.rolled`), gives every figure the cases give (`resolvers.stats.sql`);
   the medians and 90th percentiles within the bound of `db.histograms`.
 """
@@ -42,12 +42,19 @@ from tests.conftest import MakeDistrict
 from tests.factories import WorkflowWorld, build_workflow_world
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
-MONTHS = (dt.date(2026, 9, 1), dt.date(2026, 10, 1), dt.date(2026, 11, 1), dt.date(2026, 12, 1))
+MONTHS = (
+    dt.date(2026, 9, 1),
+    dt.date(2026, 10, 1),
+    dt.date(2026, 11, 1),
+    dt.date(2026, 12, 1),
+    dt.date(2027, 1, 1),
+)
 CATEGORIES = ("ELEVATOR", "SANITATION", "HEATING", "NOISE")
 PERIODS = (
     (dt.datetime(2026, 8, 1, tzinfo=CHINA), dt.datetime(2027, 1, 1, tzinfo=CHINA)),
-    # A whole quarter (July to September, from its quarter rows) then two months.
-    (dt.datetime(2026, 7, 1, tzinfo=CHINA), dt.datetime(2026, 12, 1, tzinfo=CHINA)),
+    # October to December (December's year to date less September's) and January (its
+    # year to date).
+    (dt.datetime(2026, 10, 1, tzinfo=CHINA), dt.datetime(2027, 2, 1, tzinfo=CHINA)),
     (dt.datetime(2026, 9, 10, 12, tzinfo=CHINA), dt.datetime(2026, 12, 3, tzinfo=CHINA)),
     (dt.datetime(2026, 10, 2, tzinfo=CHINA), dt.datetime(2026, 10, 20, tzinfo=CHINA)),
 )
@@ -77,7 +84,7 @@ hours = st.one_of(st.none(), st.sampled_from((-300, -48, -5, 5, 48, 300)))
 
 case_steps = st.tuples(
     st.just("case"),
-    st.integers(0, 3),  # month
+    st.integers(0, 4),  # month
     st.integers(0, 47),  # hour of the month's first two days
     st.integers(0, 1),  # community
     st.integers(0, 3),  # category

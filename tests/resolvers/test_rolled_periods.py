@@ -1,37 +1,75 @@
-"""How a period is cut for the rollups (`resolvers.stats.rolled`): whole months, whole
-calendar quarters among them, and the partial months at its ends."""
+"""How a period is cut for the rollups (`resolvers.stats.rolled`): whole months, read from
+year-to-date and month rows, and the partial months at its ends."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from resolvers.stats.rolled import quarters, span
+from resolvers.stats.rolled import pieces, span
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 D = dt.date
 
 
+M, C = "M", "C"
+
+
 @pytest.mark.parametrize(
     ("whole_from", "whole_to", "expected"),
     [
-        # December to November: the three quarters between, a month before, two after.
-        (D(2025, 12, 1), D(2026, 12, 1), (D(2026, 1, 1), D(2026, 10, 1))),
-        (D(2026, 1, 1), D(2027, 1, 1), (D(2026, 1, 1), D(2027, 1, 1))),
-        (D(2026, 1, 1), D(2026, 4, 1), (D(2026, 1, 1), D(2026, 4, 1))),
-        (D(2026, 10, 1), D(2027, 4, 1), (D(2026, 10, 1), D(2027, 4, 1))),
-        # No whole quarter: two months of one, or months of two quarters.
-        (D(2026, 1, 1), D(2026, 3, 1), None),
-        (D(2026, 2, 1), D(2026, 4, 1), None),
-        (D(2025, 11, 1), D(2026, 2, 1), None),
-        (D(2026, 5, 1), D(2026, 6, 1), None),
+        # December to November: December's month row, November's year to date.
+        (D(2025, 12, 1), D(2026, 12, 1), [(M, D(2025, 12, 1), D(2026, 1, 1), 1),
+                                          (C, D(2026, 11, 1), D(2026, 12, 1), 1)]),
+        # A calendar year, or its first months: one year-to-date row.
+        (D(2026, 1, 1), D(2027, 1, 1), [(C, D(2026, 12, 1), D(2027, 1, 1), 1)]),
+        (D(2026, 1, 1), D(2026, 2, 1), [(C, D(2026, 1, 1), D(2026, 2, 1), 1)]),
+        # Two months after January: their month rows.
+        (D(2026, 5, 1), D(2026, 7, 1), [(M, D(2026, 5, 1), D(2026, 7, 1), 1)]),
+        # Three or more after January: a year to date less the one before it.
+        (D(2026, 3, 1), D(2026, 6, 1), [(C, D(2026, 5, 1), D(2026, 6, 1), 1),
+                                        (C, D(2026, 2, 1), D(2026, 3, 1), -1)]),
+        # Across years: each year's run on its own.
+        (D(2024, 10, 1), D(2026, 3, 1), [(C, D(2024, 12, 1), D(2025, 1, 1), 1),
+                                         (C, D(2024, 9, 1), D(2024, 10, 1), -1),
+                                         (C, D(2025, 12, 1), D(2026, 1, 1), 1),
+                                         (C, D(2026, 2, 1), D(2026, 3, 1), 1)]),
     ],
-)
-def test_whole_quarters_within_whole_months(
-    whole_from: dt.date, whole_to: dt.date, expected: tuple[dt.date, dt.date] | None
+)  # fmt: skip
+def test_whole_months_from_year_to_date_and_month_rows(
+    whole_from: dt.date, whole_to: dt.date, expected: list[tuple[str, dt.date, dt.date, int]]
 ) -> None:
-    assert quarters(whole_from, whole_to) == expected
+    assert [(p.grain, p.first, p.end, p.sign) for p in pieces(whole_from, whole_to)] == expected
+
+
+@given(
+    first=st.dates(D(2020, 1, 1), D(2030, 12, 1)).map(lambda d: d.replace(day=1)),
+    months=st.integers(1, 40),
+)
+def test_the_pieces_count_each_month_once(first: dt.date, months: int) -> None:
+    # What each piece adds: a month row its months, a year-to-date row every month of its
+    # year up to its own; the sum over the pieces is each month of the period, once.
+    def month_index(day: dt.date) -> int:
+        return day.year * 12 + day.month - 1
+
+    start = month_index(first)
+    end = start + months
+    last = D(end // 12, end % 12 + 1, 1)
+    counted: Counter[int] = Counter()
+    for piece in pieces(first, last):
+        if piece.grain == "M":
+            for m in range(month_index(piece.first), month_index(piece.end)):
+                counted[m] += piece.sign
+        else:
+            to = month_index(piece.first)
+            for m in range(to - to % 12, to + 1):
+                counted[m] += piece.sign
+    assert {m: n for m, n in counted.items() if n} == dict.fromkeys(range(start, end), 1)
+    assert len(pieces(first, last)) <= 2 * (months // 12 + 2)
 
 
 def test_a_period_is_cut_at_beijing_month_boundaries() -> None:

@@ -112,7 +112,9 @@ def upgrade() -> None:
             postgresql_include=["created_at", "community_id", "assigned_partner_id", "category"],
             postgresql_where=sa.text(predicate),
         )
-    for statement in comparison_rollups.function_sql() + comparison_rollups.trigger_sql():
+    for statement in (
+        comparison_rollups.function_sql(grains=("M", "W")) + comparison_rollups.trigger_sql()
+    ):
         op.execute(statement)
     op.execute(
         "DO $$ DECLARE d bigint; BEGIN "

@@ -38,7 +38,7 @@ def _grains(allowed: str) -> None:
 
 def upgrade() -> None:
     _grains("'M', 'Q', 'W'")
-    for statement in comparison_rollups.function_sql():
+    for statement in comparison_rollups.function_sql(grains=("M", "Q", "W")):
         op.execute(statement)
     op.execute(_REBUILD_EVERY_DISTRICT)
 
