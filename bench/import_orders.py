@@ -56,7 +56,9 @@ async def _places(url: str, district: str) -> list[tuple[str, str, list[str]]]:
     return [(r["street"], r["community"], list(r["partners"])) for r in rows]
 
 
-def _write(path: Path, orders: int, places: list[tuple[str, str, list[str]]], run: str) -> None:
+def _write(
+    path: Path, orders: int, places: list[tuple[str, str, list[str]]], run: str, month: str
+) -> None:
     rng = random.Random(17)
     with path.open("w", encoding="utf-8", newline="") as f:
         out = csv.writer(f)
@@ -82,7 +84,7 @@ def _write(path: Path, orders: int, places: list[tuple[str, str, list[str]]], ru
             out.writerow(
                 [
                     f"12345-{run}-{i:07d}",
-                    f"2026-11-{1 + i % 28:02d}T{8 + i % 12:02d}:{i % 60:02d}:00+08:00",
+                    f"{month}-{1 + i % 28:02d}T{8 + i % 12:02d}:{i % 60:02d}:00+08:00",
                     CATEGORIES[kind],
                     street,
                     community,
@@ -112,6 +114,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--district", default="haidian")
+    # The month the orders were received: a January's cases count in twelve year-to-date
+    # rollup rows each (`db.comparison_rollups.GRAINS`), a November's in two.
+    parser.add_argument("--month", default="2026-11", help="YYYY-MM")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -120,7 +125,7 @@ def main() -> None:
     if not places:
         raise SystemExit(f"no communities in district {args.district}")
     path = Path(tempfile.mkdtemp(prefix="gongzhi-orders-")) / "orders.csv"
-    _write(path, args.orders, places, str(int(time.time())))
+    _write(path, args.orders, places, str(int(time.time())), args.month)
     print(f"{args.orders:,} orders over {len(places)} communities: {path}", flush=True)
     for run in ("first", "again"):
         seconds, summary = _import(path, args.district)

@@ -244,31 +244,22 @@ def _year_to_date(month: str) -> str:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Grain:
-    """A grain of the rollups: its period's first day from a fact's columns (`month`,
-    `week`; or `upto.month_end` of `fan_out`), whether it is kept by category too (or only
-    over all categories), and a lateral join repeating a fact for each period it counts in."""
-
-    period: str
-    by_category: bool
-    fan_out: str = ""
-
-
-GRAINS: dict[str, Grain] = {
-    "M": Grain("month", True),
-    "C": Grain("CAST(upto.month_end AS date)", True, _year_to_date("month")),
-    "W": Grain("week", False),
-    "Q": Grain(_QUARTER, True),
+GRAINS: dict[str, tuple[str, bool]] = {
+    "M": ("month", True),
+    "W": ("week", False),
+    "Q": (_QUARTER, True),
 }
-"""Each grain of the rollups. M: the month of the report. C: the calendar year to date, by
-month: the row of a month sums that month and every month before it in its year, so a fact
-counts in its month's row and each later one to December; any run of whole months within a
-year is then one row (from January) or the difference of two, and a year from December to
-November reads two rows a cell (December's month row and November's year to date) instead of
-twelve. W: the ISO week, for weekly series, which have no category breakdown. Q: calendar
+"""The grains counted from the facts: each one's period's first day from a fact's columns,
+and whether it is kept by category too (or only over all categories). M: the month of the
+report. W: the ISO week, for weekly series, which have no category breakdown. Q: calendar
 quarters, kept from migration 0013 until 0014 replaced them with C (defined here for those
-migrations)."""
+migrations).
+
+C, the calendar year to date by month, is summed from the month rows instead (a fact would
+count in up to twelve of its rows): the row of a month sums that month and every month
+before it in its year, so any run of whole months within a year is one row (from January)
+or the difference of two, and a year from December to November reads two rows a cell
+(December's month row and November's year to date) instead of twelve."""
 
 KEPT = ("M", "C", "W")
 """The grains kept now."""
@@ -279,17 +270,33 @@ def _expanded(source: str, sign: str, grains: Sequence[str]) -> str:
     grain has categories, and over all categories), with `sign` (+1 or -1) to add or take
     away."""
     cells = [
-        (f"'{grain}'", GRAINS[grain], category)
+        (f"'{grain}'", period, category)
         for grain in grains
-        for category in (("category",) if GRAINS[grain].by_category else ())
-        + (f"'{ALL_CATEGORIES}'",)
+        if grain in GRAINS
+        for period, by_category in [GRAINS[grain]]
+        for category in (("category",) if by_category else ()) + (f"'{ALL_CATEGORIES}'",)
     ]
     return "\n  UNION ALL\n  ".join(
-        f"SELECT district_id, {name} AS grain, {grain.period} AS period, kind, entry_id, "
+        f"SELECT district_id, {grain} AS grain, {period} AS period, kind, entry_id, "
         f"{category} AS category, {sign} AS sign, {_FACT_PARTS}, {_BUCKET_COLUMNS} "
-        f"FROM {source}{grain.fan_out}"
-        for name, grain, category in cells
+        f"FROM {source}"
+        for grain, period, category in cells
     )
+
+
+_TO_DATE_SUMS = ", ".join(f"sum(r.{c})" for c in COUNTS)
+
+
+def _to_date(months: str, where: str) -> str:
+    """The year-to-date rows (grain C) summed from the month rows `months` (aliased `r`)
+    meeting `where`: each month row counts in its month's row and every later one to
+    December."""
+    return f"""
+SELECT r.district_id, 'C', r.kind, r.category, CAST(upto.month_end AS date), r.entry_id,
+       {_TO_DATE_SUMS}
+FROM {months} r{_year_to_date("r.period")}
+WHERE {where} AND r.grain = 'M'
+GROUP BY 1, 2, 3, 4, 5, 6"""
 
 
 def _sums(signed: bool) -> str:
@@ -309,6 +316,15 @@ _KEYS = ", ".join(KEY)
 _ALL = ", ".join(COUNTS)
 _ADD = ", ".join(f"{c} = r.{c} + excluded.{c}" for c in COUNTS)
 _ANY = " OR ".join(f"{c} <> 0" for c in COUNTS)
+
+
+_TO_DATE_DELTA = f""",
+every_delta AS (
+  SELECT {_KEYS}, {_ALL} FROM delta
+  UNION ALL{_to_date("delta", "true")}
+)"""
+"""The change of the year-to-date rows from the change of the month rows (already summed by
+cell and month: a few rows a statement, not a fact's twelve)."""
 
 
 def _refresh(grains: Sequence[str]) -> str:
@@ -336,9 +352,9 @@ changes AS (
 delta AS (
   SELECT {_KEYS}, {_sums(signed=True)}
   FROM changes GROUP BY {_KEYS}
-)
+){_TO_DATE_DELTA if "C" in grains else ""}
 INSERT INTO comparison_rollups AS r ({_KEYS}, {_ALL})
-SELECT {_KEYS}, {_ALL} FROM delta
+SELECT {_KEYS}, {_ALL} FROM {"every_delta" if "C" in grains else "delta"} AS delta
 WHERE ({_ANY}) AND EXISTS (SELECT 1 FROM districts d WHERE d.id = delta.district_id)
 ORDER BY {_KEYS}
 ON CONFLICT ({_KEYS}) DO UPDATE SET {_ADD}"""
@@ -354,7 +370,7 @@ ORDER BY district_id, kind, created_at"""
 
 
 def _roll_up(grains: Sequence[str]) -> str:
-    from_facts = [grain for grain in grains if not GRAINS[grain].fan_out]
+    from_facts = [grain for grain in grains if grain in GRAINS]
     return f"""
 INSERT INTO comparison_rollups ({_KEYS}, {_ALL})
 SELECT {_KEYS}, {_sums(signed=False)}
@@ -363,18 +379,13 @@ WHERE district_id = p_district
 GROUP BY {_KEYS} ORDER BY {_KEYS}"""
 
 
-_TO_DATE_SUMS = ", ".join(f"sum(r.{c})" for c in COUNTS)
+_DISTRICT_MONTHS = "r.district_id = {district}"
 
 YEAR_TO_DATE = f"""
-INSERT INTO comparison_rollups ({_KEYS}, {_ALL})
-SELECT r.district_id, 'C', r.kind, r.category, CAST(upto.month_end AS date), r.entry_id,
-       {_TO_DATE_SUMS}
-FROM comparison_rollups r{_year_to_date("r.period")}
-WHERE r.district_id = {{district}} AND r.grain = 'M'
-GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"""
+INSERT INTO comparison_rollups ({_KEYS}, {_ALL}){_to_date("comparison_rollups", _DISTRICT_MONTHS)}
+ORDER BY 1, 2, 3, 4, 5, 6"""
 """The year-to-date rows (grain C) of a district (`{district}`: an SQL expression) from its
-month rows: a rebuild counts the month rows from the facts, then these from them (a fact
-would count up to twelve times)."""
+month rows: a rebuild counts the month rows from the facts, then these from them."""
 
 
 CASE_COLUMNS = (
