@@ -72,22 +72,40 @@ REPRESENTATIVES = tuple(_representative(i) for i in range(BUCKETS))
 """The value each bucket stands for."""
 
 
-_PACKED = struct.Struct(f">{BUCKETS}i")
+_INT4 = 23
+"""The type oid of int4 in PostgreSQL's binary array format."""
+_HEADER = (1, 0, _INT4, BUCKETS, 1)
+"""`array_send`'s header of a one-dimensional int4 array of `BUCKETS` counts without nulls:
+dimensions, has-nulls flag, element type, length, lower bound."""
+_PACKED = struct.Struct(">" + "i" * len(_HEADER) + "ii" * BUCKETS)
+_WORDS = len(_HEADER) + 2 * BUCKETS
+"""4-byte words of a packed histogram: the header, then each count's length (4) and value."""
 
 
 def packed_sql(counts: Sequence[str]) -> str:
-    """A histogram's `BUCKETS` counts (SQL expressions of integers) as one `bytea`: each a
-    4-byte big-endian integer, in order (`int4send`); null when any count is. A statement
-    answers a histogram in this form rather than as an array of integers: a comparison with
-    its category breakdown answers 26,000 histograms, which the driver decoded from arrays
-    in ~100 ms and `unpack` reads in a few."""
+    """A histogram's `BUCKETS` counts (SQL expressions of integers) as one `bytea`: an int4
+    array in PostgreSQL's binary format (`array_send`); null when the first count is (the
+    sums over no row: all null together). A statement answers a histogram in this form
+    rather than as an array the driver decodes: a comparison with its category breakdown
+    answers 26,000 histograms, which the driver decoded in ~100 ms, and `unpack` and
+    `percentiles_of` read in a few. One array made at once costs PostgreSQL less than the
+    64 `int4send`s concatenated it replaced (~30 ms of a breakdown's statement)."""
     assert len(counts) == BUCKETS
-    return " || ".join(f"int4send(CAST({count} AS int))" for count in counts)
+    array = ", ".join(f"CAST({count} AS int)" for count in counts)
+    return f"CASE WHEN {counts[0]} IS NOT NULL THEN array_send(ARRAY[{array}]) END"
+
+
+def pack(counts: Sequence[int]) -> bytes:
+    """What `packed_sql` makes of these counts (for tests)."""
+    assert len(counts) == BUCKETS
+    return _PACKED.pack(*_HEADER, *(word for count in counts for word in (4, count)))
 
 
 def unpack(packed: bytes) -> tuple[int, ...]:
     """The counts of a histogram `packed_sql` packed."""
-    return _PACKED.unpack(packed)
+    words = _PACKED.unpack(packed)
+    assert words[: len(_HEADER)] == _HEADER, "a packed histogram of int4 counts"
+    return words[len(_HEADER) + 1 :: 2]
 
 
 def percentile(counts: Sequence[int] | bytes, fraction: float) -> float | None:
@@ -133,8 +151,9 @@ def percentiles_of(
     present = [i for i, counts in enumerate(packed) if counts is not None]
     if not present:
         return estimates
-    counts = np.frombuffer(b"".join([packed[i] for i in present]), dtype=">i4")  # type: ignore[misc]
-    cumulative = np.cumsum(counts.reshape(-1, BUCKETS).astype(np.int64), axis=1)
+    words = np.frombuffer(b"".join([packed[i] for i in present]), dtype=">i4")  # type: ignore[misc]
+    counts = words.reshape(-1, _WORDS)[:, len(_HEADER) + 1 :: 2]
+    cumulative = np.cumsum(counts.astype(np.int64), axis=1)
     n = cumulative[:, -1]
     nothing = n <= 0
     # Every histogram's running counts in one ascending array, each shifted past the one

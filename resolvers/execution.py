@@ -81,9 +81,14 @@ def _enum_names(serialize: Any) -> tuple[type, dict[Any, str]] | None:
 
 
 def _leaf_code(
-    value: str, serializer: str, serialize: Any, indent: str, names: dict[str, Any]
+    value: str,
+    serializer: str,
+    serialize: Any,
+    indent: str,
+    names: dict[str, Any],
+    target: str = "result",
 ) -> list[str]:
-    """Lines that serialize `value` into `result`, or give up: the built-in scalars' usual
+    """Lines that serialize `value` into `target`, or give up: the built-in scalars' usual
     values and the members of enums inline (what their serializers return for them),
     anything else by the scalar or enum type."""
     fast = {
@@ -100,17 +105,19 @@ def _leaf_code(
         as_is = f"{serializer}_names[{value}]"
     slow = [
         f"{indent}try:",
-        f"{indent}    result = {serializer}({value})",
+        f"{indent}    {target} = {serializer}({value})",
         f"{indent}except Exception:",
         f"{indent}    return GIVE_UP",
-        f"{indent}if result is None or result is UNDEFINED:",
+        f"{indent}if {target} is None or {target} is UNDEFINED:",
         f"{indent}    return GIVE_UP",
     ]
     if fast is None:
         return slow
+    if as_is == target:  # serialized as it is, in place: only the unusual values change
+        return [f"{indent}if not ({fast}):", *(f"    {line}" for line in slow)]
     return [
         f"{indent}if {fast}:",
-        f"{indent}    result = {as_is}",
+        f"{indent}    {target} = {as_is}",
         f"{indent}else:",
         *(f"    {line}" for line in slow),
     ]
@@ -159,6 +166,20 @@ GIVE_UP = _GIVE_UP
 """What `RowBacked.answer` returns to leave an object to the executor's own path."""
 
 
+def _checked(
+    value: str, serializer: str, serialize: Any, nullable: bool, indent: str, names: Any
+) -> list[str]:
+    """Lines that leave `value` serialized in place (as `_leaf_code` serializes it), or give
+    up: a null of a non-null field, or anything its serializer refuses."""
+    names[serializer] = serialize
+    if nullable:
+        inner = indent + "    "
+        check = _leaf_code(value, serializer, serialize, inner, names, target=value)
+        return [f"{indent}if {value} is not None:", *check]
+    check = _leaf_code(value, serializer, serialize, indent, names, target=value)
+    return [f"{indent}if {value} is None:", f"{indent}    return GIVE_UP", *check]
+
+
 def row_answer(
     plan: Plan,
     type_name: str,
@@ -167,39 +188,37 @@ def row_answer(
     """A function of a row that answers `plan` on a `RowBacked` object of `type_name`,
     or None when the plan asks for anything but objects of leaves (and `__typename`) that
     `leaves` knows. `leaves`: for (attribute, leaf attribute), a Python expression over
-    `row`.
-    Each leaf is serialised as the plain path serialises it, and anything out of the
-    ordinary gives up."""
+    `row`. Each leaf is serialised as the plain path serialises it, and anything out of the
+    ordinary gives up; each object is made at once, as a dictionary display."""
     names: dict[str, Any] = {
         "GIVE_UP": _GIVE_UP,
         "UNDEFINED": Undefined,
         "INF": math.inf,
     }
-    body = ["    out = {}"]
+    body = []
+    entries = []
     for n, (key, kind, attribute, _, _, sub, _) in enumerate(plan):
         if kind == _TYPENAME:
-            body.append(f"    out[{key!r}] = {type_name!r}")
+            entries.append(f"{key!r}: {type_name!r}")
             continue
         if kind != _OBJECT or sub is None:
             return None
-        body.append(f"    o{n} = {{}}")
+        members = []
         for m, (leaf_key, leaf_kind, leaf, serialize, nullable, _, _) in enumerate(sub):
             if leaf_kind == _TYPENAME:
-                body.append(f"    o{n}[{leaf_key!r}] = {leaf!r}")
+                members.append(f"{leaf_key!r}: {leaf!r}")
                 continue
             expression = leaves.get((attribute, leaf))
             if leaf_kind != _LEAF or expression is None:
                 return None
-            value, out = f"v{n}_{m}", f"o{n}"
-            stored = _serialized(
-                value, out, leaf_key, serialize, f"serialize{n}_{m}", "        ", names
-            )
+            value = f"v{n}_{m}"
             body += [
                 f"    {value} = {expression}",
-                *_unless_null(value, out, leaf_key, nullable, "    ", stored),
+                *_checked(value, f"serialize{n}_{m}", serialize, nullable, "    ", names),
             ]
-        body.append(f"    out[{key!r}] = o{n}")
-    source = "\n".join(["def answer(row):", *body, "    return out"])
+            members.append(f"{leaf_key!r}: {value}")
+        entries.append(f"{key!r}: {{{', '.join(members)}}}")
+    source = "\n".join(["def answer(row):", *body, f"    return {{{', '.join(entries)}}}"])
     exec(compile(source, "<row answer>", "exec"), names)  # noqa: S102 - our own text
     return names["answer"]
 

@@ -499,8 +499,8 @@ def comparison(
     )
     prefixes = list(HISTOGRAM_OF.values())
     # The cells summed once, a row each (an entry, or an entry's category): those rows are
-    # the answer's rows as they are, and the levels above are summed from them (the total
-    # of a breakdown from its categories' sums, a dozen rows).
+    # the answer's rows as they are, and the totals are summed from them (the total of a
+    # breakdown from its categories' sums, a dozen rows).
     summed_columns = _cell_columns(tuple(prefixes))
     cell_sums = ", ".join(f"CAST(sum({c}) AS int) AS {c}" for c in summed_columns)
     values = ", ".join(_part_sums(names, summed=False) + _histogram_sums(prefixes, summed=False))
@@ -509,8 +509,8 @@ def comparison(
     # is left out, as the count from the cases leaves it, but for the totals.
     if by_category:
         above = f"""
-    SELECT district_id, key, NULL::text, 0, 0, {sums}
-    FROM cell_sums GROUP BY district_id, key HAVING sum(cases) > 0
+    SELECT district_id, key, NULL::text, 0, 0, {values}
+    FROM entry_sums WHERE cases > 0
     UNION ALL
     SELECT NULL::bigint, NULL::bigint, category, 1, 1, {values}
     FROM category_sums WHERE cases > 0
@@ -518,12 +518,37 @@ def comparison(
     SELECT NULL::bigint, NULL::bigint, NULL::text, 0, 1, {sums}
     FROM category_sums"""
         category_sums = ", ".join(f"sum({c}) AS {c}" for c in summed_columns)
+        # Each entry's own totals from its rows over all categories (`*`): 2,000 rows of a
+        # year rather than its 12,000 cells summed again.
+        entry_body = cells(
+            kind,
+            keys,
+            False,
+            scope,
+            selection,
+            period,
+            "M",
+            params,
+            case_where,
+            histograms=tuple(prefixes),
+            cumulative=True,
+            summed=False,
+        )
         by_category_cte = [
+            f"""
+entry_cells AS (
+    {entry_body}
+)""",
+            f"""
+entry_sums AS (
+    SELECT district_id, key, {cell_sums}
+    FROM entry_cells GROUP BY 1, 2
+)""",
             f"""
 category_sums AS (
     SELECT category, {category_sums}
     FROM cell_sums GROUP BY category
-)"""
+)""",
         ]
     else:
         above = f"""
