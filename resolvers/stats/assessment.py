@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 
 import strawberry
@@ -102,28 +102,59 @@ CUSTOM_PLANS = (("plan_cache_mode", "force_custom_plan"),)
 """Each month's counts are planned for their own values (see `_month`)."""
 
 
+@dataclass
+class _Shared:
+    """What the months of one answer share, read once: the district's deadline watermark,
+    each source's weights (newest first), and the entries' names."""
+
+    since: dt.datetime | None = None
+    weights: list[tuple[str, list[Any]]] | None = None
+    names: dict[int, str] = field(default_factory=dict)
+
+    async def load(self, info: Info) -> None:
+        if self.weights is not None:
+            return
+        db = info.context.db
+        self.since = (
+            await db.execute(rollups.watermark_query(_district(info)))
+        ).scalar_one_or_none()
+        self.weights = [
+            (source, list((await db.execute(a.weights_history(model))).scalars()))
+            for model, source in a.WEIGHT_SOURCES
+        ]
+
+    def weights_for(self, month: dt.date) -> a.ScoreWeights:
+        """The weights `month` is scored under (as `db.assessment.weights_in_force`)."""
+        assert self.weights is not None
+        for source, rows in self.weights:
+            for row in rows:
+                if row.effective_month <= month:
+                    return a.weights_of(row, source)
+        return a.DEFAULT_SCORE_WEIGHTS
+
+
 async def _month(
-    info: Info, month: dt.date, level: a.Level, street: int | None, community: int | None
+    info: Info,
+    month: dt.date,
+    level: a.Level,
+    street: int | None,
+    community: int | None,
+    shared: _Shared,
 ) -> tuple[a.ScoreWeights, list[a.Counts]]:
-    db = info.context.db
-    weights = a.DEFAULT_SCORE_WEIGHTS
-    for model, source in a.WEIGHT_SOURCES:
-        row = (await db.execute(a.weights_query(model, month))).scalar_one_or_none()
-        if row is not None:
-            weights = a.weights_of(row, source)
-            break
-    district_id = _district(info)
-    since = (await db.execute(rollups.watermark_query(district_id))).scalar_one_or_none()
-    rows = await db.tuned_rows(
+    await shared.load(info)
+    rows = await info.context.db.tuned_rows(
         text(rollups.read_statement(level)),
         rollups.read_parameters(
-            a.parameters(district_id, month, a.DEFAULT_WEIGHTS, street, community), month, since
+            a.parameters(_district(info), month, a.DEFAULT_WEIGHTS, street, community),
+            month,
+            shared.since,
         ),
         # Planned for its own month and watermark each time: from the sixth run on a pooled
         # connection PostgreSQL would try a generic plan (1.1 s instead of 50 ms, partners).
         planner=CUSTOM_PLANS,
+        tuples=True,
     )
-    return weights, a.read_counts(rows)
+    return shared.weights_for(month), a.read_counts(rows)
 
 
 def _ranking(
@@ -170,13 +201,14 @@ async def _names(info: Info, level: a.Level, entry_ids: set[int]) -> dict[int, s
 
 
 async def _standings(
-    info: Info, scope: Scope, month: dt.date, level: a.Level, minimum: int, names: dict[int, str]
+    info: Info, scope: Scope, month: dt.date, level: a.Level, minimum: int, shared: _Shared
 ) -> Standings:
     """Ranked among everything the scope's cases reach (a partner sees its place among all
     partners); only the entries the principal may see are kept."""
     street = scope.scope_id if scope.kind == "street" else None
     community = scope.scope_id if scope.kind == "community" else None
-    weights, rows = await _month(info, month, level, street, community)
+    weights, rows = await _month(info, month, level, street, community, shared)
+    names = shared.names
     missing = {r.entry_id for r in rows} - names.keys()
     if missing:
         names.update(await _names(info, level, missing))
@@ -222,9 +254,10 @@ async def league(
     minimum = _check(info, scope, level, minimum_sample)
     month = parse_month(month_value)
     only = ids.decode_as(entry, _NAMES[level][1]) if entry is not None else None
-    names: dict[int, str] = {}
-    now = await _standings(info, scope, month, level, minimum, names)
-    then = await _standings(info, scope, a.previous_month(month), level, minimum, names)
+    shared = _Shared()
+    names = shared.names
+    now = await _standings(info, scope, month, level, minimum, shared)
+    then = await _standings(info, scope, a.previous_month(month), level, minimum, shared)
     _, type_name = _NAMES[level]
     entries = []
     for r in now.rows:
@@ -304,8 +337,9 @@ async def watch_list(
     if threshold is not None and not 0 <= threshold <= 100:
         raise UserError("`threshold` is a score from 0 to 100")
     month = parse_month(month_value)
-    names: dict[int, str] = {}
-    now = await _standings(info, scope, month, level, minimum, names)
+    shared = _Shared()
+    names = shared.names
+    now = await _standings(info, scope, month, level, minimum, shared)
     visible = {r.entry_id for r in now.rows}
     watched = {k: v for k, v in _watched(now, threshold, lowest_share).items() if k in visible}
     streak = dict.fromkeys(watched, 1)
@@ -315,7 +349,7 @@ async def watch_list(
         if not still:
             break
         earlier = a.previous_month(earlier)
-        before = await _standings(info, scope, earlier, level, minimum, names)
+        before = await _standings(info, scope, earlier, level, minimum, shared)
         on_it = _watched(before, threshold, lowest_share)
         for entry_id in list(still):
             if entry_id in on_it:
