@@ -191,43 +191,53 @@ def _checked(
 
 def row_answer(
     plan: Plan,
-    type_name: str,
-    leaves: dict[tuple[str, str], str],
+    leaves: dict[tuple[str, ...], str],
+    given: dict[str, Any] | None = None,
 ) -> Any:
-    """A function of a row that answers `plan` on a `RowBacked` object of `type_name`,
-    or None when the plan asks for anything but objects of leaves (and `__typename`) that
-    `leaves` knows. `leaves`: for (attribute, leaf attribute), a Python expression over
-    `row`. Each leaf is serialised as the plain path serialises it, and anything out of the
-    ordinary gives up; each object is made at once, as a dictionary display."""
+    """A function of a row that answers `plan` on a `RowBacked` object, or None when the
+    plan asks for anything but leaves, objects of them (at any depth) and `__typename` that
+    `leaves` knows. `leaves`: for the path of attributes to a leaf, a Python expression over
+    `row` (and the names in `given`). Each leaf is serialised as the plain path serialises
+    it, and anything out of the ordinary gives up; each object is made at once, as a
+    dictionary display."""
     names: dict[str, Any] = {
+        **(given or {}),
         "GIVE_UP": _GIVE_UP,
         "UNDEFINED": Undefined,
         "INF": math.inf,
     }
-    body = []
-    entries = []
-    for n, (key, kind, attribute, _, _, sub, _) in enumerate(plan):
-        if kind == _TYPENAME:
-            entries.append(f"{key!r}: {type_name!r}")
-            continue
-        if kind != _OBJECT or sub is None:
-            return None
+    body: list[str] = []
+    counter = iter(range(1_000_000))
+
+    def display(steps: Plan, path: tuple[str, ...]) -> str | None:
         members = []
-        for m, (leaf_key, leaf_kind, leaf, serialize, nullable, _, _) in enumerate(sub):
-            if leaf_kind == _TYPENAME:
-                members.append(f"{leaf_key!r}: {leaf!r}")
+        for key, kind, attribute, serialize, nullable, sub, _ in steps:
+            if kind == _TYPENAME:
+                members.append(f"{key!r}: {attribute!r}")  # (the object type's name)
                 continue
-            expression = leaves.get((attribute, leaf))
-            if leaf_kind != _LEAF or expression is None:
+            if kind == _OBJECT and sub is not None:
+                inner = display(sub, (*path, attribute))
+                if inner is None:
+                    return None
+                members.append(f"{key!r}: {inner}")
+                continue
+            expression = leaves.get((*path, attribute))
+            if kind != _LEAF or expression is None:
                 return None
-            value = f"v{n}_{m}"
-            body += [
-                f"    {value} = {expression}",
-                *_checked(value, f"serialize{n}_{m}", serialize, nullable, "    ", names),
-            ]
-            members.append(f"{leaf_key!r}: {value}")
-        entries.append(f"{key!r}: {{{', '.join(members)}}}")
-    source = "\n".join(["def answer(row):", *body, f"    return {{{', '.join(entries)}}}"])
+            value = f"v{next(counter)}"
+            body.extend(
+                [
+                    f"    {value} = {expression}",
+                    *_checked(value, f"serialize_{value}", serialize, nullable, "    ", names),
+                ]
+            )
+            members.append(f"{key!r}: {value}")
+        return f"{{{', '.join(members)}}}"
+
+    answer = display(plan, ())
+    if answer is None:
+        return None
+    source = "\n".join(["def answer(row):", *body, f"    return {answer}"])
     exec(_code(source, "<row answer>"), names)  # noqa: S102 - our own text
     return names["answer"]
 

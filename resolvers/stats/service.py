@@ -265,7 +265,7 @@ class _Reader:
         index = {name: i for i, name in enumerate(fields)}
         self.fields = fields
         self.at = index
-        self.leaves: dict[tuple[str, str], str] = {}
+        self.leaves: dict[tuple[str, ...], str] = {}
         """(figure, leaf) → its expression over `row`."""
         self.places: dict[str, tuple[int, int]] = {}
         """Each figure's value and sample columns."""
@@ -273,7 +273,12 @@ class _Reader:
             self.leaves[(column, "value")] = f"row[{index[v]}]"
             self.leaves[(column, "sample_size")] = f"row[{index[s]}]"
             self.places[column] = (index[v], index[s])
-        self._answers: dict[int, tuple[Any, Any]] = {}
+        self.category_leaves: dict[tuple[str, ...], str] = {
+            ("category",): f"CATEGORY_OF[row[{index['category']}]]",
+            **{("metrics", *path): leaf for path, leaf in self.leaves.items()},
+        }
+        """The leaves of a category's row (`CategoryMetrics`): its category, its figures."""
+        self._answers: dict[tuple[int, bool], tuple[Any, Any]] = {}
 
     def figure(self, row: Sequence[Any], column: str) -> Figure | None:
         """One figure of a row (None for a figure rows do not have)."""
@@ -287,14 +292,15 @@ class _Reader:
         """All the figures of a row, as objects (for anything but a plain selection)."""
         return CaseMetrics(**{column: self._figure(row, column) for column in self.places})
 
-    def answer_of(self, plan: Any) -> Any:
-        """The function answering a selection of a row's figures, made once per selection
-        (kept beside it, so that its id is not reused), or None for a selection of anything
-        else."""
-        found = self._answers.get(id(plan))
+    def answer_of(self, plan: Any, category: bool = False) -> Any:
+        """The function answering a selection of a row's figures (or, `category`, of a
+        category's row: its category and figures), made once per selection (kept beside
+        it, so that its id is not reused), or None for a selection of anything else."""
+        found = self._answers.get((id(plan), category))
         if found is None:
-            build = execution.row_answer(plan, "CaseMetrics", self.leaves)
-            found = self._answers[id(plan)] = (plan, build)
+            leaves = self.category_leaves if category else self.leaves
+            build = execution.row_answer(plan, leaves, {"CATEGORY_OF": _CATEGORY})
+            found = self._answers[(id(plan), category)] = (plan, build)
         return found[1]
 
     def mapping(self, row: Sequence[Any]) -> dict[str, Any]:
@@ -327,6 +333,29 @@ class _RowMetrics(execution.RowBacked):
         if self._built is None:
             self._built = self.reader.metrics(self.row)
         return getattr(self._built, name)
+
+
+class _CategoryRow(execution.RowBacked):
+    """A category's row of an entry or of the totals (`CategoryMetrics`): a plain selection
+    of it (its category and figures) is answered straight from the row, in one function,
+    and anything else reads its attributes."""
+
+    __slots__ = ("reader", "row")
+
+    def __init__(self, row: Sequence[Any], reader: _Reader) -> None:
+        self.row, self.reader = row, reader
+
+    def answer(self, plan: Any) -> Any:
+        build = self.reader.answer_of(plan, category=True)
+        return execution.GIVE_UP if build is None else build(self.row)
+
+    @property
+    def category(self) -> CaseCategory:
+        return _CATEGORY[self.row[self.reader.at["category"]]]
+
+    @property
+    def metrics(self) -> CaseMetrics:
+        return _metrics(self.row, self.reader)
 
 
 S = TypeVar("S", bound=Standing)
@@ -376,9 +405,8 @@ def _standings(
             )
     categories.sort(key=itemgetter(category_at))
     for row in categories:
-        category = CategoryMetrics(
-            category=_CATEGORY[row[category_at]], metrics=_metrics(row, read)
-        )
+        # Answers as `CategoryMetrics` does.
+        category = cast(CategoryMetrics, _CategoryRow(row, read))
         if row[g_at]:
             totals.by_category.append(category)
         else:

@@ -829,18 +829,20 @@ async def test_figures_answered_off_their_rows_equal_those_read_as_attributes(
     client: httpx.AsyncClient, world: StatsWorld, exact: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A comparison's figures are answered straight from the statement's rows
-    (`service._RowMetrics`); the executor's own path reads them as attributes. Both answer
-    the same, percentiles, nulls and type names included."""
+    (`service._RowMetrics`, and `service._CategoryRow` for a category with its figures);
+    the executor's own path reads them as attributes. Both answer the same, percentiles,
+    nulls and type names included."""
     variables = {"period": PERIOD, "min": 0, "exact": exact}
     bearer = world.token(Role.DISTRICT_ADMIN)
     answers: list[Any] = []
-    answer = service._RowMetrics.answer
+    row_backed = (service._RowMetrics, service._CategoryRow)
+    for kind in row_backed:
 
-    def counting(self: Any, plan: Any) -> Any:
-        answers.append(answer(self, plan))
-        return answers[-1]
+        def counting(self: Any, plan: Any, answer: Any = kind.answer) -> Any:
+            answers.append(answer(self, plan))
+            return answers[-1]
 
-    monkeypatch.setattr(service._RowMetrics, "answer", counting)
+        monkeypatch.setattr(kind, "answer", counting)
     off_rows = await graphql(client, TYPED, variables, bearer=bearer)
     # Every group of figures (each entry's and category's, the totals' and theirs) was
     # answered off its row, none left to the executor (in each request: the tests' client
@@ -854,7 +856,8 @@ async def test_figures_answered_off_their_rows_equal_those_read_as_attributes(
     assert len(answers) == requests * len(groups)
     assert len(groups) >= 10
     assert execution.GIVE_UP not in answers
-    monkeypatch.setattr(service._RowMetrics, "answer", lambda self, plan: execution.GIVE_UP)
+    for kind in row_backed:
+        monkeypatch.setattr(kind, "answer", lambda self, plan: execution.GIVE_UP)
     as_attributes = await graphql(client, TYPED, variables, bearer=bearer)
     assert off_rows == as_attributes
     entries = off_rows["statistics"]["communities"]["entries"]
