@@ -125,6 +125,35 @@ def pieces(whole_from: dt.date, whole_to: dt.date) -> tuple[Piece, ...]:
     return tuple(found)
 
 
+def _edges(
+    edges: tuple[tuple[dt.datetime, dt.datetime], ...],
+) -> tuple[
+    tuple[tuple[dt.datetime, dt.datetime], ...],
+    tuple[tuple[dt.datetime, dt.datetime], ...],
+    tuple[dt.date, ...],
+]:
+    """How a comparison reads a period's partial months (`Span.edges`): each from the
+    facts of its cases (`added`), or, when the rest of its month holds fewer days that can
+    have cases (none after now), as its month's rollup row (`months`) less the facts of the
+    rest of the month (`taken`). A rolling year from the 5th reads the 4 days before it in
+    its first month and the days after now in its last (none), not 26 days and 4."""
+    now = dt.datetime.now(dt.UTC)
+    added: list[tuple[dt.datetime, dt.datetime]] = []
+    taken: list[tuple[dt.datetime, dt.datetime]] = []
+    months: list[dt.date] = []
+    for a, b in edges:
+        first = _floor(a, "month")
+        after = _next(first, "month")
+        inside = b - a
+        outside = (a - first) + max(min(after, now) - b, dt.timedelta(0))
+        if b > after or outside >= inside:  # (an edge across two months is read as it is)
+            added.append((a, b))
+            continue
+        months.append(first.date())
+        taken += [(x, y) for x, y in ((first, a), (b, after)) if x < y]
+    return tuple(added), tuple(taken), tuple(months)
+
+
 def comparison_kind(group: str, scope: Scope) -> str | None:
     """The facts' kind a comparison of `group` reads, or None when no rollup serves it."""
     if group == "partner":
@@ -242,6 +271,10 @@ def cells(
 
     join = _JOIN_COMMUNITY if "cm." in conditions + keys.key_rolled else ""
     branches = []
+    facts_added, facts_taken, complemented = (
+        _edges(period.edges) if cumulative else (period.edges, (), ())
+    )
+    chosen: tuple[Piece, ...] = ()
     if period.whole_from is not None:
         assert period.whole_to is not None
         chosen = (
@@ -249,6 +282,8 @@ def cells(
             if cumulative
             else (Piece(grain, period.whole_from, period.whole_to),)
         )
+    chosen += tuple(Piece("M", month, _add_months(month, 1)) for month in complemented)
+    if chosen:
         # Each category by name (the rows of a grain, kind and category lie side by side in
         # the key): `<> '*'` would read every period's rows of the kind to keep a few.
         on_category = _CATEGORY_ROWS if category_rows else f"= '{ALL_CATEGORIES}'"
@@ -281,23 +316,27 @@ def cells(
                 f"AND r.kind = '{kind}' AND r.category {on_category}"
                 f"{conditions}" + ("\n    GROUP BY 1, 2, 3" if summed else "")
             )
-    if period.edges:
+    for sign, ranges_of in ((1, facts_added), (-1, facts_taken)):
+        if not ranges_of:
+            continue
         # Each partial month a range of `ix_comparison_case_facts_created`, which carries
         # what is read (an index-only scan: a fact moves in the table each time its case
         # changes, so a month's facts end up one to a page).
         read = ", ".join(_FACT_COLUMNS)
         ranges = []
-        for n, (a, b) in enumerate(period.edges):
-            params[f"edge{n}_from"], params[f"edge{n}_to"] = a, b
+        name = "edge" if sign > 0 else "less"
+        for e, (a, b) in enumerate(ranges_of):
+            params[f"{name}{e}_from"], params[f"{name}{e}_to"] = a, b
             district = " AND district_id = :district_id" if scope.district_id else ""
             ranges.append(
                 f"SELECT {read} FROM comparison_case_facts WHERE kind = '{kind}'{district} "
-                f"AND created_at >= :edge{n}_from AND created_at < :edge{n}_to"
+                f"AND created_at >= :{name}{e}_from AND created_at < :{name}{e}_to"
             )
         facts = f"\n    FROM ({' UNION ALL '.join(ranges)}) AS r{join}\n    WHERE true{conditions}"
         if len(histograms) == 1:
             # One histogram (a series of a percentile): counted by bucket first, then spread
             # over the bucket columns, rather than 64 filters on every fact.
+            assert sign > 0, "a series adds its partial months' facts"
             (prefix,) = histograms
             sums = ", ".join(f"sum(r.{name}) AS {name}" for name in FIXED)
             counted = (
@@ -315,13 +354,17 @@ def cells(
             )
             branches.append(f"{partial}\n    FROM {counted}\n    GROUP BY 1, 2, 3")
         else:
+
+            def counted_in(prefix: str, i: int, one: str = "1" if sign > 0 else "-1") -> str:
+                return f"coalesce(sum({one}) FILTER (WHERE r.{prefix}_bucket = {i}), 0)"
+
             partial = select(
                 keys.district[0],
                 keys.key_facts,
                 rolled_category,
-                "sum(r.{name})",
+                "sum(r.{name})" if sign > 0 else "sum(-r.{name})",
                 {},
-                lambda prefix, i: f"count(*) FILTER (WHERE r.{prefix}_bucket = {i})",
+                counted_in,
             )
             branches.append(f"{partial}{facts}\n    GROUP BY 1, 2, 3")
     if kind != "HELPER":

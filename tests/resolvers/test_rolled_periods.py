@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resolvers.stats.rolled import pieces, span
+from resolvers.stats.rolled import _edges, pieces, span
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 D = dt.date
@@ -83,3 +83,30 @@ def test_a_period_is_cut_at_beijing_month_boundaries() -> None:
         (dt.datetime(2026, 1, 15, 12, tzinfo=CHINA), dt.datetime(2026, 2, 1, tzinfo=CHINA)),
         (dt.datetime(2026, 5, 1, tzinfo=CHINA), dt.datetime(2026, 5, 1, tzinfo=dt.UTC)),
     )
+
+
+def test_a_partial_month_is_read_from_the_smaller_side() -> None:
+    beijing = CHINA
+    # A rolling year ending now: its first month from the 5th (the month's row less its
+    # first four days), its last month up to now (the month's row less the days after now:
+    # none have cases yet).
+    now = dt.datetime.now(beijing)
+    first = dt.datetime(2025, 12, 5, tzinfo=beijing)
+    this_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    cut = span(first, now, "month")
+    added, taken, months = _edges(cut.edges)
+    assert months[0] == D(2025, 12, 1)
+    assert taken[0] == (dt.datetime(2025, 12, 1, tzinfo=beijing), first)
+    if now - this_month > dt.timedelta(hours=1):  # (not in the first hour of a month)
+        assert months[-1] == this_month.date()
+        assert added == ()
+    # A few days at a month's start: their own facts.
+    early = span(
+        dt.datetime(2026, 3, 1, tzinfo=beijing), dt.datetime(2026, 3, 4, tzinfo=beijing), "month"
+    )
+    assert _edges(early.edges) == (early.edges, (), ())
+    # Across two months, with no whole month between: read as it is.
+    across = span(
+        dt.datetime(2026, 1, 15, tzinfo=beijing), dt.datetime(2026, 2, 10, tzinfo=beijing), "month"
+    )
+    assert _edges(across.edges) == (across.edges, (), ())
