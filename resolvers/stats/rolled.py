@@ -2,7 +2,9 @@
 
 A period's whole months (or weeks, for a weekly series) come from `comparison_rollups` (a
 comparison's from the year-to-date rows where that reads fewer: `pieces`), its
-partial ones from `comparison_case_facts` (the facts of the cases reported in them), and the
+partial ones from `comparison_case_facts` (the facts of the cases reported in them; for a
+comparison, the month's row less the facts of the rest of the month where that reads
+fewer: `_edges`), and the
 deadlines passed since the district's deadline watermark from the cases not accepted or not
 resolved and the whistles not reported in, by deadline (`db.comparison_rollups.LIVE`): so a
 read is rows in proportion to entries × months, plus the partial months' cases and a sweep
