@@ -365,19 +365,22 @@ WEIGHT_SOURCES: tuple[tuple[Any, str], ...] = (
 
 
 def weights_history(model: Any) -> Any:
-    """Every weights row of `model`, the newest first: the weights of any month are the
-    first taking effect in it or before (as `weights_query` reads one)."""
+    """Every weights row of `model`, the newest first (`weights_for` picks a month's)."""
     return select(model).order_by(model.effective_month.desc())
 
 
-def weights_query(model: Any, month: dt.date) -> Any:
-    """The latest weights of `model` taking effect in `month` or before."""
-    return (
-        select(model)
-        .where(model.effective_month <= month)
-        .order_by(model.effective_month.desc())
-        .limit(1)
-    )
+WeightsHistory = list[tuple[str, list[Any]]]
+"""Each source of `WEIGHT_SOURCES` in order, with its weights rows, the newest first."""
+
+
+def weights_for(history: WeightsHistory, month: dt.date) -> ScoreWeights:
+    """The weights a month is scored under: the district's own latest taking effect in that
+    month or before, else the platform's, else the default."""
+    for source, rows in history:
+        for row in rows:
+            if row.effective_month <= month:
+                return weights_of(row, source)
+    return DEFAULT_SCORE_WEIGHTS
 
 
 def weights_of(row: Any, source: str) -> ScoreWeights:
@@ -391,13 +394,12 @@ def weights_of(row: Any, source: str) -> ScoreWeights:
 
 
 async def weights_in_force(session: AsyncSession, month: dt.date) -> ScoreWeights:
-    """The weights a month is scored under: the district's own latest from that month or
-    before, else the platform's, else the default."""
-    for model, source in WEIGHT_SOURCES:
-        row = await session.scalar(weights_query(model, month))
-        if row is not None:
-            return weights_of(row, source)
-    return DEFAULT_SCORE_WEIGHTS
+    """The weights a month is scored under (`weights_for`)."""
+    history = [
+        (source, list(await session.scalars(weights_history(model))))
+        for model, source in WEIGHT_SOURCES
+    ]
+    return weights_for(history, month)
 
 
 class HotspotPlace(enum.StrEnum):

@@ -108,7 +108,7 @@ class _Shared:
     each source's weights (newest first), and the entries' names."""
 
     since: dt.datetime | None = None
-    weights: list[tuple[str, list[Any]]] | None = None
+    weights: a.WeightsHistory | None = None
     names: dict[int, str] = field(default_factory=dict)
 
     async def load(self, info: Info) -> None:
@@ -122,15 +122,6 @@ class _Shared:
             (source, list((await db.execute(a.weights_history(model))).scalars()))
             for model, source in a.WEIGHT_SOURCES
         ]
-
-    def weights_for(self, month: dt.date) -> a.ScoreWeights:
-        """The weights `month` is scored under (as `db.assessment.weights_in_force`)."""
-        assert self.weights is not None
-        for source, rows in self.weights:
-            for row in rows:
-                if row.effective_month <= month:
-                    return a.weights_of(row, source)
-        return a.DEFAULT_SCORE_WEIGHTS
 
 
 async def _month(
@@ -154,7 +145,8 @@ async def _month(
         planner=CUSTOM_PLANS,
         tuples=True,
     )
-    return shared.weights_for(month), a.read_counts(rows)
+    assert shared.weights is not None
+    return a.weights_for(shared.weights, month), a.read_counts(rows)
 
 
 def _ranking(
