@@ -128,7 +128,7 @@ def pieces(whole_from: dt.date, whole_to: dt.date) -> tuple[Piece, ...]:
 
 
 def _edges(
-    edges: tuple[tuple[dt.datetime, dt.datetime], ...],
+    edges: tuple[tuple[dt.datetime, dt.datetime], ...], now: dt.datetime
 ) -> tuple[
     tuple[tuple[dt.datetime, dt.datetime], ...],
     tuple[tuple[dt.datetime, dt.datetime], ...],
@@ -139,7 +139,6 @@ def _edges(
     have cases (none after now), as its month's rollup row (`months`) less the facts of the
     rest of the month (`taken`). A rolling year from the 5th reads the 4 days before it in
     its first month and the days after now in its last (none), not 26 days and 4."""
-    now = dt.datetime.now(dt.UTC)
     added: list[tuple[dt.datetime, dt.datetime]] = []
     taken: list[tuple[dt.datetime, dt.datetime]] = []
     months: list[dt.date] = []
@@ -237,16 +236,18 @@ def cells(
     *,
     histograms: tuple[str, ...],
     needed: frozenset[str] = frozenset(LIVE),
-    cumulative: bool = False,
+    as_of: dt.datetime | None = None,
     summed: bool = True,
 ) -> str:
     """The UNION ALL of the cells: whole periods, partial ones, and the deadlines passed by
     now; columns district_id, key, category, the fixed parts, `live_<part>` and (if asked)
-    the buckets of the `histograms` asked for (their prefixes). `cumulative`: a month grain's
-    whole months are read from the year-to-date rows where that takes fewer (`pieces`; for
-    a comparison: a series of months needs each month). Not `summed`: the rollup rows as
-    they are (those taken away negated), several to a cell (the caller sums every branch at
-    once)."""
+    the buckets of the `histograms` asked for (their prefixes). `as_of` (a comparison's
+    read, at that instant; a series of months needs each month): a month grain's whole
+    months are read from the year-to-date rows where that takes fewer (`pieces`), its
+    partial months from their smaller side (`_edges`, no case after `as_of`); every cells
+    of one statement are given the same instant, so that they cut the period alike and
+    share its parameters. Not `summed`: the rollup rows as they are (those taken away
+    negated), several to a cell (the caller sums every branch at once)."""
     conditions = _conditions(kind, scope, selection, params)
     category_rows = by_category or selection.category is not None
     rolled_category = "r.category" if by_category else "NULL::text"
@@ -274,14 +275,14 @@ def cells(
     join = _JOIN_COMMUNITY if "cm." in conditions + keys.key_rolled else ""
     branches = []
     facts_added, facts_taken, complemented = (
-        _edges(period.edges) if cumulative else (period.edges, (), ())
+        _edges(period.edges, as_of) if as_of is not None else (period.edges, (), ())
     )
     chosen: tuple[Piece, ...] = ()
     if period.whole_from is not None:
         assert period.whole_to is not None
         chosen = (
             pieces(period.whole_from, period.whole_to)
-            if cumulative
+            if as_of is not None
             else (Piece(grain, period.whole_from, period.whole_to),)
         )
     chosen += tuple(Piece("M", month, _add_months(month, 1)) for month in complemented)
@@ -528,21 +529,25 @@ def comparison(
     period = span(start, end, "month")
     definitions = case_definitions()
     names = [name for name in PARTS if any(name in d.parts for d in definitions)]
-    body = cells(
-        kind,
-        keys,
-        by_category,
-        scope,
-        selection,
-        period,
-        "M",
-        params,
-        case_where,
-        histograms=tuple(HISTOGRAM_OF.values()),
-        cumulative=True,
-        summed=False,
-    )
     prefixes = list(HISTOGRAM_OF.values())
+    as_of = dt.datetime.now(dt.UTC)
+
+    def rows_of(
+        kind: str,
+        by_category: bool,
+        params: dict[str, Any],
+        case_where: str,
+        *,
+        histograms: tuple[str, ...],
+        summed: bool,
+    ) -> str:
+        # The comparison's cells (`cells`): its period cut once, at one instant.
+        return cells(
+            kind, keys, by_category, scope, selection, period, "M", params, case_where,
+            histograms=histograms, as_of=as_of, summed=summed,
+        )  # fmt: skip
+
+    body = rows_of(kind, by_category, params, case_where, histograms=tuple(prefixes), summed=False)
     # The cells summed once, a row each (an entry, or an entry's category): those rows are
     # the answer's rows as they are, and the totals are summed from them (the total of a
     # breakdown from its categories' sums, a dozen rows).
@@ -565,19 +570,8 @@ def comparison(
         category_sums = ", ".join(f"sum({c}) AS {c}" for c in summed_columns)
         # Each entry's own totals from its rows over all categories (`*`): 2,000 rows of a
         # year rather than its 12,000 cells summed again.
-        entry_body = cells(
-            kind,
-            keys,
-            False,
-            scope,
-            selection,
-            period,
-            "M",
-            params,
-            case_where,
-            histograms=tuple(prefixes),
-            cumulative=True,
-            summed=False,
+        entry_body = rows_of(
+            kind, False, params, case_where, histograms=tuple(prefixes), summed=False
         )
         by_category_cte = [
             f"""
@@ -632,19 +626,7 @@ agg AS (
     given = None
     if group == "partner":
         given_params: dict[str, Any] = {}
-        given_body = cells(
-            "HELPER",
-            keys,
-            False,
-            scope,
-            selection,
-            period,
-            "M",
-            given_params,
-            "",
-            histograms=(),
-            cumulative=True,
-        )
+        given_body = rows_of("HELPER", False, given_params, "", histograms=(), summed=True)
         params.update(given_params)
         given = f"""
 given_cells AS (

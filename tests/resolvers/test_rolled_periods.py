@@ -94,7 +94,7 @@ def test_a_partial_month_is_read_from_the_smaller_side() -> None:
     first = dt.datetime(2025, 12, 5, tzinfo=beijing)
     this_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     cut = span(first, now, "month")
-    added, taken, months = _edges(cut.edges)
+    added, taken, months = _edges(cut.edges, now)
     assert months[0] == D(2025, 12, 1)
     assert taken[0] == (dt.datetime(2025, 12, 1, tzinfo=beijing), first)
     if now - this_month > dt.timedelta(hours=1):  # (not in the first hour of a month)
@@ -104,9 +104,9 @@ def test_a_partial_month_is_read_from_the_smaller_side() -> None:
     early = span(
         dt.datetime(2026, 3, 1, tzinfo=beijing), dt.datetime(2026, 3, 4, tzinfo=beijing), "month"
     )
-    assert _edges(early.edges) == (early.edges, (), ())
+    assert _edges(early.edges, now) == (early.edges, (), ())
     # Across two months, with no whole month between: read as it is.
     across = span(
         dt.datetime(2026, 1, 15, tzinfo=beijing), dt.datetime(2026, 2, 10, tzinfo=beijing), "month"
     )
-    assert _edges(across.edges) == (across.edges, (), ())
+    assert _edges(across.edges, now) == (across.edges, (), ())
