@@ -31,9 +31,10 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.principal import Principal
-from db import embedded, migrate
+from db import assessment_rollups, embedded, migrate
 from db.models.enums import Role
 from db.session import Database
+from resolvers.stats import rolled
 from resolvers.stats.sql import PLANNER, Scope, Selection, comparison
 from resolvers.workflow.deadlines import decide_assessments
 from server.app import create_app
@@ -259,28 +260,42 @@ async def main() -> None:
     if args.only and "statement" not in args.only:
         await database.dispose()
         return
-    for by_category in (False, True):
-        sql, params = comparison(
-            "community",
-            Scope(row.id),
-            Selection(),
-            dt.datetime.fromisoformat(period["from"]),
-            dt.datetime.fromisoformat(period["to"]),
-            by_category=by_category,
+    # The statements' own time on the server (EXPLAIN ANALYZE): the rolling year's community
+    # comparison from the rollups, with and without the breakdown, and from the cases.
+    start = dt.datetime.fromisoformat(period["from"])
+    stop = dt.datetime.fromisoformat(period["to"])
+    async with database.tenant_session(row.id) as session:
+        decided_until = (
+            await session.execute(assessment_rollups.watermark_query(row.id))
+        ).scalar_one_or_none()
+    statements = [
+        (
+            f"rollups{' with breakdown' if by_category else ''}",
+            rolled.PLANNER,
+            rolled.comparison(
+                "community", Scope(row.id), Selection(), start, stop,
+                by_category=by_category, decided_until=decided_until,
+            ),
         )
+        for by_category in (False, True)
+    ]  # fmt: skip
+    statements.append(
+        ("from the cases (exact)", PLANNER, comparison("community", Scope(row.id), Selection(),
+                                                       start, stop, by_category=False))
+    )  # fmt: skip
+    for label, planner, statement in statements:
+        assert statement is not None
+        sql, params = statement
         async with database.tenant_session(row.id) as session, session.begin():
             await session.execute(
                 text("SELECT set_config('app.district_id', :d, true)"), {"d": str(row.id)}
             )
-            for name, value in PLANNER:
+            for name, value in planner:
                 await session.execute(
                     text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value}
                 )
             plan = (await session.execute(text("EXPLAIN (ANALYZE) " + sql), params)).scalars().all()
-        print(
-            f"community comparison statement{' with breakdown' if by_category else ''}, "
-            f"server side: {plan[-1].strip()}"
-        )
+        print(f"community comparison statement, {label}, server side: {plan[-1].strip()}")
     await database.dispose()
 
 
