@@ -157,7 +157,9 @@ class Definition:
 
 
 def _percent(numerator: str, denominator: str) -> str:
-    return f"100.0 * {{{numerator}}} / nullif({{{denominator}}}, 0)"
+    # In doubles (as Python's `100.0 * n / d`): numerics cost a breakdown's 12,000 rows ~12 ms
+    # of PostgreSQL's time, to be made doubles for the answer anyway.
+    return f"100.0::float8 * {{{numerator}}} / nullif({{{denominator}}}, 0)"
 
 
 _COHORT = "the cases reported in the period"

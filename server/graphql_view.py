@@ -223,7 +223,7 @@ class GraphQLApp(GraphQL[Context, None]):
         before execution (no `data`) is a 400; with `application/json`, always 200. Either
         way, an operation its principal's cost budget could not pay is a 429, and one refused
         for overload a 503, with `Retry-After`."""
-        response = super().create_response(response_data, sub_response)
+        response = self._response(response_data, sub_response)
         if isinstance(response_data, list):
             return response
         errors = cast(list[dict[str, Any]], response_data.get("errors") or [])
@@ -243,10 +243,24 @@ class GraphQLApp(GraphQL[Context, None]):
             without_data = cast(GraphQLHTTPResponse, {"errors": errors})
             status = response.status_code if response.status_code != 200 else 400
             headers = {k: v for k, v in response.headers.items() if k == "retry-after"}
-            response = super().create_response(without_data, sub_response)
+            response = self._response(without_data, sub_response)
             response.status_code = status
             response.headers.update(headers)
         response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+        return response
+
+    @staticmethod
+    def _response(data: object, sub_response: Response) -> Response:
+        """Strawberry's response (its headers, status and background tasks from
+        `sub_response`), with the body as `orjson` writes it: `encode_json` gives text for
+        WebSocket frames, which the HTTP response would encode again (~15 ms of a 10 MB
+        answer)."""
+        response = Response(orjson.dumps(data), media_type="application/json")
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
         return response
 
 
