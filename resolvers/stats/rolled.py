@@ -3,8 +3,8 @@
 A period's whole months (or weeks, for a weekly series) come from `comparison_rollups` (a
 comparison's from the year-to-date rows where that reads fewer: `pieces`), its
 partial ones from `comparison_case_facts` (the facts of the cases reported in them; for a
-comparison, the month's row less the facts of the rest of the month where that reads
-fewer: `_edges`), and the
+comparison or a series by month, the month's row less the facts of the rest of the month
+where that reads fewer: `_edges`), and the
 deadlines passed since the district's deadline watermark from the cases not accepted or not
 resolved and the whistles not reported in, by deadline (`db.comparison_rollups.LIVE`): so a
 read is rows in proportion to entries × months, plus the partial months' cases and a sweep
@@ -237,17 +237,19 @@ def cells(
     histograms: tuple[str, ...],
     needed: frozenset[str] = frozenset(LIVE),
     as_of: dt.datetime | None = None,
+    year_to_date: bool = False,
     summed: bool = True,
 ) -> str:
     """The UNION ALL of the cells: whole periods, partial ones, and the deadlines passed by
     now; columns district_id, key, category, the fixed parts, `live_<part>` and (if asked)
-    the buckets of the `histograms` asked for (their prefixes). `as_of` (a comparison's
-    read, at that instant; a series of months needs each month): a month grain's whole
-    months are read from the year-to-date rows where that takes fewer (`pieces`), its
-    partial months from their smaller side (`_edges`, no case after `as_of`); every cells
-    of one statement are given the same instant, so that they cut the period alike and
-    share its parameters. Not `summed`: the rollup rows as they are (those taken away
-    negated), several to a cell (the caller sums every branch at once)."""
+    the buckets of the `histograms` asked for (their prefixes). `as_of` (the instant of
+    the read): a month grain's partial months are read from their smaller side (`_edges`,
+    no case after `as_of`), and every cells of one statement are given the same instant, so
+    that they cut the period alike and share its parameters. `year_to_date` (a comparison,
+    whose whole months are one sum; not a series, whose months are its buckets): whole
+    months from the year-to-date rows where that takes fewer (`pieces`). Not `summed`: the
+    rollup rows as they are (those taken away negated), several to a cell (the caller sums
+    every branch at once)."""
     conditions = _conditions(kind, scope, selection, params)
     category_rows = by_category or selection.category is not None
     rolled_category = "r.category" if by_category else "NULL::text"
@@ -282,7 +284,7 @@ def cells(
         assert period.whole_to is not None
         chosen = (
             pieces(period.whole_from, period.whole_to)
-            if as_of is not None
+            if year_to_date
             else (Piece(grain, period.whole_from, period.whole_to),)
         )
     chosen += tuple(Piece("M", month, _add_months(month, 1)) for month in complemented)
@@ -339,13 +341,13 @@ def cells(
         if len(histograms) == 1:
             # One histogram (a series of a percentile): counted by bucket first, then spread
             # over the bucket columns, rather than 64 filters on every fact.
-            assert sign > 0, "a series adds its partial months' facts"
             (prefix,) = histograms
-            sums = ", ".join(f"sum(r.{name}) AS {name}" for name in FIXED)
+            minus = "" if sign > 0 else "-"
+            sums = ", ".join(f"sum({minus}r.{name}) AS {name}" for name in FIXED)
             counted = (
                 f"(SELECT {keys.district[0]} AS district_id, {keys.key_facts} AS key, "
                 f"{rolled_category} AS category, {sums}, r.{prefix}_bucket AS bucket, "
-                f"count(*) AS n{facts}\n    GROUP BY 1, 2, 3, r.{prefix}_bucket) AS x"
+                f"{minus}count(*) AS n{facts}\n    GROUP BY 1, 2, 3, r.{prefix}_bucket) AS x"
             )
             partial = select(
                 "x.district_id",
@@ -547,7 +549,7 @@ def comparison(
         # The comparison's cells (`cells`): its period cut once, at one instant.
         return cells(
             kind, keys, by_category, scope, selection, period, "M", params, case_where,
-            histograms=histograms, as_of=as_of, summed=summed,
+            histograms=histograms, as_of=as_of, year_to_date=True, summed=summed,
         )  # fmt: skip
 
     body = rows_of(kind, by_category, params, case_where, histograms=tuple(prefixes), summed=False)
@@ -695,6 +697,10 @@ def time_series(
         case_where,
         histograms=(HISTOGRAM_OF[percentile[0]],) if percentile is not None else (),
         needed=frozenset(definition.parts),
+        # Partial months from their smaller side, as a comparison's: a bucket is a calendar
+        # month (the first from the period's start), so a month's row less the facts of the
+        # rest of it falls in the same bucket. (Weeks read their partial weeks' facts.)
+        as_of=dt.datetime.now(dt.UTC) if unit == "month" else None,
     )
     names = [name for name in PARTS if name in definition.parts]
     sums = _part_sums(names)
