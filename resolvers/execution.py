@@ -193,13 +193,16 @@ def row_answer(
     plan: Plan,
     leaves: dict[tuple[str, ...], str],
     given: dict[str, Any] | None = None,
+    typed: frozenset[tuple[str, ...]] = frozenset(),
 ) -> Any:
     """A function of a row that answers `plan` on a `RowBacked` object, or None when the
     plan asks for anything but leaves, objects of them (at any depth) and `__typename` that
     `leaves` knows. `leaves`: for the path of attributes to a leaf, a Python expression over
     `row` (and the names in `given`). Each leaf is serialised as the plain path serialises
     it, and anything out of the ordinary gives up; each object is made at once, as a
-    dictionary display."""
+    dictionary display. `typed`: the paths of leaves whose values the statement types as
+    their field's serialized form (a finite double or null for a Float, an int4 for an
+    Int), taken as they are: only a null of a non-null field gives up."""
     names: dict[str, Any] = {
         **(given or {}),
         "GIVE_UP": _GIVE_UP,
@@ -225,12 +228,14 @@ def row_answer(
             if kind != _LEAF or expression is None:
                 return None
             value = f"v{next(counter)}"
-            body.extend(
-                [
-                    f"    {value} = {expression}",
-                    *_checked(value, f"serialize_{value}", serialize, nullable, "    ", names),
-                ]
-            )
+            body.append(f"    {value} = {expression}")
+            if (*path, attribute) in typed and serialize in (_FLOAT_SERIALIZE, _INT_SERIALIZE):
+                if not nullable:
+                    body.extend([f"    if {value} is None:", "        return GIVE_UP"])
+            else:
+                body.extend(
+                    _checked(value, f"serialize_{value}", serialize, nullable, "    ", names)
+                )
             members.append(f"{key!r}: {value}")
         return f"{{{', '.join(members)}}}"
 

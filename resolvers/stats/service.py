@@ -278,6 +278,10 @@ class _Reader:
             **{("metrics", *path): leaf for path, leaf in self.leaves.items()},
         }
         """The leaves of a category's row (`CategoryMetrics`): its category, its figures."""
+        self._typed = frozenset(self.leaves)
+        self._category_typed = frozenset(("metrics", *path) for path in self.leaves)
+        """The figures' leaves: doubles and int4s as the answer gives them (the statement
+        casts them so: `resolvers.stats.sql.finish_comparison`)."""
         self._answers: dict[tuple[int, bool], tuple[Any, Any]] = {}
 
     def figure(self, row: Sequence[Any], column: str) -> Figure | None:
@@ -299,7 +303,8 @@ class _Reader:
         found = self._answers.get((id(plan), category))
         if found is None:
             leaves = self.category_leaves if category else self.leaves
-            build = execution.row_answer(plan, leaves, {"CATEGORY_OF": _CATEGORY})
+            typed = self._category_typed if category else self._typed
+            build = execution.row_answer(plan, leaves, {"CATEGORY_OF": _CATEGORY}, typed)
             found = self._answers[(id(plan), category)] = (plan, build)
         return found[1]
 

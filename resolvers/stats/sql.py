@@ -476,10 +476,13 @@ def finish_comparison(
             "AND g.key IS NOT DISTINCT FROM r.key"
         )
     # Counts of an entry without cases are 0, other figures null; samples are always counts.
+    # Values are doubles and samples int4s, as the answer gives them (`resolvers.stats.
+    # service` takes them as they are).
     selected = ", ".join(
         [
             (f"coalesce(a.v_{d.column}, 0)" if d.unit is Unit.COUNT else f"a.v_{d.column}")
-            + f"::float8 AS v_{d.column}, coalesce(a.s_{d.column}, 0) AS s_{d.column}"
+            + f"::float8 AS v_{d.column}, "
+            + f"CAST(coalesce(a.s_{d.column}, 0) AS int) AS s_{d.column}"
             for d in definitions
         ]
         + [f"a.{column}" for column in extra_columns]
@@ -500,7 +503,7 @@ def finish_comparison(
         value = per_thousand.value.format(
             cases="CAST(coalesce(a.v_cases, 0) AS float8)", households=households
         )
-        sample = per_thousand.sample.format(cases="coalesce(a.s_cases, 0)")
+        sample = per_thousand.sample.format(cases="CAST(coalesce(a.s_cases, 0) AS int)")
         return f"{value} AS v_{per_thousand.column}, {sample} AS s_{per_thousand.column}"
 
     # Rows in no particular order (`resolvers.stats.service` puts them in order): an entry's
