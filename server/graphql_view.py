@@ -154,9 +154,10 @@ class GraphQLApp(GraphQL[Context, None]):
         return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> str:
-        """Every answer, over HTTP and WebSocket, in one pass: UTF-8 rather than `\\uXXXX`
-        escapes, and compiled reads (`orjson.Fragment`) copied in as they are. Text, not
-        bytes: the WebSocket protocol sends text frames."""
+        """WebSocket messages and streamed (multipart) parts, in one pass: UTF-8 rather than
+        `\\uXXXX` escapes, and compiled reads (`orjson.Fragment`) copied in as they are.
+        Text, not bytes: the WebSocket protocol sends text frames. (An HTTP answer is
+        written as bytes, the same way: `_response`.)"""
         return orjson.dumps(data).decode()
 
     def should_render_graphql_ide(self, request: Any) -> bool:

@@ -134,11 +134,12 @@ def _edges(
     tuple[tuple[dt.datetime, dt.datetime], ...],
     tuple[dt.date, ...],
 ]:
-    """How a comparison reads a period's partial months (`Span.edges`): each from the
-    facts of its cases (`added`), or, when the rest of its month holds fewer days that can
-    have cases (none after now), as its month's rollup row (`months`) less the facts of the
-    rest of the month (`taken`). A rolling year from the 5th reads the 4 days before it in
-    its first month and the days after now in its last (none), not 26 days and 4."""
+    """How a comparison (or a series by month) reads a period's partial months (`Span.
+    edges`): each from the facts of its cases (`added`), or, when the rest of its month
+    holds fewer days that can have cases (none after now), as its month's rollup row
+    (`months`) less the facts of the rest of the month (`taken`). A rolling year from the
+    5th reads the 4 days before it in its first month and the days after now in its last
+    (none), not 26 days and 4."""
     added: list[tuple[dt.datetime, dt.datetime]] = []
     taken: list[tuple[dt.datetime, dt.datetime]] = []
     months: list[dt.date] = []

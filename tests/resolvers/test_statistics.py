@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -835,11 +836,13 @@ async def test_figures_answered_off_their_rows_equal_those_read_as_attributes(
     variables = {"period": PERIOD, "min": 0, "exact": exact}
     bearer = world.token(Role.DISTRICT_ADMIN)
     answers: list[Any] = []
+    rows: list[tuple[Any, Any]] = []
     row_backed = (service._RowMetrics, service._CategoryRow)
     for kind in row_backed:
 
         def counting(self: Any, plan: Any, answer: Any = kind.answer) -> Any:
             answers.append(answer(self, plan))
+            rows.append((self.row, self.reader))
             return answers[-1]
 
         monkeypatch.setattr(kind, "answer", counting)
@@ -856,6 +859,14 @@ async def test_figures_answered_off_their_rows_equal_those_read_as_attributes(
     assert len(answers) == requests * len(groups)
     assert len(groups) >= 10
     assert execution.GIVE_UP not in answers
+    # What a row answer takes as it is (`execution.row_answer`'s typed leaves): finite
+    # doubles or nulls, and int4 samples, from either statement.
+    for row, reader in rows:
+        for value_at, sample_at in reader.places.values():
+            value, sample = row[value_at], row[sample_at]
+            assert value is None or (type(value) is float and math.isfinite(value)), value
+            assert type(sample) is int, sample
+            assert -(2**31) <= sample < 2**31, sample
     for kind in row_backed:
         monkeypatch.setattr(kind, "answer", lambda self, plan: execution.GIVE_UP)
     as_attributes = await graphql(client, TYPED, variables, bearer=bearer)
