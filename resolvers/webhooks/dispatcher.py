@@ -81,9 +81,16 @@ class DispatchSettings:
     https_only: bool = False
 
     @property
+    def attempt_seconds(self) -> float:
+        """The longest an attempt may take, whole: connect, send, read. Each read has its own
+        timeout too, but an answer dripping a byte within each would otherwise hold its
+        attempt (past its lease) for as long as it dripped."""
+        return self.connect_timeout_seconds + 2 * self.read_timeout_seconds
+
+    @property
     def lease_seconds(self) -> float:
-        """Longer than any attempt can take: connect, send, read, with a margin."""
-        return self.connect_timeout_seconds + 2 * self.read_timeout_seconds + 5
+        """Longer than any attempt can take, with a margin for recording its outcome."""
+        return self.attempt_seconds + 5
 
     def backoff(self, attempts: int) -> float:
         """Seconds before the next try after `attempts` failed ones: doubling from the base
@@ -389,7 +396,9 @@ class Dispatcher:
                 ttl_dns_cache=60,
             ),
             timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=s.connect_timeout_seconds, sock_read=s.read_timeout_seconds
+                total=s.attempt_seconds,
+                sock_connect=s.connect_timeout_seconds,
+                sock_read=s.read_timeout_seconds,
             ),
             # The answer's bytes as sent (a compressed bomb is not inflated), no proxies from
             # the environment (the address checked is the one called).
@@ -675,8 +684,10 @@ class Dispatcher:
             error = f"url refused: {exc}"
         except aiohttp.ConnectionTimeoutError:
             error = "connect timeout"
-        except (aiohttp.ServerTimeoutError, TimeoutError):
+        except aiohttp.ServerTimeoutError:
             error = "read timeout"
+        except TimeoutError:
+            error = f"timeout: no whole answer within {self.settings.attempt_seconds:g} s"
         except aiohttp.ClientConnectorError as exc:
             refused = urls.refusal_of(exc)
             error = f"url refused: {refused}" if refused else f"cannot connect: {exc.os_error}"

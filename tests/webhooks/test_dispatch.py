@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from collections import Counter
 
 import httpx
@@ -14,6 +15,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from db.models.enums import Role
 from db.session import Database
+from resolvers.webhooks.dispatcher import Claim
 from tests.http import graphql
 from tests.webhooks.conftest import (
     QUICK,
@@ -342,6 +344,41 @@ async def test_redirects_are_not_followed_and_refused_urls_are_not_called(
     assert receiver.received == []
     nodes = (await deliveries(api, scene, endpoint))["deliveries"]["nodes"]
     assert any("url refused" in (n["lastError"] or "") for n in nodes)
+
+
+async def test_an_attempt_ends_within_its_time_however_slowly_the_answer_drips(
+    database: Database,
+) -> None:
+    """Each read of an answer has its timeout, but one dripping a byte within each would
+    hold its attempt past the lease (another process would then claim the delivery and
+    call again while the first call goes on): the attempt as a whole ends in time."""
+
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n")
+        for _ in range(100):  # 20 s at a byte a 0.2 s: each read within its 0.5 s
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.sleep(0.2)
+
+    server = await asyncio.start_server(drip, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = dataclasses.replace(QUICK, connect_timeout_seconds=0.5, read_timeout_seconds=0.5)
+    claim = Claim(
+        district_id=0, id=1, endpoint_id=1, case_id=1, attempts=1,
+        url=f"http://127.0.0.1:{port}/hooks", secrets=("whsec_" + "a" * 32,), body=b"{}",
+    )  # fmt: skip
+    try:
+        async with dispatching(database, settings) as dispatcher:
+            started = time.perf_counter()
+            outcome = await dispatcher.send(claim)
+            took = time.perf_counter() - started
+    finally:
+        server.close()
+    assert not outcome.ok
+    assert outcome.error == "timeout: no whole answer within 1.5 s"
+    assert settings.attempt_seconds <= took < settings.attempt_seconds + 1
+    assert settings.attempt_seconds < settings.lease_seconds
 
 
 async def _age(database: Database, district_id: int, path: str, days: int) -> None:
