@@ -393,13 +393,18 @@ def weights_of(row: Any, source: str) -> ScoreWeights:
     )
 
 
-async def weights_in_force(session: AsyncSession, month: dt.date) -> ScoreWeights:
-    """The weights a month is scored under (`weights_for`)."""
-    history = [
-        (source, list(await session.scalars(weights_history(model))))
+async def read_weights_history(db: Any) -> WeightsHistory:
+    """Every source's weights rows (`weights_history`), read through `db` (a session, or a
+    request's database)."""
+    return [
+        (source, list((await db.execute(weights_history(model))).scalars()))
         for model, source in WEIGHT_SOURCES
     ]
-    return weights_for(history, month)
+
+
+async def weights_in_force(session: AsyncSession, month: dt.date) -> ScoreWeights:
+    """The weights a month is scored under (`weights_for`)."""
+    return weights_for(await read_weights_history(session), month)
 
 
 class HotspotPlace(enum.StrEnum):

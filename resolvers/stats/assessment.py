@@ -118,10 +118,7 @@ class _Shared:
         self.since = (
             await db.execute(rollups.watermark_query(_district(info)))
         ).scalar_one_or_none()
-        self.weights = [
-            (source, list((await db.execute(a.weights_history(model))).scalars()))
-            for model, source in a.WEIGHT_SOURCES
-        ]
+        self.weights = await a.read_weights_history(db)
 
 
 async def _month(

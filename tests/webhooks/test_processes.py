@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +18,7 @@ from db.models.enums import Role
 from tests.http import graphql
 from tests.server.running import Served
 from tests.webhooks.conftest import CREATE, Scene, case_of, gid, seq_of, settle
-from tests.webhooks.receiver import Receiver
+from tests.webhooks.receiver import Received, Receiver
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +33,8 @@ WEBHOOKS = {
 }
 
 
-def serve(owner_url: str, tmp: Path, name: str) -> Served:
-    return Served(owner_url, tmp / f"{name}.log", env=WEBHOOKS).wait_ready()
+def serve(owner_url: str, tmp: Path, name: str, env: dict[str, str] = WEBHOOKS) -> Served:
+    return Served(owner_url, tmp / f"{name}.log", env=env).wait_ready()
 
 
 async def create(served: Served, scene: Scene, url: str) -> str:
@@ -45,15 +47,18 @@ async def create(served: Served, scene: Scene, url: str) -> str:
     return str(made["endpoint"]["id"])
 
 
-def first_arrivals(receiver: Receiver) -> dict[str, list[int]]:
-    """Seqs by case id in the order they first arrived (a retried attempt arrives again)."""
+def first_arrivals(
+    receiver: Receiver, key: Callable[[Received], Any] = lambda r: case_of(r.body)
+) -> dict[Any, list[int]]:
+    """Seqs by `key` (the case id) in the order they first arrived (a retried attempt
+    arrives again)."""
     seen: set[str] = set()
-    found: dict[str, list[int]] = {}
+    found: dict[Any, list[int]] = {}
     for request in receiver.received:
         if request.headers["webhook-id"] in seen:
             continue
         seen.add(request.headers["webhook-id"])
-        found.setdefault(case_of(request.body), []).append(seq_of(request.body))
+        found.setdefault(key(request), []).append(seq_of(request.body))
     return found
 
 
@@ -115,8 +120,8 @@ async def test_two_server_processes_make_each_attempt_once(
     # a generous one keeps a busy machine's stalls from causing retries, and the counts
     # below tell a retry from a delivery two processes both claimed.
     env = {**WEBHOOKS, "GONGZHI_WEBHOOK_READ_TIMEOUT_SECONDS": "5"}
-    a = Served(owner_url_of, tmp_path / "a.log", env=env).wait_ready()
-    b = Served(owner_url_of, tmp_path / "b.log", env=env).wait_ready()
+    a = serve(owner_url_of, tmp_path, "a", env)
+    b = serve(owner_url_of, tmp_path, "b", env)
     try:
         for i in range(3):
             await create(a, scene, f"{receiver.url}/{i}")
@@ -143,14 +148,8 @@ async def test_two_server_processes_make_each_attempt_once(
     assert sum(sent.values()) == attempts["success"] + attempts["failure"], attempts
     if not attempts["failure"]:
         assert set(sent.values()) == {1}, [m for m, n in sent.items() if n > 1]
-    # In order per endpoint and case, by first arrival (a retry arrives again).
-    seen: set[str] = set()
-    per_endpoint_case: dict[tuple[str, str], list[int]] = {}
-    for r in receiver.received:
-        if r.headers["webhook-id"] not in seen:
-            seen.add(r.headers["webhook-id"])
-            key = (r.path, case_of(r.body))
-            per_endpoint_case.setdefault(key, []).append(seq_of(r.body))
+    # In order per endpoint and case, by first arrival.
+    per_endpoint_case = first_arrivals(receiver, lambda r: (r.path, case_of(r.body)))
     assert len(per_endpoint_case) == 9
     for (_, case_gid), seqs in per_endpoint_case.items():
         assert seqs == committed[case_of_id(case_gid)]
