@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, Index, Integer, SmallInteger, String
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    Date,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.histograms import BUCKETS
+from db.histograms import BUCKETS, dense_sql
 from db.models.base import Base, DistrictScoped, TenantEntity
 
 FIXED_PARTS = (
@@ -44,6 +54,17 @@ def histogram_column(prefix: str, bucket: int) -> str:
 HISTOGRAM_COLUMNS = tuple(
     histogram_column(p, i) for p in HISTOGRAM_PREFIXES for i in range(BUCKETS)
 )
+
+
+def dense_column(prefix: str) -> str:
+    """The column of a rollup row's histogram as one value (`ha_dense`)."""
+    return f"{prefix}_dense"
+
+
+def dense_of(prefix: str) -> str:
+    """What `dense_column(prefix)` holds: the bucket columns as `db.histograms.dense_sql`."""
+    return dense_sql([histogram_column(prefix, i) for i in range(BUCKETS)])
+
 
 FACT_READ = ("entry_id", "category", *FIXED_PARTS, "ha_bucket", "hr_bucket")
 """What a read of partial months takes of a fact, beside its key (`ix_comparison_case_facts_
@@ -102,9 +123,15 @@ class ComparisonCaseFact(_Parts, TenantEntity, Base):
 class ComparisonRollup(_Histograms, _Parts, DistrictScoped, Base):
     """The facts' sums by grain (M: month, C: calendar year to date, by month, W: ISO
     week; `db.comparison_rollups.GRAINS`), the period's first day, kind, entry and category
-    (`*`: all): what comparisons and time series read."""
+    (`*`: all): what comparisons and time series read. Each histogram is kept twice: a
+    column a bucket (written, and summed by PostgreSQL for a few rows a read) and the
+    same counts as one value (`ha_dense`, `hr_dense`: generated, read by a comparison, which
+    adds thousands of them up in numpy instead of PostgreSQL summing 128 columns a row)."""
 
     __tablename__ = "comparison_rollups"
+
+    ha_dense: Mapped[bytes] = mapped_column(LargeBinary, Computed(dense_of("ha"), persisted=True))
+    hr_dense: Mapped[bytes] = mapped_column(LargeBinary, Computed(dense_of("hr"), persisted=True))
 
     grain: Mapped[str] = mapped_column(String(1), primary_key=True)
     kind: Mapped[str] = mapped_column(String(9), primary_key=True)

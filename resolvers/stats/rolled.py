@@ -21,19 +21,22 @@ series of one category read the cases (`resolvers.stats.sql`), as `exact: true` 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from db import histograms
 from db.assessment_rollups import AS_OF
 from db.comparison_rollups import ALL_CATEGORIES, FIXED, LIVE
-from db.histograms import BUCKETS
+from db.histograms import BUCKETS, bucket_list_sql
 from db.metrics import DEFINITIONS, PARTS, TIME_ZONE, Definition, Metric
-from db.models.comparison import FACT_READ, HISTOGRAM_PREFIXES, histogram_column
+from db.models.comparison import FACT_READ, HISTOGRAM_PREFIXES, dense_column, histogram_column
 from db.models.enums import CaseCategory
 from resolvers.stats.sql import (
+    HISTOGRAM_ROW,
     INTERVALS,
     Scope,
     Selection,
@@ -240,10 +243,12 @@ def cells(
     as_of: dt.datetime | None = None,
     year_to_date: bool = False,
     summed: bool = True,
+    dense: bool = False,
 ) -> str:
     """The UNION ALL of the cells: whole periods, partial ones, and the deadlines passed by
     now; columns district_id, key, category, the fixed parts, `live_<part>` and (if asked)
-    the buckets of the `histograms` asked for (their prefixes). `as_of` (the instant of
+    the buckets of the `histograms` asked for (their prefixes); or, `dense`, only the key
+    and each histogram's parts, to be added up in numpy (`DENSE_PARTS`). `as_of` (the instant of
     the read): a month grain's partial months are read from their smaller side (`_edges`,
     no case after `as_of`), and every cells of one statement are given the same instant, so
     that they cut the period alike and share its parameters. `year_to_date` (a comparison,
@@ -264,6 +269,15 @@ def cells(
         histogram: Callable[[str, int], str],
     ) -> str:
         columns = [f"{district} AS district_id", f"{key} AS key", f"{category} AS category"]
+        if dense:
+            return "SELECT " + ", ".join(
+                columns
+                + [
+                    f"{histogram(prefix, DENSE_PARTS.index(part))} AS {column}"
+                    for prefix in histograms
+                    for part, column in _dense_parts(prefix)
+                ]
+            )
         columns += [_int(fixed.format(name=name)) + f" AS {name}" for name in FIXED]
         columns += [
             _int(live.get(name, "0")) + f" AS {column}" for name, column in _LIVE_COLUMNS.items()
@@ -306,8 +320,14 @@ def cells(
             )
             column = ("sum({})" if summed else "{}").format("r.{}" if sign > 0 else "-r.{}")
 
-            def bucket(prefix: str, i: int, column: str = column) -> str:
-                return column.format(histogram_column(prefix, i))
+            def bucket(prefix: str, i: int, column: str = column, sign: int = sign) -> str:
+                if not dense:
+                    return column.format(histogram_column(prefix, i))
+                # The row's dense histogram, added or taken away as it is.
+                if DENSE_PARTS[i] != ("added" if sign > 0 else "taken"):
+                    return "NULL::bytea"
+                mine = f"r.{dense_column(prefix)}"
+                return f"string_agg({mine}, ''::bytea)" if summed else mine
 
             rolled = select(
                 keys.district[0],
@@ -339,7 +359,7 @@ def cells(
                 f"AND created_at >= :{name}{e}_from AND created_at < :{name}{e}_to"
             )
         facts = f"\n    FROM ({' UNION ALL '.join(ranges)}) AS r{join}\n    WHERE true{conditions}"
-        if len(histograms) == 1:
+        if len(histograms) == 1 and not dense:
             # One histogram (a series of a percentile): counted by bucket first, then spread
             # over the bucket columns, rather than 64 filters on every fact.
             (prefix,) = histograms
@@ -361,7 +381,17 @@ def cells(
             branches.append(f"{partial}\n    FROM {counted}\n    GROUP BY 1, 2, 3")
         else:
 
-            def counted_in(prefix: str, i: int, one: str = "1" if sign > 0 else "-1") -> str:
+            def counted_in(prefix: str, i: int, sign: int = sign) -> str:
+                if dense:
+                    # The facts' buckets listed, added or taken away.
+                    if DENSE_PARTS[i] != ("buckets_added" if sign > 0 else "buckets_taken"):
+                        return "NULL::bytea"
+                    listed = bucket_list_sql(f"r.{prefix}_bucket")
+                    return (
+                        f"string_agg({listed}, ''::bytea) "
+                        f"FILTER (WHERE r.{prefix}_bucket IS NOT NULL)"
+                    )
+                one = "1" if sign > 0 else "-1"
                 return f"coalesce(sum({one}) FILTER (WHERE r.{prefix}_bucket = {i}), 0)"
 
             partial = select(
@@ -373,7 +403,7 @@ def cells(
                 counted_in,
             )
             branches.append(f"{partial}{facts}\n    GROUP BY 1, 2, 3")
-    if kind != "HELPER":
+    if kind != "HELPER" and not dense:
         case_category = "CAST(f.category AS text)" if by_category else "NULL::text"
         case_join = _JOIN_CASE_COMMUNITY if "cm." in case_where + keys.key_cases else ""
         for name, pending in LIVE.items():
@@ -396,7 +426,12 @@ def cells(
                 district = " AND f.district_id = :district_id" if scope.district_id else ""
             branches.append(
                 select(
-                    keys.district[1], keys.key_cases, case_category, "0", {name: "count(*)"}, _zero
+                    keys.district[1],
+                    keys.key_cases,
+                    case_category,
+                    "0",
+                    {name: "count(*)"},
+                    _no_bytes if dense else _zero,
                 )
                 + f"\n    FROM {rows}\n    WHERE {pending.condition}{district} "
                 f"AND {pending.due} >= {since} AND {pending.due} < now() "
@@ -423,6 +458,26 @@ def _int(aggregate: str) -> str:
 
 def _zero(prefix: str, i: int) -> str:
     return "0"
+
+
+def _no_bytes(prefix: str, i: int) -> str:
+    return "NULL::bytea"
+
+
+DENSE_PARTS = ("added", "taken", "buckets_added", "buckets_taken")
+"""A cell's parts of a histogram read `dense` (`cells`), as `db.histograms.summed` takes
+them: rollup rows' dense histograms added and taken away, and facts' buckets added and
+taken away, each concatenated."""
+
+
+def _dense_parts(prefix: str) -> list[tuple[str, str]]:
+    """Each of `DENSE_PARTS` of a histogram, and its column (`ha_added`, ...)."""
+    return [(part, f"{prefix}_{part}") for part in DENSE_PARTS]
+
+
+def dense_columns(prefixes: Sequence[str]) -> list[str]:
+    """The columns of `DENSE_PARTS` of these histograms, in order."""
+    return [column for prefix in prefixes for _, column in _dense_parts(prefix)]
 
 
 def _part_sums(names: list[str], summed: bool = True) -> list[str]:
@@ -491,8 +546,6 @@ _GROUP_KEYS = {
     ),
 }
 
-COMPARISON_HISTOGRAMS = ("hist_ha", "hist_hr")
-
 PLANNER = (
     ("min_parallel_table_scan_size", "64GB"),
     ("min_parallel_index_scan_size", "64GB"),
@@ -544,23 +597,34 @@ def comparison(
         params: dict[str, Any],
         case_where: str,
         *,
-        histograms: tuple[str, ...],
-        summed: bool,
+        histograms: tuple[str, ...] = (),
+        summed: bool = False,
     ) -> str:
-        # The comparison's cells (`cells`): its period cut once, at one instant.
+        # The comparison's cells (`cells`): its period cut once, at one instant; the parts,
+        # or (`histograms`) only the histograms', dense.
         return cells(
             kind, keys, by_category, scope, selection, period, "M", params, case_where,
             histograms=histograms, as_of=as_of, year_to_date=True, summed=summed,
+            dense=bool(histograms),
         )  # fmt: skip
 
-    body = rows_of(kind, by_category, params, case_where, histograms=tuple(prefixes), summed=False)
+    body = rows_of(kind, by_category, params, case_where)
     # The cells summed once, a row each (an entry, or an entry's category): those rows are
     # the answer's rows as they are, and the totals are summed from them (the total of a
     # breakdown from its categories' sums, a dozen rows).
-    summed_columns = _cell_columns(tuple(prefixes))
+    summed_columns = _cell_columns(())
     cell_sums = ", ".join(f"CAST(sum({c}) AS int) AS {c}" for c in summed_columns)
-    values = ", ".join(_part_sums(names, summed=False) + _histogram_sums(prefixes, summed=False))
-    sums = ", ".join(_part_sums(names) + _histogram_sums(prefixes))
+    values = ", ".join(_part_sums(names, summed=False))
+    sums = ", ".join(_part_sums(names))
+    # Each cell's histograms apart, as their parts concatenated (`histograms`): numpy adds
+    # them up after the read (`resolvers.stats.service`), and the totals' from them. Carried
+    # beside the figures through the statement, their bytes took longer than summing.
+    histogram_columns = dense_columns(prefixes)
+    concatenated = ", ".join(f"string_agg({c}, ''::bytea) AS {c}" for c in histogram_columns)
+    histogram_body = rows_of(kind, by_category, params, case_where, histograms=tuple(prefixes))
+    histogram_rows = f"""
+    SELECT district_id, key, category, {1 if by_category else 0} AS by_category, {concatenated}
+    FROM ({histogram_body}) AS h GROUP BY 1, 2, 3"""
     # A rollup row can fall back to nothing (its only case moved): a level without cases
     # is left out, as the count from the cases leaves it, but for the totals.
     if by_category:
@@ -576,9 +640,12 @@ def comparison(
         category_sums = ", ".join(f"sum({c}) AS {c}" for c in summed_columns)
         # Each entry's own totals from its rows over all categories (`*`): 2,000 rows of a
         # year rather than its 12,000 cells summed again.
-        entry_body = rows_of(
-            kind, False, params, case_where, histograms=tuple(prefixes), summed=False
-        )
+        entry_body = rows_of(kind, False, params, case_where)
+        entry_histograms = rows_of(kind, False, params, case_where, histograms=tuple(prefixes))
+        histogram_rows += f"""
+    UNION ALL
+    SELECT district_id, key, NULL::text, 0, {concatenated}
+    FROM ({entry_histograms}) AS h GROUP BY 1, 2"""
         by_category_cte = [
             f"""
 entry_cells AS (
@@ -625,8 +692,11 @@ parts AS (
         f"""
 agg AS (
     SELECT p.district_id, p.key, p.category, p.by_category, p.g_key,
-           {columns}, p.hist_ha, p.hist_hr
+           {columns}
     FROM parts p
+)""",
+        f"""
+histograms AS ({histogram_rows}
 )""",
     ]
     given = None
@@ -646,7 +716,9 @@ given AS (
     WHERE (district_id, key) IN (SELECT district_id, key FROM entries)
     GROUP BY GROUPING SETS ((district_id, key), ())
 )"""
-    sql = finish_comparison(group, scope, selection, params, ctes, given, COMPARISON_HISTOGRAMS)
+    sql = finish_comparison(
+        group, scope, selection, params, ctes, given, histograms=histogram_columns
+    )
     return sql, params
 
 
@@ -723,3 +795,90 @@ parts AS (
     ]
     sql = finish_series(metric, scope, selection, ctes, starts, _value(definition), hist)
     return sql, params
+
+
+_ESTIMATED = [
+    (f"v_{d.column}", HISTOGRAM_OF[d.percentile[0]], d.percentile[1])
+    for d in case_definitions()
+    if d.percentile is not None
+]
+"""Each estimated figure's value column, its histogram's prefix and its fraction."""
+
+
+def estimated(rows: Sequence[Any], index: dict[str, int]) -> list[list[Any]]:
+    """The answer's rows of a statement from the rollups (whose percentile figures' values
+    are left null) as lists, each estimated value filled in from its histogram, which the
+    statement's histogram rows (`resolvers.stats.sql.HISTOGRAM_ROW`) give in parts
+    (`DENSE_PARTS`): the parts added up and every percentile taken in one pass
+    (`db.histograms.summed`, `counts_percentiles`), so that the figures are then read off
+    the rows alike. A total's histogram is the sum of its cells' (a category's total, that
+    category's cells; the total of a breakdown, every category's cells, as the statement
+    sums its parts; else every entry's)."""
+    g_at, by_at, category_at = index["g_key"], index["by_category"], index["category"]
+    district_at, key_at = index["district_id"], index["key"]
+    histogram_rows = [row for row in rows if row[g_at] == HISTOGRAM_ROW]
+    answers = [row for row in rows if row[g_at] != HISTOGRAM_ROW]
+    cells = len(histogram_rows)
+    code = _CATEGORY_CODE
+    # A cell by one integer (not a tuple: thousands of them would feed the collector).
+    place = dict(
+        zip(
+            [
+                (row[key_at] * 64 + code[row[category_at]] * 2 + row[by_at]) * _DISTRICTS
+                + row[district_at]
+                for row in histogram_rows
+            ],
+            range(cells),
+            strict=True,
+        )
+    )
+    by_category = np.fromiter((row[by_at] for row in histogram_rows), np.int64, cells)
+    categories = np.fromiter((code[row[category_at]] for row in histogram_rows), np.int64, cells)
+    breakdown = bool(by_category.any())
+    # Each answer's row, the row of its histogram (a total's after the cells'; the last,
+    # all zero, for none).
+    totals: list[Any] = []
+    of_row = []
+    for row in answers:
+        if row[g_at]:
+            if row[by_at]:
+                totals.append((by_category == 1) & (categories == code[row[category_at]]))
+            else:
+                totals.append(by_category == (1 if breakdown else 0))
+            of_row.append(cells + len(totals) - 1)
+        elif row[key_at] is None:
+            of_row.append(-1)
+        else:
+            cell = (row[key_at] * 64 + code[row[category_at]] * 2 + row[by_at]) * _DISTRICTS
+            of_row.append(place.get(cell + row[district_at], -1))
+    wanted: list[tuple[int, list[float | None]]] = []
+    for prefix in HISTOGRAM_OF.values():
+        fractions = [(index[v], fraction) for v, p, fraction in _ESTIMATED if p == prefix]
+        parts = [
+            [row[index[column]] for row in histogram_rows] for column in dense_columns([prefix])
+        ]
+        counts = np.zeros((cells + len(totals) + 1, BUCKETS), np.int32)
+        counts[:cells] = histograms.summed(cells, *parts)
+        for n, mask in enumerate(totals):
+            counts[cells + n] = counts[:cells][mask].sum(axis=0)
+        estimates = histograms.counts_percentiles(
+            np.ascontiguousarray(counts.T), [fraction for _, fraction in fractions]
+        )
+        for (value_at, _), column in zip(fractions, estimates, strict=True):
+            wanted.append((value_at, [column[at] for at in of_row]))
+    filled = [list(row) for row in answers]
+    for value_at, values in wanted:
+        for row, value in zip(filled, values, strict=True):
+            row[value_at] = value
+    return filled
+
+
+_CATEGORY_CODE: dict[str | None, int] = {
+    None: 0,
+    **{category.value: n for n, category in enumerate(CaseCategory, start=1)},
+}
+"""A row's category (none: an entry's own row) as a number below 32, for `estimated`."""
+assert len(_CATEGORY_CODE) < 32
+
+_DISTRICTS = 2**32
+"""District ids are below this (`estimated`'s cell numbers)."""

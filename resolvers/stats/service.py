@@ -229,32 +229,6 @@ async def _decided_until(info: Info, scope: Scope) -> dt.datetime | None:
 _COLUMNS = [(d.column, f"v_{d.column}", f"s_{d.column}") for d in CASE_METRICS]
 """Each figure's field, and the columns of its value and sample size."""
 
-_ESTIMATED = [
-    (f"v_{d.column}", f"hist_{rolled.HISTOGRAM_OF[d.percentile[0]]}", d.percentile[1])
-    for d in CASE_METRICS
-    if d.percentile is not None
-]
-"""Each estimated figure's value column, its histogram's column and its fraction."""
-
-
-def _estimates_filled(rows: Sequence[Any], index: dict[str, int]) -> list[list[Any]]:
-    """The rows of a statement from the rollups (whose percentile figures' values are left
-    null) as lists, each estimated value filled in from its histogram: all the rows'
-    percentiles in one pass (`db.histograms.percentiles_of`), so that the figures are then
-    read off the rows alike."""
-    filled = [list(row) for row in rows]
-    by_histogram: dict[int, list[tuple[int, float]]] = {}
-    for value, histogram, fraction in _ESTIMATED:
-        by_histogram.setdefault(index[histogram], []).append((index[value], fraction))
-    for at, wanted in by_histogram.items():
-        estimates = histograms.percentiles_of(
-            [row[at] for row in filled], [fraction for _, fraction in wanted]
-        )
-        for (value_at, _), column in zip(wanted, estimates, strict=True):
-            for row, estimate in zip(filled, column, strict=True):
-                row[value_at] = estimate
-    return filled
-
 
 class _Reader:
     """Reads comparison rows (tuples) by position: the columns' places found once, and each
@@ -388,7 +362,7 @@ def _standings(
     read = _Reader(list(rows[0].keys()))
     at = read.at
     if estimated:
-        rows = _estimates_filled(rows, at)
+        rows = rolled.estimated(rows, at)
     category_at, by_at, g_at = at["category"], at["by_category"], at["g_key"]
     district_at, key_at = at["district_id"], at["key"]
     categories = []

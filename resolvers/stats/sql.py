@@ -424,6 +424,10 @@ given AS (
     return finish_comparison(group, scope, selection, params, ctes, given), params
 
 
+HISTOGRAM_ROW = 3
+"""`g_key` of a row of `finish_comparison`'s `histograms`."""
+
+
 def finish_comparison(
     group: str,
     scope: Scope,
@@ -431,15 +435,19 @@ def finish_comparison(
     params: dict[str, Any],
     ctes: list[str],
     given: str | None,
-    extra_columns: Sequence[str] = (),
+    *,
+    histograms: Sequence[str] = (),
 ) -> str:
     """A comparison's statement from its figures: `ctes` end with `agg` (a row per entry,
     entry and category, totals and totals by category: district_id, key, category,
-    by_category, g_key, `v_<metric>` and `s_<metric>` of `case_definitions()`, and
-    `extra_columns`); `given` is the CTE of a partner's helping hands given (columns
-    district_id, key, g_key, p_hand_requests, p_hands_accepted; it may read `entries`).
+    by_category, g_key, `v_<metric>` and `s_<metric>` of `case_definitions()`); `given` is
+    the CTE of a partner's helping hands given (columns district_id, key, g_key,
+    p_hand_requests, p_hands_accepted; it may read `entries`).
     This adds the entries to compare (those without a case too), their households, the
-    households metric and the partners' hands given."""
+    households metric and the partners' hands given. `histograms`: the columns of a CTE
+    `histograms` (district_id, key, category, by_category and these), whose rows follow the
+    answer's with `g_key` 3 (`HISTOGRAM_ROW`), their figures null; the answer's rows have
+    these columns null."""
     definitions = case_definitions()
     entry_where = []
     if scope.district_id is not None:
@@ -485,7 +493,6 @@ def finish_comparison(
             + f"CAST(coalesce(a.s_{d.column}, 0) AS int) AS s_{d.column}"
             for d in definitions
         ]
-        + [f"a.{column}" for column in extra_columns]
     )
     # The households metric divides the cases of a row by its entry's households.
     per_thousand = DEFINITIONS[Metric.CASES_PER_THOUSAND_HOUSEHOLDS]
@@ -506,6 +513,16 @@ def finish_comparison(
         sample = per_thousand.sample.format(cases="CAST(coalesce(a.s_cases, 0) AS int)")
         return f"{value} AS v_{per_thousand.column}, {sample} AS s_{per_thousand.column}"
 
+    histogram_rows = ""
+    if histograms:
+        absent = ", ".join(f"NULL::bytea AS {column}" for column in histograms)
+        selected += f", {absent}"
+        figures = ", ".join("NULL::float8, NULL::int" for _ in definitions)
+        histogram_rows = f"""
+    UNION ALL
+    SELECT h.district_id, h.key, NULL, NULL, NULL, h.category, h.by_category, {HISTOGRAM_ROW},
+           {figures}, {", ".join(f"h.{column}" for column in histograms)}, NULL::float8, NULL::int
+    FROM histograms h"""
     # Rows in no particular order (`resolvers.stats.service` puts them in order): an entry's
     # categories are joined to the entries, not the entries to every row of `agg`.
     return f"""
@@ -527,7 +544,7 @@ result AS (
     SELECT NULL, NULL, NULL, NULL, {total_households}, a.category, a.by_category, 1, {selected},
            {per_households(total_households)}
     FROM agg a
-    WHERE a.g_key = 1
+    WHERE a.g_key = 1{histogram_rows}
 )
 SELECT r.*, {given_columns}
 FROM result r {given_join}
