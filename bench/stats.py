@@ -40,6 +40,7 @@ from resolvers.workflow.deadlines import decide_assessments
 from server.app import create_app
 from server.auth import issue_token
 from server.collector import settle_after_start_up
+from server.memory import return_large_buffers
 from server.settings import Settings
 
 FIGURES = """
@@ -240,8 +241,10 @@ async def main() -> None:
                  {"month": month, "level": "COMMUNITY"}))  # fmt: skip
     app = create_app(settings, database)
     # As `gongzhi serve`'s start-up does (`server.app` lifespan, which the ASGI transport
-    # here does not run): `server.collector`.
+    # here does not run): `server.collector`, and large buffers mapped on their own
+    # (`server.memory`; each costs its page faults again, as in the server).
     settle_after_start_up()
+    return_large_buffers()
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=120
     ) as client:
