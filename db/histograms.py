@@ -123,12 +123,15 @@ def _dense_sums(parts: Sequence[bytes | None], rows: int) -> Any:
     if not lengths.any():
         return sums
     joined = b"".join([part for part in parts if part])
-    counts = np.frombuffer(joined, ">i4").reshape(-1, BUCKETS).astype(np.int32)
+    counts = np.frombuffer(joined, ">i4").reshape(-1, BUCKETS)
     starts = np.cumsum(lengths) - lengths
-    # A row's k-th histogram added for every row that has one: a cell sums a row or two (a
-    # month and a year to date), so this is a few gathers (numpy's reduceat along rows and
-    # running sums both took several times as long).
-    for k in range(int(lengths.max())):
+    # Each row's first histogram, then its k-th added for every row that has one: a cell
+    # sums a row or two (a month and a year to date), so this is a few gathers (numpy's
+    # reduceat along rows and running sums both took several times as long), each turned
+    # from big-endian as it is gathered (not all of them first: a copy of megabytes).
+    first = lengths > 0
+    sums[first] = counts[starts[first]]
+    for k in range(1, int(lengths.max())):
         having = np.flatnonzero(lengths > k)
         sums[having] += counts[starts[having] + k]
     return sums
@@ -260,9 +263,12 @@ def counts_percentiles(cumulative: Any, fractions: Sequence[float]) -> list[list
     for fraction in fractions:
         position = fraction * (n - 1).astype(np.float64)
         k = np.floor(position)
-        at_k = at(k)
+        # k is a whole number below the count: compared as an integer, not each running
+        # count turned into a double.
+        whole = k.astype(cumulative.dtype)
+        at_k = at(whole)
         # A share of 0 adds 0.0 to at_k: at_k itself, as `percentiles` answers it.
-        values: list[float | None] = (at_k + (position - k) * (at(k + 1) - at_k)).tolist()
+        values: list[float | None] = (at_k + (position - k) * (at(whole + 1) - at_k)).tolist()
         for i in nothing:
             values[i] = None
         estimates.append(values)

@@ -21,6 +21,7 @@ series of one category read the cases (`resolvers.stats.sql`), as `exact: true` 
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -852,11 +853,16 @@ def estimated(rows: Sequence[Any], index: dict[str, int]) -> list[list[Any]]:
             cell = (row[key_at] * 64 + code[row[category_at]] * 2 + row[by_at]) * _DISTRICTS
             of_row.append(place.get(cell + row[district_at], -1))
     wanted: list[tuple[int, list[float | None]]] = []
+    # Every histogram part's column of the histogram rows, read in one pass.
+    names = dense_columns(list(HISTOGRAM_OF.values()))
+    read = operator.itemgetter(*(index[name] for name in names))
+    by_name: dict[str, Sequence[Any]] = {name: () for name in names}
+    if histogram_rows:
+        by_name = dict(zip(names, zip(*map(read, histogram_rows), strict=True), strict=True))
+    columns = {p: [by_name[name] for name in dense_columns([p])] for p in HISTOGRAM_OF.values()}
     for prefix in HISTOGRAM_OF.values():
         fractions = [(index[v], fraction) for v, p, fraction in _ESTIMATED if p == prefix]
-        parts = [
-            [row[index[column]] for row in histogram_rows] for column in dense_columns([prefix])
-        ]
+        parts = columns[prefix]
         counts = np.zeros((cells + len(totals) + 1, BUCKETS), np.int32)
         counts[:cells] = histograms.summed(cells, *parts)
         for n, mask in enumerate(totals):
