@@ -816,42 +816,33 @@ def estimated(rows: Sequence[Any], index: dict[str, int]) -> list[list[Any]]:
     category's cells; the total of a breakdown, every category's cells, as the statement
     sums its parts; else every entry's)."""
     g_at, by_at, category_at = index["g_key"], index["by_category"], index["category"]
-    district_at, key_at = index["district_id"], index["key"]
     histogram_rows = [row for row in rows if row[g_at] == HISTOGRAM_ROW]
     answers = [row for row in rows if row[g_at] != HISTOGRAM_ROW]
     cells = len(histogram_rows)
     code = _CATEGORY_CODE
-    # A cell by one integer (not a tuple: thousands of them would feed the collector).
-    place = dict(
-        zip(
-            [
-                (row[key_at] * 64 + code[row[category_at]] * 2 + row[by_at]) * _DISTRICTS
-                + row[district_at]
-                for row in histogram_rows
-            ],
-            range(cells),
-            strict=True,
-        )
+    cell_of = operator.itemgetter(
+        index["district_id"], index["key"], index["category"], index["by_category"]
     )
-    by_category = np.fromiter((row[by_at] for row in histogram_rows), np.int64, cells)
-    categories = np.fromiter((code[row[category_at]] for row in histogram_rows), np.int64, cells)
+    known = _cells(list(map(cell_of, histogram_rows)))
+    by_category, categories = known[3], known[2] // 2
     breakdown = bool(by_category.any())
-    # Each answer's row, the row of its histogram (a total's after the cells'; the last,
-    # all zero, for none).
+    # Each answer's row, the row of its histogram: an entry's (or an entry's category's)
+    # found by its cell; a total's after the cells'; none, the last (all zero).
+    levels = np.fromiter((row[g_at] for row in answers), np.int64, len(answers))
+    at_totals = np.flatnonzero(levels == 1).tolist()
+    none = cells + len(at_totals)
+    of_row = np.full(len(answers), none, np.int64)
+    at_cells = np.flatnonzero(levels == 0)
+    found = _same_cells(known, _cells([cell_of(answers[i]) for i in at_cells.tolist()]))
+    of_row[at_cells] = np.where(found < 0, none, found)
     totals: list[Any] = []
-    of_row = []
-    for row in answers:
-        if row[g_at]:
-            if row[by_at]:
-                totals.append((by_category == 1) & (categories == code[row[category_at]]))
-            else:
-                totals.append(by_category == (1 if breakdown else 0))
-            of_row.append(cells + len(totals) - 1)
-        elif row[key_at] is None:
-            of_row.append(-1)
+    for n, i in enumerate(at_totals):
+        row = answers[i]
+        if row[by_at]:
+            totals.append((by_category == 1) & (categories == code[row[category_at]]))
         else:
-            cell = (row[key_at] * 64 + code[row[category_at]] * 2 + row[by_at]) * _DISTRICTS
-            of_row.append(place.get(cell + row[district_at], -1))
+            totals.append(by_category == (1 if breakdown else 0))
+        of_row[i] = cells + n
     wanted: list[tuple[int, list[float | None]]] = []
     # Every histogram part's column of the histogram rows, read in one pass.
     names = dense_columns(list(HISTOGRAM_OF.values()))
@@ -871,12 +862,46 @@ def estimated(rows: Sequence[Any], index: dict[str, int]) -> list[list[Any]]:
             np.ascontiguousarray(counts.T), [fraction for _, fraction in fractions]
         )
         for (value_at, _), column in zip(fractions, estimates, strict=True):
-            wanted.append((value_at, [column[at] for at in of_row]))
+            wanted.append((value_at, np.array(column, dtype=object)[of_row].tolist()))
     filled = [list(row) for row in answers]
     for value_at, values in wanted:
         for row, value in zip(filled, values, strict=True):
             row[value_at] = value
     return filled
+
+
+def _cells(keys: list[tuple[Any, ...]]) -> tuple[Any, Any, Any, Any]:
+    """Cells given as (district, key, category, level) rows: districts, keys, each
+    category's number (`_CATEGORY_CODE`) times two plus the level, and levels, as int64
+    arrays."""
+    code = _CATEGORY_CODE
+    if not keys:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, empty
+    districts, entries, categories, levels = zip(*keys, strict=True)
+    level = np.array(levels, np.int64)
+    category = np.array([code[category] for category in categories], np.int64)
+    return np.array(districts, np.int64), np.array(entries, np.int64), category * 2 + level, level
+
+
+def _same_cells(known: tuple[Any, ...], sought: tuple[Any, ...]) -> Any:
+    """For each of `sought`'s cells (`_cells`), the place of the same cell in `known`
+    (where each is once), or -1: both sorted together, a run of equal cells is one."""
+    size = len(known[0])
+    district, key, cell = (np.concatenate(pair) for pair in zip(known[:3], sought[:3], strict=True))
+    if not len(district):
+        return np.zeros(0, np.int64)
+    order = np.lexsort((cell, key, district))
+    district, key, cell = district[order], key[order], cell[order]
+    starts = np.ones(len(order), bool)
+    starts[1:] = (district[1:] != district[:-1]) | (key[1:] != key[:-1]) | (cell[1:] != cell[:-1])
+    run = np.cumsum(starts) - 1
+    of_known = np.full(int(run[-1]) + 1, -1, np.int64)
+    mine = order < size
+    of_known[run[mine]] = order[mine]
+    run_of = np.empty(len(order), np.int64)
+    run_of[order] = run
+    return of_known[run_of[size:]]
 
 
 _CATEGORY_CODE: dict[str | None, int] = {
@@ -885,6 +910,3 @@ _CATEGORY_CODE: dict[str | None, int] = {
 }
 """A row's category (none: an entry's own row) as a number below 32, for `estimated`."""
 assert len(_CATEGORY_CODE) < 32
-
-_DISTRICTS = 2**32
-"""District ids are below this (`estimated`'s cell numbers)."""
