@@ -26,18 +26,34 @@ _log = logging.getLogger(__name__)
 
 # Planner settings for one statement: set for the rest of the transaction, then set back to
 # the session's value.
-_SET_LOCAL = text("SELECT set_config(:name, :value, true)")
 # Simple-protocol statements (no parameters) for `driver_row`.
 _GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
 _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = DEFAULT")
-_RESET_LOCAL = text(
-    "SELECT set_config(:name, (SELECT reset_val FROM pg_settings WHERE name = :name), true)"
-)
 
 
 async def _set_local(session: AsyncSession, planner: Sequence[tuple[str, str]]) -> None:
-    for name, value in planner:
-        await session.execute(_SET_LOCAL, {"name": name, "value": value})
+    """Planner settings for the rest of the transaction, all in one statement (a round trip
+    each cost a few milliseconds of a 25 ms time series)."""
+    if not planner:
+        return
+    calls = ", ".join(f"set_config(:name{n}, :value{n}, true)" for n in range(len(planner)))
+    params = {}
+    for n, (name, value) in enumerate(planner):
+        params[f"name{n}"], params[f"value{n}"] = name, value
+    await session.execute(text(f"SELECT {calls}"), params)
+
+
+async def _reset_local(session: AsyncSession, planner: Sequence[tuple[str, str]]) -> None:
+    """The settings `_set_local` set back to their defaults, in one statement."""
+    if not planner:
+        return
+    await session.execute(
+        text(
+            "SELECT set_config(name, reset_val, true) FROM pg_settings "
+            "WHERE name = ANY(CAST(:names AS text[]))"
+        ),
+        {"names": [name for name, _ in planner]},
+    )
 
 
 async def _rows(
@@ -199,8 +215,7 @@ class RequestDatabase:
             await _set_local(session, planner)
             rows = await _rows(session, statement, params, tuples)
             # (After a failure the transaction is rolled back, and the settings with it.)
-            for name, _ in planner:
-                await session.execute(_RESET_LOCAL, {"name": name})
+            await _reset_local(session, planner)
             return rows
 
     @contextlib.asynccontextmanager
