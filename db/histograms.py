@@ -85,11 +85,9 @@ _WORDS = len(_HEADER) + 2 * BUCKETS
 def packed_sql(counts: Sequence[str]) -> str:
     """A histogram's `BUCKETS` counts (SQL expressions of integers) as one `bytea`: an int4
     array in PostgreSQL's binary format (`array_send`); null when the first count is (the
-    sums over no row: all null together). A statement answers a histogram in this form
-    rather than as an array the driver decodes: a comparison with its category breakdown
-    answers 26,000 histograms, which the driver decoded in ~100 ms, and `unpack` and
-    `percentiles_of` read in a few. One array made at once costs PostgreSQL less than the
-    64 `int4send`s concatenated it replaced (~30 ms of a breakdown's statement)."""
+    sums over no row: all null together). A time series answers its buckets' histograms in
+    this form rather than as arrays the driver decodes (a comparison's are read dense:
+    `dense_sql`, `summed`)."""
     assert len(counts) == BUCKETS
     array = ", ".join(f"CAST({count} AS int)" for count in counts)
     return f"CASE WHEN {counts[0]} IS NOT NULL THEN array_send(ARRAY[{array}]) END"
@@ -112,7 +110,7 @@ def dense_sql(counts: Sequence[str]) -> str:
 def bucket_list_sql(bucket: str) -> str:
     """A bucket (an SQL expression of a smallint) as 2 bytes, to be concatenated into a list
     of the buckets of several durations (`string_agg`; `summed` counts them)."""
-    return f"int2send({bucket})"
+    return f"int2send(CAST({bucket} AS smallint))"
 
 
 def _dense_sums(parts: Sequence[bytes | None], rows: int) -> Any:
@@ -213,28 +211,6 @@ def percentiles(counts: Sequence[int] | bytes, fractions: Sequence[float]) -> li
             continue
         at_next = REPRESENTATIVES[bisect_right(cumulative, k + 1)]
         estimates.append(at_k + share * (at_next - at_k))
-    return estimates
-
-
-def percentiles_of(
-    packed: Sequence[bytes | None], fractions: Sequence[float]
-) -> list[list[float | None]]:
-    """`percentiles` of many histograms at once (each as `packed_sql` packed it, or None for
-    none): for each of `fractions`, the estimates in the order of `packed`, equal to what
-    `percentiles` gives one by one (the same operations on the same doubles), computed for
-    all of them together by numpy."""
-    estimates: list[list[float | None]] = [[None] * len(packed) for _ in fractions]
-    present = [i for i, counts in enumerate(packed) if counts is not None]
-    if not present:
-        return estimates
-    words = np.frombuffer(b"".join([packed[i] for i in present]), dtype=">i4")  # type: ignore[misc]
-    counts = words.reshape(-1, _WORDS)[:, len(_HEADER) + 1 :: 2]
-    found = counts_percentiles(np.ascontiguousarray(counts.T, dtype=np.int64), fractions)
-    if len(present) == len(packed):
-        return found
-    for row, values in zip(estimates, found, strict=True):
-        for i, value in zip(present, values, strict=True):
-            row[i] = value
     return estimates
 
 
