@@ -17,7 +17,9 @@ so a comparison reads rows in proportion to entries × months, not to cases.
   counts its cases' hours to accept and to resolve in the buckets of `db.histograms`
   (`ha_00` …, `hr_00` …): one column a bucket, because PostgreSQL sums plain columns about
   eight times faster than arrays it has to unnest (28 ms against 210 ms for 12,000 rows of
-  60 buckets);
+  60 buckets); and the same counts again as one value a histogram (`ha_dense`, `hr_dense`,
+  generated: `db.histograms.dense_sql`), which a comparison reads to add thousands of them
+  up in numpy;
 - the trigger functions below.
 
 **Time.** Three parts change without any write: a case whose accept (or resolve) deadline

@@ -10,8 +10,10 @@ resolved and the whistles not reported in, by deadline (`db.comparison_rollups.L
 read is rows in proportion to entries × months, plus the partial months' cases and a sweep
 interval's deadlines, never the period's cases.
 These `cells` carry every part (`db.metrics.PARTS`) and the histograms of the durations; the
-statements sum them to the levels asked for, as `resolvers.stats.sql` does from the cases.
-Percentiles are estimated from the histograms in Python (`db.histograms`), after the read.
+statements sum the parts to the levels asked for, as `resolvers.stats.sql` does from the
+cases. Percentiles are estimated from the histograms in Python (`db.histograms`), after the
+read: a series sums its buckets' histograms in the statement; a comparison reads its cells'
+apart, each histogram one value (`dense`), and adds them up in numpy (`estimated`).
 
 Not every narrowing has its rollup: a partner's cases within a street or community (a street
 officer's comparison of partners, a series of one partner in one community) and weekly
