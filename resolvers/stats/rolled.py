@@ -259,6 +259,7 @@ def cells(
     months from the year-to-date rows where that takes fewer (`pieces`). Not `summed`: the
     rollup rows as they are (those taken away negated), several to a cell (the caller sums
     every branch at once)."""
+    assert not (dense and summed), "dense histograms are concatenated by the caller"
     conditions = _conditions(kind, scope, selection, params)
     category_rows = by_category or selection.category is not None
     rolled_category = "r.category" if by_category else "NULL::text"
@@ -329,8 +330,7 @@ def cells(
                 # The row's dense histogram, added or taken away as it is.
                 if DENSE_PARTS[i] != ("added" if sign > 0 else "taken"):
                     return "NULL::bytea"
-                mine = f"r.{dense_column(prefix)}"
-                return f"string_agg({mine}, ''::bytea)" if summed else mine
+                return f"r.{dense_column(prefix)}"
 
             rolled = select(
                 keys.district[0],
@@ -434,7 +434,7 @@ def cells(
                     case_category,
                     "0",
                     {name: "count(*)"},
-                    _no_bytes if dense else _zero,
+                    _zero,
                 )
                 + f"\n    FROM {rows}\n    WHERE {pending.condition}{district} "
                 f"AND {pending.due} >= {since} AND {pending.due} < now() "
@@ -461,10 +461,6 @@ def _int(aggregate: str) -> str:
 
 def _zero(prefix: str, i: int) -> str:
     return "0"
-
-
-def _no_bytes(prefix: str, i: int) -> str:
-    return "NULL::bytea"
 
 
 DENSE_PARTS = ("added", "taken", "buckets_added", "buckets_taken")
@@ -498,24 +494,18 @@ def _part_sums(names: list[str], summed: bool = True) -> list[str]:
     return sums
 
 
-def _histogram_sums(prefixes: list[str], summed: bool = True) -> list[str]:
-    """`hist_<prefix>`: the buckets packed (`db.histograms.packed_sql`), summed (or, not
-    `summed`, one cell's as they are)."""
-    bucket = "sum({})" if summed else "{}"
+def _histogram_sums(prefixes: list[str]) -> list[str]:
+    """`hist_<prefix>`: the buckets summed and packed (`db.histograms.packed_sql`)."""
     return [
-        histograms.packed_sql([bucket.format(histogram_column(p, i)) for i in range(BUCKETS)])
+        histograms.packed_sql([f"sum({histogram_column(p, i)})" for i in range(BUCKETS)])
         + f" AS hist_{p}"
         for p in prefixes
     ]
 
 
-def _cell_columns(histograms: tuple[str, ...]) -> list[str]:
-    """The summed columns of `cells`, in order."""
-    return [
-        *FIXED,
-        *_LIVE_COLUMNS.values(),
-        *(histogram_column(p, i) for p in histograms for i in range(BUCKETS)),
-    ]
+def _cell_columns() -> list[str]:
+    """The parts' columns of `cells` (without histograms), in order."""
+    return [*FIXED, *_LIVE_COLUMNS.values()]
 
 
 def _formula(expression: str, prefix: str, households: str = "NULL") -> str:
@@ -615,12 +605,12 @@ def comparison(
     # The cells summed once, a row each (an entry, or an entry's category): those rows are
     # the answer's rows as they are, and the totals are summed from them (the total of a
     # breakdown from its categories' sums, a dozen rows).
-    summed_columns = _cell_columns(())
+    summed_columns = _cell_columns()
     cell_sums = ", ".join(f"CAST(sum({c}) AS int) AS {c}" for c in summed_columns)
     values = ", ".join(_part_sums(names, summed=False))
     sums = ", ".join(_part_sums(names))
     # Each cell's histograms apart, as their parts concatenated (`histograms`): numpy adds
-    # them up after the read (`resolvers.stats.service`), and the totals' from them. Carried
+    # them up after the read (`estimated`), and the totals' from them. Carried
     # beside the figures through the statement, their bytes took longer than summing.
     histogram_columns = dense_columns(prefixes)
     concatenated = ", ".join(f"string_agg({c}, ''::bytea) AS {c}" for c in histogram_columns)
@@ -826,7 +816,7 @@ def estimated(rows: Sequence[Any], index: dict[str, int]) -> list[list[Any]]:
         index["district_id"], index["key"], index["category"], index["by_category"]
     )
     known = _cells(list(map(cell_of, histogram_rows)))
-    by_category, categories = known[3], known[2] // 2
+    categories, by_category = known[2], known[3]
     breakdown = bool(by_category.any())
     # Each answer's row, the row of its histogram: an entry's (or an entry's category's)
     # found by its cell; a total's after the cells'; none, the last (all zero).
@@ -873,30 +863,35 @@ def estimated(rows: Sequence[Any], index: dict[str, int]) -> list[list[Any]]:
 
 
 def _cells(keys: list[tuple[Any, ...]]) -> tuple[Any, Any, Any, Any]:
-    """Cells given as (district, key, category, level) rows: districts, keys, each
-    category's number (`_CATEGORY_CODE`) times two plus the level, and levels, as int64
-    arrays."""
+    """Cells given as (district, key, category, level) rows: districts, keys, categories
+    (their numbers: `_CATEGORY_CODE`) and levels, as int64 arrays."""
     code = _CATEGORY_CODE
     if not keys:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty, empty
     districts, entries, categories, levels = zip(*keys, strict=True)
-    level = np.array(levels, np.int64)
-    category = np.array([code[category] for category in categories], np.int64)
-    return np.array(districts, np.int64), np.array(entries, np.int64), category * 2 + level, level
+    return (
+        np.array(districts, np.int64),
+        np.array(entries, np.int64),
+        np.array([code[category] for category in categories], np.int64),
+        np.array(levels, np.int64),
+    )
 
 
 def _same_cells(known: tuple[Any, ...], sought: tuple[Any, ...]) -> Any:
     """For each of `sought`'s cells (`_cells`), the place of the same cell in `known`
     (where each is once), or -1: both sorted together, a run of equal cells is one."""
     size = len(known[0])
-    district, key, cell = (np.concatenate(pair) for pair in zip(known[:3], sought[:3], strict=True))
-    if not len(district):
+    columns = [np.concatenate(pair) for pair in zip(known, sought, strict=True)]
+    if not len(columns[0]):
         return np.zeros(0, np.int64)
-    order = np.lexsort((cell, key, district))
-    district, key, cell = district[order], key[order], cell[order]
-    starts = np.ones(len(order), bool)
-    starts[1:] = (district[1:] != district[:-1]) | (key[1:] != key[:-1]) | (cell[1:] != cell[:-1])
+    order = np.lexsort(columns[::-1])
+    # A run of equal cells starts where any of the keys changes.
+    starts = np.zeros(len(order), bool)
+    starts[0] = True
+    for column in columns:
+        ordered = column[order]
+        starts[1:] |= ordered[1:] != ordered[:-1]
     run = np.cumsum(starts) - 1
     of_known = np.full(int(run[-1]) + 1, -1, np.int64)
     mine = order < size
@@ -910,5 +905,4 @@ _CATEGORY_CODE: dict[str | None, int] = {
     None: 0,
     **{category.value: n for n, category in enumerate(CaseCategory, start=1)},
 }
-"""A row's category (none: an entry's own row) as a number below 32, for `estimated`."""
-assert len(_CATEGORY_CODE) < 32
+"""A row's category (none: an entry's own row) as a number, for `estimated`."""
