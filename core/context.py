@@ -98,6 +98,9 @@ class Context:
     minimum_sample: int = 5
     # Whether queries may take the compiled read path (GONGZHI_COMPILED_READS).
     compiled_reads: bool = True
+    # Whether the answer is written as JSON by orjson (the GraphQL endpoint): long lists of
+    # rows may then be answered as their JSON text (`resolvers.execution.RowBackedList`).
+    answers_as_json: bool = False
     # Which webhook URLs are accepted, and the overlap of a rotated secret.
     webhooks: WebhookRules = field(default_factory=WebhookRules)
     # What the operation's estimated cost is charged to (none: no budget applies).

@@ -58,6 +58,8 @@ PLAIN_OBJECT = "gongzhi-plain-object"
 _GIVE_UP = object()
 # Kinds of a plan's step.
 _LEAF, _OBJECT, _LIST, _TYPENAME = range(4)
+LEAF, OBJECT, LIST, TYPENAME = _LEAF, _OBJECT, _LIST, _TYPENAME
+"""The kinds of a plan's step, for code that reads plans (`resolvers.rows_json`)."""
 
 Plan = list[tuple[str, int, str, Any, bool, Any, bool]]
 """(response key, kind, attribute (or the type name), serialize, nullable, sub-plan,
@@ -167,6 +169,20 @@ GIVE_UP = _GIVE_UP
 """What `RowBacked.answer` returns to leave an object to the executor's own path."""
 
 
+class RowBackedList(list[Any]):
+    """A list (of `RowBacked` objects, say) that can answer a selection of all its items at
+    once: a plain subtree that reaches one asks it (`answer_all`) before completing its
+    items one by one. Still a list for anything else."""
+
+    __slots__ = ()
+
+    def answer_all(self, plan: Plan, as_json: bool) -> Any:
+        """The answer of `plan` on every item, or `GIVE_UP` (each item is then completed
+        on its own). `as_json`: the operation's answer is written by orjson, so the list
+        may be answered as its JSON text (an `orjson.Fragment`)."""
+        return _GIVE_UP
+
+
 @functools.lru_cache(maxsize=512)
 def _code(source: str, filename: str) -> Any:
     """The code of a function written here, compiled once per text: the same selection in
@@ -247,7 +263,7 @@ def row_answer(
     return names["answer"]
 
 
-def _compile(plan: Plan) -> Any:
+def _compile(plan: Plan, as_json: bool = False) -> Any:
     """A function that builds the answer of one object from `plan`, or returns `_GIVE_UP`:
     the plan written out as Python (one function a selection, made once per operation), so
     that building ~450,000 fields costs attribute reads and dict stores, not a loop over
@@ -257,6 +273,8 @@ def _compile(plan: Plan) -> Any:
         "UNDEFINED": Undefined,
         "INF": math.inf,
         "RowBacked": RowBacked,
+        "RowBackedList": RowBackedList,
+        "AS_JSON": as_json,
     }
     counter = iter(range(1_000_000))
 
@@ -293,16 +311,22 @@ def _compile(plan: Plan) -> Any:
             else:
                 body = inner + "    "
                 null_item = "l{n}.append(None)" if items_nullable else "return GIVE_UP"
+                # A list that answers all its items at once does (`RowBackedList`).
+                item = body + "    "
                 present = [
                     f"{inner}if not isinstance({value}, (list, tuple)):",
                     f"{inner}    return GIVE_UP",
-                    f"{inner}l{n} = []",
-                    f"{inner}for i{n} in {value}:",
-                    f"{body}if i{n} is None:",
-                    f"{body}    {null_item.format(n=n)}",
-                    f"{body}    continue",
-                    *_answered_or_built(f"i{n}", f"o{n}", n, sub, body),
-                    f"{body}l{n}.append(o{n})",
+                    f"{inner}l{n} = GIVE_UP",
+                    f"{inner}if isinstance({value}, RowBackedList):",
+                    f"{inner}    l{n} = {value}.answer_all(plan{n}, AS_JSON)",
+                    f"{inner}if l{n} is GIVE_UP:",
+                    f"{body}l{n} = []",
+                    f"{body}for i{n} in {value}:",
+                    f"{item}if i{n} is None:",
+                    f"{item}    {null_item.format(n=n)}",
+                    f"{item}    continue",
+                    *_answered_or_built(f"i{n}", f"o{n}", n, sub, item),
+                    f"{item}l{n}.append(o{n})",
                     f"{inner}{out}[{key!r}] = l{n}",
                 ]
             lines += _unless_null(value, out, key, nullable, indent, present)
@@ -401,7 +425,8 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 attribute, nullable, is_list, items_nullable, _ = holds
                 kind = _LIST if is_list else _OBJECT
                 plan = [("v", kind, attribute, None, nullable, plan, items_nullable)]
-            build = _compile(plan)
+            as_json = bool(getattr(self.context_value, "answers_as_json", False))
+            build = _compile(plan, as_json)
         builders[key] = (field_details_list, build)
         return build
 

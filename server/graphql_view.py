@@ -96,6 +96,9 @@ class GraphQLApp(GraphQL[Context, None]):
             context = await build_context(self.services, request, response)
         except Refused as exc:
             raise HTTPException(exc.status, exc.message) from exc
+        # Both the HTTP answer (`_response`) and WebSocket messages (`encode_json`) are
+        # written by orjson, which copies JSON text in as it is.
+        context.answers_as_json = True
         if isinstance(request, Request):
             request.scope[_CONTEXT_KEY] = context
             # A principal whose queue is full is refused before its document is parsed.

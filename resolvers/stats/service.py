@@ -17,7 +17,7 @@ from core.user_errors import Forbidden, UserError
 from db import assessment_rollups, histograms
 from db.metrics import CASE_METRICS, DEFINITIONS, Metric, Unit
 from db.models.enums import CaseCategory, PartnerKind, Role
-from resolvers import execution
+from resolvers import execution, rows_json
 from resolvers.stats import rolled
 from resolvers.stats.sql import PLANNER, Scope, Selection, comparison
 from resolvers.stats.sql import time_series as time_series_sql
@@ -252,6 +252,12 @@ class _Reader:
             **{("metrics", *path): leaf for path, leaf in self.leaves.items()},
         }
         """The leaves of a category's row (`CategoryMetrics`): its category, its figures."""
+        self.category_positions: dict[tuple[str, ...], int] = {
+            ("category",): index["category"],
+            **{("metrics", column, "value"): v for column, (v, _) in self.places.items()},
+            **{("metrics", column, "sample_size"): s for column, (_, s) in self.places.items()},
+        }
+        """The columns of a category's row's leaves (`rows_json`)."""
         self._typed = frozenset(self.leaves)
         self._category_typed = frozenset(("metrics", *path) for path in self.leaves)
         """The figures' leaves: doubles and int4s as the answer gives them (the statement
@@ -284,6 +290,61 @@ class _Reader:
 
     def mapping(self, row: Sequence[Any]) -> dict[str, Any]:
         return dict(zip(self.fields, row, strict=True))
+
+
+class _Breakdown:
+    """The category rows of every entry of a comparison, answered at once as JSON text
+    (`resolvers.rows_json`) the first time an entry's are asked for, a selection at a time."""
+
+    __slots__ = ("_answers", "lists", "reader")
+
+    def __init__(self, reader: _Reader) -> None:
+        self.reader = reader
+        self.lists: list[_CategoryRows] = []
+        self._answers: dict[int, tuple[Any, Any]] = {}
+
+    def answer(self, rows: _CategoryRows, plan: Any) -> Any:
+        found = self._answers.get(id(plan))
+        if found is None:
+            found = self._answers[id(plan)] = (plan, self._answer_all(plan))
+        answered = found[1]
+        if answered is execution.GIVE_UP:
+            return answered
+        return answered[rows.at]
+
+    def _answer_all(self, plan: Any) -> Any:
+        chosen = rows_json.template(
+            plan, self.reader.category_positions, {("category",): _CATEGORY}
+        )
+        if chosen is None:
+            return execution.GIVE_UP
+        every = [item.row for rows in self.lists for item in rows]
+        written = rows_json.answers(every, chosen)
+        if written is execution.GIVE_UP:
+            return written
+        answered, start = [], 0
+        for rows in self.lists:
+            answered.append(rows_json.json_list(written[start : start + len(rows)]))
+            start += len(rows)
+        return answered
+
+
+class _CategoryRows(execution.RowBackedList):
+    """An entry's category rows (`CategoryMetrics`), answered with every other entry's as
+    JSON text where the answer is written by orjson (`_Breakdown`)."""
+
+    __slots__ = ("at", "breakdown")
+
+    def __init__(self, breakdown: _Breakdown) -> None:
+        super().__init__()
+        self.breakdown = breakdown
+        self.at = len(breakdown.lists)
+        breakdown.lists.append(self)
+
+    def answer_all(self, plan: Any, as_json: bool) -> Any:
+        if not as_json:
+            return execution.GIVE_UP
+        return self.breakdown.answer(self, plan)
 
 
 class _RowMetrics(execution.RowBacked):
@@ -365,6 +426,7 @@ def _standings(
         rows = rolled.estimated(rows, at)
     category_at, by_at, g_at = at["category"], at["by_category"], at["g_key"]
     district_at, key_at = at["district_id"], at["key"]
+    breakdown = _Breakdown(read)
     categories = []
     for row in rows:
         if row[by_at]:
@@ -379,7 +441,7 @@ def _standings(
                 global_id=ids.encode(type_name, row[key_at]),
                 name=row[at["name"]],
                 metrics=_metrics(row, read),
-                by_category=[],
+                by_category=_CategoryRows(breakdown),
                 db_id=row[key_at],
             )
     categories.sort(key=itemgetter(category_at))

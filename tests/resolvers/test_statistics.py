@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from core import ids
@@ -829,15 +831,30 @@ assert "__typename" in TYPED
 async def test_figures_answered_off_their_rows_equal_those_read_as_attributes(
     client: httpx.AsyncClient, world: StatsWorld, exact: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A comparison's figures are answered straight from the statement's rows
-    (`service._RowMetrics`, and `service._CategoryRow` for a category with its figures);
-    the executor's own path reads them as attributes. Both answer the same, percentiles,
-    nulls and type names included."""
+    """A comparison's figures are answered straight from the statement's rows: the entries'
+    category rows all at once as JSON text (`service._Breakdown`, `resolvers.rows_json`),
+    other figures row by row (`service._RowMetrics`, and `service._CategoryRow` for a
+    category with its figures); the executor's own path reads them as attributes. All three
+    answer the same, percentiles, nulls, type names and the order of keys included."""
     variables = {"period": PERIOD, "min": 0, "exact": exact}
     bearer = world.token(Role.DISTRICT_ADMIN)
     answers: list[Any] = []
     rows: list[tuple[Any, Any]] = []
+    at_once: list[Any] = []
     row_backed = (service._RowMetrics, service._CategoryRow)
+
+    def all_at_once(self: Any, plan: Any, answer: Any = service._Breakdown._answer_all) -> Any:
+        at_once.append(answer(self, plan))
+        return at_once[-1]
+
+    monkeypatch.setattr(service._Breakdown, "_answer_all", all_at_once)
+    in_bulk = await graphql(client, TYPED, variables, bearer=bearer)
+    # Each request answered its entries' categories once, as JSON text (the tests' client
+    # may send a query twice, `tests.http.SHADOW`).
+    requests = 2 if getattr(client, SHADOW, None) is not None else 1
+    assert len(at_once) == requests
+    assert execution.GIVE_UP not in at_once
+    assert all(isinstance(one, orjson.Fragment) for answered in at_once for one in answered)
     for kind in row_backed:
 
         def counting(self: Any, plan: Any, answer: Any = kind.answer) -> Any:
@@ -846,16 +863,17 @@ async def test_figures_answered_off_their_rows_equal_those_read_as_attributes(
             return answers[-1]
 
         monkeypatch.setattr(kind, "answer", counting)
+    monkeypatch.setattr(
+        service._CategoryRows, "answer_all", lambda self, plan, as_json: execution.GIVE_UP
+    )
     off_rows = await graphql(client, TYPED, variables, bearer=bearer)
     # Every group of figures (each entry's and category's, the totals' and theirs) was
-    # answered off its row, none left to the executor (in each request: the tests' client
-    # may send a query twice, `tests.http.SHADOW`).
+    # answered off its row, none left to the executor.
     comparison = off_rows["statistics"]["communities"]
     groups = [e["metrics"] for e in comparison["entries"]]
     groups += [c["metrics"] for e in comparison["entries"] for c in e["byCategory"]]
     groups += [comparison["totals"]["metrics"]]
     groups += [c["metrics"] for c in comparison["totals"]["byCategory"]]
-    requests = 2 if getattr(client, SHADOW, None) is not None else 1
     assert len(answers) == requests * len(groups)
     assert len(groups) >= 10
     assert execution.GIVE_UP not in answers
@@ -870,7 +888,7 @@ async def test_figures_answered_off_their_rows_equal_those_read_as_attributes(
     for kind in row_backed:
         monkeypatch.setattr(kind, "answer", lambda self, plan: execution.GIVE_UP)
     as_attributes = await graphql(client, TYPED, variables, bearer=bearer)
-    assert off_rows == as_attributes
+    assert json.dumps(in_bulk) == json.dumps(off_rows) == json.dumps(as_attributes)
     entries = off_rows["statistics"]["communities"]["entries"]
     assert entries[0]["byCategory"][0]["metrics"]["__typename"] == "CaseMetrics"
     assert entries[0]["byCategory"][0]["metrics"]["cases"]["__typename"] == "Figure"
