@@ -271,24 +271,23 @@ async def main() -> None:
         decided_until = (
             await session.execute(assessment_rollups.watermark_query(row.id))
         ).scalar_one_or_none()
-    statements = [
-        (
-            f"rollups{' with breakdown' if by_category else ''}",
-            rolled.PLANNER,
-            rolled.comparison(
-                "community", Scope(row.id), Selection(), start, stop,
-                by_category=by_category, decided_until=decided_until,
-            ),
-        )
-        for by_category in (False, True)
-    ]  # fmt: skip
+    statements: list[tuple[str, Any, tuple[str, dict[str, Any]]]] = []
+    for by_category in (False, True):
+        rollups = rolled.comparison(
+            "community", Scope(row.id), Selection(), start, stop,
+            by_category=by_category, decided_until=decided_until,
+        )  # fmt: skip
+        assert rollups is not None
+        label = f"rollups{' with breakdown' if by_category else ''}"
+        # The figures' statement, and beside it (on another connection) the histograms'.
+        statements.append((label, rolled.PLANNER, (rollups.sql, rollups.params)))
+        statements.append((f"{label}, histograms", rolled.PLANNER,
+                           (rollups.histograms, rollups.params)))  # fmt: skip
     statements.append(
         ("from the cases (exact)", PLANNER, comparison("community", Scope(row.id), Selection(),
                                                        start, stop, by_category=False))
     )  # fmt: skip
-    for label, planner, statement in statements:
-        assert statement is not None
-        sql, params = statement
+    for label, planner, (sql, params) in statements:
         async with database.tenant_session(row.id) as session, session.begin():
             await session.execute(
                 text("SELECT set_config('app.district_id', :d, true)"), {"d": str(row.id)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
@@ -20,7 +21,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from core.user_errors import Forbidden, UserError
 from db.session import Database
-from db.tenancy import MissingDistrictError
+from db.tenancy import MissingDistrictError, set_district_sql
 
 _log = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ _log = logging.getLogger(__name__)
 # Simple-protocol statements (no parameters) for `driver_row`.
 _GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
 _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = DEFAULT")
+_EXPORT_SNAPSHOT = text("SELECT pg_export_snapshot()")
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
+"""What `pg_export_snapshot` answers (hexadecimal numbers and a count, dash-separated)."""
 
 
 async def _set_local(session: AsyncSession, planner: Sequence[tuple[str, str]]) -> None:
@@ -64,14 +68,21 @@ async def _rows(
     of rows of 150 columns, tens of milliseconds). The session's transaction has begun."""
     if not tuples:
         return list((await session.execute(statement, params)).mappings())
-    assert isinstance(statement, ClauseElement), "a statement the driver can be given"
     connection = await session.connection()
-    compiled = statement.compile(dialect=connection.dialect)
-    assert isinstance(compiled, SQLCompiler)
+    sql, values = _driver_statement(statement, params, connection.dialect)
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None
-    values = [(params or {})[name] for name in compiled.positiontup or ()]
-    return list(await driver.fetch(compiled.string, *values))
+    return list(await driver.fetch(sql, *values))
+
+
+def _driver_statement(
+    statement: Executable, params: dict[str, Any] | None, dialect: Any
+) -> tuple[str, list[Any]]:
+    """A statement's SQL text for the driver (`$n` parameters) and its values in order."""
+    assert isinstance(statement, ClauseElement), "a statement the driver can be given"
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    return compiled.string, [(params or {})[name] for name in compiled.positiontup or ()]
 
 
 class Pacer(Protocol):
@@ -217,6 +228,65 @@ class RequestDatabase:
             # (After a failure the transaction is rolled back, and the settings with it.)
             await _reset_local(session, planner)
             return rows
+
+    async def tuned_rows_beside(
+        self,
+        statement: Executable,
+        beside: Executable,
+        params: dict[str, Any],
+        *,
+        planner: Sequence[tuple[str, str]] = (),
+    ) -> tuple[list[Any], list[Any]]:
+        """The driver's records of two reads run at once, as `tuned_rows(tuples=True)`:
+        `statement` in the operation's transaction, `beside` on a connection of its own, in
+        a read-only transaction that reads the snapshot the operation's exported just
+        before (`pg_export_snapshot`), so that PostgreSQL works on both with two processes.
+        The operation's transaction reads committed rows: a commit in the moment between
+        the export and its statement's start is seen by `statement` only. For a district's
+        handle (platform-wide reads are `platform_rows`)."""
+        if self._district_id is None:
+            raise Forbidden("reads beside the operation's need a token of a district")
+        async with self._reading() as session:
+            await self._custom_plans_again(session)
+            await _set_local(session, planner)
+            snapshot = (await session.execute(_EXPORT_SNAPSHOT)).scalar_one()
+            other = asyncio.create_task(
+                self._beside(self._district_id, snapshot, beside, params, planner)
+            )
+            try:
+                rows = await _rows(session, statement, params, True)
+            except BaseException:
+                other.cancel()
+                with contextlib.suppress(BaseException):
+                    await other
+                raise
+            beside_rows = await other
+            await _reset_local(session, planner)
+            return rows, beside_rows
+
+    async def _beside(
+        self,
+        district_id: int,
+        snapshot: str,
+        statement: Executable,
+        params: dict[str, Any],
+        planner: Sequence[tuple[str, str]],
+    ) -> list[Any]:
+        """`statement`'s records on a pooled connection of the request path, in a read-only
+        transaction of the district that reads `snapshot`."""
+        if not _SNAPSHOT_ID.fullmatch(snapshot):
+            raise ValueError("not a snapshot's identifier")
+        async with self._database.app.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            sql, values = _driver_statement(statement, params, connection.dialect)
+            async with driver.transaction(isolation="repeatable_read", readonly=True):
+                # The snapshot first: nothing may be read before it is set.
+                await driver.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                await driver.execute(set_district_sql(district_id))
+                for name, value in planner:
+                    await driver.execute("SELECT set_config($1, $2, true)", name, value)
+                return list(await driver.fetch(sql, *values))
 
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:

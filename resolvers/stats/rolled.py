@@ -26,7 +26,7 @@ import datetime as dt
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -39,7 +39,6 @@ from db.metrics import DEFINITIONS, PARTS, TIME_ZONE, Definition, Metric
 from db.models.comparison import FACT_READ, HISTOGRAM_PREFIXES, dense_column, histogram_column
 from db.models.enums import CaseCategory
 from resolvers.stats.sql import (
-    HISTOGRAM_ROW,
     INTERVALS,
     Scope,
     Selection,
@@ -558,6 +557,28 @@ parallel append: the entries' own totals of a breakdown (3,000 rows) were read b
 workers whose start took 25 of its 38 ms."""
 
 
+class Statements(NamedTuple):
+    """A comparison from the rollups: its statement (`sql`, rows as `resolvers.stats.sql.
+    comparison`'s with the percentile figures' values left null), and the statement of its
+    cells' histograms (`histograms`: a row a cell, `HISTOGRAM_COLUMNS`), which may run
+    beside it (`core.request_db.RequestDatabase.tuned_rows_beside`); both take `params`."""
+
+    sql: str
+    params: dict[str, Any]
+    histograms: str
+
+
+HISTOGRAM_COLUMNS = (
+    "district_id",
+    "key",
+    "category",
+    "by_category",
+    *dense_columns(list(HISTOGRAM_OF.values())),
+)
+"""The columns of a comparison's histogram rows (`Statements.histograms`): the cell, and
+each histogram's parts (`DENSE_PARTS`)."""
+
+
 def comparison(
     group: str,
     scope: Scope,
@@ -567,10 +588,9 @@ def comparison(
     *,
     by_category: bool = True,
     decided_until: dt.datetime | None = None,
-) -> tuple[str, dict[str, Any]] | None:
-    """The statement of one comparison from the rollups (rows as `resolvers.stats.sql.
-    comparison`'s, plus `hist_ha` and `hist_hr`, the durations' histograms, with the
-    percentile figures' values left null), or None when no rollup serves it."""
+) -> Statements | None:
+    """The statements of one comparison from the rollups (`Statements`), or None when no
+    rollup serves it."""
     kind = comparison_kind(group, scope)
     if kind is None:
         return None
@@ -616,8 +636,8 @@ def comparison(
     concatenated = ", ".join(f"string_agg({c}, ''::bytea) AS {c}" for c in histogram_columns)
     histogram_body = rows_of(kind, by_category, params, case_where, histograms=tuple(prefixes))
     histogram_rows = f"""
-    SELECT district_id, key, category, {1 if by_category else 0} AS by_category, {concatenated}
-    FROM ({histogram_body}) AS h GROUP BY 1, 2, 3"""
+SELECT district_id, key, category, {1 if by_category else 0} AS by_category, {concatenated}
+FROM ({histogram_body}) AS h GROUP BY 1, 2, 3"""
     # A rollup row can fall back to nothing (its only case moved): a level without cases
     # is left out, as the count from the cases leaves it, but for the totals.
     if by_category:
@@ -636,9 +656,9 @@ def comparison(
         entry_body = rows_of(kind, False, params, case_where)
         entry_histograms = rows_of(kind, False, params, case_where, histograms=tuple(prefixes))
         histogram_rows += f"""
-    UNION ALL
-    SELECT district_id, key, NULL::text, 0, {concatenated}
-    FROM ({entry_histograms}) AS h GROUP BY 1, 2"""
+UNION ALL
+SELECT district_id, key, NULL::text, 0, {concatenated}
+FROM ({entry_histograms}) AS h GROUP BY 1, 2"""
         by_category_cte = [
             f"""
 entry_cells AS (
@@ -688,9 +708,6 @@ agg AS (
            {columns}
     FROM parts p
 )""",
-        f"""
-histograms AS ({histogram_rows}
-)""",
     ]
     given = None
     if group == "partner":
@@ -709,10 +726,8 @@ given AS (
     WHERE (district_id, key) IN (SELECT district_id, key FROM entries)
     GROUP BY GROUPING SETS ((district_id, key), ())
 )"""
-    sql = finish_comparison(
-        group, scope, selection, params, ctes, given, histograms=histogram_columns
-    )
-    return sql, params
+    sql = finish_comparison(group, scope, selection, params, ctes, given)
+    return Statements(sql, params, histogram_rows)
 
 
 def time_series(
@@ -798,24 +813,24 @@ _ESTIMATED = [
 """Each estimated figure's value column, its histogram's prefix and its fraction."""
 
 
-def estimated(rows: Sequence[Any], index: dict[str, int]) -> list[list[Any]]:
+def estimated(
+    answers: Sequence[Any], index: dict[str, int], histogram_rows: Sequence[Any]
+) -> list[list[Any]]:
     """The answer's rows of a statement from the rollups (whose percentile figures' values
     are left null) as lists, each estimated value filled in from its histogram, which the
-    statement's histogram rows (`resolvers.stats.sql.HISTOGRAM_ROW`) give in parts
+    histogram rows (`Statements.histograms`, `HISTOGRAM_COLUMNS`) give in parts
     (`DENSE_PARTS`): the parts added up and every percentile taken in one pass
     (`db.histograms.summed`, `counts_percentiles`), so that the figures are then read off
     the rows alike. A total's histogram is the sum of its cells' (a category's total, that
     category's cells; the total of a breakdown, every category's cells, as the statement
     sums its parts; else every entry's)."""
     g_at, by_at, category_at = index["g_key"], index["by_category"], index["category"]
-    histogram_rows = [row for row in rows if row[g_at] == HISTOGRAM_ROW]
-    answers = [row for row in rows if row[g_at] != HISTOGRAM_ROW]
     cells = len(histogram_rows)
     code = _CATEGORY_CODE
     cell_of = operator.itemgetter(
         index["district_id"], index["key"], index["category"], index["by_category"]
     )
-    known = _cells(list(map(cell_of, histogram_rows)))
+    known = _cells(list(map(operator.itemgetter(0, 1, 2, 3), histogram_rows)))
     categories, by_category = known[2], known[3]
     breakdown = bool(by_category.any())
     # Each answer's row, the row of its histogram: an entry's (or an entry's category's)
@@ -838,7 +853,7 @@ def estimated(rows: Sequence[Any], index: dict[str, int]) -> list[list[Any]]:
     wanted: list[tuple[int, list[float | None]]] = []
     # Every histogram part's column of the histogram rows, read in one pass.
     names = dense_columns(list(HISTOGRAM_OF.values()))
-    read = operator.itemgetter(*(index[name] for name in names))
+    read = operator.itemgetter(*(HISTOGRAM_COLUMNS.index(name) for name in names))
     by_name: dict[str, Sequence[Any]] = {name: () for name in names}
     if histogram_rows:
         by_name = dict(zip(names, zip(*map(read, histogram_rows), strict=True), strict=True))

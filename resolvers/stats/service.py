@@ -411,19 +411,19 @@ def _metrics(row: Sequence[Any], read: _Reader) -> CaseMetrics:
 
 
 def _standings(
-    rows: Sequence[Any], make: Any, type_name: str, estimated: bool = False
+    rows: Sequence[Any], make: Any, type_name: str, histogram_rows: Sequence[Any] | None = None
 ) -> tuple[list[Any], Totals]:
     """Entries (in the order of their keys) and totals from the rows (tuples, in any order)
-    of a comparison statement (`estimated`: read from the rollups, percentiles from the
-    histograms); categories in alphabetical order of their codes."""
+    of a comparison statement (`histogram_rows`: read from the rollups, percentiles from
+    these histograms); categories in alphabetical order of their codes."""
     entries: dict[tuple[int, int], Any] = {}
     totals = Totals(households=None, metrics=_empty(), by_category=[])
     if not rows:
         return [], totals
     read = _Reader(list(rows[0].keys()))
     at = read.at
-    if estimated:
-        rows = rolled.estimated(rows, at)
+    if histogram_rows is not None:
+        rows = rolled.estimated(rows, at, histogram_rows)
     category_at, by_at, g_at = at["category"], at["by_category"], at["g_key"]
     district_at, key_at = at["district_id"], at["key"]
     breakdown = _Breakdown(read)
@@ -571,13 +571,26 @@ async def compare(
             decided_until=await _decided_until(info, scope),
         )
     estimated = statement is not None
-    sql, params = statement or comparison(
-        group, scope, selection, start, end, by_category=by_category
-    )
-    planner = rolled.PLANNER if estimated else PLANNER
-    rows = await _execute(info, scope, sql, params, planner, tuples=True)
+    histogram_rows = None
+    if statement is not None and scope.district_id is None:
+        sql, params, histograms_sql = statement
+        rows = await _execute(info, scope, sql, params, rolled.PLANNER, tuples=True)
+        histogram_rows = await _execute(
+            info, scope, histograms_sql, params, rolled.PLANNER, tuples=True
+        )
+    elif statement is not None:
+        # The cells' histograms read beside the figures, by another PostgreSQL process.
+        rows, histogram_rows = await info.context.db.tuned_rows_beside(
+            text(statement.sql),
+            text(statement.histograms),
+            statement.params,
+            planner=rolled.PLANNER,
+        )
+    else:
+        sql, params = comparison(group, scope, selection, start, end, by_category=by_category)
+        rows = await _execute(info, scope, sql, params, PLANNER, tuples=True)
     result_type, type_name, make = _ENTRIES[group]
-    standings, totals = _standings(rows, make, type_name, estimated)
+    standings, totals = _standings(rows, make, type_name, histogram_rows)
     return result_type(
         period=Period(start=start, end=end),
         exact_percentiles=not estimated,

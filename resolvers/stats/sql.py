@@ -13,7 +13,6 @@ every value the client chose is a bound parameter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -424,10 +423,6 @@ given AS (
     return finish_comparison(group, scope, selection, params, ctes, given), params
 
 
-HISTOGRAM_ROW = 3
-"""`g_key` of a row of `finish_comparison`'s `histograms`."""
-
-
 def finish_comparison(
     group: str,
     scope: Scope,
@@ -435,8 +430,6 @@ def finish_comparison(
     params: dict[str, Any],
     ctes: list[str],
     given: str | None,
-    *,
-    histograms: Sequence[str] = (),
 ) -> str:
     """A comparison's statement from its figures: `ctes` end with `agg` (a row per entry,
     entry and category, totals and totals by category: district_id, key, category,
@@ -444,10 +437,7 @@ def finish_comparison(
     the CTE of a partner's helping hands given (columns district_id, key, g_key,
     p_hand_requests, p_hands_accepted; it may read `entries`).
     This adds the entries to compare (those without a case too), their households, the
-    households metric and the partners' hands given. `histograms`: the columns of a CTE
-    `histograms` (district_id, key, category, by_category and these), whose rows follow the
-    answer's with `g_key` 3 (`HISTOGRAM_ROW`), their figures null; the answer's rows have
-    these columns null."""
+    households metric and the partners' hands given."""
     definitions = case_definitions()
     entry_where = []
     if scope.district_id is not None:
@@ -513,16 +503,6 @@ def finish_comparison(
         sample = per_thousand.sample.format(cases="CAST(coalesce(a.s_cases, 0) AS int)")
         return f"{value} AS v_{per_thousand.column}, {sample} AS s_{per_thousand.column}"
 
-    histogram_rows = ""
-    if histograms:
-        absent = ", ".join(f"NULL::bytea AS {column}" for column in histograms)
-        selected += f", {absent}"
-        figures = ", ".join("NULL::float8, NULL::int" for _ in definitions)
-        histogram_rows = f"""
-    UNION ALL
-    SELECT h.district_id, h.key, NULL, NULL, NULL, h.category, h.by_category, {HISTOGRAM_ROW},
-           {figures}, {", ".join(f"h.{column}" for column in histograms)}, NULL::float8, NULL::int
-    FROM histograms h"""
     # Rows in no particular order (`resolvers.stats.service` puts them in order): an entry's
     # categories are joined to the entries, not the entries to every row of `agg`.
     return f"""
@@ -544,7 +524,7 @@ result AS (
     SELECT NULL, NULL, NULL, NULL, {total_households}, a.category, a.by_category, 1, {selected},
            {per_households(total_households)}
     FROM agg a
-    WHERE a.g_key = 1{histogram_rows}
+    WHERE a.g_key = 1
 )
 SELECT r.*, {given_columns}
 FROM result r {given_join}

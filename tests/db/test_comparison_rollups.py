@@ -336,10 +336,12 @@ async def _compare(
         group, scope, Selection(), start, end, by_category=by_category
     )
     exact = [dict(r) for r in (await s.execute(text(exact_sql), exact_params)).mappings()]
-    result = await s.execute(text(statement[0]), statement[1])
+    result = await s.execute(text(statement.sql), statement.params)
     fields = list(result.keys())
+    histogram_rows = (await s.execute(text(statement.histograms), statement.params)).all()
     # As the resolver reads them: estimates filled in from the histogram rows.
-    read = rolled.estimated(result.all(), {name: i for i, name in enumerate(fields)})
+    index = {name: i for i, name in enumerate(fields)}
+    read = rolled.estimated(result.all(), index, histogram_rows)
     got = [dict(zip(fields, row, strict=True)) for row in read]
     # Rows come in no particular order: each side in the order of their levels and keys.
     exact.sort(key=_row_order)
