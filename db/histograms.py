@@ -113,26 +113,55 @@ def bucket_list_sql(bucket: str) -> str:
     return f"int2send(CAST({bucket} AS smallint))"
 
 
-def _dense_sums(parts: Sequence[bytes | None], rows: int) -> Any:
-    """The sum of each row's dense histograms (`parts[row]`: some concatenated, or None for
-    none), as a rows × `BUCKETS` int32 array."""
+_SCRATCH_LIMIT = 64 * 1024 * 1024
+"""Bytes up to which work arrays are kept between calls (`scratch`)."""
+
+_scratch: dict[tuple[str, Any], Any] = {}
+
+
+def scratch(name: str, shape: tuple[int, ...], dtype: Any = np.int32) -> Any:
+    """A work array of `shape` (contents undefined), kept between calls when it is small
+    enough: a breakdown's arrays are megabytes each, and memory freshly mapped for each of
+    them cost more page faults than the work done in it. For work that finishes before it
+    returns (no `await` while it is in use), and whose results are not views of it."""
+    size = math.prod(shape)
+    kind = np.dtype(dtype)
+    if size * kind.itemsize > _SCRATCH_LIMIT:
+        return np.empty(shape, kind)
+    kept = _scratch.get((name, kind))
+    if kept is None or kept.size < size:
+        kept = _scratch[(name, kind)] = np.empty(max(size, 1), kind)
+    return kept[:size].reshape(shape)
+
+
+def _dense_sums(parts: Sequence[bytes | None], rows: int, out: Any) -> None:
+    """Adds to `out` (rows × `BUCKETS` int32) the sum of each row's dense histograms
+    (`parts[row]`: some concatenated, or None for none)."""
     lengths = np.fromiter((len(part) if part else 0 for part in parts), np.int64, rows) // DENSE
-    sums = np.zeros((rows, BUCKETS), np.int32)
     if not lengths.any():
-        return sums
-    joined = b"".join([part for part in parts if part])
-    counts = np.frombuffer(joined, ">i4").reshape(-1, BUCKETS)
+        return
+    # Copied one after the other into memory kept for them (rather than joined: a new
+    # buffer of megabytes), then turned from big-endian, with a histogram of zeros last.
+    given = int(lengths.sum())
+    joined = scratch("dense_bytes", (given * DENSE,), np.uint8)
+    into, at = memoryview(joined), 0
+    for part in parts:
+        if part:
+            into[at : at + len(part)] = part
+            at += len(part)
+    counts = scratch("dense", (given + 1, BUCKETS))
+    np.copyto(counts[:given], joined.view(">i4").reshape(-1, BUCKETS))
+    counts[given] = 0
     starts = np.cumsum(lengths) - lengths
-    # Each row's first histogram, then its k-th added for every row that has one: a cell
+    gathered = scratch("gathered", (rows, BUCKETS))
+    # Each row's k-th histogram (the zeros where it has none) added to every row: a cell
     # sums a row or two (a month and a year to date), so this is a few gathers (numpy's
-    # reduceat along rows and running sums both took several times as long), each turned
-    # from big-endian as it is gathered (not all of them first: a copy of megabytes).
-    first = lengths > 0
-    sums[first] = counts[starts[first]]
-    for k in range(1, int(lengths.max())):
-        having = np.flatnonzero(lengths > k)
-        sums[having] += counts[starts[having] + k]
-    return sums
+    # reduceat along rows and running sums both took several times as long).
+    for k in range(int(lengths.max())):
+        # (Each place is within the array: "clip" checks nothing, and copies nothing first.)
+        chosen = np.where(lengths > k, starts + k, given)
+        np.take(counts, chosen, axis=0, out=gathered, mode="clip")
+        out += gathered
 
 
 def _bucket_counts(parts: Sequence[bytes | None], rows: int) -> Any:
@@ -150,21 +179,29 @@ def _bucket_counts(parts: Sequence[bytes | None], rows: int) -> Any:
 
 def summed(
     rows: int,
-    added: Sequence[bytes | None],
-    taken: Sequence[bytes | None],
-    buckets_added: Sequence[bytes | None],
-    buckets_taken: Sequence[bytes | None],
+    added: Sequence[bytes | None] | None,
+    taken: Sequence[bytes | None] | None,
+    buckets_added: Sequence[bytes | None] | None,
+    buckets_taken: Sequence[bytes | None] | None,
+    out: Any = None,
 ) -> Any:
     """Each of `rows` histograms as its parts add up: dense histograms added and taken away
     (`dense_sql`, concatenated), and durations' buckets added and taken away
     (`bucket_list_sql`, concatenated); a rows × `BUCKETS` int32 array (a count of cases
-    fits)."""
-    counts = _dense_sums(added, rows)
-    if any(taken):
-        counts -= _dense_sums(taken, rows)
-    if any(buckets_added):
+    fits), `out` if given. A part given as None is none in every row."""
+    counts = np.zeros((rows, BUCKETS), np.int32) if out is None else out
+    if out is not None:
+        counts[...] = 0
+    if added:
+        _dense_sums(added, rows, counts)
+    if taken and any(taken):
+        negative = scratch("taken", (rows, BUCKETS))
+        negative[...] = 0
+        _dense_sums(taken, rows, negative)
+        counts -= negative
+    if buckets_added and any(buckets_added):
         counts += _bucket_counts(buckets_added, rows)
-    if any(buckets_taken):
+    if buckets_taken and any(buckets_taken):
         counts -= _bucket_counts(buckets_taken, rows)
     return counts
 

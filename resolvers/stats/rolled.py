@@ -26,6 +26,7 @@ import datetime as dt
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -249,6 +250,7 @@ def cells(
     year_to_date: bool = False,
     summed: bool = True,
     dense: bool = False,
+    present: set[str] | None = None,
 ) -> str:
     """The UNION ALL of the cells: whole periods, partial ones, and the deadlines passed by
     now; columns district_id, key, category, the fixed parts, `live_<part>` and (if asked)
@@ -260,7 +262,8 @@ def cells(
     whose whole months are one sum; not a series, whose months are its buckets): whole
     months from the year-to-date rows where that takes fewer (`pieces`). Not `summed`: the
     rollup rows as they are (those taken away negated), several to a cell (the caller sums
-    every branch at once)."""
+    every branch at once). `present` (`dense`): gets the columns of the parts some branch
+    gives (the others are null in every row)."""
     assert not (dense and summed), "dense histograms are concatenated by the caller"
     conditions = _conditions(kind, scope, selection, params)
     category_rows = by_category or selection.category is not None
@@ -276,14 +279,14 @@ def cells(
     ) -> str:
         columns = [f"{district} AS district_id", f"{key} AS key", f"{category} AS category"]
         if dense:
-            return "SELECT " + ", ".join(
-                columns
-                + [
-                    f"{histogram(prefix, DENSE_PARTS.index(part))} AS {column}"
-                    for prefix in histograms
-                    for part, column in _dense_parts(prefix)
-                ]
-            )
+            parts = [
+                (histogram(prefix, DENSE_PARTS.index(part)), column)
+                for prefix in histograms
+                for part, column in _dense_parts(prefix)
+            ]
+            if present is not None:
+                present.update(column for part, column in parts if part != _NO_PART)
+            return "SELECT " + ", ".join(columns + [f"{part} AS {c}" for part, c in parts])
         columns += [_int(fixed.format(name=name)) + f" AS {name}" for name in FIXED]
         columns += [
             _int(live.get(name, "0")) + f" AS {column}" for name, column in _LIVE_COLUMNS.items()
@@ -331,7 +334,7 @@ def cells(
                     return column.format(histogram_column(prefix, i))
                 # The row's dense histogram, added or taken away as it is.
                 if DENSE_PARTS[i] != ("added" if sign > 0 else "taken"):
-                    return "NULL::bytea"
+                    return _NO_PART
                 return f"r.{dense_column(prefix)}"
 
             rolled = select(
@@ -390,7 +393,7 @@ def cells(
                 if dense:
                     # The facts' buckets listed, added or taken away.
                     if DENSE_PARTS[i] != ("buckets_added" if sign > 0 else "buckets_taken"):
-                        return "NULL::bytea"
+                        return _NO_PART
                     listed = bucket_list_sql(f"r.{prefix}_bucket")
                     return (
                         f"string_agg({listed}, ''::bytea) "
@@ -464,6 +467,9 @@ def _int(aggregate: str) -> str:
 def _zero(prefix: str, i: int) -> str:
     return "0"
 
+
+_NO_PART = "NULL::bytea"
+"""A part of a histogram a branch of the cells does not give."""
 
 DENSE_PARTS = ("added", "taken", "buckets_added", "buckets_taken")
 """A cell's parts of a histogram read `dense` (`cells`), as `db.histograms.summed` takes
@@ -563,23 +569,15 @@ workers whose start took 25 of its 38 ms."""
 class Statements(NamedTuple):
     """A comparison from the rollups: its statement (`sql`, rows as `resolvers.stats.sql.
     comparison`'s with the percentile figures' values left null), and the statement of its
-    cells' histograms (`histograms`: a row a cell, `HISTOGRAM_COLUMNS`), which may run
-    beside it (`core.request_db.RequestDatabase.tuned_rows_beside`); both take `params`."""
+    cells' histograms (`histograms`: a row a cell, its district_id, key, category and
+    by_category, then `histogram_columns`, the parts of `DENSE_PARTS` that the period has),
+    which may run beside it (`core.request_db.RequestDatabase.tuned_rows_beside`); both
+    take `params`."""
 
     sql: str
     params: dict[str, Any]
     histograms: str
-
-
-HISTOGRAM_COLUMNS = (
-    "district_id",
-    "key",
-    "category",
-    "by_category",
-    *dense_columns(list(HISTOGRAM_OF.values())),
-)
-"""The columns of a comparison's histogram rows (`Statements.histograms`): the cell, and
-each histogram's parts (`DENSE_PARTS`)."""
+    histogram_columns: tuple[str, ...]
 
 
 def comparison(
@@ -621,8 +619,10 @@ def comparison(
         return cells(
             kind, keys, by_category, scope, selection, period, "M", params, case_where,
             histograms=histograms, as_of=as_of, year_to_date=True, summed=summed,
-            dense=bool(histograms),
+            dense=bool(histograms), present=present,
         )  # fmt: skip
+
+    present: set[str] = set()
 
     body = rows_of(kind, by_category, params, case_where)
     # The cells summed once, a row each (an entry, or an entry's category): those rows are
@@ -635,11 +635,16 @@ def comparison(
     # Each cell's histograms apart, as their parts concatenated (`histograms`): numpy adds
     # them up after the read (`estimated`), and the totals' from them. Carried
     # beside the figures through the statement, their bytes took longer than summing.
-    histogram_columns = dense_columns(prefixes)
-    concatenated = ", ".join(f"string_agg({c}, ''::bytea) AS {c}" for c in histogram_columns)
+    # Only the parts some branch gives: the others are null in every row (a year's whole
+    # months, say, are only rollup rows added).
     histogram_body = rows_of(kind, by_category, params, case_where, histograms=tuple(prefixes))
+    entry_histograms = ""
+    if by_category:
+        entry_histograms = rows_of(kind, False, params, case_where, histograms=tuple(prefixes))
+    histogram_columns = [c for c in dense_columns(prefixes) if c in present]
+    concatenated = "".join(f", string_agg({c}, ''::bytea) AS {c}" for c in histogram_columns)
     histogram_rows = f"""
-SELECT district_id, key, category, {1 if by_category else 0} AS by_category, {concatenated}
+SELECT district_id, key, category, {1 if by_category else 0} AS by_category{concatenated}
 FROM ({histogram_body}) AS h GROUP BY 1, 2, 3"""
     # A rollup row can fall back to nothing (its only case moved): a level without cases
     # is left out, as the count from the cases leaves it, but for the totals.
@@ -657,10 +662,9 @@ FROM ({histogram_body}) AS h GROUP BY 1, 2, 3"""
         # Each entry's own totals from its rows over all categories (`*`): 2,000 rows of a
         # year rather than its 12,000 cells summed again.
         entry_body = rows_of(kind, False, params, case_where)
-        entry_histograms = rows_of(kind, False, params, case_where, histograms=tuple(prefixes))
         histogram_rows += f"""
 UNION ALL
-SELECT district_id, key, NULL::text, 0, {concatenated}
+SELECT district_id, key, NULL::text, 0{concatenated}
 FROM ({entry_histograms}) AS h GROUP BY 1, 2"""
         by_category_cte = [
             f"""
@@ -730,7 +734,7 @@ given AS (
     GROUP BY GROUPING SETS ((district_id, key), ())
 )"""
     sql = finish_comparison(group, scope, selection, params, ctes, given)
-    return Statements(sql, params, histogram_rows)
+    return Statements(sql, params, histogram_rows, tuple(histogram_columns))
 
 
 def time_series(
@@ -817,12 +821,15 @@ _ESTIMATED = [
 
 
 def estimated(
-    answers: Sequence[Any], index: dict[str, int], histogram_rows: Sequence[Any]
+    answers: Sequence[Any],
+    index: dict[str, int],
+    histogram_rows: Sequence[Any],
+    histogram_columns: Sequence[str],
 ) -> list[list[Any]]:
     """The answer's rows of a statement from the rollups (whose percentile figures' values
     are left null) as lists, each estimated value filled in from its histogram, which the
-    histogram rows (`Statements.histograms`, `HISTOGRAM_COLUMNS`) give in parts
-    (`DENSE_PARTS`): the parts added up and every percentile taken in one pass
+    histogram rows (`Statements.histograms`: the cell, then `histogram_columns`) give in
+    parts (`DENSE_PARTS`): the parts added up and every percentile taken in one pass
     (`db.histograms.summed`, `counts_percentiles`), so that the figures are then read off
     the rows alike. A total's histogram is the sum of its cells' (a category's total, that
     category's cells; the total of a breakdown, every category's cells, as the statement
@@ -830,49 +837,53 @@ def estimated(
     g_at, by_at, category_at = index["g_key"], index["by_category"], index["category"]
     cells = len(histogram_rows)
     code = _CATEGORY_CODE
+    # Each cell's place among the histogram rows, by its key (district, entry, category,
+    # level), as an answer's row has it.
+    keys = map(operator.itemgetter(0, 1, 2, 3), histogram_rows)
+    place = dict(zip(keys, range(cells), strict=True))
+    categories = np.fromiter(
+        map(code.__getitem__, map(operator.itemgetter(2), histogram_rows)), np.int64, cells
+    )
+    breakdown = bool(categories.any())
+    # A total's histogram after the cells'; none (all zero), the last.
+    at_totals = [i for i, row in enumerate(answers) if row[g_at]]
+    none = cells + len(at_totals)
     cell_of = operator.itemgetter(
         index["district_id"], index["key"], index["category"], index["by_category"]
     )
-    known = _cells(list(map(operator.itemgetter(0, 1, 2, 3), histogram_rows)))
-    categories, by_category = known[2], known[3]
-    breakdown = bool(by_category.any())
-    # Each answer's row, the row of its histogram: an entry's (or an entry's category's)
-    # found by its cell; a total's after the cells'; none, the last (all zero).
-    levels = np.fromiter((row[g_at] for row in answers), np.int64, len(answers))
-    at_totals = np.flatnonzero(levels == 1).tolist()
-    none = cells + len(at_totals)
-    of_row = np.full(len(answers), none, np.int64)
-    at_cells = np.flatnonzero(levels == 0)
-    found = _same_cells(known, _cells([cell_of(answers[i]) for i in at_cells.tolist()]))
-    of_row[at_cells] = np.where(found < 0, none, found)
-    totals: list[Any] = []
+    of_row = list(map(place.get, map(cell_of, answers), repeat(none)))
+    # A total's cells: a category's (its number), every category's (-1), or every entry's (0).
+    totals: list[int] = []
     for n, i in enumerate(at_totals):
         row = answers[i]
-        if row[by_at]:
-            totals.append((by_category == 1) & (categories == code[row[category_at]]))
-        else:
-            totals.append(by_category == (1 if breakdown else 0))
+        totals.append(code[row[category_at]] if row[by_at] else -1 if breakdown else 0)
         of_row[i] = cells + n
+    # Each part present (the others are null in every row: `Statements`), a column.
+    given = {
+        name: list(map(operator.itemgetter(4 + n), histogram_rows))
+        for n, name in enumerate(histogram_columns)
+    }
     wanted: list[tuple[int, list[float | None]]] = []
-    # Every histogram part's column of the histogram rows, read in one pass.
-    names = dense_columns(list(HISTOGRAM_OF.values()))
-    read = operator.itemgetter(*(HISTOGRAM_COLUMNS.index(name) for name in names))
-    by_name: dict[str, Sequence[Any]] = {name: () for name in names}
-    if histogram_rows:
-        by_name = dict(zip(names, zip(*map(read, histogram_rows), strict=True), strict=True))
-    columns = {p: [by_name[name] for name in dense_columns([p])] for p in HISTOGRAM_OF.values()}
     for prefix in HISTOGRAM_OF.values():
         fractions = [(index[v], fraction) for v, p, fraction in _ESTIMATED if p == prefix]
-        parts = columns[prefix]
-        counts = np.zeros((cells + len(totals) + 1, BUCKETS), np.int32)
-        counts[:cells] = histograms.summed(cells, *parts)
-        for n, mask in enumerate(totals):
-            counts[cells + n] = counts[:cells][mask].sum(axis=0)
-        estimates = histograms.counts_percentiles(
-            np.ascontiguousarray(counts.T), [fraction for _, fraction in fractions]
-        )
+        added, taken, listed, unlisted = (given.get(name) for name in dense_columns([prefix]))
+        out = histograms.scratch("cells", (cells, BUCKETS))
+        counts = histograms.summed(cells, added, taken, listed, unlisted, out=out)
+        # Bucket by bucket (`counts_percentiles`): the cells', the totals', none's.
+        columns = histograms.scratch("columns", (BUCKETS, cells + len(totals) + 1))
+        columns[:, :cells] = counts.T
+        columns[:, cells:] = 0
+        if totals:
+            # Each category's sums (and the entries', as category 0), bucket by bucket.
+            groups = np.array(
+                [np.bincount(categories, bucket, len(code)) for bucket in columns[:, :cells]]
+            )
+            for n, chosen in enumerate(totals):
+                summed = groups[:, 1:].sum(axis=1) if chosen < 0 else groups[:, chosen]
+                columns[:, cells + n] = summed
+        estimates = histograms.counts_percentiles(columns, [fraction for _, fraction in fractions])
         for (value_at, _), column in zip(fractions, estimates, strict=True):
-            wanted.append((value_at, np.array(column, dtype=object)[of_row].tolist()))
+            wanted.append((value_at, list(map(column.__getitem__, of_row))))
     filled = [list(row) for row in answers]
     for value_at, values in wanted:
         for row, value in zip(filled, values, strict=True):
@@ -880,47 +891,8 @@ def estimated(
     return filled
 
 
-def _cells(keys: list[tuple[Any, ...]]) -> tuple[Any, Any, Any, Any]:
-    """Cells given as (district, key, category, level) rows: districts, keys, categories
-    (their numbers: `_CATEGORY_CODE`) and levels, as int64 arrays."""
-    code = _CATEGORY_CODE
-    if not keys:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, empty, empty
-    districts, entries, categories, levels = zip(*keys, strict=True)
-    return (
-        np.array(districts, np.int64),
-        np.array(entries, np.int64),
-        np.array([code[category] for category in categories], np.int64),
-        np.array(levels, np.int64),
-    )
-
-
-def _same_cells(known: tuple[Any, ...], sought: tuple[Any, ...]) -> Any:
-    """For each of `sought`'s cells (`_cells`), the place of the same cell in `known`
-    (where each is once), or -1: both sorted together, a run of equal cells is one."""
-    size = len(known[0])
-    columns = [np.concatenate(pair) for pair in zip(known, sought, strict=True)]
-    if not len(columns[0]):
-        return np.zeros(0, np.int64)
-    order = np.lexsort(columns[::-1])
-    # A run of equal cells starts where any of the keys changes.
-    starts = np.zeros(len(order), bool)
-    starts[0] = True
-    for column in columns:
-        ordered = column[order]
-        starts[1:] |= ordered[1:] != ordered[:-1]
-    run = np.cumsum(starts) - 1
-    of_known = np.full(int(run[-1]) + 1, -1, np.int64)
-    mine = order < size
-    of_known[run[mine]] = order[mine]
-    run_of = np.empty(len(order), np.int64)
-    run_of[order] = run
-    return of_known[run_of[size:]]
-
-
 _CATEGORY_CODE: dict[str | None, int] = {
     None: 0,
     **{category.value: n for n, category in enumerate(CaseCategory, start=1)},
 }
-"""A row's category (none: an entry's own row) as a number, for `estimated`."""
+"""A row's category (none: an entry's own row) as a number, for `estimated`: its totals."""

@@ -411,19 +411,23 @@ def _metrics(row: Sequence[Any], read: _Reader) -> CaseMetrics:
 
 
 def _standings(
-    rows: Sequence[Any], make: Any, type_name: str, histogram_rows: Sequence[Any] | None = None
+    rows: Sequence[Any],
+    make: Any,
+    type_name: str,
+    histograms: tuple[Sequence[Any], Sequence[str]] | None = None,
 ) -> tuple[list[Any], Totals]:
     """Entries (in the order of their keys) and totals from the rows (tuples, in any order)
-    of a comparison statement (`histogram_rows`: read from the rollups, percentiles from
-    these histograms); categories in alphabetical order of their codes."""
+    of a comparison statement (`histograms`: read from the rollups, percentiles from these
+    histogram rows and their columns, `rolled.estimated`); categories in alphabetical order
+    of their codes."""
     entries: dict[tuple[int, int], Any] = {}
     totals = Totals(households=None, metrics=_empty(), by_category=[])
     if not rows:
         return [], totals
     read = _Reader(list(rows[0].keys()))
     at = read.at
-    if histogram_rows is not None:
-        rows = rolled.estimated(rows, at, histogram_rows)
+    if histograms is not None:
+        rows = rolled.estimated(rows, at, *histograms)
     category_at, by_at, g_at = at["category"], at["by_category"], at["g_key"]
     district_at, key_at = at["district_id"], at["key"]
     breakdown = _Breakdown(read)
@@ -571,13 +575,15 @@ async def compare(
             decided_until=await _decided_until(info, scope),
         )
     estimated = statement is not None
-    histogram_rows = None
+    histograms = None
     if statement is not None and scope.district_id is None:
-        sql, params, histograms_sql = statement
-        rows = await _execute(info, scope, sql, params, rolled.PLANNER, tuples=True)
-        histogram_rows = await _execute(
-            info, scope, histograms_sql, params, rolled.PLANNER, tuples=True
+        rows = await _execute(
+            info, scope, statement.sql, statement.params, rolled.PLANNER, tuples=True
         )
+        histogram_rows = await _execute(
+            info, scope, statement.histograms, statement.params, rolled.PLANNER, tuples=True
+        )
+        histograms = (histogram_rows, statement.histogram_columns)
     elif statement is not None:
         # The cells' histograms read beside the figures, by another PostgreSQL process.
         rows, histogram_rows = await info.context.db.tuned_rows_beside(
@@ -586,11 +592,12 @@ async def compare(
             statement.params,
             planner=rolled.PLANNER,
         )
+        histograms = (histogram_rows, statement.histogram_columns)
     else:
         sql, params = comparison(group, scope, selection, start, end, by_category=by_category)
         rows = await _execute(info, scope, sql, params, PLANNER, tuples=True)
     result_type, type_name, make = _ENTRIES[group]
-    standings, totals = _standings(rows, make, type_name, histogram_rows)
+    standings, totals = _standings(rows, make, type_name, histograms)
     return result_type(
         period=Period(start=start, end=end),
         exact_percentiles=not estimated,

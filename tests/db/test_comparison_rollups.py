@@ -341,7 +341,7 @@ async def _compare(
     histogram_rows = (await s.execute(text(statement.histograms), statement.params)).all()
     # As the resolver reads them: estimates filled in from the histogram rows.
     index = {name: i for i, name in enumerate(fields)}
-    read = rolled.estimated(result.all(), index, histogram_rows)
+    read = rolled.estimated(result.all(), index, histogram_rows, statement.histogram_columns)
     got = [dict(zip(fields, row, strict=True)) for row in read]
     # Rows come in no particular order: each side in the order of their levels and keys.
     exact.sort(key=_row_order)

@@ -122,13 +122,21 @@ def test_summed_adds_up_every_part(
     def listed(buckets: list[int]) -> bytes | None:
         return b"".join(struct.pack(">h", b) for b in buckets) or None
 
-    got = histograms.summed(
-        len(rows),
+    parts = (
         [dense(added) for added, _, _, _ in rows],
         [dense(taken) for _, taken, _, _ in rows],
         [listed(buckets) for _, _, buckets, _ in rows],
         [listed(buckets) for _, _, _, buckets in rows],
     )
+    got = histograms.summed(len(rows), *parts)
+    # Into a work array that held something else, the same; a part absent (None) is none.
+    out = histograms.scratch("test", (len(rows), histograms.BUCKETS))
+    out[...] = 7
+    assert histograms.summed(len(rows), *parts, out=out).tolist() == got.tolist()
+    absent = histograms.summed(len(rows), parts[0], None, parts[2], None)
+    nothing = [None] * len(rows)
+    present = histograms.summed(len(rows), parts[0], nothing, parts[2], nothing)
+    assert absent.tolist() == present.tolist()
     for i, (added, taken, buckets_added, buckets_taken) in enumerate(rows):
         expected = [0] * histograms.BUCKETS
         for h in added:
@@ -140,3 +148,14 @@ def test_summed_adds_up_every_part(
         for b in buckets_taken:
             expected[b] -= 1
         assert got[i].tolist() == expected
+
+
+def test_work_arrays_are_kept_when_small() -> None:
+    small = histograms.scratch("kept", (3, 4))
+    again = histograms.scratch("kept", (2, 4))
+    assert again.shape == (2, 4)
+    assert np.shares_memory(small, again)
+    other = histograms.scratch("kept", (3,), np.int64)  # another type: another array
+    assert not np.shares_memory(small, other)
+    big = histograms.scratch("kept", (histograms._SCRATCH_LIMIT // 4 + 1,))
+    assert not np.shares_memory(big, histograms.scratch("kept", (big.size,)))

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from db.models.enums import CaseCategory
-from resolvers.stats.rolled import _cells, _edges, _same_cells, pieces, span
+from resolvers.stats.rolled import _edges, pieces, span
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 D = dt.date
@@ -111,22 +110,3 @@ def test_a_partial_month_is_read_from_the_smaller_side() -> None:
         dt.datetime(2026, 1, 15, tzinfo=beijing), dt.datetime(2026, 2, 10, tzinfo=beijing), "month"
     )
     assert _edges(across.edges, now) == (across.edges, (), ())
-
-
-_CELL = st.tuples(
-    st.integers(1, 3),  # district
-    st.integers(0, 2**40),  # entry
-    st.sampled_from([None, *(c.value for c in CaseCategory)]),
-    st.integers(0, 1),  # level
-)
-
-
-@given(known=st.lists(_CELL, unique=True, max_size=30), others=st.lists(_CELL, max_size=30))
-def test_each_answer_row_finds_its_cell_histogram(
-    known: list[tuple[int, int, str | None, int]], others: list[tuple[int, int, str | None, int]]
-) -> None:
-    # Rows sought: some of the known cells (in another order), some not among them.
-    sought = [*reversed(known[::2]), *others]
-    found = _same_cells(_cells(known), _cells(sought)).tolist()
-    place = {cell: i for i, cell in enumerate(known)}
-    assert found == [place.get(cell, -1) for cell in sought]
