@@ -164,17 +164,16 @@ def _dense_sums(parts: Sequence[bytes | None], rows: int, out: Any) -> None:
         out += gathered
 
 
-def _bucket_counts(parts: Sequence[bytes | None], rows: int) -> Any:
-    """How many of each row's listed buckets (`parts[row]`: buckets as `bucket_list_sql`
-    concatenated, or None for none) fall in each bucket, as a rows × `BUCKETS` int32
-    array."""
+def _count_buckets(parts: Sequence[bytes | None], rows: int, out: Any, sign: int) -> None:
+    """Adds to `out` (rows × `BUCKETS` int32) `sign` for each of each row's listed buckets
+    (`parts[row]`: buckets as `bucket_list_sql` concatenated, or None for none), in place
+    (a count array of every row's buckets would be megabytes of fresh memory)."""
     lengths = np.fromiter((len(part) if part else 0 for part in parts), np.int64, rows) // 2
     if not lengths.any():
-        return np.zeros((rows, BUCKETS), np.int32)
+        return
     buckets = np.frombuffer(b"".join([part for part in parts if part]), ">i2")
     at = np.repeat(np.arange(rows, dtype=np.int64) * BUCKETS, lengths) + buckets
-    counted = np.bincount(at, minlength=rows * BUCKETS).reshape(rows, BUCKETS)
-    return counted.astype(np.int32)
+    np.add.at(out.reshape(-1), at, sign)
 
 
 def summed(
@@ -200,9 +199,9 @@ def summed(
         _dense_sums(taken, rows, negative)
         counts -= negative
     if buckets_added and any(buckets_added):
-        counts += _bucket_counts(buckets_added, rows)
+        _count_buckets(buckets_added, rows, counts, 1)
     if buckets_taken and any(buckets_taken):
-        counts -= _bucket_counts(buckets_taken, rows)
+        _count_buckets(buckets_taken, rows, counts, -1)
     return counts
 
 
