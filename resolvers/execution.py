@@ -17,6 +17,11 @@ every object under that selection is built from the plan in one tight loop. A pl
 only when every selected field is plain or a plain subtree (or `__typename`), nothing is
 deferred and no schema extension wraps resolvers.
 
+An object read off a statement's row answers a selection of its fields itself (`RowBacked`),
+and a list of them may answer all its items at once (`RowBackedList`): a comparison's
+category rows are then written as JSON text, every row in one pass (`resolvers.rows_json`),
+where the answer is written by orjson (`core.context.Context.answers_as_json`).
+
 Anything out of the ordinary (a null in a non-null field, a value the scalar refuses, a list
 that is not one) makes the short path give up on that object: the executor's own path then
 completes it, with its errors at their paths.

@@ -13,7 +13,10 @@ These `cells` carry every part (`db.metrics.PARTS`) and the histograms of the du
 statements sum the parts to the levels asked for, as `resolvers.stats.sql` does from the
 cases. Percentiles are estimated from the histograms in Python (`db.histograms`), after the
 read: a series sums its buckets' histograms in the statement; a comparison reads its cells'
-apart, each histogram one value (`dense`), and adds them up in numpy (`estimated`).
+in a statement of their own (`Statements.histograms`, which runs beside the figures' on a
+second connection), each histogram one value (`dense`), and adds them up in numpy
+(`estimated`). A whole district's series reads the lead partners' rows (`series_kind`):
+they hold every case once, as the communities' do, and are fewer.
 
 Not every narrowing has its rollup: a partner's cases within a street or community (a street
 officer's comparison of partners, a series of one partner in one community) and weekly
