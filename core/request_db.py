@@ -21,7 +21,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from core.user_errors import Forbidden, UserError
 from db.session import Database
-from db.tenancy import MissingDistrictError, set_district_sql
+from db.tenancy import MissingDistrictError
 
 _log = logging.getLogger(__name__)
 
@@ -30,21 +30,26 @@ _log = logging.getLogger(__name__)
 # Simple-protocol statements (no parameters) for `driver_row`.
 _GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
 _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = DEFAULT")
-_EXPORT_SNAPSHOT = text("SELECT pg_export_snapshot()")
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 """What `pg_export_snapshot` answers (hexadecimal numbers and a count, dash-separated)."""
 
 
-async def _set_local(session: AsyncSession, planner: Sequence[tuple[str, str]]) -> None:
+async def _set_local(
+    session: AsyncSession, planner: Sequence[tuple[str, str]], *, export: bool = False
+) -> str | None:
     """Planner settings for the rest of the transaction, all in one statement (a round trip
-    each cost a few milliseconds of a 25 ms time series)."""
-    if not planner:
-        return
-    calls = ", ".join(f"set_config(:name{n}, :value{n}, true)" for n in range(len(planner)))
+    each cost a few milliseconds of a 25 ms time series); `export`: in the same statement,
+    the transaction's snapshot exported, whose identifier is returned."""
+    if not planner and not export:
+        return None
+    calls = [f"set_config(:name{n}, :value{n}, true)" for n in range(len(planner))]
     params = {}
     for n, (name, value) in enumerate(planner):
         params[f"name{n}"], params[f"value{n}"] = name, value
-    await session.execute(text(f"SELECT {calls}"), params)
+    if export:
+        calls.insert(0, "pg_export_snapshot()")
+    row = (await session.execute(text(f"SELECT {', '.join(calls)}"), params)).one()
+    return str(row[0]) if export else None
 
 
 async def _reset_local(session: AsyncSession, planner: Sequence[tuple[str, str]]) -> None:
@@ -248,8 +253,8 @@ class RequestDatabase:
             raise Forbidden("reads beside the operation's need a token of a district")
         async with self._reading() as session:
             await self._custom_plans_again(session)
-            await _set_local(session, planner)
-            snapshot = (await session.execute(_EXPORT_SNAPSHOT)).scalar_one()
+            snapshot = await _set_local(session, planner, export=True)
+            assert snapshot is not None
             other = asyncio.create_task(
                 self._beside(self._district_id, snapshot, beside, params, planner)
             )
@@ -281,11 +286,14 @@ class RequestDatabase:
             assert driver is not None
             sql, values = _driver_statement(statement, params, connection.dialect)
             async with driver.transaction(isolation="repeatable_read", readonly=True):
-                # The snapshot first: nothing may be read before it is set.
+                # The snapshot first: nothing may be read before it is set. Then the
+                # district and the planner settings, in one round trip.
                 await driver.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-                await driver.execute(set_district_sql(district_id))
-                for name, value in planner:
-                    await driver.execute("SELECT set_config($1, $2, true)", name, value)
+                settings = [("app.district_id", str(int(district_id))), *planner]
+                calls = ", ".join(
+                    f"set_config(${2 * n + 1}, ${2 * n + 2}, true)" for n in range(len(settings))
+                )
+                await driver.execute(f"SELECT {calls}", *(v for pair in settings for v in pair))
                 return list(await driver.fetch(sql, *values))
 
     @contextlib.asynccontextmanager
