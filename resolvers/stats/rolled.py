@@ -309,11 +309,19 @@ def cells(
     chosen: tuple[Piece, ...] = ()
     if period.whole_from is not None:
         assert period.whole_to is not None
-        chosen = (
-            pieces(period.whole_from, period.whole_to)
-            if year_to_date
-            else (Piece(grain, period.whole_from, period.whole_to),)
-        )
+        # A partial month read as its month's row (less the facts of the rest of it) next
+        # to the whole months is read with them: a rolling year's current month joins the
+        # months before it in one year-to-date row, rather than a month row of its own.
+        first, end, alone = period.whole_from, period.whole_to, []
+        for month in complemented:
+            if grain == "M" and month == end:
+                end = _add_months(end, 1)
+            elif grain == "M" and _add_months(month, 1) == first:
+                first = month
+            else:
+                alone.append(month)
+        complemented = tuple(alone)
+        chosen = pieces(first, end) if year_to_date else (Piece(grain, first, end),)
     chosen += tuple(Piece("M", month, _add_months(month, 1)) for month in complemented)
     if chosen:
         # Each category by name (the rows of a grain, kind and category lie side by side in

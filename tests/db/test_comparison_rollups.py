@@ -392,7 +392,15 @@ async def _assert_equal(s: AsyncSession, act: Activity) -> None:
     await comparison_rollups.rebuild(s, [d])
     assert await _rollup_rows(s) == kept
     district = Scope(d)
-    for start, end in PERIODS:
+    # And a period to a moment after now, from a month's first day three months before:
+    # its current month is read as the rollup rows less the facts after now, joined to the
+    # whole months before it (`rolled.cells`), whatever the day the test runs.
+    local = act.now.astimezone(CHINA)
+    month = dt.datetime(local.year, local.month, 1, tzinfo=CHINA)
+    three_before = month.replace(
+        year=month.year - (month.month <= 3), month=(month.month - 4) % 12 + 1
+    )
+    for start, end in (*PERIODS, (three_before, act.now + dt.timedelta(hours=1))):
         for by_category in (False, True):
             for group in ("community", "street", "partner"):
                 await _compare(s, group, district, start, end, by_category)
