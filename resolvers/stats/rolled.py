@@ -428,11 +428,15 @@ def cells(
         for name, pending in LIVE.items():
             if name not in needed:
                 continue
-            # The deadlines passed since the watermark, by the partial index of the deadline.
+            # The deadlines passed since the watermark, by the partial index of the deadline:
+            # from the watermark given as a value, or (each district's read in the
+            # statement) from the earliest of them, which the index can start from (every
+            # district's deadline sweep moves its watermark to now).
             since = (
                 ":decided_until"
                 if "decided_until" in params
                 else AS_OF.format(district=f"{pending.alias}.district_id")
+                + f" AND {pending.due} >= {_EARLIEST_WATERMARK}"
             )
             rows = f"cases f{case_join}"
             if pending.alias == "x":
@@ -458,6 +462,14 @@ def cells(
                 "\n    GROUP BY 1, 2, 3"
             )
     return "\n    UNION ALL\n    ".join(branches)
+
+
+_EARLIEST_WATERMARK = (
+    "coalesce((SELECT min(wm.decided_until) FROM assessment_watermarks wm "
+    "HAVING count(*) = (SELECT count(*) FROM districts)), CAST('-infinity' AS timestamptz))"
+)
+"""The earliest of the districts' deadline watermarks (none before every district has one:
+minus infinity)."""
 
 
 def _watermark(params: dict[str, Any], scope: Scope, decided_until: dt.datetime | None) -> None:

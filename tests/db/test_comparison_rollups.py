@@ -324,9 +324,11 @@ def _row_order(row: dict[str, Any]) -> tuple[Any, ...]:
 
 async def _compare(
     s: AsyncSession, group: str, scope: Scope, start: dt.datetime, end: dt.datetime,
-    by_category: bool,
+    by_category: bool, watermark_in_statement: bool = False,
 ) -> None:  # fmt: skip
     decided_until = await s.scalar(assessment_rollups.watermark_query(scope.district_id or 0))
+    if watermark_in_statement:  # as platform-wide: each district's read in the statement
+        decided_until = None
     statement = rolled.comparison(
         group, scope, Selection(), start, end, by_category=by_category,
         decided_until=decided_until,
@@ -405,6 +407,7 @@ async def _assert_equal(s: AsyncSession, act: Activity) -> None:
             for group in ("community", "street", "partner"):
                 await _compare(s, group, district, start, end, by_category)
         await _compare(s, "community", Scope(d, "street", w.street_id), start, end, True)
+        await _compare(s, "community", district, start, end, False, watermark_in_statement=True)
         await _compare(s, "partner", Scope(d, "partner", w.property_company_id), start, end, False)
         for metric, selection in (
             (Metric.CASES, Selection()),
