@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from core.user_errors import Forbidden, UserError
+from db.roles import DISTRICT_SETTING
 from db.session import Database
 from db.tenancy import MissingDistrictError
 
@@ -289,7 +290,7 @@ class RequestDatabase:
                 # The snapshot first: nothing may be read before it is set. Then the
                 # district and the planner settings, in one round trip.
                 await driver.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-                settings = [("app.district_id", str(int(district_id))), *planner]
+                settings = [(DISTRICT_SETTING, str(int(district_id))), *planner]
                 calls = ", ".join(
                     f"set_config(${2 * n + 1}, ${2 * n + 2}, true)" for n in range(len(settings))
                 )

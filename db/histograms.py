@@ -134,9 +134,9 @@ def scratch(name: str, shape: tuple[int, ...], dtype: Any = np.int32) -> Any:
     return kept[:size].reshape(shape)
 
 
-def _dense_sums(parts: Sequence[bytes | None], rows: int, out: Any) -> None:
+def _dense_sums(parts: Sequence[bytes | None], rows: int, out: Any, sign: int) -> None:
     """Adds to `out` (rows × `BUCKETS` int32) the sum of each row's dense histograms
-    (`parts[row]`: some concatenated, or None for none)."""
+    (`parts[row]`: some concatenated, or None for none), or (`sign` -1) takes it away."""
     lengths = np.fromiter((len(part) if part else 0 for part in parts), np.int64, rows) // DENSE
     if not lengths.any():
         return
@@ -161,7 +161,10 @@ def _dense_sums(parts: Sequence[bytes | None], rows: int, out: Any) -> None:
         # (Each place is within the array: "clip" checks nothing, and copies nothing first.)
         chosen = np.where(lengths > k, starts + k, given)
         np.take(counts, chosen, axis=0, out=gathered, mode="clip")
-        out += gathered
+        if sign > 0:
+            out += gathered
+        else:
+            out -= gathered
 
 
 def _count_buckets(parts: Sequence[bytes | None], rows: int, out: Any, sign: int) -> None:
@@ -188,21 +191,19 @@ def summed(
     (`dense_sql`, concatenated), and durations' buckets added and taken away
     (`bucket_list_sql`, concatenated); a rows × `BUCKETS` int32 array (a count of cases
     fits), `out` if given. A part given as None is none in every row."""
-    counts = np.zeros((rows, BUCKETS), np.int32) if out is None else out
-    if out is not None:
-        counts[...] = 0
+    if out is None:
+        out = np.zeros((rows, BUCKETS), np.int32)
+    else:
+        out[...] = 0
     if added:
-        _dense_sums(added, rows, counts)
-    if taken and any(taken):
-        negative = scratch("taken", (rows, BUCKETS))
-        negative[...] = 0
-        _dense_sums(taken, rows, negative)
-        counts -= negative
-    if buckets_added and any(buckets_added):
-        _count_buckets(buckets_added, rows, counts, 1)
-    if buckets_taken and any(buckets_taken):
-        _count_buckets(buckets_taken, rows, counts, -1)
-    return counts
+        _dense_sums(added, rows, out, 1)
+    if taken:
+        _dense_sums(taken, rows, out, -1)
+    if buckets_added:
+        _count_buckets(buckets_added, rows, out, 1)
+    if buckets_taken:
+        _count_buckets(buckets_taken, rows, out, -1)
+    return out
 
 
 def pack(counts: Sequence[int]) -> bytes:
